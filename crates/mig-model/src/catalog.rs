@@ -14,7 +14,10 @@ use std::sync::OnceLock;
 const FILES: &[(&str, &str)] = &[
     ("ampere.toml", include_str!("../../../catalog/ampere.toml")),
     ("hopper.toml", include_str!("../../../catalog/hopper.toml")),
-    ("blackwell.toml", include_str!("../../../catalog/blackwell.toml")),
+    (
+        "blackwell.toml",
+        include_str!("../../../catalog/blackwell.toml"),
+    ),
 ];
 
 /// One catalog file.
@@ -258,7 +261,7 @@ fn validate(gpu: &GpuModel) -> Result<(), CatalogError> {
         {
             return bad(format!("{what}: duplicate id, index or name"));
         }
-        if p.placement_size == 0 || grid % p.placement_size != 0 {
+        if p.placement_size == 0 || !grid.is_multiple_of(p.placement_size) {
             return bad(format!("{what}: placement size must divide the grid"));
         }
         let per = grid / p.placement_size;
@@ -270,8 +273,11 @@ fn validate(gpu: &GpuModel) -> Result<(), CatalogError> {
             return bad(format!("{what}: no placements"));
         }
         for &s in &p.placement_starts {
-            if s % p.placement_size != 0 || s + p.placement_size > grid {
-                return bad(format!("{what}: placement {s}:{} off grid", p.placement_size));
+            if !s.is_multiple_of(p.placement_size) || s + p.placement_size > grid {
+                return bad(format!(
+                    "{what}: placement {s}:{} off grid",
+                    p.placement_size
+                ));
             }
         }
         if p.instances as usize > p.placement_starts.len() {

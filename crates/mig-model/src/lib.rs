@@ -9,4 +9,15 @@
 //!
 //! What it is not for: I/O or printing. Nothing here touches a file or a GPU.
 
+pub mod backend;
 pub mod catalog;
+pub mod engine;
+pub mod error;
+pub mod ids;
+pub mod types;
+
+pub use backend::{Backend, BackendError};
+pub use catalog::{CiProfile, GiProfile, GpuModel};
+pub use engine::Layout;
+pub use error::NvmlError;
+pub use types::{CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, Placement};

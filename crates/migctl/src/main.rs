@@ -1,1 +1,108 @@
-fn main() {}
+//! `migctl`: the command line. Parses arguments, picks the backend, prints.
+//! No MIG rule is decided here (they live in `mig-model`).
+
+mod help;
+mod sim_cmd;
+mod smi_args;
+mod smi_out;
+mod smi_run;
+
+use mig_model::Backend;
+use mig_sim::SimMachine;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// The model a simulated machine starts with when none was initialised:
+/// the MIG User Guide's examples run on an A100-SXM4-40GB.
+const DEFAULT_MODEL: &str = "a100-sxm4-40gb";
+
+/// Which backend `MIGCTL_BACKEND` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackendChoice {
+    Auto,
+    Sim,
+    Nvml,
+}
+
+fn backend_choice() -> Result<BackendChoice, String> {
+    match std::env::var("MIGCTL_BACKEND").as_deref().map(str::trim) {
+        Err(_) | Ok("") | Ok("auto") => Ok(BackendChoice::Auto),
+        Ok("sim") => Ok(BackendChoice::Sim),
+        Ok("nvml") => Ok(BackendChoice::Nvml),
+        Ok(other) => Err(format!(
+            "MIGCTL_BACKEND={other:?} is not one of auto, sim, nvml"
+        )),
+    }
+}
+
+/// Open the simulated machine, creating the default one on first use.
+fn open_sim() -> Result<SimMachine, String> {
+    let sim = SimMachine::open(mig_sim::default_state_path())?;
+    if !sim.path().exists() {
+        sim.init(&[(DEFAULT_MODEL.to_string(), false)])
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "migctl: created a simulated machine at {} with one {DEFAULT_MODEL} (MIG disabled); \
+             `migctl sim init MODEL...` makes another",
+            sim.path().display()
+        );
+    }
+    Ok(sim)
+}
+
+/// Pick the backend as `MIGCTL_BACKEND` says.
+fn open_backend() -> Result<Box<dyn Backend>, String> {
+    match backend_choice()? {
+        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
+        BackendChoice::Nvml => Err(
+            "MIGCTL_BACKEND=nvml: the NVML backend is not part of this build yet; \
+             use MIGCTL_BACKEND=sim or auto"
+                .into(),
+        ),
+        BackendChoice::Auto => {
+            let sim = open_sim()?;
+            eprintln!(
+                "migctl: no NVIDIA driver found; using the {} (MIGCTL_BACKEND=sim hides this note)",
+                sim.describe()
+            );
+            Ok(Box::new(sim))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("sim") {
+        return sim_cmd::main(&args);
+    }
+    let cmd = match smi_args::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            print!("{}", e.0);
+            return ExitCode::from(2);
+        }
+    };
+    if cmd == smi_args::SmiCommand::Help {
+        print!("{}", help::TOP);
+        return ExitCode::SUCCESS;
+    }
+    let mut backend = match open_backend() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("migctl: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match smi_run::run(backend.as_mut(), &cmd) {
+        Ok(o) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(o.stdout.as_bytes());
+            let _ = out.flush();
+            ExitCode::from(o.code.clamp(0, 255) as u8)
+        }
+        Err(smi_run::Fatal(e)) => {
+            eprintln!("migctl: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The MIG engine: one GPU's GPU and compute instances, and every rule that
+//! decides what may be created where and which IDs it gets. Pure and
+//! serializable; the simulator persists a [`Layout`] per GPU and the planner
+//! uses it for what-ifs.
+//!
+//! Rules and their sources (`../shared/research/mig-facts.md`):
+//! - placements must be one of the profile's placements and may not overlap
+//!   another GI's memory slices (4.1: two GIs conflict iff one's swizzle span
+//!   contains the other's);
+//! - GI ID = swizzle ID of the *physical* span (4.1), where mirrored chips map
+//!   logical to physical slices across the halves (4.2);
+//! - without a placement, the driver picks the free placement that leaves the
+//!   most (profile, placement) pairs free, ties to the lowest start (4.3); the
+//!   same rule picks CI placements (4.4, `kmigmgrGetFreeCTSId`);
+//! - CI ID = lowest free index 0..7 in its GI (4.4);
+//! - instance counts per profile, and media engines: a GI takes its profile's
+//!   CE/DEC/ENC/JPEG/OFA out of the GPU's totals (the full-GPU profile's), which
+//!   is what limits `+me` to one instance and lets `+me.all` coexist only with
+//!   `-me` profiles.
+
+use crate::catalog::{CiProfile, GiProfile, GpuModel};
+use crate::error::NvmlError;
+use crate::types::{CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, Placement};
+use serde::{Deserialize, Serialize};
+
+/// Most compute instances in one GI (`GPUMGR_MAX_COMPUTE_INSTANCES`).
+pub const MAX_COMPUTE_INSTANCES: u32 = 8;
+
+/// A compute instance inside a GPU instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeInstance {
+    pub id: ComputeInstanceId,
+    pub profile_id: CiProfileId,
+    /// In compute slices, relative to the GI.
+    pub placement: Placement,
+}
+
+/// A GPU instance and its compute instances (sorted by CI ID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuInstance {
+    pub id: GpuInstanceId,
+    pub profile_id: GiProfileId,
+    /// Logical placement, as NVML reports it.
+    pub placement: Placement,
+    #[serde(default)]
+    pub compute_instances: Vec<ComputeInstance>,
+}
+
+/// One GPU's MIG layout. GIs are kept sorted by GI ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// Whether this board maps logical slice `i` to physical `i XOR half`.
+    #[serde(default)]
+    pub mirrored: bool,
+    #[serde(default)]
+    pub gpu_instances: Vec<GpuInstance>,
+}
+
+/// Engine counts of a GI profile, in a fixed order (CE, DEC, ENC, JPEG, OFA).
+fn engines(p: &GiProfile) -> [u32; 5] {
+    [p.ce, p.dec, p.enc, p.jpeg, p.ofa]
+}
+
+/// The full-GPU profile: the one whose placement spans the whole grid.
+/// Its engine counts are the GPU's totals.
+pub fn full_profile(model: &GpuModel) -> &GiProfile {
+    model
+        .gi_profiles
+        .iter()
+        .filter(|p| p.placement_size == model.placement_grid)
+        .max_by_key(|p| engines(p).iter().sum::<u32>())
+        .unwrap_or(&model.gi_profiles[model.gi_profiles.len() - 1])
+}
+
+/// Look a GI profile up by ID.
+pub fn gi_profile(model: &GpuModel, id: GiProfileId) -> Result<&GiProfile, NvmlError> {
+    model
+        .gi_profiles
+        .iter()
+        .find(|p| p.id == id.0)
+        .ok_or(NvmlError::InvalidArgument)
+}
+
+/// Look a CI profile of a GI profile up by ID.
+pub fn ci_profile(gi: &GiProfile, id: CiProfileId) -> Result<&CiProfile, NvmlError> {
+    gi.ci_profiles
+        .iter()
+        .find(|c| c.id == id.0)
+        .ok_or(NvmlError::InvalidArgument)
+}
+
+/// The placements a profile allows.
+pub fn gi_placements(p: &GiProfile) -> impl Iterator<Item = Placement> + '_ {
+    p.placement_starts
+        .iter()
+        .map(move |&s| Placement::new(s, p.placement_size))
+}
+
+/// The placements a CI profile allows inside its GI.
+pub fn ci_placements(c: &CiProfile) -> impl Iterator<Item = Placement> + '_ {
+    c.placement_starts
+        .iter()
+        .map(move |&s| Placement::new(s, c.placement_size))
+}
+
+/// Logical (NVML) placement to physical memory slices. On mirrored boards the
+/// two halves swap; a span that covers the whole grid stays put.
+pub fn physical(model: &GpuModel, mirrored: bool, p: Placement) -> Placement {
+    let grid = model.placement_grid;
+    if !mirrored || p.size > grid / 2 {
+        return p;
+    }
+    Placement::new((p.start + grid / 2) % grid, p.size)
+}
+
+/// GI ID = swizzle ID of the physical span: `(grid/size - 1) + start/size`
+/// (`kmigmgrSwizzIdToSpan_GA100`; 0 whole, 1-2 halves, 3-6 quarters, 7-14 eighths).
+pub fn gi_id(model: &GpuModel, mirrored: bool, p: Placement) -> GpuInstanceId {
+    let ph = physical(model, mirrored, p);
+    GpuInstanceId(model.placement_grid / ph.size - 1 + ph.start / ph.size)
+}
+
+/// Index of the first physical compute engine (GR syspipe) a CI uses; it feeds
+/// the MIG UUID. The driver does not expose it; this is the simulator's choice:
+/// the GI's first physical slice plus the CI's start.
+pub fn syspipe(model: &GpuModel, mirrored: bool, gi: Placement, ci: Placement) -> u32 {
+    let unit = model
+        .gi_profiles
+        .iter()
+        .map(|p| p.placement_size)
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    physical(model, mirrored, gi).start / unit + ci.start
+}
+
+impl Layout {
+    /// A GPU with MIG enabled and no instances.
+    pub fn new(mirrored: bool) -> Self {
+        Layout {
+            mirrored,
+            gpu_instances: Vec::new(),
+        }
+    }
+
+    pub fn gpu_instance(&self, id: GpuInstanceId) -> Result<&GpuInstance, NvmlError> {
+        self.gpu_instances
+            .iter()
+            .find(|g| g.id == id)
+            .ok_or(NvmlError::NotFound)
+    }
+
+    fn gpu_instance_mut(&mut self, id: GpuInstanceId) -> Result<&mut GpuInstance, NvmlError> {
+        self.gpu_instances
+            .iter_mut()
+            .find(|g| g.id == id)
+            .ok_or(NvmlError::NotFound)
+    }
+
+    fn gi_free(&self, p: Placement) -> bool {
+        !self.gpu_instances.iter().any(|g| g.placement.overlaps(p))
+    }
+
+    fn engines_used(&self, model: &GpuModel) -> [u32; 5] {
+        let mut used = [0; 5];
+        for g in &self.gpu_instances {
+            if let Ok(p) = gi_profile(model, g.profile_id) {
+                for (u, e) in used.iter_mut().zip(engines(p)) {
+                    *u += e;
+                }
+            }
+        }
+        used
+    }
+
+    /// How many more instances of `profile` the media engines allow.
+    fn engine_room(&self, model: &GpuModel, profile: &GiProfile) -> u32 {
+        let total = engines(full_profile(model));
+        let used = self.engines_used(model);
+        let need = engines(profile);
+        (0..5)
+            .filter(|&k| need[k] > 0)
+            .map(|k| total[k].saturating_sub(used[k]) / need[k])
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
+    fn count_of(&self, profile: &GiProfile) -> u32 {
+        self.gpu_instances
+            .iter()
+            .filter(|g| g.profile_id.0 == profile.id)
+            .count() as u32
+    }
+
+    /// Whether a GI of `profile` may be created at `p` now; the error is the
+    /// one the driver returns.
+    pub fn check_gi(
+        &self,
+        model: &GpuModel,
+        profile: &GiProfile,
+        p: Placement,
+    ) -> Result<(), NvmlError> {
+        if !gi_placements(profile).any(|q| q == p) {
+            return Err(NvmlError::InvalidArgument);
+        }
+        if self.count_of(profile) >= profile.instances
+            || !self.gi_free(p)
+            || self.engine_room(model, profile) == 0
+        {
+            return Err(NvmlError::InsufficientResources);
+        }
+        Ok(())
+    }
+
+    /// Placements of `profile` that could be created now, in start order.
+    pub fn creatable_gi_placements(&self, model: &GpuModel, profile: &GiProfile) -> Vec<Placement> {
+        gi_placements(profile)
+            .filter(|&p| self.check_gi(model, profile, p).is_ok())
+            .collect()
+    }
+
+    /// `nvmlDeviceGetGpuInstanceRemainingCapacity`: how many more GIs of this
+    /// profile can be created, one after another. A profile's placements are
+    /// aligned spans of one size, so free ones never overlap each other.
+    pub fn gi_remaining(&self, model: &GpuModel, profile: &GiProfile) -> u32 {
+        let free = gi_placements(profile).filter(|&p| self.gi_free(p)).count() as u32;
+        let by_count = profile.instances.saturating_sub(self.count_of(profile));
+        free.min(by_count).min(self.engine_room(model, profile))
+    }
+
+    /// The placement the driver picks when none is given (mig-facts 4.3):
+    /// the creatable one that leaves the most (profile, placement) pairs of the
+    /// device free; ties go to the lowest start.
+    pub fn default_gi_placement(&self, model: &GpuModel, profile: &GiProfile) -> Option<Placement> {
+        let mut best: Option<(usize, Placement)> = None;
+        for cand in self.creatable_gi_placements(model, profile) {
+            let score = model
+                .gi_profiles
+                .iter()
+                .flat_map(gi_placements)
+                .filter(|&q| !q.overlaps(cand) && self.gi_free(q))
+                .count();
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, cand));
+            }
+        }
+        best.map(|(_, p)| p)
+    }
+
+    /// `nvmlDeviceCreateGpuInstance[WithPlacement]`.
+    pub fn create_gi(
+        &mut self,
+        model: &GpuModel,
+        profile_id: GiProfileId,
+        placement: Option<Placement>,
+    ) -> Result<GpuInstanceId, NvmlError> {
+        let profile = gi_profile(model, profile_id)?;
+        let p = match placement {
+            Some(p) => {
+                self.check_gi(model, profile, p)?;
+                p
+            }
+            None => self
+                .default_gi_placement(model, profile)
+                .ok_or(NvmlError::InsufficientResources)?,
+        };
+        let id = gi_id(model, self.mirrored, p);
+        let gi = GpuInstance {
+            id,
+            profile_id,
+            placement: p,
+            compute_instances: Vec::new(),
+        };
+        let at = self.gpu_instances.partition_point(|g| g.id < id);
+        self.gpu_instances.insert(at, gi);
+        Ok(id)
+    }
+
+    /// `nvmlGpuInstanceDestroy`: fails with In Use while compute instances exist.
+    pub fn destroy_gi(&mut self, id: GpuInstanceId) -> Result<GpuInstance, NvmlError> {
+        let at = self
+            .gpu_instances
+            .iter()
+            .position(|g| g.id == id)
+            .ok_or(NvmlError::NotFound)?;
+        if !self.gpu_instances[at].compute_instances.is_empty() {
+            return Err(NvmlError::InUse);
+        }
+        Ok(self.gpu_instances.remove(at))
+    }
+
+    /// Whether a CI of `ci` may be created at `p` in GI `gi` now.
+    pub fn check_ci(
+        &self,
+        model: &GpuModel,
+        gi: GpuInstanceId,
+        ci: &CiProfile,
+        p: Placement,
+    ) -> Result<(), NvmlError> {
+        let g = self.gpu_instance(gi)?;
+        gi_profile(model, g.profile_id)?;
+        if !ci_placements(ci).any(|q| q == p) {
+            return Err(NvmlError::InvalidArgument);
+        }
+        let count = g
+            .compute_instances
+            .iter()
+            .filter(|c| c.profile_id.0 == ci.id)
+            .count() as u32;
+        if count >= ci.instances
+            || g.compute_instances.len() as u32 >= MAX_COMPUTE_INSTANCES
+            || g.compute_instances.iter().any(|c| c.placement.overlaps(p))
+        {
+            return Err(NvmlError::InsufficientResources);
+        }
+        Ok(())
+    }
+
+    /// `nvmlGpuInstanceGetComputeInstanceRemainingCapacity`.
+    pub fn ci_remaining(&self, gi: GpuInstanceId, ci: &CiProfile) -> u32 {
+        let Ok(g) = self.gpu_instance(gi) else {
+            return 0;
+        };
+        let free = ci_placements(ci)
+            .filter(|&p| !g.compute_instances.iter().any(|c| c.placement.overlaps(p)))
+            .count() as u32;
+        let count = g
+            .compute_instances
+            .iter()
+            .filter(|c| c.profile_id.0 == ci.id)
+            .count() as u32;
+        let slots = MAX_COMPUTE_INSTANCES.saturating_sub(g.compute_instances.len() as u32);
+        free.min(ci.instances.saturating_sub(count)).min(slots)
+    }
+
+    /// The CI placement the driver picks when none is given: the same
+    /// least-capacity-lost rule as for GIs, over the GI's CI profiles.
+    pub fn default_ci_placement(
+        &self,
+        model: &GpuModel,
+        gi: GpuInstanceId,
+        ci: &CiProfile,
+    ) -> Result<Option<Placement>, NvmlError> {
+        let g = self.gpu_instance(gi)?;
+        let gp = gi_profile(model, g.profile_id)?;
+        let taken = |q: Placement| g.compute_instances.iter().any(|c| c.placement.overlaps(q));
+        let mut best: Option<(usize, Placement)> = None;
+        for cand in ci_placements(ci) {
+            if self.check_ci(model, gi, ci, cand).is_err() {
+                continue;
+            }
+            let score = gp
+                .ci_profiles
+                .iter()
+                .flat_map(ci_placements)
+                .filter(|&q| !q.overlaps(cand) && !taken(q))
+                .count();
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, cand));
+            }
+        }
+        Ok(best.map(|(_, p)| p))
+    }
+
+    /// `nvmlGpuInstanceCreateComputeInstance[WithPlacement]`.
+    pub fn create_ci(
+        &mut self,
+        model: &GpuModel,
+        gi: GpuInstanceId,
+        profile_id: CiProfileId,
+        placement: Option<Placement>,
+    ) -> Result<ComputeInstanceId, NvmlError> {
+        let g = self.gpu_instance(gi)?;
+        let gp = gi_profile(model, g.profile_id)?;
+        let ci = ci_profile(gp, profile_id)?;
+        let p = match placement {
+            Some(p) => {
+                self.check_ci(model, gi, ci, p)?;
+                p
+            }
+            None => self
+                .default_ci_placement(model, gi, ci)?
+                .ok_or(NvmlError::InsufficientResources)?,
+        };
+        let g = self.gpu_instance_mut(gi)?;
+        let id = (0..MAX_COMPUTE_INSTANCES)
+            .map(ComputeInstanceId)
+            .find(|id| !g.compute_instances.iter().any(|c| c.id == *id))
+            .ok_or(NvmlError::InsufficientResources)?;
+        let at = g.compute_instances.partition_point(|c| c.id < id);
+        g.compute_instances.insert(
+            at,
+            ComputeInstance {
+                id,
+                profile_id,
+                placement: p,
+            },
+        );
+        Ok(id)
+    }
+
+    /// `nvmlComputeInstanceDestroy` (busy checks are the caller's: processes
+    /// live outside the layout).
+    pub fn destroy_ci(
+        &mut self,
+        gi: GpuInstanceId,
+        ci: ComputeInstanceId,
+    ) -> Result<ComputeInstance, NvmlError> {
+        let g = self.gpu_instance_mut(gi)?;
+        let at = g
+            .compute_instances
+            .iter()
+            .position(|c| c.id == ci)
+            .ok_or(NvmlError::NotFound)?;
+        Ok(g.compute_instances.remove(at))
+    }
+
+    /// Every (GI, CI) pair in MIG device enumeration order.
+    pub fn mig_devices(&self) -> impl Iterator<Item = (&GpuInstance, &ComputeInstance)> {
+        self.gpu_instances
+            .iter()
+            .flat_map(|g| g.compute_instances.iter().map(move |c| (g, c)))
+    }
+
+    /// Check invariants of a layout read from outside (a state file): known
+    /// profiles, valid placements, no overlaps, IDs as the rules give them.
+    pub fn validate(&self, model: &GpuModel) -> Result<(), String> {
+        let mut rebuilt = Layout::new(self.mirrored);
+        for g in &self.gpu_instances {
+            rebuilt
+                .create_gi(model, g.profile_id, Some(g.placement))
+                .map_err(|e| format!("GPU instance {}: {e}", g.id))
+                .and_then(|id| {
+                    if id == g.id {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "GPU instance {} at {} should have ID {id}",
+                            g.id, g.placement
+                        ))
+                    }
+                })?;
+            let mut seen = Vec::new();
+            for c in &g.compute_instances {
+                if seen.contains(&c.id) || c.id.0 >= MAX_COMPUTE_INSTANCES {
+                    return Err(format!(
+                        "GPU instance {}: bad compute instance ID {}",
+                        g.id, c.id
+                    ));
+                }
+                seen.push(c.id);
+                let gp = gi_profile(model, g.profile_id).map_err(|e| e.to_string())?;
+                let cp = ci_profile(gp, c.profile_id).map_err(|_| {
+                    format!(
+                        "GPU instance {}: unknown CI profile {}",
+                        g.id, c.profile_id.0
+                    )
+                })?;
+                rebuilt
+                    .check_ci(model, g.id, cp, c.placement)
+                    .map_err(|e| format!("compute instance {}/{}: {e}", g.id, c.id))?;
+                let rg = rebuilt.gpu_instance_mut(g.id).map_err(|e| e.to_string())?;
+                rg.compute_instances.push(c.clone());
+                rg.compute_instances.sort_by_key(|c| c.id);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! The simulated machine's state and its file: locked, atomically replaced,
+//! checked on every load.
+
+use mig_model::catalog::{self, GpuModel};
+use mig_model::engine::Layout;
+use mig_model::ids;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Tag in every state file, so a foreign JSON file is never taken for ours.
+pub const FORMAT: &str = "migctl-sim-state";
+/// State file layout version.
+pub const VERSION: u32 = 1;
+/// The driver version the simulator reports (the catalog's measurements
+/// were taken with it).
+pub const DRIVER_VERSION: &str = "580.159.04";
+/// The NVML version the simulator reports.
+pub const NVML_VERSION: &str = "13.580.159.04";
+
+/// PCI bus numbers of a DGX A100's eight GPUs, used for simulated GPUs.
+const BUSES: [u32; 8] = [0x07, 0x0F, 0x47, 0x4E, 0x87, 0x90, 0xB7, 0xBD];
+
+/// The whole simulated machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineState {
+    pub format: String,
+    pub version: u32,
+    pub gpus: Vec<SimGpu>,
+    #[serde(default)]
+    pub processes: Vec<SimProcess>,
+    pub next_pid: u32,
+}
+
+/// One simulated GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimGpu {
+    /// Catalog slug.
+    pub model: String,
+    pub uuid: String,
+    pub pci_bus_id: String,
+    pub minor: u32,
+    /// `nvmlDeviceGetPdi`, input of MIG UUIDs.
+    pub pdi: u64,
+    pub mig_current: bool,
+    pub mig_pending: bool,
+    pub layout: Layout,
+}
+
+/// A simulated process holding a GPU or a MIG device busy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimProcess {
+    pub pid: u32,
+    pub gpu: u32,
+    pub gi: Option<u32>,
+    pub ci: Option<u32>,
+    pub name: String,
+    pub used_memory_mb: u64,
+}
+
+/// Problems with the state file. Each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: no simulated machine here; create one with `migctl sim init MODEL...`")]
+    Missing { path: PathBuf },
+    #[error("{path}: not a migctl simulated-machine state file ({why}); refusing to use or overwrite it")]
+    Foreign { path: PathBuf, why: String },
+    #[error("{path}: corrupt simulated-machine state: {why}; recreate it with `migctl sim init MODEL...`")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("unknown GPU model {0:?}; `migctl sim models` lists them")]
+    UnknownModel(String),
+}
+
+impl SimGpu {
+    /// The catalog entry of this GPU (checked when the state was loaded).
+    pub fn model(&self) -> &'static GpuModel {
+        catalog::model(&self.model).expect("model checked on load")
+    }
+}
+
+impl MachineState {
+    /// A fresh machine: one GPU per (model, mirrored), MIG disabled.
+    pub fn new(models: &[(String, bool)]) -> Result<MachineState, StateError> {
+        let mut gpus = Vec::new();
+        for (i, (slug, mirrored)) in models.iter().enumerate() {
+            let m = catalog::model(slug).ok_or_else(|| StateError::UnknownModel(slug.clone()))?;
+            let i = i as u32;
+            let uuid = ids::sim_gpu_uuid(&m.slug, i);
+            let bus = BUSES.get(i as usize).copied().unwrap_or(0xC0 + i);
+            gpus.push(SimGpu {
+                model: m.slug.clone(),
+                pdi: ids::sim_pdi(&uuid),
+                uuid,
+                pci_bus_id: format!("00000000:{bus:02X}:00.0"),
+                minor: i,
+                mig_current: false,
+                mig_pending: false,
+                layout: Layout::new(*mirrored),
+            });
+        }
+        Ok(MachineState {
+            format: FORMAT.into(),
+            version: VERSION,
+            gpus,
+            processes: Vec::new(),
+            next_pid: 4100,
+        })
+    }
+
+    /// Parse and check a state file's text.
+    pub fn parse(path: &Path, text: &str) -> Result<MachineState, StateError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| StateError::Corrupt {
+                path: path.into(),
+                why: format!("not valid JSON ({e})"),
+            })?;
+        let tag = value.get("format").and_then(|v| v.as_str());
+        if tag != Some(FORMAT) {
+            return Err(StateError::Foreign {
+                path: path.into(),
+                why: format!(
+                    "its \"format\" is {:?}, expected {FORMAT:?}",
+                    tag.unwrap_or("missing")
+                ),
+            });
+        }
+        let version = value.get("version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(VERSION)) {
+            return Err(StateError::Foreign {
+                path: path.into(),
+                why: format!("state version {version:?}, this migctl reads version {VERSION}"),
+            });
+        }
+        let st: MachineState = serde_json::from_value(value).map_err(|e| StateError::Corrupt {
+            path: path.into(),
+            why: e.to_string(),
+        })?;
+        st.check().map_err(|why| StateError::Corrupt {
+            path: path.into(),
+            why,
+        })?;
+        Ok(st)
+    }
+
+    /// Consistency of a loaded state: known models, rule-abiding layouts,
+    /// processes on existing devices.
+    fn check(&self) -> Result<(), String> {
+        for (i, g) in self.gpus.iter().enumerate() {
+            let m = catalog::model(&g.model)
+                .ok_or_else(|| format!("GPU {i}: unknown model {:?}", g.model))?;
+            if !g.mig_current && !g.layout.gpu_instances.is_empty() {
+                return Err(format!("GPU {i}: GPU instances exist with MIG disabled"));
+            }
+            g.layout.validate(m).map_err(|e| format!("GPU {i}: {e}"))?;
+            if self.gpus[..i]
+                .iter()
+                .any(|h| h.uuid == g.uuid || h.pci_bus_id == g.pci_bus_id)
+            {
+                return Err(format!("GPU {i}: duplicate UUID or PCI bus ID"));
+            }
+        }
+        for p in &self.processes {
+            let g = self
+                .gpus
+                .get(p.gpu as usize)
+                .ok_or_else(|| format!("process {}: no GPU {}", p.pid, p.gpu))?;
+            if let (Some(gi), Some(ci)) = (p.gi, p.ci) {
+                let ok = g
+                    .layout
+                    .mig_devices()
+                    .any(|(a, b)| a.id.0 == gi && b.id.0 == ci);
+                if !ok {
+                    return Err(format!("process {}: no MIG device {gi}/{ci}", p.pid));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Processes running on GPU `gpu` (any MIG device of it).
+    pub fn processes_on(&self, gpu: u32) -> impl Iterator<Item = &SimProcess> {
+        self.processes.iter().filter(move |p| p.gpu == gpu)
+    }
+}
+
+/// The state file and its lock file (`<state>.lock`).
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+/// A held lock; released on drop.
+pub struct Lock(#[allow(dead_code)] File);
+
+impl StateFile {
+    pub fn new(path: impl Into<PathBuf>) -> StateFile {
+        StateFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> StateError {
+        StateError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        p.into()
+    }
+
+    /// Take the machine's lock: shared for reading, exclusive for updates.
+    pub fn lock(&self, exclusive: bool) -> Result<Lock, StateError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        }
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(self.lock_path())
+            .map_err(|e| self.io(e))?;
+        if exclusive { f.lock() } else { f.lock_shared() }.map_err(|e| self.io(e))?;
+        Ok(Lock(f))
+    }
+
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    /// Read and check the state (caller holds the lock).
+    pub fn load(&self, _lock: &Lock) -> Result<MachineState, StateError> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::Missing {
+                    path: self.path.clone(),
+                })
+            }
+            Err(e) => return Err(self.io(e)),
+        };
+        MachineState::parse(&self.path, &text)
+    }
+
+    /// Replace the state atomically: write a temporary file beside it, flush
+    /// it to disk, rename it over the old one (caller holds the exclusive lock).
+    pub fn save(&self, _lock: &Lock, st: &MachineState) -> Result<(), StateError> {
+        self.save_with(st, |_, _| Ok(()))
+    }
+
+    /// [`StateFile::save`] with a hook that runs after half the new state
+    /// is written and before the rename (fault injection: a crash there).
+    pub(crate) fn save_with(
+        &self,
+        st: &MachineState,
+        mid_write: impl FnOnce(&mut File, &[u8]) -> std::io::Result<()>,
+    ) -> Result<(), StateError> {
+        let mut text = serde_json::to_vec_pretty(st).map_err(|e| StateError::Corrupt {
+            path: self.path.clone(),
+            why: e.to_string(),
+        })?;
+        text.push(b'\n');
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(format!(".tmp.{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            let half = text.len() / 2;
+            f.write_all(&text[..half])?;
+            mid_write(&mut f, &text[half..])?;
+            f.write_all(&text[half..])?;
+            f.sync_all()?;
+            fs::rename(&tmp, &self.path)?;
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                // make the rename durable; not all filesystems allow opening a dir
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            self.io(e)
+        })
+    }
+}

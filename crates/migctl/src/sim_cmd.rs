@@ -1,0 +1,157 @@
+//! `migctl sim ...`: create and drive the simulated machine.
+
+use clap::{Parser, Subcommand};
+use mig_model::catalog;
+use mig_sim::SimMachine;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "migctl sim",
+    about = "The simulated MIG machine (state file: $MIGCTL_SIM_STATE)",
+    disable_version_flag = true
+)]
+struct SimCli {
+    #[command(subcommand)]
+    cmd: SimCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCmd {
+    /// Create a fresh simulated machine, one GPU per MODEL (MODELxN for N of
+    /// them), MIG disabled, replacing any earlier state at that path.
+    Init {
+        /// Boards whose logical halves are mirrored in physical slices
+        /// (GI IDs differ; seen on some A100 PCIe and H100 SXM5 boards).
+        #[arg(long)]
+        mirrored: bool,
+        /// Model slugs (`migctl sim models`), e.g. a100-sxm4-40gb or h100-sxm5-80gbx8.
+        #[arg(required = true, value_name = "MODEL")]
+        models: Vec<String>,
+    },
+    /// List the GPU models the simulator knows.
+    Models,
+    /// Start a simulated process on a MIG device (or on a GPU with MIG
+    /// disabled); prints its pid.
+    Run {
+        /// GPU index.
+        #[arg(long)]
+        gpu: u32,
+        /// GPU instance ID.
+        #[arg(long, requires = "ci")]
+        gi: Option<u32>,
+        /// Compute instance ID.
+        #[arg(long, requires = "gi")]
+        ci: Option<u32>,
+        /// Process name shown by the status view.
+        #[arg(long, default_value = "sim-process")]
+        name: String,
+        /// GPU memory the process uses, MiB.
+        #[arg(long, default_value_t = 256)]
+        memory: u64,
+    },
+    /// End a simulated process.
+    Kill { pid: u32 },
+    /// Print the state file's path.
+    Path,
+}
+
+/// Expand `MODELxN` arguments into one entry per GPU.
+fn expand_models(args: &[String], mirrored: bool) -> Result<Vec<(String, bool)>, String> {
+    let mut out = Vec::new();
+    for a in args {
+        let (slug, n) = match a.rsplit_once('x') {
+            Some((s, n)) if catalog::model(s).is_some() && n.parse::<u32>().is_ok() => {
+                (s.to_string(), n.parse::<u32>().unwrap_or(1))
+            }
+            _ => (a.clone(), 1),
+        };
+        if catalog::model(&slug).is_none() {
+            return Err(format!(
+                "unknown GPU model {a:?}; `migctl sim models` lists them"
+            ));
+        }
+        if n == 0 {
+            return Err(format!("{a:?}: a count of 0 GPUs"));
+        }
+        out.extend(std::iter::repeat_n((slug, mirrored), n as usize));
+    }
+    if out.len() > 32 {
+        return Err(format!(
+            "{} GPUs: at most 32 per machine (nvidia-caps has 32 GPU slots)",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+pub fn main(args: &[String]) -> ExitCode {
+    let cli = match SimCli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli.cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, msg)) => {
+            eprintln!("migctl sim: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
+    let open = || SimMachine::open(mig_sim::default_state_path()).map_err(|e| (2, e));
+    match cmd {
+        SimCmd::Models => {
+            for m in catalog::all() {
+                println!("{:<26} {}", m.slug, m.name);
+            }
+            Ok(())
+        }
+        SimCmd::Init { mirrored, models } => {
+            let models = expand_models(&models, mirrored).map_err(|e| (2, e))?;
+            let sim = open()?;
+            let st = sim.init(&models).map_err(|e| (1, e.to_string()))?;
+            println!(
+                "Simulated machine at {}: {} GPU(s), MIG disabled",
+                sim.path().display(),
+                st.gpus.len()
+            );
+            for (i, g) in st.gpus.iter().enumerate() {
+                println!(
+                    "  GPU {i}: {} ({}) {}",
+                    g.model().name,
+                    g.model,
+                    g.pci_bus_id
+                );
+            }
+            Ok(())
+        }
+        SimCmd::Run {
+            gpu,
+            gi,
+            ci,
+            name,
+            memory,
+        } => {
+            let sim = open()?;
+            let mig = gi.zip(ci);
+            let pid = sim
+                .start_process(gpu, mig, &name, memory)
+                .map_err(|e| (1, e.to_string()))?;
+            println!("{pid}");
+            Ok(())
+        }
+        SimCmd::Kill { pid } => {
+            let sim = open()?;
+            sim.kill_process(pid).map_err(|e| (1, e.to_string()))
+        }
+        SimCmd::Path => {
+            println!("{}", mig_sim::default_state_path().display());
+            Ok(())
+        }
+    }
+}

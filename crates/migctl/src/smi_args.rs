@@ -1,0 +1,305 @@
+//! nvidia-smi's command-line grammar: single-dash long options (`-lgip`,
+//! `-cgi 9,19`), `--long=value` forms, and comma lists. clap cannot express
+//! single-dash long flags, so this small parser handles the nvidia-smi
+//! compatible surface; migctl's own verbs (`migctl sim ...`) use clap.
+
+/// A parsed nvidia-smi-style invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmiCommand {
+    /// Bare `migctl`: the status view.
+    Status { ids: Option<String> },
+    /// `-L`
+    List,
+    /// `[-i IDS] -mig 0|1`
+    SetMig { ids: Option<String>, enable: bool },
+    /// `[-i IDS] -r`
+    Reset { ids: Option<String> },
+    /// `-h`
+    Help,
+    /// `mig ...`
+    Mig(MigArgs),
+}
+
+/// The action of `migctl mig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigAction {
+    Help,
+    ListGiProfiles,
+    ListGiPlacements,
+    CreateGi { tuples: String, default_ci: bool },
+    DestroyGi,
+    ListGi,
+    ListCiProfiles,
+    ListCiPlacements,
+    CreateCi { profiles: Option<String> },
+    DestroyCi,
+    ListCi,
+}
+
+/// `migctl mig` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigArgs {
+    pub action: MigAction,
+    pub ids: Option<String>,
+    pub gi: Option<String>,
+    pub ci: Option<String>,
+}
+
+/// A usage error, printed as nvidia-smi prints it (on stdout, exit 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+fn not_recognized(opt: &str) -> UsageError {
+    UsageError(format!("Option \"{opt}\" is not recognized.\n"))
+}
+
+fn missing_value(opt: &str) -> UsageError {
+    UsageError(format!(
+        "Option \"{opt}\" requires a value.\nPlease run 'nvidia-smi -h' for help.\n"
+    ))
+}
+
+/// Split `--name=value` into its parts.
+fn split_eq(arg: &str) -> (&str, Option<&str>) {
+    match arg.split_once('=') {
+        Some((a, b)) if arg.starts_with('-') => (a, Some(b)),
+        _ => (arg, None),
+    }
+}
+
+struct Args<'a> {
+    items: &'a [String],
+    pos: usize,
+}
+
+impl<'a> Args<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        let a = self.items.get(self.pos)?;
+        self.pos += 1;
+        Some(a.as_str())
+    }
+
+    /// The option's value: `=value` or the next argument.
+    fn value(&mut self, opt: &str, inline: Option<&'a str>) -> Result<String, UsageError> {
+        if let Some(v) = inline {
+            return Ok(v.to_string());
+        }
+        match self.items.get(self.pos) {
+            Some(v) => {
+                self.pos += 1;
+                Ok(v.clone())
+            }
+            None => Err(missing_value(opt)),
+        }
+    }
+
+    /// An optional value: taken when the next argument is not an option.
+    fn optional_value(&mut self, inline: Option<&'a str>) -> Option<String> {
+        if let Some(v) = inline {
+            return Some(v.to_string());
+        }
+        match self.items.get(self.pos) {
+            Some(v) if !v.starts_with('-') => {
+                self.pos += 1;
+                Some(v.clone())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Parse the arguments after the program name.
+pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
+    if argv.first().map(String::as_str) == Some("mig") {
+        return parse_mig(&argv[1..]).map(SmiCommand::Mig);
+    }
+    let mut a = Args {
+        items: argv,
+        pos: 0,
+    };
+    let mut ids = None;
+    let mut list = false;
+    let mut mig = None;
+    let mut reset = false;
+    while let Some(arg) = a.next() {
+        let (name, inline) = split_eq(arg);
+        match name {
+            "-h" | "--help" => return Ok(SmiCommand::Help),
+            "-L" | "--list-gpus" => list = true,
+            "-i" | "--id" => ids = Some(a.value(name, inline)?),
+            "-r" | "--gpu-reset" => reset = true,
+            "-mig" | "--multi-instance-gpu" => {
+                let v = a.value(name, inline)?;
+                mig = Some(match v.to_ascii_uppercase().as_str() {
+                    "0" | "DISABLED" => false,
+                    "1" | "ENABLED" => true,
+                    _ => {
+                        return Err(UsageError(format!(
+                            "Invalid MIG mode \"{v}\": use 0/DISABLED or 1/ENABLED.\n"
+                        )))
+                    }
+                });
+            }
+            _ => return Err(not_recognized(arg)),
+        }
+    }
+    match (list, mig, reset) {
+        (true, None, false) if ids.is_some() => Err(UsageError(
+            "ERROR: Option -i is not valid for this command. Please run 'nvidia-smi -h' for help.\n\n"
+                .into(),
+        )),
+        (true, None, false) => Ok(SmiCommand::List),
+        (false, Some(enable), false) => Ok(SmiCommand::SetMig { ids, enable }),
+        (false, None, true) => Ok(SmiCommand::Reset { ids }),
+        (false, None, false) => Ok(SmiCommand::Status { ids }),
+        _ => Err(UsageError(
+            "Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n".into(),
+        )),
+    }
+}
+
+fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
+    let mut a = Args {
+        items: argv,
+        pos: 0,
+    };
+    let mut actions = Vec::new();
+    let mut default_ci = false;
+    let (mut ids, mut gi, mut ci) = (None, None, None);
+    while let Some(arg) = a.next() {
+        let (name, inline) = split_eq(arg);
+        match name {
+            "-h" | "--help" => {
+                return Ok(MigArgs {
+                    action: MigAction::Help,
+                    ids,
+                    gi,
+                    ci,
+                })
+            }
+            "-i" | "--id" => ids = Some(a.value(name, inline)?),
+            "-gi" | "--gpu-instance-id" => gi = Some(a.value(name, inline)?),
+            "-ci" | "--compute-instance-id" => ci = Some(a.value(name, inline)?),
+            "-C" | "--default-compute-instance" => default_ci = true,
+            "-lgip" | "--list-gpu-instance-profiles" => actions.push(MigAction::ListGiProfiles),
+            "-lgipp" | "--list-gpu-instance-possible-placements" => {
+                actions.push(MigAction::ListGiPlacements)
+            }
+            "-cgi" | "--create-gpu-instance" => actions.push(MigAction::CreateGi {
+                tuples: a.value(name, inline)?,
+                default_ci: false,
+            }),
+            "-dgi" | "--destroy-gpu-instance" => actions.push(MigAction::DestroyGi),
+            "-lgi" | "--list-gpu-instances" => actions.push(MigAction::ListGi),
+            "-lcip" | "--list-compute-instance-profiles" => actions.push(MigAction::ListCiProfiles),
+            "-lcipp" | "--list-compute-instance-possible-placements" => {
+                actions.push(MigAction::ListCiPlacements)
+            }
+            "-cci" | "--create-compute-instance" => actions.push(MigAction::CreateCi {
+                profiles: a.optional_value(inline),
+            }),
+            "-dci" | "--destroy-compute-instance" => actions.push(MigAction::DestroyCi),
+            "-lci" | "--list-compute-instances" => actions.push(MigAction::ListCi),
+            _ => return Err(not_recognized(arg)),
+        }
+    }
+    let invalid = || {
+        UsageError(
+            "Invalid combination of input arguments. Please run 'nvidia-smi mig -h' for help.\n"
+                .into(),
+        )
+    };
+    let mut action = match actions.len() {
+        0 => MigAction::Help,
+        1 => actions.remove(0),
+        _ => return Err(invalid()),
+    };
+    if default_ci {
+        match &mut action {
+            MigAction::CreateGi { default_ci, .. } => *default_ci = true,
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(MigArgs {
+        action,
+        ids,
+        gi,
+        ci,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<SmiCommand, UsageError> {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&v)
+    }
+
+    /// Proves the guide's command lines parse to the intended actions.
+    #[test]
+    fn guide_command_lines() {
+        assert_eq!(p("-L"), Ok(SmiCommand::List));
+        assert_eq!(p(""), Ok(SmiCommand::Status { ids: None }));
+        assert_eq!(
+            p("-i 0 -mig 1"),
+            Ok(SmiCommand::SetMig {
+                ids: Some("0".into()),
+                enable: true
+            })
+        );
+        assert_eq!(
+            p("--id=0,1 --multi-instance-gpu=DISABLED"),
+            Ok(SmiCommand::SetMig {
+                ids: Some("0,1".into()),
+                enable: false
+            })
+        );
+        let m = |s: &str| match p(s) {
+            Ok(SmiCommand::Mig(m)) => m,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(
+            m("mig -cgi 9,3g.20gb -C").action,
+            MigAction::CreateGi {
+                tuples: "9,3g.20gb".into(),
+                default_ci: true
+            }
+        );
+        let c = m("mig -cci 0,0,0 -gi 1");
+        assert_eq!(
+            c.action,
+            MigAction::CreateCi {
+                profiles: Some("0,0,0".into())
+            }
+        );
+        assert_eq!(c.gi.as_deref(), Some("1"));
+        assert_eq!(
+            m("mig -cci -gi 1").action,
+            MigAction::CreateCi { profiles: None }
+        );
+        let d = m("mig -dci -ci 0,1,2 -gi 1");
+        assert_eq!(
+            (d.action, d.ci.as_deref()),
+            (MigAction::DestroyCi, Some("0,1,2"))
+        );
+        assert_eq!(m("mig").action, MigAction::Help);
+    }
+
+    /// Proves wrong flags are refused with nvidia-smi's message.
+    #[test]
+    fn bad_flags_are_refused() {
+        assert_eq!(
+            p("mig -bogus"),
+            Err(UsageError("Option \"-bogus\" is not recognized.\n".into()))
+        );
+        assert!(p("-x").is_err());
+        assert!(p("-mig 2").is_err());
+        assert!(p("-mig").is_err());
+        assert!(p("mig -lgi -lci").is_err());
+        assert!(p("mig -lgi -C").is_err());
+        assert!(p("-i 0 -L").is_err());
+        assert!(p("mig -cgi").is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! nvidia-smi's output formats, byte for byte. Pure functions from backend
+//! data to text; golden tests pin them to NVIDIA's own output (the MIG User
+//! Guide's examples and captures from real H100/H200 boards, driver 580).
+
+use mig_model::backend::{
+    CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus, MigDeviceInfo, ProcessInfo,
+};
+use mig_model::{ComputeInstanceId, GpuInstanceId, Placement};
+use std::fmt::Write;
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "Yes"
+    } else {
+        "No"
+    }
+}
+
+/// Memory in GiB as nvidia-smi prints it: `printf("%.2f", MB / 1024.0)`;
+/// Rust's formatting and glibc's both round exact ties to even.
+pub fn gib(mb: u64) -> String {
+    format!("{:.2}", mb as f64 / 1024.0)
+}
+
+const LGIP_RULE: &str =
+    "+-------------------------------------------------------------------------------+\n";
+
+/// `nvidia-smi mig -lgip`: one table, a two-line row per (GPU, profile).
+pub fn lgip(rows: &[(u32, Vec<GiProfileStatus>)]) -> String {
+    let mut s = String::new();
+    s.push_str(LGIP_RULE);
+    s.push_str(
+        "| GPU instance profiles:                                                        |\n",
+    );
+    s.push_str(
+        "| GPU   Name               ID    Instances   Memory     P2P    SM    DEC   ENC  |\n",
+    );
+    s.push_str(
+        "|                                Free/Total   GiB              CE    JPEG  OFA  |\n",
+    );
+    s.push_str(
+        "|===============================================================================|\n",
+    );
+    for (gpu, profiles) in rows {
+        for st in profiles {
+            let p = &st.profile;
+            let _ = writeln!(
+                s,
+                "|{:>4}  {:<18}{:>4}     {:<11}{:<11}{:<7}{:<7}{:<6}{:<4}|",
+                gpu,
+                format!("MIG {}", p.name),
+                p.id,
+                format!("{}/{}", st.remaining, p.instances),
+                gib(p.memory_mb),
+                yes_no(p.p2p),
+                p.sm,
+                p.dec,
+                p.enc
+            );
+            let _ = writeln!(s, "|{:63}{:<6}{:<6}{:<4}|", "", p.ce, p.jpeg, p.ofa);
+            s.push_str(LGIP_RULE);
+        }
+    }
+    s
+}
+
+/// `{0,2,4}:2` placement-set notation.
+fn placement_set(ps: &[Placement]) -> (String, &'static str) {
+    let size = ps.first().map(|p| p.size).unwrap_or(0);
+    let starts: Vec<String> = ps.iter().map(|p| p.start.to_string()).collect();
+    let label = if ps.len() == 1 {
+        "Placement :"
+    } else {
+        "Placements:"
+    };
+    (format!("{{{}}}:{}", starts.join(","), size), label)
+}
+
+/// `nvidia-smi mig -lgipp`.
+pub fn lgipp(rows: &[(u32, Vec<GiProfileStatus>)]) -> String {
+    let mut s = String::new();
+    for (gpu, profiles) in rows {
+        for st in profiles {
+            let (set, label) = placement_set(&st.placements);
+            let _ = writeln!(
+                s,
+                "GPU {:>2} Profile ID {:>2} {} {}",
+                gpu, st.profile.id, label, set
+            );
+        }
+    }
+    s
+}
+
+const LGI_RULE: &str = "+----------------------------------------------------+\n";
+
+/// `nvidia-smi mig -lgi`.
+pub fn lgi(rows: &[(u32, Vec<GiInfo>)]) -> String {
+    let mut s = String::new();
+    s.push_str(LGI_RULE);
+    s.push_str("| GPU instances:                                     |\n");
+    s.push_str("| GPU   Name          Profile  Instance   Placement  |\n");
+    s.push_str("|                       ID       ID       Start:Size |\n");
+    s.push_str("|====================================================|\n");
+    for (gpu, gis) in rows {
+        for gi in gis {
+            let _ = writeln!(
+                s,
+                "|{:>4}  {:<16}{:>3}{:>9}{:>11}:{:<6}|",
+                gpu,
+                format!("MIG {}", gi.profile.name),
+                gi.profile.id,
+                gi.id.0,
+                gi.placement.start,
+                gi.placement.size
+            );
+            s.push_str(LGI_RULE);
+        }
+    }
+    s
+}
+
+const LCI_RULE: &str = "+-------------------------------------------------------+\n";
+
+/// `nvidia-smi mig -lci`.
+pub fn lci(rows: &[(u32, Vec<CiInfo>)]) -> String {
+    let mut s = String::new();
+    s.push_str(LCI_RULE);
+    s.push_str("| Compute instances:                                    |\n");
+    s.push_str("| GPU     GPU       Name             Profile   Instance |\n");
+    s.push_str("|       Instance                       ID        ID     |\n");
+    s.push_str("|         ID                                            |\n");
+    s.push_str("|=======================================================|\n");
+    for (gpu, cis) in rows {
+        for ci in cis {
+            let _ = writeln!(
+                s,
+                "|{:>4}{:>7}       {:<18}{:>4}{:>10}     |",
+                gpu, ci.gi.0, ci.name, ci.profile.id, ci.id.0
+            );
+            s.push_str(LCI_RULE);
+        }
+    }
+    s
+}
+
+const LCIP_RULE: &str =
+    "+--------------------------------------------------------------------------------------+\n";
+
+/// `nvidia-smi mig -lcip`: per (GPU, GI), the CI profiles; the default
+/// (full-size) profile's ID carries a `*`.
+pub fn lcip(rows: &[(u32, GpuInstanceId, u32, Vec<CiProfileStatus>)]) -> String {
+    let mut s = String::new();
+    s.push_str(LCIP_RULE);
+    s.push_str("| Compute instance profiles:                                                           |\n");
+    s.push_str("| GPU     GPU       Name             Profile  Instances   Exclusive       Shared       |\n");
+    s.push_str("|       Instance                       ID     Free/Total     SM       DEC   ENC   OFA  |\n");
+    s.push_str("|         ID                                                          CE    JPEG       |\n");
+    s.push_str("|======================================================================================|\n");
+    for (gpu, gi, gi_slices, profiles) in rows {
+        for st in profiles {
+            let p = &st.profile;
+            let id = if p.slices == *gi_slices {
+                format!("{}*", p.id)
+            } else {
+                p.id.to_string()
+            };
+            let _ = writeln!(
+                s,
+                "|{:>4}{:>7}       {:<21}{:<7}{:<14}{:<9}{:<6}{:<6}{:<5}|",
+                gpu,
+                gi.0,
+                st.name,
+                id,
+                format!("{}/{}", st.remaining, p.instances),
+                p.sm,
+                p.dec,
+                p.enc,
+                p.ofa
+            );
+            let _ = writeln!(s, "|{:69}{:<6}{:<11}|", "", p.ce, p.jpeg);
+            s.push_str(LCIP_RULE);
+        }
+    }
+    s
+}
+
+/// `nvidia-smi mig -lcipp`.
+pub fn lcipp(rows: &[(u32, GpuInstanceId, Vec<CiProfileStatus>)]) -> String {
+    let mut s = String::new();
+    for (gpu, gi, profiles) in rows {
+        for st in profiles {
+            let (set, label) = placement_set(&st.placements);
+            let _ = writeln!(
+                s,
+                "GPU {:>2} GI {:>2} Profile ID {:>2} {} {}",
+                gpu, gi.0, st.profile.id, label, set
+            );
+        }
+    }
+    s
+}
+
+/// `-cgi` success line.
+pub fn created_gi(gpu: u32, gi: &GiInfo) -> String {
+    format!(
+        "Successfully created GPU instance ID {:>2} on GPU {:>2} using profile MIG {} (ID {:>2})\n",
+        gi.id.0, gpu, gi.profile.name, gi.profile.id
+    )
+}
+
+/// `-cgi -C` success line for the default compute instance.
+pub fn created_ci_with_id(gpu: u32, ci: &CiInfo) -> String {
+    format!(
+        "Successfully created compute instance ID {:>2} on GPU {:>2} GPU instance ID {:>2} using profile {} (ID {:>2})\n",
+        ci.id.0, gpu, ci.gi.0, ci.name, ci.profile.id
+    )
+}
+
+/// `-cci` success line, as the guide prints it (no compute-instance ID).
+pub fn created_ci(gpu: u32, ci: &CiInfo) -> String {
+    format!(
+        "Successfully created compute instance on GPU {:>2} GPU instance ID {:>2} using profile {} (ID {:>2})\n",
+        gpu, ci.gi.0, ci.name, ci.profile.id
+    )
+}
+
+/// `-dgi` success line.
+pub fn destroyed_gi(gpu: u32, gi: GpuInstanceId) -> String {
+    format!(
+        "Successfully destroyed GPU instance ID {:>2} from GPU {:>2}\n",
+        gi.0, gpu
+    )
+}
+
+/// `-dci` success line.
+pub fn destroyed_ci(gpu: u32, gi: GpuInstanceId, ci: ComputeInstanceId) -> String {
+    format!(
+        "Successfully destroyed compute instance ID {:>2} from GPU {:>2} GPU instance ID {:>2}\n",
+        ci.0, gpu, gi.0
+    )
+}
+
+/// `nvidia-smi -L`.
+pub fn list_gpus(rows: &[(DeviceInfo, Vec<MigDeviceInfo>)]) -> String {
+    let mut s = String::new();
+    for (d, migs) in rows {
+        let _ = writeln!(s, "GPU {}: {} (UUID: {})", d.index, d.name, d.uuid);
+        for m in migs {
+            let _ = writeln!(s, "  {} Device {}: (UUID: {})", m.name, m.index, m.uuid);
+        }
+    }
+    s
+}
+
+const STATUS_RULE: &str =
+    "+-----------------------------------------------------------------------------+\n";
+const MIG_ROW_RULE: &str =
+    "+------------------+----------------------+-----------+-----------------------+\n";
+const MIG_ROW_RULE_SHARED: &str =
+    "+------------------+                      +-----------+-----------------------+\n";
+
+/// One MIG device for the status view, with its memory in use.
+pub struct StatusMig<'a> {
+    pub gpu: u32,
+    pub dev: &'a MigDeviceInfo,
+    pub used_mb: u64,
+}
+
+/// The "MIG devices" and "Processes" tables of bare `nvidia-smi`, in the
+/// layout of the MIG User Guide's examples.
+pub fn status(migs: &[StatusMig<'_>], procs: &[ProcessInfo]) -> String {
+    let mut s = String::new();
+    s.push_str(STATUS_RULE);
+    s.push_str("| MIG devices:                                                                |\n");
+    s.push_str(MIG_ROW_RULE);
+    s.push_str("| GPU  GI  CI  MIG |         Memory-Usage |        Vol|         Shared        |\n");
+    s.push_str("|      ID  ID  Dev |                      | SM     Unc| CE  ENC  DEC  OFA  JPG|\n");
+    s.push_str("|                  |                      |        ECC|                       |\n");
+    s.push_str("|==================+======================+===========+=======================|\n");
+    if migs.is_empty() {
+        s.push_str(
+            "|  No MIG devices found                                                       |\n",
+        );
+        s.push_str(STATUS_RULE);
+    }
+    for (i, m) in migs.iter().enumerate() {
+        let first_of_gi = i == 0 || migs[i - 1].gpu != m.gpu || migs[i - 1].dev.gi != m.dev.gi;
+        let last_of_gi =
+            i + 1 == migs.len() || migs[i + 1].gpu != m.gpu || migs[i + 1].dev.gi != m.dev.gi;
+        let memory = if first_of_gi {
+            format!(
+                "{:>10} / {:>8} ",
+                format!("{}MiB", m.used_mb),
+                format!("{}MiB", m.dev.memory_mb)
+            )
+        } else {
+            " ".repeat(22)
+        };
+        let _ = writeln!(
+            s,
+            "|{:>3}{:>5}{:>4}{:>4}  |{}|{:>3}{:>7} |{:>3}{:>4}{:>5}{:>5}{:>5} |",
+            m.gpu,
+            m.dev.gi.0,
+            m.dev.ci.0,
+            m.dev.index,
+            memory,
+            m.dev.sm,
+            0,
+            m.dev.ce,
+            m.dev.enc,
+            m.dev.dec,
+            m.dev.ofa,
+            m.dev.jpeg
+        );
+        s.push_str(if last_of_gi {
+            MIG_ROW_RULE
+        } else {
+            MIG_ROW_RULE_SHARED
+        });
+    }
+    s.push('\n');
+    s.push_str(STATUS_RULE);
+    s.push_str("| Processes:                                                                  |\n");
+    s.push_str("|  GPU   GI   CI        PID   Type   Process name                  GPU Memory |\n");
+    s.push_str("|        ID   ID                                                   Usage      |\n");
+    s.push_str("|=============================================================================|\n");
+    if procs.is_empty() {
+        s.push_str(
+            "|  No running processes found                                                 |\n",
+        );
+    }
+    for p in procs {
+        let id = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "N/A".into());
+        let _ = writeln!(
+            s,
+            "|{:>5}{:>5}{:>5}{:>11}{:>7}   {:<30}{:>10} |",
+            p.gpu,
+            id(p.gi.map(|g| g.0)),
+            id(p.ci.map(|c| c.0)),
+            p.pid,
+            "C",
+            p.name,
+            format!("{}MiB", p.used_memory_mb)
+        );
+    }
+    s.push_str(STATUS_RULE);
+    s
+}

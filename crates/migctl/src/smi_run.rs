@@ -1,0 +1,694 @@
+//! Runs parsed nvidia-smi-style commands against a backend. Decides nothing
+//! about MIG itself: it resolves the user's words (GPU IDs, profile names)
+//! against what the backend reports, calls it, and prints with `smi_out`.
+
+use crate::smi_args::{MigAction, MigArgs, SmiCommand};
+use crate::smi_out::{self, StatusMig};
+use mig_model::backend::{Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo};
+use mig_model::{CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, NvmlError, Placement};
+
+/// What a command printed and its exit status.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub stdout: String,
+    pub code: i32,
+}
+
+impl Outcome {
+    fn ok(stdout: String) -> Outcome {
+        Outcome { stdout, code: 0 }
+    }
+
+    fn fail(stdout: impl Into<String>, code: i32) -> Outcome {
+        Outcome {
+            stdout: stdout.into(),
+            code,
+        }
+    }
+}
+
+/// A failure of the backend itself (state file, library): not an NVML error.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+type R<T> = Result<T, Fatal>;
+
+/// Exit status for an NVML error, following nvidia-smi's documented return
+/// codes (2 invalid argument, 3 not supported, 4 no permission, 6 not found,
+/// 9 driver not loaded, 255 other).
+pub fn exit_code(e: NvmlError) -> i32 {
+    match e {
+        NvmlError::InvalidArgument => 2,
+        NvmlError::NotSupported => 3,
+        NvmlError::NoPermission => 4,
+        NvmlError::NotFound => 6,
+        NvmlError::DriverNotLoaded => 9,
+        _ => 255,
+    }
+}
+
+/// Split a backend result into NVML outcome (`Ok(Err(e))`) and fatal errors.
+fn nv<T>(r: Result<T, BackendError>) -> R<Result<T, NvmlError>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(BackendError::Nvml(e)) => Ok(Err(e)),
+        Err(BackendError::Backend(m)) => Err(Fatal(m)),
+    }
+}
+
+/// Like [`nv`], but an NVML error is fatal too (for reads that cannot fail
+/// on a selected, MIG-enabled GPU).
+fn must<T>(r: Result<T, BackendError>) -> R<T> {
+    r.map_err(|e| Fatal(e.to_string()))
+}
+
+const NO_DEVICES: &str = "No devices were found\n";
+const NO_MIG: &str = "No MIG-enabled devices found.\n";
+
+/// Normalise a PCI bus ID to `00000000:BB:DD.F`, upper case.
+fn norm_bus(s: &str) -> String {
+    let s = s.to_ascii_uppercase();
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.len() {
+        2 => format!("00000000:{}:{}", parts[0], parts[1]),
+        3 => format!("{:0>8}:{}:{}", parts[0], parts[1], parts[2]),
+        _ => s,
+    }
+}
+
+/// Resolve `-i` (indexes, PCI bus IDs, UUIDs; comma list) to devices, in the
+/// order the machine enumerates them. `Err` carries nvidia-smi's message.
+fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outcome>> {
+    let all = must(b.devices())?;
+    let Some(ids) = ids else {
+        return Ok(Ok(all));
+    };
+    let mut chosen: Vec<DeviceInfo> = Vec::new();
+    for tok in ids.split(',').map(str::trim) {
+        let found = all.iter().find(|d| {
+            tok.parse::<u32>().ok() == Some(d.index)
+                || d.uuid.eq_ignore_ascii_case(tok)
+                || (tok.contains(':') && norm_bus(tok) == d.pci_bus_id.to_ascii_uppercase())
+        });
+        match found {
+            Some(d) if !chosen.iter().any(|c| c.index == d.index) => chosen.push(d.clone()),
+            Some(_) => {}
+            None => return Ok(Err(Outcome::fail(NO_DEVICES, 6))),
+        }
+    }
+    chosen.sort_by_key(|d| d.index);
+    Ok(Ok(chosen))
+}
+
+/// Parse a comma list of instance IDs (`-gi`, `-ci`).
+fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
+    let Some(s) = s else { return Ok(None) };
+    s.split(',')
+        .map(|t| t.trim().parse::<u32>())
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+        .map_err(|_| {
+            Outcome::fail(
+                format!("Invalid {what} ID \"{s}\": expected a comma separated list of numbers.\n"),
+                2,
+            )
+        })
+}
+
+/// Run one command.
+pub fn run(b: &mut dyn Backend, cmd: &SmiCommand) -> R<Outcome> {
+    match cmd {
+        SmiCommand::Help => Ok(Outcome::ok(crate::help::TOP.to_string())),
+        SmiCommand::List => list(b),
+        SmiCommand::Status { ids } => status(b, ids.as_deref()),
+        SmiCommand::SetMig { ids, enable } => set_mig(b, ids.as_deref(), *enable),
+        SmiCommand::Reset { ids } => reset(b, ids.as_deref()),
+        SmiCommand::Mig(m) => mig(b, m),
+    }
+}
+
+fn list(b: &dyn Backend) -> R<Outcome> {
+    let mut rows = Vec::new();
+    for d in must(b.devices())? {
+        let migs = must(b.mig_devices(d.index))?;
+        rows.push((d, migs));
+    }
+    Ok(Outcome::ok(smi_out::list_gpus(&rows)))
+}
+
+fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
+    let devs = match select(b, ids)? {
+        Ok(d) => d,
+        Err(o) => return Ok(o),
+    };
+    let mut migs = Vec::new();
+    let mut procs = Vec::new();
+    for d in &devs {
+        let ps = must(b.processes(d.index))?;
+        for m in must(b.mig_devices(d.index))? {
+            // memory in use per GPU instance: a driver baseline plus processes
+            let used: u64 = 11
+                + ps.iter()
+                    .filter(|p| p.gi == Some(m.gi))
+                    .map(|p| p.used_memory_mb)
+                    .sum::<u64>();
+            migs.push((d.index, m, used));
+        }
+        procs.extend(ps);
+    }
+    let rows: Vec<StatusMig<'_>> = migs
+        .iter()
+        .map(|(gpu, dev, used)| StatusMig {
+            gpu: *gpu,
+            dev,
+            used_mb: *used,
+        })
+        .collect();
+    Ok(Outcome::ok(smi_out::status(&rows, &procs)))
+}
+
+fn set_mig(b: &mut dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {
+    let devs = match select(b, ids)? {
+        Ok(d) => d,
+        Err(o) => return Ok(o),
+    };
+    let mut out = String::new();
+    let mut code = 0;
+    let word = if enable { "enable" } else { "disable" };
+    for d in devs {
+        match nv(b.set_mig_mode(d.index, enable))? {
+            Ok(None) => out.push_str(&format!(
+                "{} MIG Mode for GPU {}\n",
+                if enable { "Enabled" } else { "Disabled" },
+                d.pci_bus_id
+            )),
+            Ok(Some(why)) => {
+                out.push_str(&format!(
+                    "Warning: MIG mode is in pending {word} state for GPU {}:{}\n",
+                    d.pci_bus_id, why
+                ));
+                out.push_str(&format!(
+                    "Reboot the system or try nvidia-smi --gpu-reset to make MIG mode effective on GPU {}\n",
+                    d.pci_bus_id
+                ));
+            }
+            Err(e) => {
+                out.push_str(&format!(
+                    "Unable to {word} MIG Mode for GPU {}: {e}\n",
+                    d.pci_bus_id
+                ));
+                code = exit_code(e);
+            }
+        }
+    }
+    if code == 0 {
+        out.push_str("All done.\n");
+    }
+    Ok(Outcome::fail(out, code))
+}
+
+fn reset(b: &mut dyn Backend, ids: Option<&str>) -> R<Outcome> {
+    let devs = match select(b, ids)? {
+        Ok(d) => d,
+        Err(o) => return Ok(o),
+    };
+    let mut out = String::new();
+    let mut code = 0;
+    for d in devs {
+        match nv(b.reset(d.index))? {
+            Ok(()) => out.push_str(&format!("GPU {} was successfully reset.\n", d.pci_bus_id)),
+            Err(e) => {
+                out.push_str(&format!("Unable to reset GPU {}: {e}\n", d.pci_bus_id));
+                code = exit_code(e);
+            }
+        }
+    }
+    if code == 0 {
+        out.push_str("All done.\n");
+    }
+    Ok(Outcome::fail(out, code))
+}
+
+/// GPUs selected by `-i` that have MIG enabled.
+fn mig_gpus(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outcome>> {
+    Ok(select(b, ids)?.map(|ds| ds.into_iter().filter(|d| d.mig.current).collect()))
+}
+
+fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
+    let gi_ids = match id_list("GPU instance", m.gi.as_deref()) {
+        Ok(v) => v,
+        Err(o) => return Ok(o),
+    };
+    let ci_ids = match id_list("compute instance", m.ci.as_deref()) {
+        Ok(v) => v,
+        Err(o) => return Ok(o),
+    };
+    let ids = m.ids.as_deref();
+    match &m.action {
+        MigAction::Help => Ok(Outcome::ok(crate::help::MIG.to_string())),
+        MigAction::ListGiProfiles | MigAction::ListGiPlacements => {
+            let devs = match select(b, ids)? {
+                Ok(d) => d,
+                Err(o) => return Ok(o),
+            };
+            let mut rows = Vec::new();
+            for d in devs {
+                rows.push((d.index, must(b.gi_profiles(d.index))?));
+            }
+            Ok(Outcome::ok(if m.action == MigAction::ListGiProfiles {
+                smi_out::lgip(&rows)
+            } else {
+                smi_out::lgipp(&rows)
+            }))
+        }
+        MigAction::CreateGi { tuples, default_ci } => create_gi(b, ids, tuples, *default_ci),
+        MigAction::DestroyGi => destroy_gi(b, ids, gi_ids.as_deref()),
+        MigAction::ListGi => {
+            let devs = match mig_gpus(b, ids)? {
+                Ok(d) if !d.is_empty() => d,
+                Ok(_) => return Ok(Outcome::ok(NO_MIG.into())),
+                Err(o) => return Ok(o),
+            };
+            let mut rows = Vec::new();
+            for d in devs {
+                let gis: Vec<GiInfo> = must(b.gpu_instances(d.index))?
+                    .into_iter()
+                    .filter(|g| gi_ids.as_ref().is_none_or(|l| l.contains(&g.id.0)))
+                    .collect();
+                rows.push((
+                    d.index,
+                    order_for_listing(&must(b.gi_profiles(d.index))?, gis),
+                ));
+            }
+            if rows.iter().all(|(_, g)| g.is_empty()) {
+                return Ok(Outcome::fail("No GPU instances found.\n", 6));
+            }
+            Ok(Outcome::ok(smi_out::lgi(&rows)))
+        }
+        MigAction::ListCiProfiles | MigAction::ListCiPlacements => {
+            let targets = match gi_targets(b, ids, gi_ids.as_deref())? {
+                Ok(t) => t,
+                Err(o) => return Ok(o),
+            };
+            let mut rows = Vec::new();
+            for (gpu, gi) in targets {
+                rows.push((
+                    gpu,
+                    gi.id,
+                    gi.profile.slices,
+                    must(b.ci_profiles(gpu, gi.id))?,
+                ));
+            }
+            if m.action == MigAction::ListCiProfiles {
+                Ok(Outcome::ok(smi_out::lcip(&rows)))
+            } else {
+                let rows: Vec<_> = rows.into_iter().map(|(g, gi, _, p)| (g, gi, p)).collect();
+                Ok(Outcome::ok(smi_out::lcipp(&rows)))
+            }
+        }
+        MigAction::CreateCi { profiles } => {
+            create_ci(b, ids, gi_ids.as_deref(), profiles.as_deref())
+        }
+        MigAction::DestroyCi => destroy_ci(b, ids, gi_ids.as_deref(), ci_ids.as_deref()),
+        MigAction::ListCi => {
+            let targets = match gi_targets(b, ids, gi_ids.as_deref())? {
+                Ok(t) => t,
+                Err(o) => return Ok(o),
+            };
+            let mut rows: Vec<(u32, Vec<_>)> = Vec::new();
+            for (gpu, gi) in targets {
+                let cis: Vec<_> = must(b.compute_instances(gpu, gi.id))?
+                    .into_iter()
+                    .filter(|c| ci_ids.as_ref().is_none_or(|l| l.contains(&c.id.0)))
+                    .collect();
+                match rows.last_mut() {
+                    Some((g, v)) if *g == gpu => v.extend(cis),
+                    _ => rows.push((gpu, cis)),
+                }
+            }
+            if rows.iter().all(|(_, c)| c.is_empty()) {
+                return Ok(Outcome::fail("No compute instances found.\n", 6));
+            }
+            Ok(Outcome::ok(smi_out::lci(&rows)))
+        }
+    }
+}
+
+/// nvidia-smi lists GPU instances profile by profile (in `-lgip` order) and,
+/// within a profile, by GI ID: the guide's `-lgi` after `-cgi 9,19,14,19`
+/// shows 1g (7, 8), then 2g (4), then 3g (2).
+fn order_for_listing(
+    profiles: &[mig_model::backend::GiProfileStatus],
+    mut gis: Vec<GiInfo>,
+) -> Vec<GiInfo> {
+    let rank = |g: &GiInfo| {
+        profiles
+            .iter()
+            .position(|p| p.profile.id == g.profile.id)
+            .unwrap_or(usize::MAX)
+    };
+    gis.sort_by_key(|g| (rank(g), g.id));
+    gis
+}
+
+/// (GPU, GI) pairs selected by `-i` and `-gi` on MIG-enabled GPUs.
+fn gi_targets(
+    b: &dyn Backend,
+    ids: Option<&str>,
+    gi_ids: Option<&[u32]>,
+) -> R<Result<Vec<(u32, GiInfo)>, Outcome>> {
+    let devs = match mig_gpus(b, ids)? {
+        Ok(d) if !d.is_empty() => d,
+        Ok(_) => return Ok(Err(Outcome::ok(NO_MIG.into()))),
+        Err(o) => return Ok(Err(o)),
+    };
+    let mut out = Vec::new();
+    for d in devs {
+        for gi in must(b.gpu_instances(d.index))? {
+            if gi_ids.is_none_or(|l| l.contains(&gi.id.0)) {
+                out.push((d.index, gi));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Ok(Err(Outcome::fail("No GPU instances found.\n", 6)));
+    }
+    Ok(Ok(out))
+}
+
+/// One `-cgi` tuple: a profile (ID or name) and an optional placement start.
+#[derive(Debug, Clone)]
+struct GiTuple {
+    text: String,
+    profile: GiProfileId,
+    start: Option<u32>,
+}
+
+/// Resolve a GI profile given by ID (`9`) or name (`3g.20gb`, `MIG 3g.20gb`).
+fn find_gi_profile(
+    profiles: &[mig_model::backend::GiProfileStatus],
+    s: &str,
+) -> Option<GiProfileId> {
+    let s = s.trim();
+    let name = s.strip_prefix("MIG ").unwrap_or(s);
+    profiles
+        .iter()
+        .find(|p| match s.parse::<u32>() {
+            Ok(n) => p.profile.id == n,
+            Err(_) => p.profile.name.eq_ignore_ascii_case(name),
+        })
+        .map(|p| GiProfileId(p.profile.id))
+}
+
+fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: bool) -> R<Outcome> {
+    let devs = match mig_gpus(b, ids)? {
+        Ok(d) if !d.is_empty() => d,
+        Ok(_) => return Ok(Outcome::fail(NO_MIG, 6)),
+        Err(o) => return Ok(o),
+    };
+    // Check every tuple on every GPU before creating anything: bad input
+    // changes nothing.
+    let mut plans = Vec::new();
+    for d in &devs {
+        let profiles = must(b.gi_profiles(d.index))?;
+        let mut plan = Vec::new();
+        for tok in tuples.split(',') {
+            let (prof, start) = match tok.split_once(':') {
+                Some((p, s)) => match s.trim().parse::<u32>() {
+                    Ok(s) => (p, Some(s)),
+                    Err(_) => {
+                        return Ok(Outcome::fail(
+                            format!(
+                                "Invalid placement start \"{s}\" in profile tuple \"{tok}\".\n"
+                            ),
+                            2,
+                        ))
+                    }
+                },
+                None => (tok, None),
+            };
+            let Some(id) = find_gi_profile(&profiles, prof) else {
+                return Ok(Outcome::fail(
+                    format!(
+                        "Unable to create a GPU instance on GPU {:>2} using profile {}: Invalid Argument\n\
+                         Failed to create GPU instances: Invalid Argument\n",
+                        d.index,
+                        prof.trim()
+                    ),
+                    2,
+                ));
+            };
+            if let Some(s) = start {
+                let p = profiles.iter().find(|p| p.profile.id == id.0);
+                if !p.is_some_and(|p| p.placements.iter().any(|pl| pl.start == s)) {
+                    return Ok(Outcome::fail(
+                        format!(
+                            "Unable to create a GPU instance on GPU {:>2} using profile {}: Invalid Argument\n\
+                             Failed to create GPU instances: Invalid Argument\n",
+                            d.index,
+                            tok.trim()
+                        ),
+                        2,
+                    ));
+                }
+            }
+            plan.push(GiTuple {
+                text: prof.trim().to_string(),
+                profile: id,
+                start,
+            });
+        }
+        plans.push((d.index, profiles, plan));
+    }
+    let mut out = String::new();
+    for (gpu, profiles, plan) in plans {
+        for t in plan {
+            let placement = t.start.map(|s| {
+                let size = profiles
+                    .iter()
+                    .find(|p| p.profile.id == t.profile.0)
+                    .map(|p| p.profile.placement_size)
+                    .unwrap_or(1);
+                Placement::new(s, size)
+            });
+            match nv(b.create_gpu_instance(gpu, t.profile, placement))? {
+                Ok(gi) => {
+                    out.push_str(&smi_out::created_gi(gpu, &gi));
+                    if default_ci {
+                        let full = must(b.ci_profiles(gpu, gi.id))?
+                            .into_iter()
+                            .find(|c| c.profile.slices == gi.profile.slices);
+                        let Some(full) = full else {
+                            return Err(Fatal(format!(
+                                "GPU {gpu}: GI profile {} has no default CI profile",
+                                gi.profile.name
+                            )));
+                        };
+                        match nv(b.create_compute_instance(
+                            gpu,
+                            gi.id,
+                            CiProfileId(full.profile.id),
+                            None,
+                        ))? {
+                            Ok(ci) => out.push_str(&smi_out::created_ci_with_id(gpu, &ci)),
+                            Err(e) => {
+                                out.push_str(&format!(
+                                    "Unable to create a compute instance on GPU {:>2} GPU instance ID {:>2} using profile {}: {e}\n\
+                                     Failed to create compute instances: {e}\n",
+                                    gpu, gi.id.0, full.profile.id
+                                ));
+                                return Ok(Outcome::fail(out, exit_code(e)));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    out.push_str(&format!(
+                        "Unable to create a GPU instance on GPU {:>2} using profile {}: {e}\n\
+                         Failed to create GPU instances: {e}\n",
+                        gpu, t.text
+                    ));
+                    return Ok(Outcome::fail(out, exit_code(e)));
+                }
+            }
+        }
+    }
+    Ok(Outcome::ok(out))
+}
+
+fn destroy_gi(b: &mut dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) -> R<Outcome> {
+    let devs = match mig_gpus(b, ids)? {
+        Ok(d) if !d.is_empty() => d,
+        Ok(_) => return Ok(Outcome::fail(NO_MIG, 6)),
+        Err(o) => return Ok(o),
+    };
+    let mut out = String::new();
+    let mut failure = None;
+    let mut any = false;
+    for d in devs {
+        let existing = must(b.gpu_instances(d.index))?;
+        let targets: Vec<GpuInstanceId> = match gi_ids {
+            Some(l) => l.iter().map(|&g| GpuInstanceId(g)).collect(),
+            None => existing.iter().map(|g| g.id).collect(),
+        };
+        for gi in targets {
+            any = true;
+            match nv(b.destroy_gpu_instance(d.index, gi))? {
+                Ok(()) => out.push_str(&smi_out::destroyed_gi(d.index, gi)),
+                Err(e) => {
+                    out.push_str(&format!(
+                        "Unable to destroy GPU instance ID {:>2} from GPU {:>2}: {e}\n",
+                        gi.0, d.index
+                    ));
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+    }
+    if !any {
+        return Ok(Outcome::fail("No GPU instances found.\n", 6));
+    }
+    if let Some(e) = failure {
+        out.push_str(&format!("Failed to destroy GPU instances: {e}\n"));
+        return Ok(Outcome::fail(out, exit_code(e)));
+    }
+    Ok(Outcome::ok(out))
+}
+
+/// Resolve a CI profile by ID (`0`) or name (`1c.3g.20gb`, `MIG 1c.3g.20gb`).
+fn find_ci_profile(profiles: &[CiProfileStatus], s: &str) -> Option<CiProfileId> {
+    let s = s.trim();
+    let name = s.strip_prefix("MIG ").unwrap_or(s);
+    profiles
+        .iter()
+        .find(|p| match s.parse::<u32>() {
+            Ok(n) => p.profile.id == n,
+            Err(_) => {
+                p.name.eq_ignore_ascii_case(&format!("MIG {name}"))
+                    || (name.ends_with('c')
+                        && name[..name.len() - 1].parse::<u32>().ok() == Some(p.profile.slices))
+            }
+        })
+        .map(|p| CiProfileId(p.profile.id))
+}
+
+fn create_ci(
+    b: &mut dyn Backend,
+    ids: Option<&str>,
+    gi_ids: Option<&[u32]>,
+    profiles: Option<&str>,
+) -> R<Outcome> {
+    let targets = match gi_targets(b, ids, gi_ids)? {
+        Ok(t) => t,
+        Err(o) => {
+            return Ok(if o.code == 0 {
+                Outcome::fail(o.stdout, 6)
+            } else {
+                o
+            })
+        }
+    };
+    // resolve every requested profile in every target GI before creating
+    let mut plan = Vec::new();
+    for (gpu, gi) in &targets {
+        let avail = must(b.ci_profiles(*gpu, gi.id))?;
+        let wanted: Vec<(String, CiProfileId)> = match profiles {
+            None => {
+                let full = avail
+                    .iter()
+                    .find(|c| c.profile.slices == gi.profile.slices)
+                    .map(|c| CiProfileId(c.profile.id));
+                let Some(full) = full else {
+                    return Err(Fatal(format!("GPU {gpu}: no default CI profile")));
+                };
+                vec![(full.0.to_string(), full)]
+            }
+            Some(list) => {
+                let mut v = Vec::new();
+                for tok in list.split(',') {
+                    match find_ci_profile(&avail, tok) {
+                        Some(id) => v.push((tok.trim().to_string(), id)),
+                        None => {
+                            return Ok(Outcome::fail(
+                                format!(
+                                    "Unable to create a compute instance on GPU {:>2} GPU instance ID {:>2} using profile {}: Invalid Argument\n\
+                                     Failed to create compute instances: Invalid Argument\n",
+                                    gpu, gi.id.0, tok.trim()
+                                ),
+                                2,
+                            ))
+                        }
+                    }
+                }
+                v
+            }
+        };
+        plan.push((*gpu, gi.id, wanted));
+    }
+    let mut out = String::new();
+    for (gpu, gi, wanted) in plan {
+        for (text, id) in wanted {
+            match nv(b.create_compute_instance(gpu, gi, id, None))? {
+                Ok(ci) => out.push_str(&smi_out::created_ci(gpu, &ci)),
+                Err(e) => {
+                    out.push_str(&format!(
+                        "Unable to create a compute instance on GPU {:>2} GPU instance ID {:>2} using profile {}: {e}\n\
+                         Failed to create compute instances: {e}\n",
+                        gpu, gi.0, text
+                    ));
+                    return Ok(Outcome::fail(out, exit_code(e)));
+                }
+            }
+        }
+    }
+    Ok(Outcome::ok(out))
+}
+
+fn destroy_ci(
+    b: &mut dyn Backend,
+    ids: Option<&str>,
+    gi_ids: Option<&[u32]>,
+    ci_ids: Option<&[u32]>,
+) -> R<Outcome> {
+    let targets = match gi_targets(b, ids, gi_ids)? {
+        Ok(t) => t,
+        Err(o) => {
+            return Ok(if o.code == 0 {
+                Outcome::fail(o.stdout, 6)
+            } else {
+                o
+            })
+        }
+    };
+    let mut out = String::new();
+    let mut failure = None;
+    let mut any = false;
+    for (gpu, gi) in targets {
+        let existing = must(b.compute_instances(gpu, gi.id))?;
+        let cis: Vec<ComputeInstanceId> = match ci_ids {
+            Some(l) => l.iter().map(|&c| ComputeInstanceId(c)).collect(),
+            None => existing.iter().map(|c| c.id).collect(),
+        };
+        for ci in cis {
+            any = true;
+            match nv(b.destroy_compute_instance(gpu, gi.id, ci))? {
+                Ok(()) => out.push_str(&smi_out::destroyed_ci(gpu, gi.id, ci)),
+                Err(e) => {
+                    out.push_str(&format!(
+                        "Unable to destroy compute instance ID {:>2} from GPU {:>2} GPU instance ID {:>2}: {e}\n",
+                        ci.0, gpu, gi.id.0
+                    ));
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+    }
+    if !any {
+        return Ok(Outcome::fail("No compute instances found.\n", 6));
+    }
+    if let Some(e) = failure {
+        out.push_str(&format!("Failed to destroy compute instances: {e}\n"));
+        return Ok(Outcome::fail(out, exit_code(e)));
+    }
+    Ok(Outcome::ok(out))
+}
