@@ -78,8 +78,8 @@ fn main() -> ExitCode {
     let cmd = match smi_args::parse(&args) {
         Ok(c) => c,
         Err(e) => {
-            print!("{}", e.0);
-            return ExitCode::from(2);
+            print!("{}", e.text);
+            return ExitCode::from(e.code.clamp(0, 255) as u8);
         }
     };
     if cmd == smi_args::SmiCommand::Help {

@@ -45,18 +45,53 @@ pub struct MigArgs {
     pub ci: Option<String>,
 }
 
-/// A usage error, printed as nvidia-smi prints it (on stdout, exit 2).
+/// A usage error, printed as nvidia-smi 580 prints it (on stdout) with its
+/// exit status. The top-level parser prefixes `ERROR: ` and adds an empty
+/// line; the `mig` parser quotes the option (captured on a real H200).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-fn not_recognized(opt: &str) -> UsageError {
-    UsageError(format!("Option \"{opt}\" is not recognized.\n"))
+pub struct UsageError {
+    pub text: String,
+    pub code: i32,
 }
 
-fn missing_value(opt: &str) -> UsageError {
-    UsageError(format!(
-        "Option \"{opt}\" requires a value.\nPlease run 'nvidia-smi -h' for help.\n"
-    ))
+/// Which of nvidia-smi's two argument parsers reports the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parser {
+    Top,
+    Mig,
+}
+
+fn top_error(msg: &str, code: i32) -> UsageError {
+    UsageError {
+        text: format!("ERROR: {msg}\n\n"),
+        code,
+    }
+}
+
+fn not_recognized(p: Parser, opt: &str) -> UsageError {
+    match p {
+        Parser::Top => top_error(
+            &format!("Option {opt} is not recognized. Please run 'nvidia-smi -h'."),
+            255,
+        ),
+        Parser::Mig => UsageError {
+            text: format!("Option \"{opt}\" is not recognized.\n"),
+            code: 2,
+        },
+    }
+}
+
+fn missing_value(p: Parser, opt: &str) -> UsageError {
+    match p {
+        Parser::Top => top_error(
+            &format!("Option {opt} is missing its value. Please run 'nvidia-smi -h' for help."),
+            255,
+        ),
+        Parser::Mig => UsageError {
+            text: format!("Option \"{opt}\" is missing its value.\n"),
+            code: 2,
+        },
+    }
 }
 
 /// Split `--name=value` into its parts.
@@ -70,6 +105,7 @@ fn split_eq(arg: &str) -> (&str, Option<&str>) {
 struct Args<'a> {
     items: &'a [String],
     pos: usize,
+    parser: Parser,
 }
 
 impl<'a> Args<'a> {
@@ -89,7 +125,7 @@ impl<'a> Args<'a> {
                 self.pos += 1;
                 Ok(v.clone())
             }
-            None => Err(missing_value(opt)),
+            None => Err(missing_value(self.parser, opt)),
         }
     }
 
@@ -116,16 +152,17 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     let mut a = Args {
         items: argv,
         pos: 0,
+        parser: Parser::Top,
     };
     let mut ids = None;
-    let mut list = false;
+    let mut list = 0;
     let mut mig = None;
     let mut reset = false;
     while let Some(arg) = a.next() {
         let (name, inline) = split_eq(arg);
         match name {
             "-h" | "--help" => return Ok(SmiCommand::Help),
-            "-L" | "--list-gpus" => list = true,
+            "-L" | "--list-gpus" => list += 1,
             "-i" | "--id" => ids = Some(a.value(name, inline)?),
             "-r" | "--gpu-reset" => reset = true,
             "-mig" | "--multi-instance-gpu" => {
@@ -134,27 +171,32 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
                     "0" | "DISABLED" => false,
                     "1" | "ENABLED" => true,
                     _ => {
-                        return Err(UsageError(format!(
-                            "Invalid MIG mode \"{v}\": use 0/DISABLED or 1/ENABLED.\n"
-                        )))
+                        return Err(top_error(
+                            &format!("Invalid value \"{v}\" for option -mig: use 0/DISABLED or 1/ENABLED. Please run 'nvidia-smi -h' for help."),
+                            2,
+                        ))
                     }
                 });
             }
-            _ => return Err(not_recognized(arg)),
+            _ => return Err(not_recognized(Parser::Top, name)),
         }
     }
+    let one_at_a_time = || {
+        top_error(
+            "Only one command can be run at a time. Please run 'nvidia-smi -h' for help.",
+            2,
+        )
+    };
     match (list, mig, reset) {
-        (true, None, false) if ids.is_some() => Err(UsageError(
-            "ERROR: Option -i is not valid for this command. Please run 'nvidia-smi -h' for help.\n\n"
-                .into(),
+        (1, None, false) if ids.is_some() => Err(top_error(
+            "Option -i is not valid for this command. Please run 'nvidia-smi -h' for help.",
+            2,
         )),
-        (true, None, false) => Ok(SmiCommand::List),
-        (false, Some(enable), false) => Ok(SmiCommand::SetMig { ids, enable }),
-        (false, None, true) => Ok(SmiCommand::Reset { ids }),
-        (false, None, false) => Ok(SmiCommand::Status { ids }),
-        _ => Err(UsageError(
-            "Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n".into(),
-        )),
+        (1, None, false) => Ok(SmiCommand::List),
+        (0, Some(enable), false) => Ok(SmiCommand::SetMig { ids, enable }),
+        (0, None, true) => Ok(SmiCommand::Reset { ids }),
+        (0, None, false) => Ok(SmiCommand::Status { ids }),
+        _ => Err(one_at_a_time()),
     }
 }
 
@@ -162,6 +204,7 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
     let mut a = Args {
         items: argv,
         pos: 0,
+        parser: Parser::Mig,
     };
     let mut actions = Vec::new();
     let mut default_ci = false;
@@ -200,14 +243,16 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
             }),
             "-dci" | "--destroy-compute-instance" => actions.push(MigAction::DestroyCi),
             "-lci" | "--list-compute-instances" => actions.push(MigAction::ListCi),
-            _ => return Err(not_recognized(arg)),
+            _ => return Err(not_recognized(Parser::Mig, name)),
         }
     }
-    let invalid = || {
-        UsageError(
-            "Invalid combination of input arguments. Please run 'nvidia-smi mig -h' for help.\n"
-                .into(),
-        )
+    // nvidia-smi 580 accepts one action per call; its message for more was
+    // not captured, so this one says what is wrong in the mig parser's style.
+    let invalid = || UsageError {
+        text: "Invalid combination of options: give one action (-lgip, -cgi, -lci, ...) per call; \
+               -C goes with -cgi only.\n"
+            .into(),
+        code: 2,
     };
     let mut action = match actions.len() {
         0 => MigAction::Help,
@@ -292,8 +337,17 @@ mod tests {
     fn bad_flags_are_refused() {
         assert_eq!(
             p("mig -bogus"),
-            Err(UsageError("Option \"-bogus\" is not recognized.\n".into()))
+            Err(UsageError {
+                text: "Option \"-bogus\" is not recognized.\n".into(),
+                code: 2
+            })
         );
+        assert_eq!(
+            p("mig -cgi").unwrap_err().text,
+            "Option \"-cgi\" is missing its value.\n"
+        );
+        assert_eq!(p("--bogus").unwrap_err().code, 255);
+        assert_eq!(p("-L -L").unwrap_err().code, 2);
         assert!(p("-x").is_err());
         assert!(p("-mig 2").is_err());
         assert!(p("-mig").is_err());

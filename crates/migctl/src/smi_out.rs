@@ -160,25 +160,25 @@ pub fn lcip(rows: &[(u32, GpuInstanceId, u32, Vec<CiProfileStatus>)]) -> String 
     for (gpu, gi, gi_slices, profiles) in rows {
         for st in profiles {
             let p = &st.profile;
-            let id = if p.slices == *gi_slices {
-                format!("{}*", p.id)
-            } else {
-                p.id.to_string()
-            };
+            // The default profile (the one `-cci` without a profile creates)
+            // uses the whole GI and is marked with a `*` after its ID.
+            let star = if p.slices == *gi_slices { '*' } else { ' ' };
             let _ = writeln!(
                 s,
-                "|{:>4}{:>7}       {:<21}{:<7}{:<14}{:<9}{:<6}{:<6}{:<5}|",
+                "|{:>4}{:>7}       {:<16}{:>6}{}     {}/{}           {:<2}{:>9}{:>6}{:>6}   |",
                 gpu,
                 gi.0,
                 st.name,
-                id,
-                format!("{}/{}", st.remaining, p.instances),
+                p.id,
+                star,
+                st.remaining,
+                p.instances,
                 p.sm,
                 p.dec,
                 p.enc,
                 p.ofa
             );
-            let _ = writeln!(s, "|{:69}{:<6}{:<11}|", "", p.ce, p.jpeg);
+            let _ = writeln!(s, "|{:>71}{:>6}         |", p.ce, p.jpeg);
             s.push_str(LCIP_RULE);
         }
     }

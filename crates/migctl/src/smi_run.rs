@@ -64,6 +64,8 @@ fn must<T>(r: Result<T, BackendError>) -> R<T> {
 
 const NO_DEVICES: &str = "No devices were found\n";
 const NO_MIG: &str = "No MIG-enabled devices found.\n";
+const NO_GI: &str = "No GPU instances found: Not Found\n";
+const NO_CI: &str = "No compute instances found: Not Found\n";
 
 /// Normalise a PCI bus ID to `00000000:BB:DD.F`, upper case.
 fn norm_bus(s: &str) -> String {
@@ -83,6 +85,8 @@ fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outco
     let Some(ids) = ids else {
         return Ok(Ok(all));
     };
+    // nvidia-smi 580 ignores IDs of a list that match no GPU (`-i 0,9` runs
+    // on GPU 0) and fails only when none matches.
     let mut chosen: Vec<DeviceInfo> = Vec::new();
     for tok in ids.split(',').map(str::trim) {
         let found = all.iter().find(|d| {
@@ -90,11 +94,14 @@ fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outco
                 || d.uuid.eq_ignore_ascii_case(tok)
                 || (tok.contains(':') && norm_bus(tok) == d.pci_bus_id.to_ascii_uppercase())
         });
-        match found {
-            Some(d) if !chosen.iter().any(|c| c.index == d.index) => chosen.push(d.clone()),
-            Some(_) => {}
-            None => return Ok(Err(Outcome::fail(NO_DEVICES, 6))),
+        if let Some(d) = found {
+            if !chosen.iter().any(|c| c.index == d.index) {
+                chosen.push(d.clone());
+            }
         }
+    }
+    if chosen.is_empty() {
+        return Ok(Err(Outcome::fail(NO_DEVICES, 6)));
     }
     chosen.sort_by_key(|d| d.index);
     Ok(Ok(chosen))
@@ -173,38 +180,45 @@ fn set_mig(b: &mut dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {
         Err(o) => return Ok(o),
     };
     let mut out = String::new();
-    let mut code = 0;
-    let word = if enable { "enable" } else { "disable" };
+    let (word, done) = if enable {
+        ("enable", "Enabled")
+    } else {
+        ("disable", "Disabled")
+    };
     for d in devs {
+        let bus = &d.pci_bus_id;
         match nv(b.set_mig_mode(d.index, enable))? {
-            Ok(None) => out.push_str(&format!(
-                "{} MIG Mode for GPU {}\n",
-                if enable { "Enabled" } else { "Disabled" },
-                d.pci_bus_id
-            )),
+            Ok(None) => out.push_str(&format!("{done} MIG Mode for GPU {bus}\n")),
             Ok(Some(why)) => {
                 out.push_str(&format!(
-                    "Warning: MIG mode is in pending {word} state for GPU {}:{}\n",
-                    d.pci_bus_id, why
+                    "Warning: MIG mode is in pending {word} state for GPU {bus}:{why}\n"
                 ));
-                out.push_str(&format!(
-                    "Reboot the system or try nvidia-smi --gpu-reset to make MIG mode effective on GPU {}\n",
-                    d.pci_bus_id
-                ));
+                if why == NvmlError::InUse {
+                    out.push_str(&format!(
+                        "{bus} is currently being used by one or more other processes (e.g. CUDA application or a monitoring application such as another instance of nvidia-smi). Please first kill all processes using the device and retry the command or reboot the system to make MIG mode effective.\n"
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "Reboot the system or try nvidia-smi --gpu-reset to make MIG mode effective on GPU {bus}\n"
+                    ));
+                }
             }
+            // nvidia-smi treats Not Supported as a warning and goes on;
+            // any other error stops the run.
+            Err(NvmlError::NotSupported) => out.push_str(&format!(
+                "Unable to {word} MIG Mode for GPU {bus}: {}\nTreating as warning and moving on.\n",
+                NvmlError::NotSupported
+            )),
             Err(e) => {
                 out.push_str(&format!(
-                    "Unable to {word} MIG Mode for GPU {}: {e}\n",
-                    d.pci_bus_id
+                    "Unable to {word} MIG Mode for GPU {bus}: {e}\nTerminating early due to previous errors.\n"
                 ));
-                code = exit_code(e);
+                return Ok(Outcome::fail(out, exit_code(e)));
             }
         }
     }
-    if code == 0 {
-        out.push_str("All done.\n");
-    }
-    Ok(Outcome::fail(out, code))
+    out.push_str("All done.\n");
+    Ok(Outcome::ok(out))
 }
 
 fn reset(b: &mut dyn Backend, ids: Option<&str>) -> R<Outcome> {
@@ -213,20 +227,43 @@ fn reset(b: &mut dyn Backend, ids: Option<&str>) -> R<Outcome> {
         Err(o) => return Ok(o),
     };
     let mut out = String::new();
-    let mut code = 0;
+    let mut failed = Vec::new();
     for d in devs {
         match nv(b.reset(d.index))? {
             Ok(()) => out.push_str(&format!("GPU {} was successfully reset.\n", d.pci_bus_id)),
-            Err(e) => {
-                out.push_str(&format!("Unable to reset GPU {}: {e}\n", d.pci_bus_id));
-                code = exit_code(e);
+            Err(NvmlError::NotSupported) => {
+                out.push_str(&format!(
+                    "Resetting GPU {} is not supported.\n",
+                    d.pci_bus_id
+                ));
+                return Ok(Outcome::fail(out, exit_code(NvmlError::NotSupported)));
             }
+            Err(e) => failed.push((d.pci_bus_id, e)),
         }
     }
-    if code == 0 {
+    if failed.is_empty() {
         out.push_str("All done.\n");
+        return Ok(Outcome::ok(out));
     }
-    Ok(Outcome::fail(out, code))
+    out.push_str("The following GPUs could not be reset:\n");
+    for (bus, e) in &failed {
+        out.push_str(&format!("  GPU {bus}: {e}\n"));
+    }
+    let busy = failed
+        .iter()
+        .filter(|(_, e)| *e == NvmlError::InUse)
+        .count();
+    if busy > 0 {
+        let devices = if busy == 1 {
+            "1 device is".to_string()
+        } else {
+            format!("{busy} devices are")
+        };
+        out.push_str(&format!(
+            "\n{devices} currently being used by one or more other processes (e.g., Fabric Manager, CUDA application, graphics application such as an X server, or a monitoring application such as another instance of nvidia-smi). Please first kill all processes using this device and all compute applications running in the system.\n"
+        ));
+    }
+    Ok(Outcome::fail(out, 255))
 }
 
 /// GPUs selected by `-i` that have MIG enabled.
@@ -281,7 +318,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
                 ));
             }
             if rows.iter().all(|(_, g)| g.is_empty()) {
-                return Ok(Outcome::fail("No GPU instances found.\n", 6));
+                return Ok(Outcome::fail(NO_GI, 6));
             }
             Ok(Outcome::ok(smi_out::lgi(&rows)))
         }
@@ -327,7 +364,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
                 }
             }
             if rows.iter().all(|(_, c)| c.is_empty()) {
-                return Ok(Outcome::fail("No compute instances found.\n", 6));
+                return Ok(Outcome::fail(NO_CI, 6));
             }
             Ok(Outcome::ok(smi_out::lci(&rows)))
         }
@@ -364,14 +401,17 @@ fn gi_targets(
     };
     let mut out = Vec::new();
     for d in devs {
-        for gi in must(b.gpu_instances(d.index))? {
-            if gi_ids.is_none_or(|l| l.contains(&gi.id.0)) {
-                out.push((d.index, gi));
-            }
+        let gis = must(b.gpu_instances(d.index))?
+            .into_iter()
+            .filter(|gi| gi_ids.is_none_or(|l| l.contains(&gi.id.0)))
+            .collect();
+        let profiles = must(b.gi_profiles(d.index))?;
+        for gi in order_for_listing(&profiles, gis) {
+            out.push((d.index, gi));
         }
     }
     if out.is_empty() {
-        return Ok(Err(Outcome::fail("No GPU instances found.\n", 6)));
+        return Ok(Err(Outcome::fail(NO_GI, 6)));
     }
     Ok(Ok(out))
 }
@@ -403,7 +443,7 @@ fn find_gi_profile(
 fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: bool) -> R<Outcome> {
     let devs = match mig_gpus(b, ids)? {
         Ok(d) if !d.is_empty() => d,
-        Ok(_) => return Ok(Outcome::fail(NO_MIG, 6)),
+        Ok(_) => return Ok(Outcome::ok(NO_MIG.into())),
         Err(o) => return Ok(o),
     };
     // Check every tuple on every GPU before creating anything: bad input
@@ -519,7 +559,7 @@ fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: b
 fn destroy_gi(b: &mut dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) -> R<Outcome> {
     let devs = match mig_gpus(b, ids)? {
         Ok(d) if !d.is_empty() => d,
-        Ok(_) => return Ok(Outcome::fail(NO_MIG, 6)),
+        Ok(_) => return Ok(Outcome::ok(NO_MIG.into())),
         Err(o) => return Ok(o),
     };
     let mut out = String::new();
@@ -546,7 +586,7 @@ fn destroy_gi(b: &mut dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) ->
         }
     }
     if !any {
-        return Ok(Outcome::fail("No GPU instances found.\n", 6));
+        return Ok(Outcome::fail(NO_GI, 6));
     }
     if let Some(e) = failure {
         out.push_str(&format!("Failed to destroy GPU instances: {e}\n"));
@@ -684,7 +724,7 @@ fn destroy_ci(
         }
     }
     if !any {
-        return Ok(Outcome::fail("No compute instances found.\n", 6));
+        return Ok(Outcome::fail(NO_CI, 6));
     }
     if let Some(e) = failure {
         out.push_str(&format!("Failed to destroy compute instances: {e}\n"));
