@@ -1,0 +1,258 @@
+//! Bad input changes nothing and says what is wrong; concurrent processes
+//! lose no update; a crash mid-write leaves the previous state readable;
+//! injected faults fail exactly the operation they name.
+
+mod common;
+
+use common::Machine;
+use std::process::Stdio;
+
+/// A machine with MIG enabled on one A100-SXM4-40GB and one 3g GI with a CI.
+fn a100() -> Machine {
+    let m = Machine::new();
+    m.ok(&["sim", "init", "a100-sxm4-40gb"]);
+    m.ok(&["-i", "0", "-mig", "1"]);
+    m.ok(&["mig", "-cgi", "9", "-C"]);
+    m
+}
+
+/// Run, expect failure with `code`, stdout or stderr containing `needle`,
+/// and the state file byte-for-byte unchanged.
+fn refused(m: &Machine, args: &[&str], code: i32, needle: &str) {
+    let before = m.state_text();
+    let o = m.run(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(code), "migctl {args:?}: {text}");
+    assert!(
+        text.contains(needle),
+        "migctl {args:?}: {text:?} lacks {needle:?}"
+    );
+    assert_eq!(m.state_text(), before, "migctl {args:?} changed the state");
+}
+
+/// Unknown profiles, bad placements, bad IDs and wrong flags are refused
+/// before anything is created, with nvidia-smi's messages.
+#[test]
+fn bad_input_changes_nothing() {
+    let m = a100();
+    refused(
+        &m,
+        &["mig", "-cgi", "19,bogus"],
+        2,
+        "using profile bogus: Invalid Argument",
+    );
+    refused(
+        &m,
+        &["mig", "-cgi", "19,99"],
+        2,
+        "using profile 99: Invalid Argument",
+    );
+    refused(&m, &["mig", "-cgi", "19,9:2"], 2, "Invalid Argument");
+    refused(&m, &["mig", "-cgi", "19:x"], 2, "Invalid placement start");
+    refused(
+        &m,
+        &["mig", "-cgi", "19", "-i", "7"],
+        6,
+        "No devices were found",
+    );
+    refused(
+        &m,
+        &["mig", "-lgi", "-i", "GPU-nope"],
+        6,
+        "No devices were found",
+    );
+    refused(
+        &m,
+        &["mig", "-dgi", "-gi", "x"],
+        2,
+        "Invalid GPU instance ID",
+    );
+    refused(&m, &["mig", "-dgi", "-gi", "5"], 6, "Not Found");
+    refused(&m, &["mig", "-dci", "-gi", "1", "-ci", "3"], 6, "Not Found");
+    refused(
+        &m,
+        &["mig", "-cci", "nope", "-gi", "2"],
+        2,
+        "Invalid Argument",
+    );
+    refused(
+        &m,
+        &["mig", "-bogus"],
+        2,
+        "Option \"-bogus\" is not recognized.",
+    );
+    refused(
+        &m,
+        &["mig", "-cgi"],
+        2,
+        "Option \"-cgi\" is missing its value.",
+    );
+    refused(
+        &m,
+        &["--bogus"],
+        255,
+        "ERROR: Option --bogus is not recognized.",
+    );
+    refused(&m, &["-i", "0", "-mig", "2"], 2, "Invalid value");
+    refused(&m, &["sim", "init", "h100-bogus"], 2, "unknown GPU model");
+    refused(
+        &m,
+        &["sim", "run", "--gpu", "0", "--gi", "9", "--ci", "0"],
+        1,
+        "no MIG device",
+    );
+    refused(&m, &["sim", "kill", "12345"], 1, "no simulated process");
+    // a GI with a compute instance is in use
+    refused(&m, &["mig", "-dgi"], 255, "In use by another client");
+}
+
+/// Corrupt, foreign and future-version state files are reported, never
+/// overwritten by an operation.
+#[test]
+fn bad_state_files_are_reported() {
+    let m = Machine::new();
+    for (text, needle) in [
+        ("{ not json", "corrupt simulated-machine state"),
+        ("{\"hello\": 1}", "not a migctl simulated-machine state file"),
+        (
+            "{\"format\":\"migctl-sim-state\",\"version\":99}",
+            "state version",
+        ),
+        (
+            "{\"format\":\"migctl-sim-state\",\"version\":1,\"gpus\":[{\"model\":\"nope\"}],\"next_pid\":1}",
+            "corrupt",
+        ),
+    ] {
+        std::fs::write(m.state(), text).unwrap();
+        refused(&m, &["mig", "-lgip"], 1, needle);
+        refused(&m, &["-i", "0", "-mig", "1"], 1, needle);
+    }
+    // a rule-breaking layout (a 7g GI over the existing 3g at 4:4) is refused too
+    let good = a100();
+    let st = good.state_text();
+    let dup = st.replacen(
+        "\"gpu_instances\": [",
+        "\"gpu_instances\": [ {\"id\": 0, \"profile_id\": 0, \"placement\": {\"start\": 0, \"size\": 8}},",
+        1,
+    );
+    std::fs::write(good.state(), dup).unwrap();
+    refused(&good, &["mig", "-lgi"], 1, "corrupt");
+    // `sim init` never replaces a file that is not ours
+    std::fs::write(m.state(), "{\"hello\": 1}").unwrap();
+    refused(
+        &m,
+        &["sim", "init", "a30-24gb"],
+        1,
+        "refusing to use or overwrite it",
+    );
+}
+
+/// Seven processes each create a 1g GI on one H100 at the same time: all
+/// seven land, with seven distinct GI IDs (no lost update).
+#[test]
+fn concurrent_processes_lose_nothing() {
+    let m = Machine::new();
+    m.ok(&["sim", "init", "h100-sxm5-80gb"]);
+    m.ok(&["-mig", "1"]);
+    let children: Vec<_> = (0..7)
+        .map(|_| {
+            m.cmd(&["mig", "-cgi", "19"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+    let lgi = m.ok(&["mig", "-lgi"]);
+    assert_eq!(lgi.matches("MIG 1g.10gb").count(), 7, "{lgi}");
+    for id in 7..=13 {
+        assert!(lgi.contains(&format!("{id:>9}")), "GI {id} missing:\n{lgi}");
+    }
+}
+
+/// `abort:N` kills the process in the middle of writing its Nth mutation's
+/// state; the state file keeps the previous, complete state.
+#[test]
+fn abort_mid_write_keeps_previous_state() {
+    let m = a100();
+    let before = m.state_text();
+    let o = m
+        .cmd(&["mig", "-cgi", "19"])
+        .env("MIGCTL_SIM_FAULT", "abort:1")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the process should have died");
+    assert_eq!(m.state_text(), before);
+    // and the machine still works
+    m.ok(&["mig", "-cgi", "19"]);
+    assert!(m.ok(&["mig", "-lgi"]).contains("MIG 1g.5gb"));
+}
+
+/// `fail:N:ERROR` fails the Nth mutating operation with that NVML error and
+/// leaves the earlier ones done, as a driver failure would.
+#[test]
+fn injected_failure_hits_the_named_operation() {
+    let m = a100();
+    let o = m
+        .cmd(&["mig", "-cgi", "19,19,19"])
+        .env("MIGCTL_SIM_FAULT", "fail:2:IN_USE")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(255));
+    assert_eq!(
+        out.matches("Successfully created GPU instance").count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains("using profile 19: In use by another client"),
+        "{out}"
+    );
+    assert_eq!(m.ok(&["mig", "-lgi"]).matches("MIG 1g.5gb").count(), 1);
+    // a malformed fault spec is an error, not ignored
+    let o = m
+        .cmd(&["mig", "-lgi"])
+        .env("MIGCTL_SIM_FAULT", "sometimes")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("MIGCTL_SIM_FAULT"));
+}
+
+/// MIG mode: enabling with a process on the GPU stays pending until a reset;
+/// a reset with the process still there fails; disabling with GPU instances
+/// present is refused.
+#[test]
+fn mig_mode_pending_and_reset() {
+    let m = Machine::new();
+    m.ok(&["sim", "init", "a100-sxm4-40gb"]);
+    let pid = m.ok(&["sim", "run", "--gpu", "0", "--name", "train"]);
+    let out = m.run(&["-i", "0", "-mig", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(
+        "Warning: MIG mode is in pending enable state for GPU 00000000:07:00.0:In use by another client\n"
+    ), "{text}");
+    assert_eq!(m.ok(&["mig", "-lgi"]), "No MIG-enabled devices found.\n");
+    let r = m.run(&["-r"]);
+    assert_eq!(r.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("In use by another client"));
+    m.ok(&["sim", "kill", pid.trim()]);
+    assert_eq!(
+        m.ok(&["-r", "-i", "0"]),
+        "GPU 00000000:07:00.0 was successfully reset.\nAll done.\n"
+    );
+    m.ok(&["mig", "-cgi", "0"]);
+    let d = m.run(&["-mig", "0"]);
+    assert_eq!(d.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&d.stdout).contains(
+        "Unable to disable MIG Mode for GPU 00000000:07:00.0: In use by another client\nTerminating early due to previous errors.\n"
+    ));
+}
