@@ -5,7 +5,7 @@
 use mig_model::backend::{
     CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus, MigDeviceInfo, ProcessInfo,
 };
-use mig_model::{ComputeInstanceId, GpuInstanceId, Placement};
+use mig_model::{ComputeInstanceId, GpuInstanceId, NvmlError, Placement};
 use std::fmt::Write;
 
 fn yes_no(b: bool) -> &'static str {
@@ -238,6 +238,44 @@ pub fn destroyed_ci(gpu: u32, gi: GpuInstanceId, ci: ComputeInstanceId) -> Strin
     format!(
         "Successfully destroyed compute instance ID {:>2} from GPU {:>2} GPU instance ID {:>2}\n",
         ci.0, gpu, gi.0
+    )
+}
+
+/// `-cgi` failure: the profile as the user typed it, then the summary line.
+pub fn create_gi_failed(gpu: u32, token: &str, e: NvmlError) -> String {
+    format!(
+        "Unable to create a GPU instance on GPU {gpu:>2} using profile {token}: {e}\n\
+         Failed to create GPU instances: {e}\n"
+    )
+}
+
+/// `-cci` (and `-cgi -C`) failure.
+pub fn create_ci_failed(gpu: u32, gi: GpuInstanceId, token: &str, e: NvmlError) -> String {
+    format!(
+        "Unable to create a compute instance on GPU {gpu:>2} GPU instance ID {:>2} using profile {token}: {e}\n\
+         Failed to create compute instances: {e}\n",
+        gi.0
+    )
+}
+
+/// `-dgi` failure for one GPU instance.
+pub fn destroy_gi_failed(gpu: u32, gi: GpuInstanceId, e: NvmlError) -> String {
+    format!(
+        "Unable to destroy GPU instance ID {:>2} from GPU {gpu:>2}: {e}\n",
+        gi.0
+    )
+}
+
+/// `-dci` failure for one compute instance.
+pub fn destroy_ci_failed(
+    gpu: u32,
+    gi: GpuInstanceId,
+    ci: ComputeInstanceId,
+    e: NvmlError,
+) -> String {
+    format!(
+        "Unable to destroy compute instance ID {:>2} from GPU {gpu:>2} GPU instance ID {:>2}: {e}\n",
+        ci.0, gi.0
     )
 }
 

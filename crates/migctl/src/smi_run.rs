@@ -469,12 +469,7 @@ fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: b
             };
             let Some(id) = find_gi_profile(&profiles, prof) else {
                 return Ok(Outcome::fail(
-                    format!(
-                        "Unable to create a GPU instance on GPU {:>2} using profile {}: Invalid Argument\n\
-                         Failed to create GPU instances: Invalid Argument\n",
-                        d.index,
-                        prof.trim()
-                    ),
+                    smi_out::create_gi_failed(d.index, prof.trim(), NvmlError::InvalidArgument),
                     2,
                 ));
             };
@@ -482,12 +477,7 @@ fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: b
                 let p = profiles.iter().find(|p| p.profile.id == id.0);
                 if !p.is_some_and(|p| p.placements.iter().any(|pl| pl.start == s)) {
                     return Ok(Outcome::fail(
-                        format!(
-                            "Unable to create a GPU instance on GPU {:>2} using profile {}: Invalid Argument\n\
-                             Failed to create GPU instances: Invalid Argument\n",
-                            d.index,
-                            tok.trim()
-                        ),
+                        smi_out::create_gi_failed(d.index, tok.trim(), NvmlError::InvalidArgument),
                         2,
                     ));
                 }
@@ -532,10 +522,11 @@ fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: b
                         ))? {
                             Ok(ci) => out.push_str(&smi_out::created_ci_with_id(gpu, &ci)),
                             Err(e) => {
-                                out.push_str(&format!(
-                                    "Unable to create a compute instance on GPU {:>2} GPU instance ID {:>2} using profile {}: {e}\n\
-                                     Failed to create compute instances: {e}\n",
-                                    gpu, gi.id.0, full.profile.id
+                                out.push_str(&smi_out::create_ci_failed(
+                                    gpu,
+                                    gi.id,
+                                    &full.profile.id.to_string(),
+                                    e,
                                 ));
                                 return Ok(Outcome::fail(out, exit_code(e)));
                             }
@@ -543,11 +534,7 @@ fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: b
                     }
                 }
                 Err(e) => {
-                    out.push_str(&format!(
-                        "Unable to create a GPU instance on GPU {:>2} using profile {}: {e}\n\
-                         Failed to create GPU instances: {e}\n",
-                        gpu, t.text
-                    ));
+                    out.push_str(&smi_out::create_gi_failed(gpu, &t.text, e));
                     return Ok(Outcome::fail(out, exit_code(e)));
                 }
             }
@@ -562,9 +549,7 @@ fn destroy_gi(b: &mut dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) ->
         Ok(_) => return Ok(Outcome::ok(NO_MIG.into())),
         Err(o) => return Ok(o),
     };
-    let mut out = String::new();
-    let mut failure = None;
-    let mut any = false;
+    let mut batch = Batch::default();
     for d in devs {
         let existing = must(b.gpu_instances(d.index))?;
         let targets: Vec<GpuInstanceId> = match gi_ids {
@@ -572,27 +557,54 @@ fn destroy_gi(b: &mut dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) ->
             None => existing.iter().map(|g| g.id).collect(),
         };
         for gi in targets {
-            any = true;
-            match nv(b.destroy_gpu_instance(d.index, gi))? {
-                Ok(()) => out.push_str(&smi_out::destroyed_gi(d.index, gi)),
-                Err(e) => {
-                    out.push_str(&format!(
-                        "Unable to destroy GPU instance ID {:>2} from GPU {:>2}: {e}\n",
-                        gi.0, d.index
-                    ));
-                    failure.get_or_insert(e);
-                }
+            let r = nv(b.destroy_gpu_instance(d.index, gi))?;
+            batch.record(r, smi_out::destroyed_gi(d.index, gi), |e| {
+                smi_out::destroy_gi_failed(d.index, gi, e)
+            });
+        }
+    }
+    Ok(batch.finish(NO_GI, "GPU instances"))
+}
+
+/// The outcome of destroying several instances: nvidia-smi goes on after a
+/// failure and ends with one `Failed to destroy ...` line for the first error.
+#[derive(Default)]
+struct Batch {
+    out: String,
+    failure: Option<NvmlError>,
+    any: bool,
+}
+
+impl Batch {
+    fn record(
+        &mut self,
+        r: Result<(), NvmlError>,
+        ok: String,
+        failed: impl FnOnce(NvmlError) -> String,
+    ) {
+        self.any = true;
+        match r {
+            Ok(()) => self.out.push_str(&ok),
+            Err(e) => {
+                self.out.push_str(&failed(e));
+                self.failure.get_or_insert(e);
             }
         }
     }
-    if !any {
-        return Ok(Outcome::fail(NO_GI, 6));
+
+    fn finish(mut self, nothing: &str, what: &str) -> Outcome {
+        if !self.any {
+            return Outcome::fail(nothing, 6);
+        }
+        match self.failure {
+            Some(e) => {
+                self.out
+                    .push_str(&format!("Failed to destroy {what}: {e}\n"));
+                Outcome::fail(self.out, exit_code(e))
+            }
+            None => Outcome::ok(self.out),
+        }
     }
-    if let Some(e) = failure {
-        out.push_str(&format!("Failed to destroy GPU instances: {e}\n"));
-        return Ok(Outcome::fail(out, exit_code(e)));
-    }
-    Ok(Outcome::ok(out))
 }
 
 /// Resolve a CI profile by ID (`0`) or name (`1c.3g.20gb`, `MIG 1c.3g.20gb`).
@@ -650,10 +662,11 @@ fn create_ci(
                         Some(id) => v.push((tok.trim().to_string(), id)),
                         None => {
                             return Ok(Outcome::fail(
-                                format!(
-                                    "Unable to create a compute instance on GPU {:>2} GPU instance ID {:>2} using profile {}: Invalid Argument\n\
-                                     Failed to create compute instances: Invalid Argument\n",
-                                    gpu, gi.id.0, tok.trim()
+                                smi_out::create_ci_failed(
+                                    *gpu,
+                                    gi.id,
+                                    tok.trim(),
+                                    NvmlError::InvalidArgument,
                                 ),
                                 2,
                             ))
@@ -671,11 +684,7 @@ fn create_ci(
             match nv(b.create_compute_instance(gpu, gi, id, None))? {
                 Ok(ci) => out.push_str(&smi_out::created_ci(gpu, &ci)),
                 Err(e) => {
-                    out.push_str(&format!(
-                        "Unable to create a compute instance on GPU {:>2} GPU instance ID {:>2} using profile {}: {e}\n\
-                         Failed to create compute instances: {e}\n",
-                        gpu, gi.0, text
-                    ));
+                    out.push_str(&smi_out::create_ci_failed(gpu, gi, &text, e));
                     return Ok(Outcome::fail(out, exit_code(e)));
                 }
             }
@@ -700,9 +709,7 @@ fn destroy_ci(
             })
         }
     };
-    let mut out = String::new();
-    let mut failure = None;
-    let mut any = false;
+    let mut batch = Batch::default();
     for (gpu, gi) in targets {
         let existing = must(b.compute_instances(gpu, gi.id))?;
         let cis: Vec<ComputeInstanceId> = match ci_ids {
@@ -710,25 +717,11 @@ fn destroy_ci(
             None => existing.iter().map(|c| c.id).collect(),
         };
         for ci in cis {
-            any = true;
-            match nv(b.destroy_compute_instance(gpu, gi.id, ci))? {
-                Ok(()) => out.push_str(&smi_out::destroyed_ci(gpu, gi.id, ci)),
-                Err(e) => {
-                    out.push_str(&format!(
-                        "Unable to destroy compute instance ID {:>2} from GPU {:>2} GPU instance ID {:>2}: {e}\n",
-                        ci.0, gpu, gi.id.0
-                    ));
-                    failure.get_or_insert(e);
-                }
-            }
+            let r = nv(b.destroy_compute_instance(gpu, gi.id, ci))?;
+            batch.record(r, smi_out::destroyed_ci(gpu, gi.id, ci), |e| {
+                smi_out::destroy_ci_failed(gpu, gi.id, ci, e)
+            });
         }
     }
-    if !any {
-        return Ok(Outcome::fail(NO_CI, 6));
-    }
-    if let Some(e) = failure {
-        out.push_str(&format!("Failed to destroy compute instances: {e}\n"));
-        return Ok(Outcome::fail(out, exit_code(e)));
-    }
-    Ok(Outcome::ok(out))
+    Ok(batch.finish(NO_CI, "compute instances"))
 }
