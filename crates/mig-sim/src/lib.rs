@@ -521,7 +521,9 @@ impl Backend for SimMachine {
     fn processes(&self, gpu: u32) -> Result<Vec<ProcessInfo>, BackendError> {
         self.read(|st| {
             gpu_of(st, gpu)?;
-            Ok(st
+            // listed MIG device by MIG device (the guide's capture shows GI 1's
+            // process before GI 2's although it started later), then by start
+            let mut procs: Vec<ProcessInfo> = st
                 .processes_on(gpu)
                 .map(|p| ProcessInfo {
                     pid: p.pid,
@@ -531,7 +533,9 @@ impl Backend for SimMachine {
                     name: p.name.clone(),
                     used_memory_mb: p.used_memory_mb,
                 })
-                .collect())
+                .collect();
+            procs.sort_by_key(|p| (p.gi, p.ci));
+            Ok(procs)
         })
     }
 }

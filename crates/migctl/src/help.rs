@@ -21,6 +21,8 @@ Options (nvidia-smi compatible):
 Environment:
     MIGCTL_BACKEND=auto|sim|nvml   Which machine to drive (default auto: NVML when a driver
                                    answers, else the simulated machine, said once on stderr).
+    MIGCTL_NVML_LIB=PATH           The NVML library to load (default libnvidia-ml.so.1);
+                                   $(migctl sim nvml-lib) is the simulated machine's.
     MIGCTL_SIM_STATE=PATH          The simulated machine's state file
                                    (default $XDG_STATE_HOME/migctl/sim-state.json).
     MIGCTL_SIM_FAULT=fail:N[:ERR]  Fail the Nth mutating operation with an NVML error,

@@ -8,6 +8,7 @@ mod smi_out;
 mod smi_run;
 
 use mig_model::Backend;
+use mig_nvml::NvmlBackend;
 use mig_sim::SimMachine;
 use std::io::Write;
 use std::process::ExitCode;
@@ -50,23 +51,28 @@ fn open_sim() -> Result<SimMachine, String> {
     Ok(sim)
 }
 
-/// Pick the backend as `MIGCTL_BACKEND` says.
+/// Pick the backend as `MIGCTL_BACKEND` says: `nvml` requires NVML, `sim`
+/// is the simulated machine, `auto` (the default) uses NVML when it loads,
+/// initialises and has a GPU, else the simulated machine with a note.
 fn open_backend() -> Result<Box<dyn Backend>, String> {
     match backend_choice()? {
         BackendChoice::Sim => Ok(Box::new(open_sim()?)),
-        BackendChoice::Nvml => Err(
-            "MIGCTL_BACKEND=nvml: the NVML backend is not part of this build yet; \
-             use MIGCTL_BACKEND=sim or auto"
-                .into(),
-        ),
-        BackendChoice::Auto => {
-            let sim = open_sim()?;
-            eprintln!(
-                "migctl: no NVIDIA driver found; using the {} (MIGCTL_BACKEND=sim hides this note)",
-                sim.describe()
-            );
-            Ok(Box::new(sim))
-        }
+        BackendChoice::Nvml => match NvmlBackend::open() {
+            Ok(b) => Ok(Box::new(b)),
+            Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
+        },
+        BackendChoice::Auto => match NvmlBackend::open() {
+            Ok(b) => Ok(Box::new(b)),
+            Err(e) => {
+                let sim = open_sim()?;
+                eprintln!(
+                    "migctl: {}; using the {} (MIGCTL_BACKEND=sim hides this note)",
+                    e.summary(),
+                    sim.describe()
+                );
+                Ok(Box::new(sim))
+            }
+        },
     }
 }
 

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use mig_model::catalog;
 use mig_sim::SimMachine;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -54,6 +56,10 @@ enum SimCmd {
     Kill { pid: u32 },
     /// Print the state file's path.
     Path,
+    /// Print the path of a libnvidia-ml.so.1 that serves the NVML API from
+    /// this simulated machine (put its directory on LD_LIBRARY_PATH; the
+    /// library reads MIGCTL_SIM_STATE when the client calls nvmlInit).
+    NvmlLib,
 }
 
 /// Expand `MODELxN` arguments into one entry per GPU.
@@ -153,5 +159,78 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             println!("{}", mig_sim::default_state_path().display());
             Ok(())
         }
+        SimCmd::NvmlLib => {
+            let lib = nvml_lib().map_err(|e| (1, e))?;
+            println!("{}", lib.display());
+            Ok(())
+        }
     }
+}
+
+/// The file Cargo builds from the nvml-shim crate.
+const SHIM_FILE: &str = "libnvml_shim.so";
+/// The name NVML clients load.
+const NVML_SONAME: &str = "libnvidia-ml.so.1";
+
+/// Find the shim Cargo built beside this executable and make
+/// `<its dir>/nvml-shim/libnvidia-ml.so.1` point at it, replacing a stale
+/// link. The link gets its own directory so that putting it on
+/// `LD_LIBRARY_PATH` exposes nothing else.
+///
+/// Where Cargo leaves the shim: `target/<profile>/` after `cargo build`, but
+/// only `target/<profile>/deps/` when `cargo test` built it as a test
+/// dependency; a test binary itself runs from `deps/`, one level below. The
+/// newest candidate wins, so a stale copy never shadows a fresh build.
+fn nvml_lib() -> Result<PathBuf, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot locate the migctl executable: {e}"))?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    // Listed so that on equal times (Cargo's uplift is a hard link) the
+    // executable's own directory, which comes last, wins.
+    let shim = [
+        dir.parent().map(Path::to_path_buf),
+        Some(dir.join("deps")),
+        Some(dir.to_path_buf()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.join(SHIM_FILE))
+    .filter_map(|p| {
+        let modified = fs::metadata(&p)
+            .ok()
+            .filter(|m| m.is_file())?
+            .modified()
+            .ok()?;
+        Some((modified, p))
+    })
+    .max_by_key(|(modified, _)| *modified)
+    .map(|(_, p)| p)
+    .ok_or_else(|| {
+        format!(
+            "the NVML shim {SHIM_FILE} is not next to {}; build it with \
+                 `cargo build --release` (the nvml-shim crate)",
+            exe.display()
+        )
+    })?;
+    let link_dir = shim.with_file_name("nvml-shim");
+    let link = link_dir.join(NVML_SONAME);
+    let fail = |p: &Path, e: std::io::Error| format!("cannot create {}: {e}", p.display());
+    if fs::read_link(&link).ok().as_deref() == Some(shim.as_path()) {
+        return Ok(link);
+    }
+    fs::create_dir_all(&link_dir).map_err(|e| fail(&link_dir, e))?;
+    // Build the link beside the final name and rename it over any stale one,
+    // so concurrent callers never see a missing or half-made library.
+    let tmp = link_dir.join(format!(".{NVML_SONAME}.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&shim, &tmp).map_err(|e| fail(&tmp, e))?;
+    #[cfg(not(unix))]
+    fs::copy(&shim, &tmp).map_err(|e| fail(&tmp, e))?;
+    fs::rename(&tmp, &link).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        fail(&link, e)
+    })?;
+    Ok(link)
 }

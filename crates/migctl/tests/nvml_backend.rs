@@ -1,0 +1,123 @@
+//! The NVML backend, driven through the binary.
+//!
+//! Without a library: `MIGCTL_BACKEND` selection and its failures. Through
+//! the fake `libnvidia-ml.so.1` (crates/nvml-shim, served from the simulated
+//! machine): every golden transcript of `tests/golden/` must print the same
+//! bytes with `MIGCTL_BACKEND=nvml` as with the simulator, so the NVML
+//! backend and the simulator answer alike for the same machine.
+
+mod common;
+
+use std::path::Path;
+
+const NO_LIB: &str = "/nonexistent/migctl-test/libnvidia-ml.so.1";
+
+fn machine(backend: &str, lib: &str) -> common::Machine {
+    let mut m = common::Machine::new();
+    m.env = vec![
+        ("MIGCTL_BACKEND".into(), backend.into()),
+        ("MIGCTL_NVML_LIB".into(), lib.into()),
+    ];
+    m
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Proves `MIGCTL_BACKEND=nvml` without a loadable NVML fails with exit 1
+/// and one clear line naming the library, printing nothing on stdout.
+#[test]
+fn nvml_without_library_fails_clearly() {
+    let m = machine("nvml", NO_LIB);
+    let o = m.run(&["mig", "-lgip"]);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.starts_with("migctl: MIGCTL_BACKEND=nvml: cannot load the NVML library"),
+        "{e}"
+    );
+    assert!(e.contains(NO_LIB), "{e}");
+}
+
+/// Proves `auto` falls back to the simulated machine when NVML does not
+/// load, with the one-line note on stderr and the simulator's output.
+#[test]
+fn auto_without_library_uses_the_simulator_with_one_note() {
+    let m = machine("auto", NO_LIB);
+    m.ok(&["sim", "init", "h100-sxm5-80gb"]);
+    let o = m.run(&["mig", "-lgip"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(
+        e,
+        format!(
+            "migctl: no NVIDIA driver found; using the simulated machine at {} \
+             (MIGCTL_BACKEND=sim hides this note)\n",
+            m.state().display()
+        )
+    );
+    let sim = machine("sim", NO_LIB);
+    sim.ok(&["sim", "init", "h100-sxm5-80gb"]);
+    let want = sim.ok(&["mig", "-lgip"]);
+    common::assert_same(&String::from_utf8_lossy(&o.stdout), &want, "auto -lgip");
+}
+
+/// Proves `sim` is silent on stderr, and a library that is not NVML is
+/// refused with a clear error (no panic on its missing entry points).
+#[test]
+fn sim_is_silent_and_a_non_nvml_library_is_refused() {
+    let m = machine("sim", NO_LIB);
+    m.ok(&["sim", "init", "a100-sxm4-40gb"]);
+    let o = m.run(&["-L"]);
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "");
+
+    let m = machine("nvml", "libc.so.6");
+    let o = m.run(&["-L"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("is not a usable NVML library"), "{e}");
+    assert!(e.contains("nvmlInit_v2"), "{e}");
+}
+
+/// The fake `libnvidia-ml.so.1`, as `migctl sim nvml-lib` names it.
+fn shim_library() -> String {
+    let m = common::Machine::new();
+    let o = m.run(&["sim", "nvml-lib"]);
+    assert!(
+        o.status.success(),
+        "`migctl sim nvml-lib` failed (is crates/nvml-shim built? `cargo build --workspace`): {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(Path::new(&path).exists(), "{path} does not exist");
+    path
+}
+
+/// Proves the NVML backend answers as the simulator: every golden
+/// transcript of `tests/golden/` (today the MIG User Guide's walkthroughs)
+/// replays byte for byte, exit codes included, with `MIGCTL_BACKEND=nvml`
+/// over the fake `libnvidia-ml.so.1`. `migctl sim ...` lines still go to the
+/// simulator directly, as they are not NVML calls.
+#[test]
+fn golden_transcripts_over_nvml() {
+    let lib = shim_library();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("golden dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".txt"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no transcripts in {}", dir.display());
+    for name in names {
+        let script = std::fs::read_to_string(dir.join(&name)).expect("golden script");
+        let m = machine("nvml", &lib);
+        common::replay(&m, &script, &format!("{name} (NVML backend over the shim)"));
+    }
+}

@@ -1,0 +1,453 @@
+//! Device discovery and identity: count, handles by index/UUID/PCI bus ID,
+//! name, UUID, PCI info, minor number, index, memory, attributes and PDI,
+//! for physical GPUs and MIG devices alike.
+//!
+//! What a MIG device handle answers follows nvml.h: its index is its MIG
+//! device index (usable with `nvmlDeviceGetMigDeviceHandleByIndex`), its
+//! memory is its GPU instance's, its PCI info is the parent's, and it has no
+//! minor number or PDI of its own (`NOT_SUPPORTED`). `nvmlDeviceGetAttributes`
+//! answers only for MIG devices: the real H100 dump shows "Not Supported" on
+//! the full GPU.
+
+use crate::errors::{entry, fill_chars, out, struct_version, write_str, Fail, Result, Return};
+use crate::machine::{self, Device};
+use mig_sim::MachineState;
+use nvml_wrapper_sys::bindings as sys;
+use std::ffi::{c_char, c_uint};
+
+/// `NVML_STRUCT_VERSION(Memory, 2)`.
+const MEMORY_V2: c_uint = 0x0200_0028;
+/// `NVML_STRUCT_VERSION(Pdi, 1)`.
+const PDI_V1: c_uint = 0x0100_0010;
+/// NVIDIA's PCI vendor ID, the low half of `pciDeviceId`.
+const PCI_VENDOR_NVIDIA: u32 = 0x10DE;
+const MIB: u64 = 1024 * 1024;
+
+/// `nvmlPdi_t` (NVML 13; not in the `nvml-wrapper-sys` 0.9 bindings).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct NvmlPdi {
+    pub version: c_uint,
+    pub value: u64,
+}
+
+/// The GPU count of the machine.
+unsafe fn count(device_count: *mut c_uint) -> Return {
+    entry("nvmlDeviceGetCount", || {
+        let st = machine::snapshot()?;
+        *unsafe { out(device_count) }? =
+            c_uint::try_from(st.gpus.len()).map_err(|_| Fail::UNKNOWN)?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetCount_v2(device_count: *mut c_uint) -> Return {
+    unsafe { count(device_count) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetCount(device_count: *mut c_uint) -> Return {
+    unsafe { count(device_count) }
+}
+
+unsafe fn by_index(index: c_uint, device: *mut sys::nvmlDevice_t) -> Return {
+    entry("nvmlDeviceGetHandleByIndex", || {
+        let device = unsafe { out(device) }?;
+        let st = machine::snapshot()?;
+        machine::gpu(&st, index)?;
+        *device = machine::gpu_handle(index)?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex_v2(
+    index: c_uint,
+    device: *mut sys::nvmlDevice_t,
+) -> Return {
+    unsafe { by_index(index, device) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex(
+    index: c_uint,
+    device: *mut sys::nvmlDevice_t,
+) -> Return {
+    unsafe { by_index(index, device) }
+}
+
+/// The handle of the GPU or MIG device with this UUID. Accepts `GPU-...`,
+/// `MIG-...` and the pre-R470 form `MIG-GPU-<gpu uuid>/<gi>/<ci>` that the
+/// NVML change log says is still accepted.
+fn find_uuid(st: &MachineState, uuid: &str) -> Result<sys::nvmlDevice_t> {
+    let uuid = uuid.trim();
+    for (i, g) in st.gpus.iter().enumerate() {
+        let i = i as u32;
+        if g.uuid.eq_ignore_ascii_case(uuid) {
+            return machine::gpu_handle(i);
+        }
+        if !g.mig_current || !uuid.starts_with("MIG-") {
+            continue;
+        }
+        for d in mig_sim::mig_devices_of(g)? {
+            if d.uuid.eq_ignore_ascii_case(uuid) {
+                return machine::mig_handle(i, g, &d);
+            }
+        }
+        let legacy = uuid
+            .strip_prefix("MIG-")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(gpu_uuid, _)| gpu_uuid.eq_ignore_ascii_case(&g.uuid))
+            .and_then(|(_, ids)| ids.split_once('/'))
+            .and_then(|(gi, ci)| Some((gi.parse::<u32>().ok()?, ci.parse::<u32>().ok()?)));
+        if let Some((gi, ci)) = legacy {
+            if let Some(d) = mig_sim::mig_devices_of(g)?
+                .into_iter()
+                .find(|d| d.gi.0 == gi && d.ci.0 == ci)
+            {
+                return machine::mig_handle(i, g, &d);
+            }
+        }
+    }
+    Err(Fail::NOT_FOUND)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetHandleByUUID(
+    uuid: *const c_char,
+    device: *mut sys::nvmlDevice_t,
+) -> Return {
+    entry("nvmlDeviceGetHandleByUUID", || {
+        let uuid = unsafe { crate::errors::c_str(uuid) }?;
+        let device = unsafe { out(device) }?;
+        let st = machine::snapshot()?;
+        *device = find_uuid(&st, uuid)?;
+        Ok(())
+    })
+}
+
+/// `domain:bus:device.function` as numbers, from the forms NVML accepts:
+/// `00000000:07:00.0`, `0000:07:00.0` or `07:00.0` (hex, any case).
+fn parse_bus_id(s: &str) -> Option<[u32; 4]> {
+    let s = s.trim();
+    let (rest, function) = s.rsplit_once('.')?;
+    let mut parts: Vec<&str> = rest.split(':').collect();
+    if parts.len() == 2 {
+        parts.insert(0, "0");
+    }
+    let [domain, bus, dev] = parts.as_slice() else {
+        return None;
+    };
+    let hex = |t: &str| u32::from_str_radix(t, 16).ok();
+    Some([hex(domain)?, hex(bus)?, hex(dev)?, hex(function)?])
+}
+
+unsafe fn by_pci(bus_id: *const c_char, device: *mut sys::nvmlDevice_t) -> Return {
+    entry("nvmlDeviceGetHandleByPciBusId", || {
+        let wanted = parse_bus_id(unsafe { crate::errors::c_str(bus_id) }?);
+        let device = unsafe { out(device) }?;
+        let wanted = wanted.ok_or(Fail::INVALID_ARGUMENT)?;
+        let st = machine::snapshot()?;
+        let index = st
+            .gpus
+            .iter()
+            .position(|g| parse_bus_id(&g.pci_bus_id) == Some(wanted))
+            .ok_or(Fail::NOT_FOUND)?;
+        *device = machine::gpu_handle(index as u32)?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetHandleByPciBusId_v2(
+    pci_bus_id: *const c_char,
+    device: *mut sys::nvmlDevice_t,
+) -> Return {
+    unsafe { by_pci(pci_bus_id, device) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetHandleByPciBusId(
+    pci_bus_id: *const c_char,
+    device: *mut sys::nvmlDevice_t,
+) -> Return {
+    unsafe { by_pci(pci_bus_id, device) }
+}
+
+/// Run `f` on the device a handle names, in a fresh snapshot.
+fn with_device<T>(
+    device: sys::nvmlDevice_t,
+    f: impl FnOnce(&Device<'_>) -> Result<T>,
+) -> Result<T> {
+    let st = machine::snapshot()?;
+    let d = machine::device(&st, device)?;
+    f(&d)
+}
+
+/// `NVIDIA A100-SXM4-40GB`, or for a MIG device the board name and the MIG
+/// profile: `NVIDIA A100-SXM4-40GB MIG 1c.3g.20gb`.
+fn name_of(d: &Device<'_>) -> String {
+    match d {
+        Device::Gpu { sim, .. } => sim.model().name.clone(),
+        Device::Mig { info, .. } => format!("{} {}", d.model().name, info.name),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetName(
+    device: sys::nvmlDevice_t,
+    name: *mut c_char,
+    length: c_uint,
+) -> Return {
+    entry("nvmlDeviceGetName", || {
+        let s = with_device(device, |d| Ok(name_of(d)))?;
+        unsafe { write_str(name, length, &s) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetUUID(
+    device: sys::nvmlDevice_t,
+    uuid: *mut c_char,
+    length: c_uint,
+) -> Return {
+    entry("nvmlDeviceGetUUID", || {
+        let s = with_device(device, |d| {
+            Ok(match d {
+                Device::Gpu { sim, .. } => sim.uuid.clone(),
+                Device::Mig { info, .. } => info.uuid.clone(),
+            })
+        })?;
+        unsafe { write_str(uuid, length, &s) }
+    })
+}
+
+/// `nvmlPciInfo_t` of the (parent) GPU.
+fn pci_info(d: &Device<'_>) -> Result<sys::nvmlPciInfo_t> {
+    let g = d.sim_gpu();
+    let [domain, bus, dev, function] = parse_bus_id(&g.pci_bus_id).ok_or(Fail::UNKNOWN)?;
+    let mut p = sys::nvmlPciInfo_t {
+        busIdLegacy: [0; 16],
+        domain,
+        bus,
+        device: dev,
+        pciDeviceId: (u32::from(g.model().pci_device_id) << 16) | PCI_VENDOR_NVIDIA,
+        pciSubSystemId: g.model().pci_subsystem_id,
+        busId: [0; 32],
+    };
+    fill_chars(
+        &mut p.busIdLegacy,
+        &format!("{domain:04X}:{bus:02X}:{dev:02X}.{function:X}"),
+    );
+    fill_chars(
+        &mut p.busId,
+        &format!("{domain:08X}:{bus:02X}:{dev:02X}.{function:X}"),
+    );
+    Ok(p)
+}
+
+unsafe fn get_pci(device: sys::nvmlDevice_t, pci: *mut sys::nvmlPciInfo_t) -> Return {
+    entry("nvmlDeviceGetPciInfo", || {
+        let pci = unsafe { out(pci) }?;
+        *pci = with_device(device, pci_info)?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v3(
+    device: sys::nvmlDevice_t,
+    pci: *mut sys::nvmlPciInfo_t,
+) -> Return {
+    unsafe { get_pci(device, pci) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v2(
+    device: sys::nvmlDevice_t,
+    pci: *mut sys::nvmlPciInfo_t,
+) -> Return {
+    unsafe { get_pci(device, pci) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPciInfo(
+    device: sys::nvmlDevice_t,
+    pci: *mut sys::nvmlPciInfo_t,
+) -> Return {
+    unsafe { get_pci(device, pci) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMinorNumber(
+    device: sys::nvmlDevice_t,
+    minor_number: *mut c_uint,
+) -> Return {
+    entry("nvmlDeviceGetMinorNumber", || {
+        let minor_number = unsafe { out(minor_number) }?;
+        *minor_number = with_device(device, |d| match d {
+            Device::Gpu { sim, .. } => Ok(sim.minor),
+            Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
+        })?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetIndex(
+    device: sys::nvmlDevice_t,
+    index: *mut c_uint,
+) -> Return {
+    entry("nvmlDeviceGetIndex", || {
+        let index = unsafe { out(index) }?;
+        *index = with_device(device, |d| {
+            Ok(match d {
+                Device::Gpu { index, .. } => *index,
+                Device::Mig { info, .. } => info.index,
+            })
+        })?;
+        Ok(())
+    })
+}
+
+/// (total, used) bytes: the board's memory, or a MIG device's GPU instance's;
+/// used is what the simulated processes there hold.
+fn memory(st: &MachineState, d: &Device<'_>) -> (u64, u64) {
+    let gpu = d.gpu_index();
+    let procs = st.processes_on(gpu);
+    match d {
+        Device::Gpu { sim, .. } => {
+            let used = procs.map(|p| p.used_memory_mb * MIB).sum();
+            (sim.model().memory_total_bytes, used)
+        }
+        Device::Mig { ci, info } => {
+            let gi = ci.gi.gi.id.0;
+            let used = procs
+                .filter(|p| p.gi == Some(gi))
+                .map(|p| p.used_memory_mb * MIB)
+                .sum();
+            (info.memory_mb * MIB, used)
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo(
+    device: sys::nvmlDevice_t,
+    memory_out: *mut sys::nvmlMemory_t,
+) -> Return {
+    entry("nvmlDeviceGetMemoryInfo", || {
+        let m = unsafe { out(memory_out) }?;
+        let st = machine::snapshot()?;
+        let (total, used) = memory(&st, &machine::device(&st, device)?);
+        *m = sys::nvmlMemory_t {
+            total,
+            free: total.saturating_sub(used),
+            used,
+        };
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo_v2(
+    device: sys::nvmlDevice_t,
+    memory_out: *mut sys::nvmlMemory_v2_t,
+) -> Return {
+    entry("nvmlDeviceGetMemoryInfo_v2", || {
+        if unsafe { struct_version(memory_out.cast()) }? != MEMORY_V2 {
+            return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+        }
+        let m = unsafe { out(memory_out) }?;
+        let st = machine::snapshot()?;
+        let (total, used) = memory(&st, &machine::device(&st, device)?);
+        *m = sys::nvmlMemory_v2_t {
+            version: MEMORY_V2,
+            total,
+            reserved: 0,
+            free: total.saturating_sub(used),
+            used,
+        };
+        Ok(())
+    })
+}
+
+unsafe fn attributes(device: sys::nvmlDevice_t, attrs: *mut sys::nvmlDeviceAttributes_t) -> Return {
+    entry("nvmlDeviceGetAttributes", || {
+        let attrs = unsafe { out(attrs) }?;
+        *attrs = with_device(device, |d| match d {
+            Device::Gpu { .. } => Err(Fail::NOT_SUPPORTED),
+            Device::Mig { ci, info } => Ok(sys::nvmlDeviceAttributes_t {
+                multiprocessorCount: info.sm,
+                sharedCopyEngineCount: info.ce,
+                sharedDecoderCount: info.dec,
+                sharedEncoderCount: info.enc,
+                sharedJpegCount: info.jpeg,
+                sharedOfaCount: info.ofa,
+                gpuInstanceSliceCount: ci.gi.profile.slices,
+                computeInstanceSliceCount: ci.profile.slices,
+                memorySizeMB: info.memory_mb,
+            }),
+        })?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetAttributes_v2(
+    device: sys::nvmlDevice_t,
+    attributes_out: *mut sys::nvmlDeviceAttributes_t,
+) -> Return {
+    unsafe { attributes(device, attributes_out) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetAttributes(
+    device: sys::nvmlDevice_t,
+    attributes_out: *mut sys::nvmlDeviceAttributes_t,
+) -> Return {
+    unsafe { attributes(device, attributes_out) }
+}
+
+/// `nvmlDeviceGetPdi`: the 64-bit per-device ID that MIG UUIDs hash.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPdi(device: sys::nvmlDevice_t, pdi: *mut NvmlPdi) -> Return {
+    entry("nvmlDeviceGetPdi", || {
+        if unsafe { struct_version(pdi.cast()) }? != PDI_V1 {
+            return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+        }
+        let pdi = unsafe { out(pdi) }?;
+        let value = with_device(device, |d| match d {
+            Device::Gpu { sim, .. } => Ok(sim.pdi),
+            Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
+        })?;
+        *pdi = NvmlPdi {
+            version: PDI_V1,
+            value,
+        };
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves every bus-ID spelling NVML accepts names the same function.
+    #[test]
+    fn bus_ids_parse_in_all_forms() {
+        let want = Some([0, 0x4e, 0, 0]);
+        for s in [
+            "00000000:4E:00.0",
+            "0000:4e:00.0",
+            "4E:00.0",
+            " 00000000:4e:00.0 ",
+        ] {
+            assert_eq!(parse_bus_id(s), want, "{s}");
+        }
+        for s in ["", "4E:00", "x:4E:00.0", "0:0:0:0.0"] {
+            assert_eq!(parse_bus_id(s), None, "{s}");
+        }
+    }
+}

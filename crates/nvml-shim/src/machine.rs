@@ -1,0 +1,234 @@
+//! The library's session with the simulated machine: `nvmlInit` opens the
+//! machine named by `MIGCTL_SIM_STATE`, and every later call reads a fresh
+//! snapshot (so changes made by other processes, such as `migctl sim run` or
+//! another NVML client, show at once) or mutates through the `Backend`
+//! methods of [`SimMachine`], which hold the state file's lock.
+//!
+//! This module also resolves handles against a snapshot. It decides no MIG
+//! rule: IDs, placements, capacity, names and UUIDs all come from `mig-sim`
+//! and `mig-model`.
+
+use crate::errors::{Fail, Result};
+use crate::handles::{Handle, Kind};
+use mig_model::backend::MigDeviceInfo;
+use mig_model::engine::{self, ComputeInstance, GpuInstance};
+use mig_model::{CiProfile, GiProfile, GpuModel};
+use mig_sim::{MachineState, SimGpu, SimMachine};
+use std::sync::{Mutex, MutexGuard};
+
+/// An initialised library: the machine and how many `nvmlInit`s are open
+/// (NVML counts them; the last `nvmlShutdown` closes the library).
+struct Session {
+    sim: SimMachine,
+    refs: u32,
+}
+
+static SESSION: Mutex<Option<Session>> = Mutex::new(None);
+
+fn session() -> MutexGuard<'static, Option<Session>> {
+    // A panic elsewhere cannot leave the session half-written; keep using it.
+    SESSION.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `nvmlInit*`: the first call opens the machine and checks that its state
+/// file loads, as a real `nvmlInit` fails without a driver.
+pub fn init() -> Result<()> {
+    let mut s = session();
+    if let Some(s) = s.as_mut() {
+        s.refs += 1;
+        return Ok(());
+    }
+    let sim =
+        SimMachine::open(mig_sim::default_state_path()).map_err(|e| crate::errors::report(&e))?;
+    sim.snapshot()?;
+    *s = Some(Session { sim, refs: 1 });
+    Ok(())
+}
+
+/// `nvmlShutdown`.
+pub fn shutdown() -> Result<()> {
+    let mut s = session();
+    match s.as_mut() {
+        None => Err(Fail::UNINITIALIZED),
+        Some(open) if open.refs > 1 => {
+            open.refs -= 1;
+            Ok(())
+        }
+        Some(_) => {
+            *s = None;
+            Ok(())
+        }
+    }
+}
+
+/// The machine, for `Backend` calls; `UNINITIALIZED` before `nvmlInit`.
+pub fn sim() -> Result<SimMachine> {
+    session()
+        .as_ref()
+        .map(|s| s.sim.clone())
+        .ok_or(Fail::UNINITIALIZED)
+}
+
+/// A consistent view of the machine for one call.
+pub fn snapshot() -> Result<MachineState> {
+    Ok(sim()?.snapshot()?)
+}
+
+/// A GPU of the snapshot by NVML index; an index beyond the machine (a
+/// handle from before `migctl sim init` shrank it) is an invalid argument.
+pub fn gpu(st: &MachineState, index: u32) -> Result<&SimGpu> {
+    st.gpus.get(index as usize).ok_or(Fail::INVALID_ARGUMENT)
+}
+
+/// A GPU instance that a handle names, still of the profile it had.
+pub struct GiRef<'a> {
+    pub gpu: u32,
+    pub sim: &'a SimGpu,
+    pub gi: &'a GpuInstance,
+    pub profile: &'a GiProfile,
+}
+
+/// A compute instance that a handle names, with its GPU instance.
+pub struct CiRef<'a> {
+    pub gi: GiRef<'a>,
+    pub ci: &'a ComputeInstance,
+    pub profile: &'a CiProfile,
+}
+
+/// What a device handle stands for.
+pub enum Device<'a> {
+    /// A physical GPU.
+    Gpu { index: u32, sim: &'a SimGpu },
+    /// A MIG device: the compute instance and its enumeration entry.
+    Mig { ci: CiRef<'a>, info: MigDeviceInfo },
+}
+
+impl<'a> Device<'a> {
+    /// The (parent) GPU.
+    pub fn sim_gpu(&self) -> &'a SimGpu {
+        match self {
+            Device::Gpu { sim, .. } => sim,
+            Device::Mig { ci, .. } => ci.gi.sim,
+        }
+    }
+
+    /// NVML index of the (parent) GPU.
+    pub fn gpu_index(&self) -> u32 {
+        match self {
+            Device::Gpu { index, .. } => *index,
+            Device::Mig { ci, .. } => ci.gi.gpu,
+        }
+    }
+
+    pub fn model(&self) -> &'static GpuModel {
+        self.sim_gpu().model()
+    }
+
+    /// Only a physical GPU: parent-only calls refuse MIG device handles.
+    pub fn require_gpu(&self) -> Result<(u32, &'a SimGpu)> {
+        match self {
+            Device::Gpu { index, sim } => Ok((*index, sim)),
+            Device::Mig { .. } => Err(Fail::INVALID_ARGUMENT),
+        }
+    }
+}
+
+/// Resolve a GPU-instance handle's fields; `NOT_FOUND` once the instance is
+/// gone (or MIG was switched off, which destroys every instance).
+fn gi_ref<'a>(st: &'a MachineState, h: &Handle) -> Result<GiRef<'a>> {
+    let sim = gpu(st, h.gpu)?;
+    if !sim.mig_current {
+        return Err(Fail::NOT_FOUND);
+    }
+    let gi = sim
+        .layout
+        .gpu_instances
+        .iter()
+        .find(|g| g.id.0 == h.gi && g.profile_id.0 == h.gi_profile)
+        .ok_or(Fail::NOT_FOUND)?;
+    let profile = engine::gi_profile(sim.model(), gi.profile_id)?;
+    Ok(GiRef {
+        gpu: h.gpu,
+        sim,
+        gi,
+        profile,
+    })
+}
+
+fn ci_ref<'a>(st: &'a MachineState, h: &Handle) -> Result<CiRef<'a>> {
+    let gi = gi_ref(st, h)?;
+    let ci = gi
+        .gi
+        .compute_instances
+        .iter()
+        .find(|c| c.id.0 == h.ci && c.profile_id.0 == h.ci_profile)
+        .ok_or(Fail::NOT_FOUND)?;
+    let profile = engine::ci_profile(gi.profile, ci.profile_id)?;
+    Ok(CiRef { gi, ci, profile })
+}
+
+/// Resolve an `nvmlDevice_t`.
+pub fn device<T>(st: &MachineState, p: *mut T) -> Result<Device<'_>> {
+    let h = Handle::from_ptr(p, &[Kind::Gpu, Kind::MigDevice])?;
+    match h.kind {
+        Kind::MigDevice => {
+            let ci = ci_ref(st, &h)?;
+            let info = mig_sim::mig_devices_of(ci.gi.sim)?
+                .into_iter()
+                .find(|d| d.gi == ci.gi.gi.id && d.ci == ci.ci.id)
+                .ok_or(Fail::NOT_FOUND)?;
+            Ok(Device::Mig { ci, info })
+        }
+        _ => Ok(Device::Gpu {
+            index: h.gpu,
+            sim: gpu(st, h.gpu)?,
+        }),
+    }
+}
+
+/// Resolve an `nvmlGpuInstance_t`.
+pub fn gpu_instance<T>(st: &MachineState, p: *mut T) -> Result<GiRef<'_>> {
+    gi_ref(st, &Handle::from_ptr(p, &[Kind::GpuInstance])?)
+}
+
+/// Resolve an `nvmlComputeInstance_t`.
+pub fn compute_instance<T>(st: &MachineState, p: *mut T) -> Result<CiRef<'_>> {
+    ci_ref(st, &Handle::from_ptr(p, &[Kind::ComputeInstance])?)
+}
+
+/// The handle of a physical GPU.
+pub fn gpu_handle<T>(gpu: u32) -> Result<*mut T> {
+    Handle::gpu(gpu).to_ptr()
+}
+
+/// The handle of a GPU instance.
+pub fn gi_handle<T>(gpu: u32, gi: &GpuInstance) -> Result<*mut T> {
+    Handle::gpu_instance(gpu, gi.id.0, gi.profile_id.0).to_ptr()
+}
+
+/// The handle of a compute instance, or of its MIG device.
+pub fn ci_handle<T>(
+    kind: Kind,
+    gpu: u32,
+    gi: &GpuInstance,
+    ci: &ComputeInstance,
+) -> Result<*mut T> {
+    Handle::compute(
+        kind,
+        gpu,
+        (gi.id.0, gi.profile_id.0),
+        (ci.id.0, ci.profile_id.0),
+    )
+    .to_ptr()
+}
+
+/// The MIG device handle of the device with this enumeration entry.
+pub fn mig_handle<T>(gpu: u32, sim: &SimGpu, d: &MigDeviceInfo) -> Result<*mut T> {
+    let gi = sim.layout.gpu_instance(d.gi)?;
+    let ci = gi
+        .compute_instances
+        .iter()
+        .find(|c| c.id == d.ci)
+        .ok_or(Fail::NOT_FOUND)?;
+    ci_handle(Kind::MigDevice, gpu, gi, ci)
+}

@@ -1,0 +1,181 @@
+//! Running processes: the simulated processes of `migctl sim run`.
+//!
+//! A MIG device handle lists the processes on that compute instance; a
+//! parent GPU handle lists every process of the GPU with its GI/CI IDs (the
+//! aggregate view nvml.h describes for privileged callers). Processes on a
+//! GPU with MIG disabled carry `0xFFFFFFFF` as GI and CI ID. No simulated
+//! process is a graphics one, so the graphics lists are always empty.
+
+use crate::errors::{entry, out, Fail, Result, Return};
+use crate::machine::{self, Device};
+use mig_sim::SimProcess;
+use nvml_wrapper_sys::bindings as sys;
+use std::ffi::c_char;
+use std::ffi::c_uint;
+
+/// GI/CI ID of a process that is not on a MIG device.
+const NO_INSTANCE: c_uint = 0xFFFF_FFFF;
+const MIB: u64 = 1024 * 1024;
+
+/// The processes on the device a handle names.
+fn processes(device: sys::nvmlDevice_t) -> Result<Vec<SimProcess>> {
+    let st = machine::snapshot()?;
+    let d = machine::device(&st, device)?;
+    let gpu = d.gpu_index();
+    let on = |p: &SimProcess| match &d {
+        Device::Gpu { .. } => true,
+        Device::Mig { ci, .. } => p.gi == Some(ci.gi.gi.id.0) && p.ci == Some(ci.ci.id.0),
+    };
+    Ok(st.processes_on(gpu).filter(|p| on(p)).cloned().collect())
+}
+
+/// NVML's process-list protocol: `*count` smaller than the list (0 asks for
+/// the size; `infos` may then be NULL) -> `INSUFFICIENT_SIZE` with the size
+/// written; otherwise the list is written and `*count` set to its length.
+///
+/// # Safety
+/// `count` is null or valid; `infos` is null or has room for `*count` entries.
+unsafe fn write_processes<T: Copy>(infos: *mut T, count: *mut c_uint, items: &[T]) -> Result<()> {
+    let count = unsafe { out(count) }?;
+    let needed = c_uint::try_from(items.len()).map_err(|_| Fail::UNKNOWN)?;
+    if *count < needed {
+        *count = needed;
+        return Err(Fail::INSUFFICIENT_SIZE);
+    }
+    if !items.is_empty() {
+        if infos.is_null() {
+            return Err(Fail::INVALID_ARGUMENT);
+        }
+        // SAFETY: `infos` has room for `*count >= items.len()` entries.
+        unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), infos, items.len()) };
+    }
+    *count = needed;
+    Ok(())
+}
+
+fn info_v2(p: &SimProcess) -> sys::nvmlProcessInfo_v2_t {
+    sys::nvmlProcessInfo_v2_t {
+        pid: p.pid,
+        usedGpuMemory: p.used_memory_mb * MIB,
+        gpuInstanceId: p.gi.unwrap_or(NO_INSTANCE),
+        computeInstanceId: p.ci.unwrap_or(NO_INSTANCE),
+    }
+}
+
+/// `_v2` and `_v3` share the struct with GI/CI IDs.
+unsafe fn compute_v2(
+    device: sys::nvmlDevice_t,
+    count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v2_t,
+) -> Return {
+    entry("nvmlDeviceGetComputeRunningProcesses", || {
+        let items: Vec<_> = processes(device)?.iter().map(info_v2).collect();
+        unsafe { write_processes(infos, count, &items) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v3(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v2_t,
+) -> Return {
+    unsafe { compute_v2(device, info_count, infos) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v2(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v2_t,
+) -> Return {
+    unsafe { compute_v2(device, info_count, infos) }
+}
+
+/// The v1 symbol: `{pid, usedGpuMemory}` entries.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v1_t,
+) -> Return {
+    entry("nvmlDeviceGetComputeRunningProcesses", || {
+        let items: Vec<_> = processes(device)?
+            .iter()
+            .map(|p| sys::nvmlProcessInfo_v1_t {
+                pid: p.pid,
+                usedGpuMemory: p.used_memory_mb * MIB,
+            })
+            .collect();
+        unsafe { write_processes(infos, info_count, &items) }
+    })
+}
+
+/// Graphics processes: none are simulated, but the handle is still checked.
+unsafe fn graphics<T: Copy>(
+    device: sys::nvmlDevice_t,
+    count: *mut c_uint,
+    infos: *mut T,
+) -> Return {
+    entry("nvmlDeviceGetGraphicsRunningProcesses", || {
+        processes(device)?;
+        unsafe { write_processes::<T>(infos, count, &[]) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses_v3(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v2_t,
+) -> Return {
+    unsafe { graphics(device, info_count, infos) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses_v2(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v2_t,
+) -> Return {
+    unsafe { graphics(device, info_count, infos) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v1_t,
+) -> Return {
+    unsafe { graphics(device, info_count, infos) }
+}
+
+/// `nvmlSystemGetProcessName`: the name given to `migctl sim run --name`,
+/// cut to `length - 1` bytes as the real call cuts long names;
+/// `NOT_FOUND` for a pid that is not a simulated process.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlSystemGetProcessName(
+    pid: c_uint,
+    name: *mut c_char,
+    length: c_uint,
+) -> Return {
+    entry("nvmlSystemGetProcessName", || {
+        if name.is_null() || length == 0 {
+            return Err(Fail::INVALID_ARGUMENT);
+        }
+        let st = machine::snapshot()?;
+        let p = st
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .ok_or(Fail::NOT_FOUND)?;
+        let bytes = p.name.as_bytes();
+        let n = bytes.len().min(length as usize - 1);
+        // SAFETY: `name` holds `length > n` bytes per nvml.h.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), name, n);
+            *name.add(n) = 0;
+        }
+        Ok(())
+    })
+}

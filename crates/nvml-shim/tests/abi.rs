@@ -1,0 +1,841 @@
+//! The NVML C ABI of the shim, called directly through the rlib: init and
+//! shutdown, discovery, handles (bad, stale, wrong kind), null pointers,
+//! short buffers, struct versions, and the GI/CI lifecycle, each checked
+//! against what the simulated machine itself reports.
+//!
+//! The library's session is process-wide (as NVML's is), so the tests take
+//! one lock and each points `MIGCTL_SIM_STATE` at its own machine.
+
+use mig_model::{Backend, ComputeInstanceId, GpuInstanceId};
+use mig_sim::SimMachine;
+use nvml_shim::*;
+use nvml_wrapper_sys::bindings as sys;
+use std::ffi::{c_char, c_uint, CStr};
+use std::path::PathBuf;
+use std::ptr::{null, null_mut};
+use std::sync::{Mutex, MutexGuard};
+
+const SUCCESS: u32 = 0;
+const UNINITIALIZED: u32 = 1;
+const INVALID_ARGUMENT: u32 = 2;
+const NOT_SUPPORTED: u32 = 3;
+const NOT_FOUND: u32 = 6;
+const INSUFFICIENT_SIZE: u32 = 7;
+const IN_USE: u32 = 19;
+const INSUFFICIENT_RESOURCES: u32 = 23;
+const ARGUMENT_VERSION_MISMATCH: u32 = 25;
+const UNKNOWN: u32 = 999;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// A private simulated machine with the library initialised on it.
+struct Machine {
+    dir: tempfile::TempDir,
+    _guard: MutexGuard<'static, ()>,
+}
+
+fn shutdown_all() {
+    while nvmlShutdown() == SUCCESS {}
+}
+
+impl Machine {
+    /// Take the lock, make a machine of `models`, point the library at it.
+    fn new(models: &[&str], init: bool) -> Machine {
+        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        shutdown_all();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = Machine { dir, _guard: guard };
+        let models: Vec<(String, bool)> = models.iter().map(|s| (s.to_string(), false)).collect();
+        m.sim().init(&models).expect("sim init");
+        std::env::set_var("MIGCTL_SIM_STATE", m.state());
+        std::env::remove_var("MIGCTL_SIM_FAULT");
+        if init {
+            assert_eq!(nvmlInit_v2(), SUCCESS);
+        }
+        m
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    fn sim(&self) -> SimMachine {
+        SimMachine::open(self.state()).expect("open sim")
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        shutdown_all();
+    }
+}
+
+/// A zeroed NVML struct (they are plain C data: integers, arrays, pointers).
+fn zeroed<T: Copy>() -> T {
+    // SAFETY: only used for bindgen's plain-old-data NVML structs.
+    unsafe { std::mem::zeroed() }
+}
+
+fn text(buf: &[c_char]) -> String {
+    let bytes: Vec<u8> = buf
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8(bytes).expect("utf-8")
+}
+
+fn device(index: u32) -> sys::nvmlDevice_t {
+    let mut d = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByIndex_v2(index, &mut d) },
+        SUCCESS
+    );
+    d
+}
+
+fn name(d: sys::nvmlDevice_t) -> String {
+    let mut buf = [0 as c_char; 96];
+    assert_eq!(
+        unsafe { nvmlDeviceGetName(d, buf.as_mut_ptr(), 96) },
+        SUCCESS
+    );
+    text(&buf)
+}
+
+fn uuid(d: sys::nvmlDevice_t) -> String {
+    let mut buf = [0 as c_char; 96];
+    assert_eq!(
+        unsafe { nvmlDeviceGetUUID(d, buf.as_mut_ptr(), 96) },
+        SUCCESS
+    );
+    text(&buf)
+}
+
+fn handle_by_uuid(u: &str) -> (u32, sys::nvmlDevice_t) {
+    let c = std::ffi::CString::new(u).expect("no NUL");
+    let mut d = null_mut();
+    let r = unsafe { nvmlDeviceGetHandleByUUID(c.as_ptr(), &mut d) };
+    (r, d)
+}
+
+/// Proves calls before nvmlInit answer UNINITIALIZED, init/shutdown are
+/// counted like NVML's, and nvmlErrorString works without init.
+#[test]
+fn uninitialized_and_refcounted_init() {
+    let _m = Machine::new(&["a100-sxm4-40gb"], false);
+    let mut count = 0;
+    assert_eq!(unsafe { nvmlDeviceGetCount_v2(&mut count) }, UNINITIALIZED);
+    assert_eq!(nvmlShutdown(), UNINITIALIZED);
+    let msg = unsafe { CStr::from_ptr(nvmlErrorString(NOT_SUPPORTED)) };
+    assert_eq!(msg.to_str(), Ok("Not Supported"));
+    let msg = unsafe { CStr::from_ptr(nvmlErrorString(IN_USE)) };
+    assert_eq!(msg.to_str(), Ok("In use by another client"));
+
+    assert_eq!(nvmlInit(), SUCCESS);
+    assert_eq!(nvmlInitWithFlags(0), SUCCESS);
+    assert_eq!(nvmlShutdown(), SUCCESS);
+    assert_eq!(unsafe { nvmlDeviceGetCount(&mut count) }, SUCCESS);
+    assert_eq!(count, 1);
+    assert_eq!(nvmlShutdown(), SUCCESS);
+    assert_eq!(unsafe { nvmlDeviceGetCount(&mut count) }, UNINITIALIZED);
+}
+
+/// Proves state-file problems are NVML_ERROR_UNKNOWN, at init and later.
+#[test]
+fn state_file_problems_are_unknown() {
+    let m = Machine::new(&["a30-24gb"], false);
+    std::env::set_var("MIGCTL_SIM_STATE", m.dir.path().join("missing.json"));
+    assert_eq!(nvmlInit_v2(), UNKNOWN);
+    std::env::set_var("MIGCTL_SIM_STATE", m.state());
+    assert_eq!(nvmlInit_v2(), SUCCESS);
+    std::fs::write(m.state(), "{ not json").expect("write");
+    let mut count = 0;
+    assert_eq!(unsafe { nvmlDeviceGetCount_v2(&mut count) }, UNKNOWN);
+    let mut d = null_mut();
+    assert_eq!(unsafe { nvmlDeviceGetHandleByIndex(0, &mut d) }, UNKNOWN);
+}
+
+/// Proves discovery answers what the simulator holds: count, names, UUIDs,
+/// PCI info, minors, memory, lookups by UUID and bus ID in every form; and
+/// that null pointers and short buffers get NVML's errors.
+#[test]
+fn discovery_matches_the_simulator() {
+    let m = Machine::new(&["a100-sxm4-40gb", "h100-sxm5-80gb"], true);
+    let devs = m.sim().devices().expect("devices");
+    let mut count = 0;
+    assert_eq!(unsafe { nvmlDeviceGetCount_v2(&mut count) }, SUCCESS);
+    assert_eq!(count, 2);
+    assert_eq!(
+        unsafe { nvmlDeviceGetCount_v2(null_mut()) },
+        INVALID_ARGUMENT
+    );
+    let mut d = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByIndex_v2(2, &mut d) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByIndex_v2(0, null_mut()) },
+        INVALID_ARGUMENT
+    );
+
+    for info in &devs {
+        let d = device(info.index);
+        assert_eq!(name(d), info.name);
+        assert_eq!(uuid(d), info.uuid);
+        assert_eq!(handle_by_uuid(&info.uuid), (SUCCESS, d));
+
+        let mut pci: sys::nvmlPciInfo_t = zeroed();
+        assert_eq!(unsafe { nvmlDeviceGetPciInfo_v3(d, &mut pci) }, SUCCESS);
+        assert_eq!(text(&pci.busId), info.pci_bus_id);
+        assert_eq!(text(&pci.busIdLegacy), info.pci_bus_id[4..]);
+        assert_eq!(pci.pciDeviceId & 0xffff, 0x10de);
+        for form in [
+            info.pci_bus_id.clone(),
+            info.pci_bus_id[4..].to_lowercase(),
+            info.pci_bus_id[9..].to_string(),
+        ] {
+            let c = std::ffi::CString::new(form.clone()).expect("no NUL");
+            let mut h = null_mut();
+            let r = unsafe { nvmlDeviceGetHandleByPciBusId_v2(c.as_ptr(), &mut h) };
+            assert_eq!((r, h), (SUCCESS, d), "{form}");
+        }
+
+        let (mut minor, mut index) = (99, 99);
+        assert_eq!(unsafe { nvmlDeviceGetMinorNumber(d, &mut minor) }, SUCCESS);
+        assert_eq!(unsafe { nvmlDeviceGetIndex(d, &mut index) }, SUCCESS);
+        assert_eq!((minor, index), (info.minor, info.index));
+
+        let mut mem: sys::nvmlMemory_t = zeroed();
+        assert_eq!(unsafe { nvmlDeviceGetMemoryInfo(d, &mut mem) }, SUCCESS);
+        assert_eq!((mem.total, mem.used), (info.memory_total_bytes, 0));
+        let mut mem2: sys::nvmlMemory_v2_t = zeroed();
+        assert_eq!(
+            unsafe { nvmlDeviceGetMemoryInfo_v2(d, &mut mem2) },
+            ARGUMENT_VERSION_MISMATCH
+        );
+        mem2.version = 0x0200_0028;
+        assert_eq!(unsafe { nvmlDeviceGetMemoryInfo_v2(d, &mut mem2) }, SUCCESS);
+        assert_eq!(mem2.total, info.memory_total_bytes);
+
+        let mut attrs: sys::nvmlDeviceAttributes_t = zeroed();
+        assert_eq!(
+            unsafe { nvmlDeviceGetAttributes_v2(d, &mut attrs) },
+            NOT_SUPPORTED
+        );
+        let (mut cur, mut pend, mut max) = (9, 9, 9);
+        assert_eq!(
+            unsafe { nvmlDeviceGetMigMode(d, &mut cur, &mut pend) },
+            SUCCESS
+        );
+        assert_eq!(
+            unsafe { nvmlDeviceGetMaxMigDeviceCount(d, &mut max) },
+            SUCCESS
+        );
+        assert_eq!((cur, pend, max), (0, 0, 0));
+    }
+
+    let d = device(1);
+    let mut buf = [0 as c_char; 96];
+    let n = name(d).len() as c_uint;
+    assert_eq!(
+        unsafe { nvmlDeviceGetName(d, buf.as_mut_ptr(), n) },
+        INSUFFICIENT_SIZE
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetName(d, buf.as_mut_ptr(), n + 1) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetName(d, null_mut(), 96) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetUUID(d, buf.as_mut_ptr(), 10) },
+        INSUFFICIENT_SIZE
+    );
+    let mut drv = [0 as c_char; 80];
+    assert_eq!(
+        unsafe { nvmlSystemGetDriverVersion(drv.as_mut_ptr(), 80) },
+        SUCCESS
+    );
+    assert_eq!(text(&drv), mig_sim::state::DRIVER_VERSION);
+    assert_eq!(
+        unsafe { nvmlSystemGetDriverVersion(drv.as_mut_ptr(), 3) },
+        INSUFFICIENT_SIZE
+    );
+    let mut cuda = 0;
+    assert_eq!(
+        unsafe { nvmlSystemGetCudaDriverVersion_v2(&mut cuda) },
+        SUCCESS
+    );
+    assert_eq!(cuda, 13000);
+
+    assert_eq!(
+        handle_by_uuid("GPU-00000000-0000-0000-0000-000000000000").0,
+        NOT_FOUND
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByUUID(null(), &mut null_mut()) },
+        INVALID_ARGUMENT
+    );
+
+    let st = m.sim().snapshot().expect("snapshot");
+    let mut pdi = device::NvmlPdi {
+        version: 0x0100_0010,
+        value: 0,
+    };
+    assert_eq!(unsafe { nvmlDeviceGetPdi(d, &mut pdi) }, SUCCESS);
+    assert_eq!(pdi.value, st.gpus[1].pdi);
+    pdi.version = 1;
+    assert_eq!(
+        unsafe { nvmlDeviceGetPdi(d, &mut pdi) },
+        ARGUMENT_VERSION_MISMATCH
+    );
+}
+
+/// Proves foreign, null and wrong-kind handles are INVALID_ARGUMENT, never a crash.
+#[test]
+fn bad_handles_are_refused() {
+    let _m = Machine::new(&["h100-sxm5-80gb"], true);
+    let local = 0u64;
+    let foreign: [sys::nvmlDevice_t; 4] = [
+        null_mut(),
+        0x1234 as sys::nvmlDevice_t,
+        &local as *const u64 as sys::nvmlDevice_t,
+        usize::MAX as sys::nvmlDevice_t,
+    ];
+    for d in foreign {
+        let mut buf = [0 as c_char; 96];
+        assert_eq!(
+            unsafe { nvmlDeviceGetName(d, buf.as_mut_ptr(), 96) },
+            INVALID_ARGUMENT
+        );
+        let mut v = 0;
+        assert_eq!(
+            unsafe { nvmlDeviceGetMaxMigDeviceCount(d, &mut v) },
+            INVALID_ARGUMENT
+        );
+        assert_eq!(
+            unsafe { nvmlGpuInstanceDestroy(d.cast()) },
+            INVALID_ARGUMENT
+        );
+        assert_eq!(
+            unsafe { nvmlComputeInstanceDestroy(d.cast()) },
+            INVALID_ARGUMENT
+        );
+    }
+    // A device handle is not a GPU instance, and a GPU instance is not a device.
+    let d = device(0);
+    assert_eq!(
+        unsafe { nvmlGpuInstanceDestroy(d.cast()) },
+        INVALID_ARGUMENT
+    );
+    let mut status = 0;
+    assert_eq!(unsafe { nvmlDeviceSetMigMode(d, 1, &mut status) }, SUCCESS);
+    let mut gi = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceCreateGpuInstance(d, 19, &mut gi) },
+        SUCCESS
+    );
+    let mut buf = [0 as c_char; 96];
+    assert_eq!(
+        unsafe { nvmlDeviceGetName(gi.cast(), buf.as_mut_ptr(), 96) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlComputeInstanceDestroy(gi.cast()) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(d, 2, &mut status) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(d, 1, null_mut()) },
+        INVALID_ARGUMENT
+    );
+}
+
+/// Proves GI profile lookups follow the real H100 dump: v1, v2 and v3
+/// structs, version written back as 0, NOT_SUPPORTED for indexes the GPU
+/// lacks, INVALID_ARGUMENT from 17 on, wrong versions refused; and the
+/// placement list protocol (NULL -> count, short -> INSUFFICIENT_SIZE).
+#[test]
+fn gi_profile_info_and_placements() {
+    let m = Machine::new(&["h100-sxm5-80gb"], true);
+    let d = device(0);
+    let profiles = m.sim().gi_profiles(0).expect("profiles");
+
+    let mut v1: sys::nvmlGpuInstanceProfileInfo_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceProfileInfo(d, 0, &mut v1) },
+        SUCCESS
+    );
+    assert_eq!((v1.id, v1.instanceCount, v1.memorySizeMB), (19, 7, 9984));
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceProfileInfo(d, 0, null_mut()) },
+        INVALID_ARGUMENT
+    );
+
+    for index in 0..20 {
+        let mut v2: sys::nvmlGpuInstanceProfileInfo_v2_t = zeroed();
+        v2.version = 0x0200_0098;
+        let r = unsafe { nvmlDeviceGetGpuInstanceProfileInfoV(d, index, &mut v2) };
+        match profiles.iter().find(|p| p.profile.index == index) {
+            Some(p) => {
+                assert_eq!(r, SUCCESS, "index {index}");
+                assert_eq!(v2.version, 0);
+                assert_eq!(v2.id, p.profile.id);
+                assert_eq!(v2.sliceCount, p.profile.slices);
+                assert_eq!(v2.multiprocessorCount, p.profile.sm);
+                assert_eq!(text(&v2.name), format!("MIG {}", p.profile.name));
+            }
+            None if index < 17 => assert_eq!(r, NOT_SUPPORTED, "index {index}"),
+            None => assert_eq!(r, INVALID_ARGUMENT, "index {index}"),
+        }
+    }
+
+    let mut v3: sys::nvmlGpuInstanceProfileInfo_v3_t = zeroed();
+    v3.version = 0x0300_0098;
+    let r =
+        unsafe { nvmlDeviceGetGpuInstanceProfileInfoV(d, 4, std::ptr::from_mut(&mut v3).cast()) };
+    assert_eq!(r, SUCCESS);
+    assert_eq!(
+        (v3.id, v3.sliceCount, v3.capabilities, v3.version),
+        (0, 7, 0, 0)
+    );
+    assert_eq!(text(&v3.name), "MIG 7g.80gb");
+
+    let mut bad: sys::nvmlGpuInstanceProfileInfo_v2_t = zeroed();
+    bad.version = 0x0100_0098;
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceProfileInfoV(d, 0, &mut bad) },
+        ARGUMENT_VERSION_MISMATCH
+    );
+    bad.version = 0x0200_0098;
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceProfileInfoByIdV(d, 15, &mut bad) },
+        SUCCESS
+    );
+    assert_eq!((bad.id, bad.instanceCount), (15, 4));
+    bad.version = 0x0200_0098;
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceProfileInfoByIdV(d, 1, &mut bad) },
+        INVALID_ARGUMENT
+    );
+
+    // Placements of 1g.20gb (ID 15): {0,2,4,6}:2.
+    let mut count = 0;
+    let r = unsafe { nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, null_mut(), &mut count) };
+    assert_eq!((r, count), (SUCCESS, 4));
+    let mut arr: [sys::nvmlGpuInstancePlacement_t; 4] = zeroed();
+    count = 3;
+    let r = unsafe {
+        nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), &mut count)
+    };
+    assert_eq!((r, count), (INSUFFICIENT_SIZE, 4));
+    let r = unsafe {
+        nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), &mut count)
+    };
+    assert_eq!(r, SUCCESS);
+    let got: Vec<(u32, u32)> = arr.iter().map(|p| (p.start, p.size)).collect();
+    assert_eq!(got, [(0, 2), (2, 2), (4, 2), (6, 2)]);
+    let r = unsafe {
+        nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), null_mut())
+    };
+    assert_eq!(r, INVALID_ARGUMENT);
+    let r = unsafe { nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 77, null_mut(), &mut count) };
+    assert_eq!(r, INVALID_ARGUMENT);
+
+    let mut remaining = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceRemainingCapacity(d, 19, &mut remaining) },
+        SUCCESS
+    );
+    assert_eq!(remaining, 7);
+}
+
+/// Proves the whole GI/CI lifecycle through the C functions agrees with the
+/// simulator: creation with and without placements, IDs, info structs,
+/// lists, MIG device handles (names, UUIDs, attributes, parent), IN_USE on a
+/// GI with CIs, and stale handles after destruction.
+#[test]
+fn gi_ci_lifecycle_through_the_c_api() {
+    let m = Machine::new(&["h100-sxm5-80gb"], true);
+    let d = device(0);
+    let mut gi_a = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceCreateGpuInstance(d, 19, &mut gi_a) },
+        NOT_SUPPORTED
+    );
+    let mut status = 99;
+    assert_eq!(unsafe { nvmlDeviceSetMigMode(d, 1, &mut status) }, SUCCESS);
+    assert_eq!(status, SUCCESS);
+    let mut max = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetMaxMigDeviceCount(d, &mut max) },
+        SUCCESS
+    );
+    assert_eq!(max, 7);
+
+    // 3g.40gb at 4:4, 1g.10gb at the default placement, a bad placement.
+    let place = sys::nvmlGpuInstancePlacement_t { start: 4, size: 4 };
+    let mut gi_b = null_mut();
+    let r = unsafe { nvmlDeviceCreateGpuInstanceWithPlacement(d, 9, &place, &mut gi_b) };
+    assert_eq!(r, SUCCESS);
+    assert_eq!(
+        unsafe { nvmlDeviceCreateGpuInstance(d, 19, &mut gi_a) },
+        SUCCESS
+    );
+    let bad = sys::nvmlGpuInstancePlacement_t { start: 1, size: 4 };
+    let mut gi_c = null_mut();
+    let r = unsafe { nvmlDeviceCreateGpuInstanceWithPlacement(d, 9, &bad, &mut gi_c) };
+    assert_eq!(r, INVALID_ARGUMENT);
+    let r = unsafe { nvmlDeviceCreateGpuInstanceWithPlacement(d, 9, &place, &mut gi_c) };
+    assert_eq!(r, INSUFFICIENT_RESOURCES);
+    let r = unsafe { nvmlDeviceCreateGpuInstanceWithPlacement(d, 9, null(), &mut gi_c) };
+    assert_eq!(r, INVALID_ARGUMENT);
+
+    let sim_gis = m.sim().gpu_instances(0).expect("gis");
+    assert_eq!(sim_gis.len(), 2);
+    for (h, profile) in [(gi_a, 19), (gi_b, 9)] {
+        let mut info: sys::nvmlGpuInstanceInfo_t = zeroed();
+        assert_eq!(unsafe { nvmlGpuInstanceGetInfo(h, &mut info) }, SUCCESS);
+        let sim = sim_gis
+            .iter()
+            .find(|g| g.id.0 == info.id)
+            .expect("GI in sim");
+        assert_eq!((info.profileId, sim.profile.id), (profile, profile));
+        assert_eq!(
+            (info.placement.start, info.placement.size),
+            (sim.placement.start, sim.placement.size)
+        );
+        assert_eq!(info.device, d);
+        let mut by_id = null_mut();
+        assert_eq!(
+            unsafe { nvmlDeviceGetGpuInstanceById(d, info.id, &mut by_id) },
+            SUCCESS
+        );
+        assert_eq!(by_id, h);
+    }
+    let mut list = [null_mut(); 7];
+    let mut count = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstances(d, 19, list.as_mut_ptr(), &mut count) },
+        SUCCESS
+    );
+    assert_eq!((count, list[0]), (1, gi_a));
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstances(d, 19, null_mut(), &mut count) },
+        INVALID_ARGUMENT
+    );
+    let mut none = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceById(d, 1, &mut none) },
+        NOT_FOUND
+    );
+
+    // CIs in the 3g GI: a 1c at the default placement and a 1c at 0:1.
+    let mut cip: sys::nvmlComputeInstanceProfileInfo_v2_t = zeroed();
+    cip.version = 0x0200_0088;
+    let r = unsafe { nvmlGpuInstanceGetComputeInstanceProfileInfoV(gi_b, 0, 0, &mut cip) };
+    assert_eq!((r, cip.id, cip.sliceCount, cip.version), (SUCCESS, 0, 1, 0));
+    assert_eq!(text(&cip.name), "MIG 1c.3g.40gb");
+    let r = unsafe { nvmlGpuInstanceGetComputeInstanceProfileInfoV(gi_b, 3, 0, &mut cip) };
+    assert_eq!(
+        r, ARGUMENT_VERSION_MISMATCH,
+        "version was cleared by the last call"
+    );
+    cip.version = 0x0200_0088;
+    let r = unsafe { nvmlGpuInstanceGetComputeInstanceProfileInfoV(gi_b, 3, 0, &mut cip) };
+    assert_eq!(r, NOT_SUPPORTED, "a 3g GI has no 4c profile");
+    let mut civ1: sys::nvmlComputeInstanceProfileInfo_t = zeroed();
+    let r = unsafe { nvmlGpuInstanceGetComputeInstanceProfileInfo(gi_b, 8, 0, &mut civ1) };
+    assert_eq!(r, INVALID_ARGUMENT);
+    let r = unsafe { nvmlGpuInstanceGetComputeInstanceProfileInfo(gi_b, 2, 1, &mut civ1) };
+    assert_eq!(r, INVALID_ARGUMENT, "engine profile 1 does not exist");
+    let r = unsafe { nvmlGpuInstanceGetComputeInstanceProfileInfo(gi_b, 2, 0, &mut civ1) };
+    assert_eq!(
+        (r, civ1.sliceCount, civ1.multiprocessorCount),
+        (SUCCESS, 3, 60)
+    );
+
+    let mut n = 0;
+    let r =
+        unsafe { nvmlGpuInstanceGetComputeInstancePossiblePlacements(gi_b, 0, null_mut(), &mut n) };
+    assert_eq!((r, n), (SUCCESS, 3));
+    let mut ci1 = null_mut();
+    assert_eq!(
+        unsafe { nvmlGpuInstanceCreateComputeInstance(gi_b, 0, &mut ci1) },
+        SUCCESS
+    );
+    let at0 = sys::nvmlComputeInstancePlacement_t { start: 0, size: 1 };
+    let mut ci2 = null_mut();
+    let r = unsafe { nvmlGpuInstanceCreateComputeInstanceWithPlacement(gi_b, 0, &at0, &mut ci2) };
+    assert_eq!(r, SUCCESS);
+    let mut left = 9;
+    assert_eq!(
+        unsafe { nvmlGpuInstanceGetComputeInstanceRemainingCapacity(gi_b, 0, &mut left) },
+        SUCCESS
+    );
+    assert_eq!(left, 1);
+    let mut ci_a = null_mut();
+    assert_eq!(
+        unsafe { nvmlGpuInstanceCreateComputeInstance(gi_a, 0, &mut ci_a) },
+        SUCCESS
+    );
+
+    let sim_cis = m.sim().compute_instances(0, GpuInstanceId(2)).expect("cis");
+    let mut cis = [null_mut(); 8];
+    let mut count = 0;
+    let r = unsafe { nvmlGpuInstanceGetComputeInstances(gi_b, 0, cis.as_mut_ptr(), &mut count) };
+    assert_eq!((r, count as usize), (SUCCESS, sim_cis.len()));
+    for (h, sim) in cis.iter().zip(&sim_cis) {
+        let mut info: sys::nvmlComputeInstanceInfo_t = zeroed();
+        assert_eq!(
+            unsafe { nvmlComputeInstanceGetInfo_v2(*h, &mut info) },
+            SUCCESS
+        );
+        assert_eq!((info.id, info.profileId), (sim.id.0, sim.profile.id));
+        assert_eq!(
+            (info.placement.start, info.placement.size),
+            (sim.placement.start, sim.placement.size)
+        );
+        assert_eq!((info.device, info.gpuInstance), (d, gi_b));
+        let mut by_id = null_mut();
+        assert_eq!(
+            unsafe { nvmlGpuInstanceGetComputeInstanceById(gi_b, sim.id.0, &mut by_id) },
+            SUCCESS
+        );
+        assert_eq!(by_id, *h);
+    }
+
+    // MIG devices: enumeration, names, UUIDs, IDs and attributes as the sim reports.
+    let st = m.sim().snapshot().expect("snapshot");
+    let sim_devs = mig_sim::mig_devices_of(&st.gpus[0]).expect("mig devices");
+    assert_eq!(sim_devs.len(), 3);
+    for i in 0..max {
+        let mut md = null_mut();
+        let r = unsafe { nvmlDeviceGetMigDeviceHandleByIndex(d, i, &mut md) };
+        let Some(sd) = sim_devs.get(i as usize) else {
+            assert_eq!(r, NOT_FOUND, "index {i}");
+            continue;
+        };
+        assert_eq!(r, SUCCESS);
+        assert_eq!(name(md), format!("NVIDIA H100 80GB HBM3 {}", sd.name));
+        assert_eq!(uuid(md), sd.uuid);
+        assert_eq!(handle_by_uuid(&sd.uuid), (SUCCESS, md));
+        let legacy = format!("MIG-{}/{}/{}", st.gpus[0].uuid, sd.gi.0, sd.ci.0);
+        assert_eq!(handle_by_uuid(&legacy), (SUCCESS, md));
+        let (mut is_mig, mut gi, mut ci, mut idx) = (0, 0, 0, 0);
+        assert_eq!(
+            unsafe { nvmlDeviceIsMigDeviceHandle(md, &mut is_mig) },
+            SUCCESS
+        );
+        assert_eq!(unsafe { nvmlDeviceGetGpuInstanceId(md, &mut gi) }, SUCCESS);
+        assert_eq!(
+            unsafe { nvmlDeviceGetComputeInstanceId(md, &mut ci) },
+            SUCCESS
+        );
+        assert_eq!(unsafe { nvmlDeviceGetIndex(md, &mut idx) }, SUCCESS);
+        assert_eq!((is_mig, gi, ci, idx), (1, sd.gi.0, sd.ci.0, i));
+        let mut parent = null_mut();
+        assert_eq!(
+            unsafe { nvmlDeviceGetDeviceHandleFromMigDeviceHandle(md, &mut parent) },
+            SUCCESS
+        );
+        assert_eq!(parent, d);
+        let mut attrs: sys::nvmlDeviceAttributes_t = zeroed();
+        assert_eq!(
+            unsafe { nvmlDeviceGetAttributes_v2(md, &mut attrs) },
+            SUCCESS
+        );
+        assert_eq!(
+            (attrs.multiprocessorCount, attrs.memorySizeMB),
+            (sd.sm, sd.memory_mb)
+        );
+        let mut mem: sys::nvmlMemory_t = zeroed();
+        assert_eq!(unsafe { nvmlDeviceGetMemoryInfo(md, &mut mem) }, SUCCESS);
+        assert_eq!(mem.total, sd.memory_mb * 1024 * 1024);
+        let mut minor = 0;
+        assert_eq!(
+            unsafe { nvmlDeviceGetMinorNumber(md, &mut minor) },
+            NOT_SUPPORTED
+        );
+        let (mut cur, mut pend) = (0, 0);
+        assert_eq!(
+            unsafe { nvmlDeviceGetMigMode(md, &mut cur, &mut pend) },
+            INVALID_ARGUMENT
+        );
+    }
+    let mut md = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetMigDeviceHandleByIndex(d, 7, &mut md) },
+        INVALID_ARGUMENT
+    );
+    let (mut gi, mut is_mig) = (0, 9);
+    assert_eq!(
+        unsafe { nvmlDeviceGetGpuInstanceId(d, &mut gi) },
+        NOT_SUPPORTED
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceIsMigDeviceHandle(d, &mut is_mig) },
+        SUCCESS
+    );
+    assert_eq!(is_mig, 0);
+    let mut parent = null_mut();
+    let r = unsafe { nvmlDeviceGetDeviceHandleFromMigDeviceHandle(d, &mut parent) };
+    assert_eq!(r, INVALID_ARGUMENT);
+
+    // Destroy: a GI with CIs is in use; stale handles are NOT_FOUND.
+    let mut mig_of_ci1 = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetMigDeviceHandleByIndex(d, 1, &mut mig_of_ci1) },
+        SUCCESS
+    );
+    assert_eq!(unsafe { nvmlGpuInstanceDestroy(gi_b) }, IN_USE);
+    for ci in [ci1, ci2] {
+        assert_eq!(unsafe { nvmlComputeInstanceDestroy(ci) }, SUCCESS);
+    }
+    assert_eq!(unsafe { nvmlComputeInstanceDestroy(ci1) }, NOT_FOUND);
+    let mut buf = [0 as c_char; 96];
+    assert_eq!(
+        unsafe { nvmlDeviceGetName(mig_of_ci1, buf.as_mut_ptr(), 96) },
+        NOT_FOUND
+    );
+    assert_eq!(unsafe { nvmlGpuInstanceDestroy(gi_b) }, SUCCESS);
+    let mut info: sys::nvmlGpuInstanceInfo_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlGpuInstanceGetInfo(gi_b, &mut info) },
+        NOT_FOUND
+    );
+    // A new GI at the same ID but another profile does not revive the old handle.
+    let mut gi_4g = null_mut();
+    let at0 = sys::nvmlGpuInstancePlacement_t { start: 0, size: 4 };
+    assert_eq!(unsafe { nvmlComputeInstanceDestroy(ci_a) }, SUCCESS);
+    assert_eq!(unsafe { nvmlGpuInstanceDestroy(gi_a) }, SUCCESS);
+    let r = unsafe { nvmlDeviceCreateGpuInstanceWithPlacement(d, 5, &at0, &mut gi_4g) };
+    assert_eq!(r, SUCCESS);
+    assert_eq!(unsafe { nvmlGpuInstanceGetInfo(gi_4g, &mut info) }, SUCCESS);
+    assert_eq!(info.id, 1);
+    let mut gi_3g_again = null_mut();
+    let at4 = sys::nvmlGpuInstancePlacement_t { start: 4, size: 4 };
+    let r = unsafe { nvmlDeviceCreateGpuInstanceWithPlacement(d, 9, &at4, &mut gi_3g_again) };
+    assert_eq!(r, SUCCESS);
+    assert_eq!(
+        gi_3g_again, gi_b,
+        "same GI, same profile: NVML may reuse handles"
+    );
+    assert_eq!(unsafe { nvmlGpuInstanceDestroy(gi_4g) }, SUCCESS);
+    assert_eq!(unsafe { nvmlGpuInstanceDestroy(gi_3g_again) }, SUCCESS);
+    assert!(m.sim().gpu_instances(0).expect("gis").is_empty());
+
+    assert_eq!(unsafe { nvmlDeviceSetMigMode(d, 0, &mut status) }, SUCCESS);
+    assert_eq!(status, SUCCESS);
+    assert_eq!(
+        unsafe { nvmlGpuInstanceGetInfo(gi_b, &mut info) },
+        NOT_FOUND
+    );
+}
+
+/// Proves running processes show on their MIG device and on the parent
+/// (with GI/CI IDs), follow NVML's count protocol, have their names, use
+/// memory, and keep their compute instance busy.
+#[test]
+fn processes_on_mig_devices() {
+    let m = Machine::new(&["a100-sxm4-40gb"], true);
+    let d = device(0);
+    let mut status = 0;
+    assert_eq!(unsafe { nvmlDeviceSetMigMode(d, 1, &mut status) }, SUCCESS);
+    let (mut gi, mut ci) = (null_mut(), null_mut());
+    for _ in 0..2 {
+        assert_eq!(
+            unsafe { nvmlDeviceCreateGpuInstance(d, 19, &mut gi) },
+            SUCCESS
+        );
+        assert_eq!(
+            unsafe { nvmlGpuInstanceCreateComputeInstance(gi, 0, &mut ci) },
+            SUCCESS
+        );
+    }
+    let mut info: sys::nvmlGpuInstanceInfo_t = zeroed();
+    assert_eq!(unsafe { nvmlGpuInstanceGetInfo(gi, &mut info) }, SUCCESS);
+    let pid = m
+        .sim()
+        .start_process(0, Some((info.id, 0)), "trainer", 512)
+        .expect("start process");
+
+    let (mut busy, mut idle) = (null_mut(), null_mut());
+    let st = m.sim().snapshot().expect("snapshot");
+    let devs = mig_sim::mig_devices_of(&st.gpus[0]).expect("mig devices");
+    let busy_index = devs
+        .iter()
+        .position(|x| x.gi.0 == info.id)
+        .expect("busy device") as u32;
+    assert_eq!(
+        unsafe { nvmlDeviceGetMigDeviceHandleByIndex(d, busy_index, &mut busy) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetMigDeviceHandleByIndex(d, 1 - busy_index, &mut idle) },
+        SUCCESS
+    );
+
+    for h in [busy, d] {
+        let mut count = 0;
+        let r = unsafe { nvmlDeviceGetComputeRunningProcesses_v3(h, &mut count, null_mut()) };
+        assert_eq!((r, count), (INSUFFICIENT_SIZE, 1));
+        let mut procs: [sys::nvmlProcessInfo_v2_t; 2] = zeroed();
+        count = 2;
+        let r =
+            unsafe { nvmlDeviceGetComputeRunningProcesses_v3(h, &mut count, procs.as_mut_ptr()) };
+        assert_eq!((r, count), (SUCCESS, 1));
+        let p = procs[0];
+        assert_eq!(
+            (p.pid, p.gpuInstanceId, p.computeInstanceId),
+            (pid, info.id, 0)
+        );
+        assert_eq!(p.usedGpuMemory, 512 * 1024 * 1024);
+        let mut v1: [sys::nvmlProcessInfo_v1_t; 1] = zeroed();
+        count = 1;
+        let r = unsafe { nvmlDeviceGetComputeRunningProcesses(h, &mut count, v1.as_mut_ptr()) };
+        assert_eq!((r, count, v1[0].pid), (SUCCESS, 1, pid));
+    }
+    let mut count = 0;
+    let r = unsafe { nvmlDeviceGetComputeRunningProcesses_v2(idle, &mut count, null_mut()) };
+    assert_eq!((r, count), (SUCCESS, 0));
+    let r = unsafe { nvmlDeviceGetGraphicsRunningProcesses_v3(busy, &mut count, null_mut()) };
+    assert_eq!((r, count), (SUCCESS, 0));
+
+    let mut pname = [0 as c_char; 8];
+    assert_eq!(
+        unsafe { nvmlSystemGetProcessName(pid, pname.as_mut_ptr(), 8) },
+        SUCCESS
+    );
+    assert_eq!(text(&pname), "trainer");
+    assert_eq!(
+        unsafe { nvmlSystemGetProcessName(pid, pname.as_mut_ptr(), 4) },
+        SUCCESS
+    );
+    assert_eq!(text(&pname), "tra", "long names are cut, as NVML does");
+    let r = unsafe { nvmlSystemGetProcessName(pid + 1, pname.as_mut_ptr(), 8) };
+    assert_eq!(r, NOT_FOUND);
+    let r = unsafe { nvmlSystemGetProcessName(pid, null_mut(), 8) };
+    assert_eq!(r, INVALID_ARGUMENT);
+
+    let mut mem: sys::nvmlMemory_t = zeroed();
+    assert_eq!(unsafe { nvmlDeviceGetMemoryInfo(busy, &mut mem) }, SUCCESS);
+    assert_eq!(mem.used, 512 * 1024 * 1024);
+    assert_eq!(mem.free, mem.total - mem.used);
+
+    assert_eq!(unsafe { nvmlComputeInstanceDestroy(ci) }, IN_USE);
+    m.sim().kill_process(pid).expect("kill");
+    assert_eq!(unsafe { nvmlComputeInstanceDestroy(ci) }, SUCCESS);
+    let cis = m
+        .sim()
+        .compute_instances(0, GpuInstanceId(info.id))
+        .expect("cis");
+    assert!(!cis.iter().any(|c| c.id == ComputeInstanceId(0)));
+}

@@ -1,0 +1,321 @@
+//! The shim under an unmodified NVML client: pynvml (PyPI `nvidia-ml-py`)
+//! loads it as `libnvidia-ml.so.1` through `LD_LIBRARY_PATH`.
+//!
+//! - `pynvml_dump_matches_the_real_h100`: the read-only dump script that was
+//!   run on a real H100 80GB HBM3 (`shared/tools/nvml_dump.py`) gives, on a
+//!   simulated `h100-sxm5-80gb`, the same JSON as the real capture, except
+//!   for the board's UUID, PCI address and serial.
+//! - `pynvml_mig_lifecycle_matches_the_simulator`: `pynvml_mig.py` enables
+//!   MIG, creates GIs/CIs with and without placements, lists MIG devices,
+//!   sees a simulated process, destroys everything; every result equals what
+//!   the simulator itself reports.
+//!
+//! Without python3 or pynvml the tests skip with a message, unless
+//! `MIGCTL_REQUIRE_PYNVML=1` (CI sets it), where that is a failure.
+
+use mig_model::Backend;
+use mig_sim::SimMachine;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The cdylib Cargo built with this test: integration tests run from
+/// `target/<profile>/deps`, where the shim is built, and Cargo copies it up
+/// to `target/<profile>`.
+fn shim_library() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("test executable has a directory");
+    let found = [Some(deps), deps.parent()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("libnvml_shim.so"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "libnvml_shim.so was not built next to {}; `cargo test -p nvml-shim` builds it",
+                exe.display()
+            )
+        });
+    found
+}
+
+/// A private machine and a directory holding only `libnvidia-ml.so.1`.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// `None` (after saying why) when the test must skip.
+    fn new(models: &[&str]) -> Option<Setup> {
+        if !pynvml_available() {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lib = dir.path().join("lib");
+        std::fs::create_dir(&lib).expect("lib dir");
+        std::os::unix::fs::symlink(shim_library(), lib.join("libnvidia-ml.so.1"))
+            .expect("symlink libnvidia-ml.so.1");
+        let s = Setup { dir };
+        let models: Vec<(String, bool)> = models.iter().map(|m| (m.to_string(), false)).collect();
+        s.sim().init(&models).expect("sim init");
+        Some(s)
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    fn sim(&self) -> SimMachine {
+        SimMachine::open(self.state()).expect("open sim")
+    }
+
+    /// Run a Python script with the shim as the NVML library; its stdout.
+    fn python(&self, args: &[&str]) -> String {
+        let mut path = self.dir.path().join("lib").into_os_string();
+        if let Some(old) = std::env::var_os("LD_LIBRARY_PATH") {
+            path.push(":");
+            path.push(old);
+        }
+        let out = Command::new("python3")
+            .args(args)
+            .env("LD_LIBRARY_PATH", path)
+            .env("MIGCTL_SIM_STATE", self.state())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("MIGCTL_SIM_FAULT")
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "python3 {args:?} failed ({:?}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Run `pynvml_mig.py PHASE` and parse its JSON.
+    fn phase(&self, phase: &str) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pynvml_mig.py");
+        let out = self.python(&[script.to_str().expect("utf-8 path"), phase]);
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{phase}: {e}: {out}"))
+    }
+}
+
+/// Whether python3 can import pynvml; a missing one skips the test unless
+/// `MIGCTL_REQUIRE_PYNVML=1`.
+fn pynvml_available() -> bool {
+    let why = match Command::new("python3")
+        .args(["-c", "import pynvml"])
+        .output()
+    {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => format!(
+            "python3 cannot import pynvml ({}); `python3 -m pip install nvidia-ml-py` installs it",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("python3 is not runnable ({e})"),
+    };
+    if std::env::var("MIGCTL_REQUIRE_PYNVML").as_deref() == Ok("1") {
+        panic!("MIGCTL_REQUIRE_PYNVML=1 but {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+/// `../shared` beside the repository, where the reference capture lives.
+fn shared_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (it holds the real H100 capture and nvml_dump.py)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Drop the fields that identify one board: they differ on every GPU.
+fn without_board_identity(mut dump: Value) -> Value {
+    if let Some(gpus) = dump.get_mut("gpus").and_then(Value::as_array_mut) {
+        for g in gpus {
+            if let Some(g) = g.as_object_mut() {
+                for k in ["uuid", "pci", "serial"] {
+                    g.remove(k);
+                }
+            }
+        }
+    }
+    dump
+}
+
+/// The first place two JSON values differ, for a readable failure.
+fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.keys()
+                .chain(y.keys())
+                .find_map(|k| match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => first_difference(p, q, &format!("{at}.{k}")),
+                    (p, q) => Some(format!("{at}.{k}: {p:?} vs {q:?}")),
+                })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, &format!("{at}[{i}]"))),
+        _ if a == b => None,
+        _ => Some(format!("{at}: {a} vs {b}")),
+    }
+}
+
+/// Proves the shim answers the dump script exactly as the real H100 80GB
+/// HBM3 (driver 580.159.04) did: name, memory, minor, MIG mode, max MIG
+/// devices, "Not Supported" attributes, every GI profile index 0..19 (with
+/// the version-0 struct, NOT_SUPPORTED and INVALID_ARGUMENT where the
+/// driver gave them), placements and remaining capacity.
+#[test]
+fn pynvml_dump_matches_the_real_h100() {
+    let Some(shared) = shared_dir() else { return };
+    let Some(s) = Setup::new(&["h100-sxm5-80gb"]) else {
+        return;
+    };
+    let out = s.dir.path().join("dump.json");
+    let script = shared.join("tools/nvml_dump.py");
+    s.python(&[
+        script.to_str().expect("utf-8 path"),
+        out.to_str().expect("utf-8 path"),
+    ]);
+    let read = |p: &Path| -> Value {
+        let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let got = without_board_identity(read(&out));
+    let want = without_board_identity(read(
+        &shared.join("reference/h100-80gb-hbm3/h100_nvml.json"),
+    ));
+    if let Some(diff) = first_difference(&got, &want, "dump") {
+        panic!("shim dump differs from the real H100 (shim vs real): {diff}");
+    }
+    assert_eq!(got, want);
+}
+
+/// Proves a pynvml client drives the whole MIG lifecycle through the shim
+/// and sees exactly the simulator's machine: GI/CI IDs and placements (with
+/// and without explicit placements), MIG device enumeration, names, UUIDs
+/// (and lookups by them), attributes, errors (Insufficient Resources,
+/// In use), processes on the MIG device and the parent, and teardown.
+#[test]
+fn pynvml_mig_lifecycle_matches_the_simulator() {
+    let Some(s) = Setup::new(&["h100-sxm5-80gb"]) else {
+        return;
+    };
+
+    let created = s.phase("create");
+    assert_eq!(created["activation"], 0);
+    assert_eq!(created["mig_mode"], serde_json::json!([1, 1]));
+    assert_eq!(created["max_mig_devices"], 7);
+    assert_eq!(created["second_3g_at_4"], "Insufficient Resources");
+    assert_eq!(created["gi3_full"], "Insufficient Resources");
+    assert_eq!(created["destroy_gi_with_cis"], "In use by another client");
+    assert_eq!(
+        created["ci_profile_names"],
+        serde_json::json!(["MIG 1c.3g.40gb", "MIG 2c.3g.40gb"])
+    );
+
+    // The layout pynvml listed is the simulator's, GI by GI, CI by CI.
+    let st = s.sim().snapshot().expect("snapshot");
+    let gpu = &st.gpus[0];
+    let layout: Vec<Value> = gpu
+        .layout
+        .gpu_instances
+        .iter()
+        .map(|gi| {
+            let cis: Vec<Value> = gi
+                .compute_instances
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id.0, "profile": c.profile_id.0,
+                        "placement": [c.placement.start, c.placement.size],
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "id": gi.id.0, "profile": gi.profile_id.0,
+                "placement": [gi.placement.start, gi.placement.size],
+                "compute_instances": cis,
+            })
+        })
+        .collect();
+    assert_eq!(created["gpu_instances"], Value::Array(layout));
+    assert_eq!(
+        s.sim().gi_profiles(0).expect("profiles")[0].remaining,
+        created["remaining_1g"].as_u64().expect("remaining") as u32
+    );
+
+    // MIG devices: same order, UUIDs, names, IDs and sizes as the simulator.
+    let devices = mig_sim::mig_devices_of(gpu).expect("mig devices");
+    let listed = created["mig_devices"].as_array().expect("mig_devices");
+    assert_eq!(listed.len(), devices.len());
+    assert_eq!(devices.len(), 5);
+    for (got, want) in listed.iter().zip(&devices) {
+        assert_eq!(got["index"], want.index);
+        assert_eq!(got["uuid"], want.uuid.as_str());
+        assert_eq!(got["name"], format!("{} {}", gpu.model().name, want.name));
+        assert_eq!(
+            (&got["gi"], &got["ci"]),
+            (&want.gi.0.into(), &want.ci.0.into())
+        );
+        assert_eq!(
+            (&got["sm"], &got["memory_mb"]),
+            (&want.sm.into(), &want.memory_mb.into())
+        );
+        assert_eq!(got["memory_total"], want.memory_mb * 1024 * 1024);
+        for flag in ["parent_is_gpu0", "by_uuid_same"] {
+            assert_eq!(got[flag], true, "{flag} of {}", want.uuid);
+        }
+        assert_eq!(got["is_mig"], 1);
+    }
+
+    // A simulated process (as `migctl sim run` starts) on the 2c device.
+    let target = devices
+        .iter()
+        .find(|d| d.name == "MIG 2c.3g.40gb")
+        .expect("2c device");
+    let pid = s
+        .sim()
+        .start_process(0, Some((target.gi.0, target.ci.0)), "trainer", 1024)
+        .expect("start process");
+    let busy = s.phase("busy");
+    assert_eq!(
+        busy["parent"],
+        serde_json::json!([[pid, target.gi.0, target.ci.0, 1024u64 << 20]])
+    );
+    for d in busy["per_device"].as_array().expect("per_device") {
+        let here = d["uuid"] == target.uuid.as_str();
+        let pids = if here { vec![pid] } else { vec![] };
+        assert_eq!(d["pids"], serde_json::json!(pids), "{}", d["uuid"]);
+        let gi_of = devices
+            .iter()
+            .find(|x| d["uuid"] == x.uuid.as_str())
+            .expect("known device")
+            .gi;
+        let used: u64 = if gi_of == target.gi { 1024 << 20 } else { 0 };
+        assert_eq!(d["used"], used, "memory of {}", d["uuid"]);
+    }
+    assert_eq!(busy["destroy_busy_ci"], "In use by another client");
+    s.sim().kill_process(pid).expect("kill");
+
+    let gone = s.phase("destroy");
+    assert_eq!(gone["left"], serde_json::json!([]));
+    assert_eq!(gone["stale_gi"], "Not Found");
+    assert_eq!(gone["activation"], 0);
+    assert_eq!(gone["mig_mode"], serde_json::json!([0, 0]));
+    assert_eq!(gone["max_mig_devices"], 0);
+    let st = s.sim().snapshot().expect("snapshot");
+    assert!(!st.gpus[0].mig_current && st.gpus[0].layout.gpu_instances.is_empty());
+}
