@@ -51,6 +51,30 @@ pub struct GiProfileStatus {
     pub remaining: u32,
 }
 
+/// What a GI profile listing must include beyond the profiles themselves.
+/// Each part costs NVML calls on real hardware (an ioctl each), so callers
+/// ask only for what they print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProfileQuery {
+    /// Fill `GiProfileStatus::placements` (and the profile's placement fields).
+    pub placements: bool,
+    /// Fill `GiProfileStatus::remaining`.
+    pub remaining: bool,
+}
+
+impl ProfileQuery {
+    /// Everything.
+    pub const ALL: ProfileQuery = ProfileQuery {
+        placements: true,
+        remaining: true,
+    };
+    /// The profiles alone (IDs, names, sizes, engines).
+    pub const BARE: ProfileQuery = ProfileQuery {
+        placements: false,
+        remaining: false,
+    };
+}
+
 /// A GPU instance (`nvmlGpuInstanceInfo_t`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GiInfo {
@@ -124,6 +148,17 @@ pub trait Backend {
     /// `nvmlDeviceResetGpu`-equivalent: applies a pending MIG mode.
     fn reset(&mut self, gpu: u32) -> Result<(), BackendError>;
     fn gi_profiles(&self, gpu: u32) -> Result<Vec<GiProfileStatus>, BackendError>;
+    /// [`Backend::gi_profiles`], where the parts `want` leaves out may be
+    /// left empty (no placements) or zero (remaining). Backends for which
+    /// they are free return everything.
+    fn gi_profiles_for(
+        &self,
+        gpu: u32,
+        want: ProfileQuery,
+    ) -> Result<Vec<GiProfileStatus>, BackendError> {
+        let _ = want;
+        self.gi_profiles(gpu)
+    }
     fn gpu_instances(&self, gpu: u32) -> Result<Vec<GiInfo>, BackendError>;
     fn create_gpu_instance(
         &mut self,

@@ -18,13 +18,15 @@ mod raw;
 
 use mig_model::backend::{
     Backend, BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus,
-    MigDeviceInfo, MigMode, ProcessInfo,
+    MigDeviceInfo, MigMode, ProcessInfo, ProfileQuery,
 };
 use mig_model::{
     ids, CiProfile, CiProfileId, ComputeInstanceId, GiProfile, GiProfileId, GpuInstanceId,
     NvmlError, Placement,
 };
 use raw::{Device, Fail, GpuInstance, Nvml};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fmt;
 
@@ -95,6 +97,11 @@ impl From<OpenError> for BackendError {
 pub struct NvmlBackend {
     nvml: Nvml,
     lib: String,
+    /// GI profiles per GPU, without placements, and with placements: both
+    /// constant while the MIG mode stays (nvml.h), and each NVML call costs
+    /// about 0.3 ms on an H100, so a command reads them once and only when
+    /// it needs them.
+    profiles: RefCell<HashMap<(u32, bool), Vec<GiProfile>>>,
 }
 
 impl fmt::Debug for NvmlBackend {
@@ -132,10 +139,15 @@ impl NvmlBackend {
 
     /// Like [`NvmlBackend::open`], with the library named explicitly.
     pub fn open_path(lib: &str) -> Result<NvmlBackend, OpenError> {
+        let t0 = std::time::Instant::now();
+        let trace = std::env::var_os("MIGCTL_TRACE").is_some();
         let nvml = Nvml::load(OsStr::new(lib)).map_err(|e| OpenError::Load {
             lib: lib.to_string(),
             reason: e.to_string(),
         })?;
+        if trace {
+            eprintln!("migctl trace: load {lib}: {:?}", t0.elapsed());
+        }
         nvml.init().map_err(|f| match f {
             Fail::Missing(s) => OpenError::NotNvml {
                 lib: lib.to_string(),
@@ -156,6 +168,12 @@ impl NvmlBackend {
                 error: format!("nvmlDeviceGetCount_v2: {}", code_text(f)),
             },
         })?;
+        if trace {
+            eprintln!(
+                "migctl trace: nvmlInit_v2 + device count: {:?}",
+                t0.elapsed()
+            );
+        }
         if n == 0 {
             return Err(OpenError::NoGpu {
                 lib: lib.to_string(),
@@ -164,7 +182,29 @@ impl NvmlBackend {
         Ok(NvmlBackend {
             nvml,
             lib: lib.to_string(),
+            profiles: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// [`gi_profile_list`], read once per GPU and MIG mode.
+    fn profile_list(
+        &self,
+        gpu: u32,
+        d: &Device<'_>,
+        placements: bool,
+    ) -> Result<Vec<GiProfile>, BackendError> {
+        if let Some(p) = self.profiles.borrow().get(&(gpu, placements)) {
+            return Ok(p.clone());
+        }
+        let list = gi_profile_list(d, placements)?;
+        self.profiles
+            .borrow_mut()
+            .insert((gpu, placements), list.clone());
+        Ok(list)
+    }
+
+    fn forget_profiles(&self, gpu: u32) {
+        self.profiles.borrow_mut().retain(|(g, _), _| *g != gpu);
     }
 
     fn device(&self, gpu: u32) -> Result<Device<'_>, BackendError> {
@@ -190,8 +230,9 @@ impl NvmlBackend {
     }
 }
 
-/// The GI profiles of a device, with placements, in `-lgip` order.
-fn gi_profile_list(d: &Device<'_>) -> Result<Vec<GiProfile>, BackendError> {
+/// The GI profiles of a device, in `-lgip` order; with their placements
+/// when `placements`.
+fn gi_profile_list(d: &Device<'_>, placements: bool) -> Result<Vec<GiProfile>, BackendError> {
     let mut out = Vec::new();
     for index in 0..GI_PROFILE_INDEXES {
         let info = match d.gi_profile_info(index) {
@@ -199,8 +240,12 @@ fn gi_profile_list(d: &Device<'_>) -> Result<Vec<GiProfile>, BackendError> {
             Err(f) if f.is(raw::ERR_NOT_SUPPORTED) || f.is(raw::ERR_INVALID_ARGUMENT) => continue,
             Err(f) => return Err(f.into()),
         };
-        let placements = not_supported_is(d.gi_placements(info.id), Vec::new())?;
-        out.push(gi_profile(&info, &placements));
+        let list = if placements {
+            not_supported_is(d.gi_placements(info.id), Vec::new())?
+        } else {
+            Vec::new()
+        };
+        out.push(gi_profile(&info, &list));
     }
     out.sort_by_key(|p| (p.slices, gi_index_rank(p.index)));
     Ok(out)
@@ -399,6 +444,7 @@ impl Backend for NvmlBackend {
     }
 
     fn set_mig_mode(&mut self, gpu: u32, enable: bool) -> Result<Option<NvmlError>, BackendError> {
+        self.forget_profiles(gpu);
         let d = self.device(gpu)?;
         let status = d.set_mig_mode(enable)?;
         Ok(NvmlError::from_code(status))
@@ -411,6 +457,7 @@ impl Backend for NvmlBackend {
     /// `nvmlDeviceSetMigMode` (failing as it does, e.g. `IN_USE`), and with
     /// nothing pending the reset is `NOT_SUPPORTED`.
     fn reset(&mut self, gpu: u32) -> Result<(), BackendError> {
+        self.forget_profiles(gpu);
         let d = self.device(gpu)?;
         let (current, pending) = d.mig_mode()?;
         if current == pending {
@@ -423,13 +470,25 @@ impl Backend for NvmlBackend {
     }
 
     fn gi_profiles(&self, gpu: u32) -> Result<Vec<GiProfileStatus>, BackendError> {
+        self.gi_profiles_for(gpu, ProfileQuery::ALL)
+    }
+
+    fn gi_profiles_for(
+        &self,
+        gpu: u32,
+        want: ProfileQuery,
+    ) -> Result<Vec<GiProfileStatus>, BackendError> {
         let d = self.device(gpu)?;
-        gi_profile_list(&d)?
+        self.profile_list(gpu, &d, want.placements)?
             .into_iter()
             .map(|p| {
                 // A driver that lists profiles with MIG disabled may refuse
                 // the capacity: none can be created then.
-                let remaining = not_supported_is(d.gi_remaining(p.id), 0)?;
+                let remaining = if want.remaining {
+                    not_supported_is(d.gi_remaining(p.id), 0)?
+                } else {
+                    0
+                };
                 Ok(GiProfileStatus {
                     placements: p
                         .placement_starts
@@ -447,7 +506,7 @@ impl Backend for NvmlBackend {
         let d = self.device(gpu)?;
         self.require_mig(&d)?;
         let mut out = Vec::new();
-        for p in gi_profile_list(&d)? {
+        for p in self.profile_list(gpu, &d, false)? {
             for gi in d.gpu_instances(p.id, p.instances)? {
                 let info = gi.info()?;
                 out.push(GiInfo {
@@ -469,7 +528,7 @@ impl Backend for NvmlBackend {
     ) -> Result<GiInfo, BackendError> {
         let d = self.device(gpu)?;
         let gi = d.create_gi(profile.0, placement)?;
-        let (info, p) = gi_info(&gi, &gi_profile_list(&d)?)?;
+        let (info, p) = gi_info(&gi, &self.profile_list(gpu, &d, false)?)?;
         Ok(GiInfo {
             id: GpuInstanceId(info.id),
             profile: p,
@@ -490,7 +549,7 @@ impl Backend for NvmlBackend {
         let d = self.device(gpu)?;
         self.require_mig(&d)?;
         let h = self.gpu_instance(&d, gi)?;
-        let (_, gp) = gi_info(&h, &gi_profile_list(&d)?)?;
+        let (_, gp) = gi_info(&h, &self.profile_list(gpu, &d, false)?)?;
         ci_profile_list(&h)?
             .into_iter()
             .map(|c| {
@@ -512,7 +571,7 @@ impl Backend for NvmlBackend {
         let d = self.device(gpu)?;
         self.require_mig(&d)?;
         let h = self.gpu_instance(&d, gi)?;
-        let (_, gp) = gi_info(&h, &gi_profile_list(&d)?)?;
+        let (_, gp) = gi_info(&h, &self.profile_list(gpu, &d, false)?)?;
         let cps = ci_profile_list(&h)?;
         let mut out = Vec::new();
         for c in &cps {
@@ -535,7 +594,7 @@ impl Backend for NvmlBackend {
         let h = self.gpu_instance(&d, gi)?;
         let ci = h.create_ci(profile.0, placement)?;
         let info = ci.info()?;
-        let (_, gp) = gi_info(&h, &gi_profile_list(&d)?)?;
+        let (_, gp) = gi_info(&h, &self.profile_list(gpu, &d, false)?)?;
         ci_info(gi, &gp, info, &ci_profile_list(&h)?)
     }
 
@@ -555,7 +614,7 @@ impl Backend for NvmlBackend {
         if !d.mig_mode()?.0 {
             return Ok(Vec::new());
         }
-        let gps = gi_profile_list(&d)?;
+        let gps = self.profile_list(gpu, &d, false)?;
         // GI profile and CI profiles per GI, looked up once.
         let mut per_gi: Vec<(u32, GiProfile, Vec<CiProfile>, GpuInstance<'_>)> = Vec::new();
         let mut out = Vec::new();

@@ -4,7 +4,9 @@
 
 use crate::smi_args::{MigAction, MigArgs, SmiCommand};
 use crate::smi_out::{self, StatusMig};
-use mig_model::backend::{Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo};
+use mig_model::backend::{
+    Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo, ProfileQuery,
+};
 use mig_model::{CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, NvmlError, Placement};
 
 /// What a command printed and its exit status.
@@ -289,8 +291,12 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
                 Err(o) => return Ok(o),
             };
             let mut rows = Vec::new();
+            let want = ProfileQuery {
+                placements: m.action == MigAction::ListGiPlacements,
+                remaining: m.action == MigAction::ListGiProfiles,
+            };
             for d in devs {
-                rows.push((d.index, must(b.gi_profiles(d.index))?));
+                rows.push((d.index, must(b.gi_profiles_for(d.index, want))?));
             }
             Ok(Outcome::ok(if m.action == MigAction::ListGiProfiles {
                 smi_out::lgip(&rows)
@@ -314,7 +320,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
                     .collect();
                 rows.push((
                     d.index,
-                    order_for_listing(&must(b.gi_profiles(d.index))?, gis),
+                    order_for_listing(&must(b.gi_profiles_for(d.index, ProfileQuery::BARE))?, gis),
                 ));
             }
             if rows.iter().all(|(_, g)| g.is_empty()) {
@@ -405,7 +411,7 @@ fn gi_targets(
             .into_iter()
             .filter(|gi| gi_ids.is_none_or(|l| l.contains(&gi.id.0)))
             .collect();
-        let profiles = must(b.gi_profiles(d.index))?;
+        let profiles = must(b.gi_profiles_for(d.index, ProfileQuery::BARE))?;
         for gi in order_for_listing(&profiles, gis) {
             out.push((d.index, gi));
         }
