@@ -124,6 +124,34 @@ pub struct MigDeviceInfo {
     pub jpeg: u32,
 }
 
+impl MigDeviceInfo {
+    /// A MIG device of compute instance `ci` (profile `cp`) in GPU instance
+    /// `gi` (profile `gp`): its name and resources follow from the profiles.
+    pub fn new(
+        index: u32,
+        gi: GpuInstanceId,
+        ci: ComputeInstanceId,
+        uuid: String,
+        gp: &GiProfile,
+        cp: &CiProfile,
+    ) -> MigDeviceInfo {
+        MigDeviceInfo {
+            index,
+            gi,
+            ci,
+            uuid,
+            name: crate::ids::ci_profile_name(gp, cp),
+            memory_mb: gp.memory_mb,
+            sm: cp.sm,
+            ce: cp.ce,
+            enc: cp.enc,
+            dec: cp.dec,
+            ofa: cp.ofa,
+            jpeg: cp.jpeg,
+        }
+    }
+}
+
 /// A process using a GPU or MIG device.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessInfo {

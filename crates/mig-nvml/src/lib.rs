@@ -629,20 +629,14 @@ impl Backend for NvmlBackend {
             };
             let ci = h.compute_instance(ci_id)?.info()?;
             let cp = find_ci_profile(cps, ci.profile_id)?;
-            out.push(MigDeviceInfo {
-                index: out.len() as u32,
-                gi: GpuInstanceId(gi_id),
-                ci: ComputeInstanceId(ci_id),
-                uuid: m.uuid()?,
-                name: ids::ci_profile_name(gp, cp),
-                memory_mb: gp.memory_mb,
-                sm: cp.sm,
-                ce: cp.ce,
-                enc: cp.enc,
-                dec: cp.dec,
-                ofa: cp.ofa,
-                jpeg: cp.jpeg,
-            });
+            out.push(MigDeviceInfo::new(
+                out.len() as u32,
+                GpuInstanceId(gi_id),
+                ComputeInstanceId(ci_id),
+                m.uuid()?,
+                gp,
+                cp,
+            ));
         }
         Ok(out)
     }

@@ -286,20 +286,8 @@ pub fn mig_devices_of(g: &SimGpu) -> Result<Vec<MigDeviceInfo>, BackendError> {
         let gp = engine::gi_profile(m, gi.profile_id)?;
         let cp = engine::ci_profile(gp, ci.profile_id)?;
         let pipe = engine::syspipe(m, g.layout.mirrored, gi.placement, ci.placement);
-        out.push(MigDeviceInfo {
-            index: index as u32,
-            gi: gi.id,
-            ci: ci.id,
-            uuid: ids::mig_uuid(m.pci_device_id, g.pdi, gi.id, pipe),
-            name: ids::ci_profile_name(gp, cp),
-            memory_mb: gp.memory_mb,
-            sm: cp.sm,
-            ce: cp.ce,
-            enc: cp.enc,
-            dec: cp.dec,
-            ofa: cp.ofa,
-            jpeg: cp.jpeg,
-        });
+        let uuid = ids::mig_uuid(m.pci_device_id, g.pdi, gi.id, pipe);
+        out.push(MigDeviceInfo::new(index as u32, gi.id, ci.id, uuid, gp, cp));
     }
     Ok(out)
 }

@@ -638,13 +638,7 @@ fn create_ci(
 ) -> R<Outcome> {
     let targets = match gi_targets(b, ids, gi_ids)? {
         Ok(t) => t,
-        Err(o) => {
-            return Ok(if o.code == 0 {
-                Outcome::fail(o.stdout, 6)
-            } else {
-                o
-            })
-        }
+        Err(o) => return Ok(o),
     };
     // resolve every requested profile in every target GI before creating
     let mut plan = Vec::new();
@@ -707,13 +701,7 @@ fn destroy_ci(
 ) -> R<Outcome> {
     let targets = match gi_targets(b, ids, gi_ids)? {
         Ok(t) => t,
-        Err(o) => {
-            return Ok(if o.code == 0 {
-                Outcome::fail(o.stdout, 6)
-            } else {
-                o
-            })
-        }
+        Err(o) => return Ok(o),
     };
     let mut batch = Batch::default();
     for (gpu, gi) in targets {

@@ -256,3 +256,27 @@ fn mig_mode_pending_and_reset() {
         "Unable to disable MIG Mode for GPU 00000000:07:00.0: In use by another client\nTerminating early due to previous errors.\n"
     ));
 }
+
+/// With MIG disabled, every `mig` command that needs MIG prints nvidia-smi
+/// 580's "No MIG-enabled devices found." and exits 0 (measured on a lent
+/// H200), while profile listings still work.
+#[test]
+fn mig_disabled_answers_like_nvidia_smi() {
+    let m = Machine::new();
+    m.ok(&["sim", "init", "h100-sxm5-80gb"]);
+    let before = m.state_text();
+    for args in [
+        &["mig", "-lgi"][..],
+        &["mig", "-lci"],
+        &["mig", "-lcip"],
+        &["mig", "-lcipp"],
+        &["mig", "-cgi", "19"],
+        &["mig", "-dgi"],
+        &["mig", "-cci"],
+        &["mig", "-dci"],
+    ] {
+        assert_eq!(m.ok(args), "No MIG-enabled devices found.\n", "{args:?}");
+    }
+    assert_eq!(m.state_text(), before);
+    assert!(m.ok(&["mig", "-lgip"]).contains("MIG 7g.80gb"));
+}
