@@ -337,7 +337,9 @@ fn ci_profile_list(gi: &GpuInstance<'_>) -> Result<Vec<CiProfile>, BackendError>
             derived: Vec::new(),
         });
     }
-    out.sort_by_key(|c| c.id);
+    // nvidia-smi -lcip lists them by slices, then ID (go-nvml#146 shows
+    // 1c profiles 0 and 7 together on an H100 2g GI)
+    out.sort_by_key(|c| (c.slices, c.id));
     Ok(out)
 }
 

@@ -23,6 +23,8 @@ Environment:
                                    answers, else the simulated machine, said once on stderr).
     MIGCTL_NVML_LIB=PATH           The NVML library to load (default libnvidia-ml.so.1);
                                    $(migctl sim nvml-lib) is the simulated machine's.
+    MIGCTL_SMI_STYLE=r580|guide    nvidia-smi layouts: R580's (default) or the MIG User
+                                   Guide's examples'.
     MIGCTL_SIM_STATE=PATH          The simulated machine's state file
                                    (default $XDG_STATE_HOME/migctl/sim-state.json).
     MIGCTL_SIM_FAULT=fail:N[:ERR]  Fail the Nth mutating operation with an NVML error,

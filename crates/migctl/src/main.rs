@@ -92,6 +92,13 @@ fn main() -> ExitCode {
         print!("{}", help::TOP);
         return ExitCode::SUCCESS;
     }
+    let style = match smi_out::Style::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("migctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut backend = match open_backend() {
         Ok(b) => b,
         Err(e) => {
@@ -101,7 +108,7 @@ fn main() -> ExitCode {
     };
     let t0 = std::time::Instant::now();
     let trace = std::env::var_os("MIGCTL_TRACE").is_some();
-    let result = smi_run::run(backend.as_mut(), &cmd);
+    let result = smi_run::run(backend.as_mut(), &cmd, style);
     if trace {
         eprintln!("migctl trace: command: {:?}", t0.elapsed());
     }

@@ -8,6 +8,29 @@ use mig_model::backend::{
 use mig_model::{ComputeInstanceId, GpuInstanceId, NvmlError, Placement};
 use std::fmt::Write;
 
+/// Which generation of nvidia-smi's layouts to print where they differ
+/// (`-lgi`, `-lci`, `-cci`'s line, `-L`): the current driver's (R580, the
+/// default: the simulator reports driver 580.159.04) or the MIG User Guide's
+/// examples (R450-R470), chosen with `MIGCTL_SMI_STYLE=guide`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    R580,
+    Guide,
+}
+
+impl Style {
+    /// `MIGCTL_SMI_STYLE`: `r580` (default) or `guide`.
+    pub fn from_env() -> Result<Style, String> {
+        match std::env::var("MIGCTL_SMI_STYLE").as_deref().map(str::trim) {
+            Err(_) | Ok("") | Ok("r580") => Ok(Style::R580),
+            Ok("guide") => Ok(Style::Guide),
+            Ok(other) => Err(format!(
+                "MIGCTL_SMI_STYLE={other:?} is not one of r580, guide"
+            )),
+        }
+    }
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b {
         "Yes"
@@ -92,53 +115,88 @@ pub fn lgipp(rows: &[(u32, Vec<GiProfileStatus>)]) -> String {
     s
 }
 
-const LGI_RULE: &str = "+----------------------------------------------------+\n";
-
-/// `nvidia-smi mig -lgi`.
-pub fn lgi(rows: &[(u32, Vec<GiInfo>)]) -> String {
-    let mut s = String::new();
-    s.push_str(LGI_RULE);
-    s.push_str("| GPU instances:                                     |\n");
-    s.push_str("| GPU   Name          Profile  Instance   Placement  |\n");
-    s.push_str("|                       ID       ID       Start:Size |\n");
-    s.push_str("|====================================================|\n");
+/// `nvidia-smi mig -lgi`. R580 widens the name column to fit
+/// `MIG 1g.24gb+me.all` (59 columns; the guide's table is 54).
+pub fn lgi(style: Style, rows: &[(u32, Vec<GiInfo>)]) -> String {
+    let (rule, head) = match style {
+        Style::R580 => (
+            "+---------------------------------------------------------+\n",
+            "| GPU instances:                                          |\n\
+             | GPU   Name               Profile  Instance   Placement  |\n\
+             |                            ID       ID       Start:Size |\n\
+             |=========================================================|\n",
+        ),
+        Style::Guide => (
+            "+----------------------------------------------------+\n",
+            "| GPU instances:                                     |\n\
+             | GPU   Name          Profile  Instance   Placement  |\n\
+             |                       ID       ID       Start:Size |\n\
+             |====================================================|\n",
+        ),
+    };
+    let mut s = String::from(rule);
+    s.push_str(head);
     for (gpu, gis) in rows {
         for gi in gis {
-            let _ = writeln!(
-                s,
-                "|{:>4}  {:<16}{:>3}{:>9}{:>11}:{:<6}|",
-                gpu,
-                format!("MIG {}", gi.profile.name),
-                gi.profile.id,
-                gi.id.0,
-                gi.placement.start,
-                gi.placement.size
-            );
-            s.push_str(LGI_RULE);
+            let name = format!("MIG {}", gi.profile.name);
+            let (id, p) = (gi.profile.id, gi.placement);
+            let _ = match style {
+                Style::R580 => writeln!(
+                    s,
+                    "|{gpu:>4}  {name:<18}{id:>6}{:>9}{:>11}:{:<6}|",
+                    gi.id.0, p.start, p.size
+                ),
+                Style::Guide => writeln!(
+                    s,
+                    "|{gpu:>4}  {name:<16}{id:>3}{:>9}{:>11}:{:<6}|",
+                    gi.id.0, p.start, p.size
+                ),
+            };
+            s.push_str(rule);
         }
     }
     s
 }
 
-const LCI_RULE: &str = "+-------------------------------------------------------+\n";
-
-/// `nvidia-smi mig -lci`.
-pub fn lci(rows: &[(u32, Vec<CiInfo>)]) -> String {
-    let mut s = String::new();
-    s.push_str(LCI_RULE);
-    s.push_str("| Compute instances:                                    |\n");
-    s.push_str("| GPU     GPU       Name             Profile   Instance |\n");
-    s.push_str("|       Instance                       ID        ID     |\n");
-    s.push_str("|         ID                                            |\n");
-    s.push_str("|=======================================================|\n");
+/// `nvidia-smi mig -lci`. R580 adds the placement column (70 columns; the
+/// guide's table is 57).
+pub fn lci(style: Style, rows: &[(u32, Vec<CiInfo>)]) -> String {
+    let (rule, head) = match style {
+        Style::R580 => (
+            "+--------------------------------------------------------------------+\n",
+            "| Compute instances:                                                 |\n\
+             | GPU     GPU       Name             Profile   Instance   Placement  |\n\
+             |       Instance                       ID        ID       Start:Size |\n\
+             |         ID                                                         |\n\
+             |====================================================================|\n",
+        ),
+        Style::Guide => (
+            "+-------------------------------------------------------+\n",
+            "| Compute instances:                                    |\n\
+             | GPU     GPU       Name             Profile   Instance |\n\
+             |       Instance                       ID        ID     |\n\
+             |         ID                                            |\n\
+             |=======================================================|\n",
+        ),
+    };
+    let mut s = String::from(rule);
+    s.push_str(head);
     for (gpu, cis) in rows {
         for ci in cis {
-            let _ = writeln!(
-                s,
-                "|{:>4}{:>7}       {:<18}{:>4}{:>10}     |",
-                gpu, ci.gi.0, ci.name, ci.profile.id, ci.id.0
-            );
-            s.push_str(LCI_RULE);
+            let (gi, name, id, p) = (ci.gi.0, &ci.name, ci.profile.id, ci.placement);
+            let _ = match style {
+                Style::R580 => writeln!(
+                    s,
+                    "|{gpu:>4}{gi:>7}       {name:<16}{id:>6}{:>10}{:>11}:{:<6}|",
+                    ci.id.0, p.start, p.size
+                ),
+                Style::Guide => writeln!(
+                    s,
+                    "|{gpu:>4}{gi:>7}       {name:<18}{id:>4}{:>10}     |",
+                    ci.id.0
+                ),
+            };
+            s.push_str(rule);
         }
     }
     s
@@ -209,18 +267,17 @@ pub fn created_gi(gpu: u32, gi: &GiInfo) -> String {
     )
 }
 
-/// `-cgi -C` success line for the default compute instance.
-pub fn created_ci_with_id(gpu: u32, ci: &CiInfo) -> String {
+/// A compute instance's creation line (`-cci`, and `-cgi -C`).
+/// The guide's R450 `-cci` line had no compute-instance ID; every driver
+/// since 510 prints it, as `-C` always did.
+pub fn created_ci(style: Style, default_ci: bool, gpu: u32, ci: &CiInfo) -> String {
+    let id = if default_ci || style == Style::R580 {
+        format!(" ID {:>2}", ci.id.0)
+    } else {
+        String::new()
+    };
     format!(
-        "Successfully created compute instance ID {:>2} on GPU {:>2} GPU instance ID {:>2} using profile {} (ID {:>2})\n",
-        ci.id.0, gpu, ci.gi.0, ci.name, ci.profile.id
-    )
-}
-
-/// `-cci` success line, as the guide prints it (no compute-instance ID).
-pub fn created_ci(gpu: u32, ci: &CiInfo) -> String {
-    format!(
-        "Successfully created compute instance on GPU {:>2} GPU instance ID {:>2} using profile {} (ID {:>2})\n",
+        "Successfully created compute instance{id} on GPU {:>2} GPU instance ID {:>2} using profile {} (ID {:>2})\n",
         gpu, ci.gi.0, ci.name, ci.profile.id
     )
 }
@@ -279,13 +336,24 @@ pub fn destroy_ci_failed(
     )
 }
 
-/// `nvidia-smi -L`.
-pub fn list_gpus(rows: &[(DeviceInfo, Vec<MigDeviceInfo>)]) -> String {
+/// `nvidia-smi -L`. Since R470 the MIG lines pad the name and index
+/// (`  MIG 1c.2g.10gb  Device  1:`); the guide's capture did not.
+pub fn list_gpus(style: Style, rows: &[(DeviceInfo, Vec<MigDeviceInfo>)]) -> String {
     let mut s = String::new();
     for (d, migs) in rows {
         let _ = writeln!(s, "GPU {}: {} (UUID: {})", d.index, d.name, d.uuid);
         for m in migs {
-            let _ = writeln!(s, "  {} Device {}: (UUID: {})", m.name, m.index, m.uuid);
+            let short = m.name.strip_prefix("MIG ").unwrap_or(&m.name);
+            let _ = match style {
+                Style::R580 => writeln!(
+                    s,
+                    "  MIG {short:<11} Device {:>2}: (UUID: {})",
+                    m.index, m.uuid
+                ),
+                Style::Guide => {
+                    writeln!(s, "  MIG {short} Device {}: (UUID: {})", m.index, m.uuid)
+                }
+            };
         }
     }
     s

@@ -3,7 +3,7 @@
 //! against what the backend reports, calls it, and prints with `smi_out`.
 
 use crate::smi_args::{MigAction, MigArgs, SmiCommand};
-use crate::smi_out::{self, StatusMig};
+use crate::smi_out::{self, StatusMig, Style};
 use mig_model::backend::{
     Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo, ProfileQuery,
 };
@@ -125,24 +125,24 @@ fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
 }
 
 /// Run one command.
-pub fn run(b: &mut dyn Backend, cmd: &SmiCommand) -> R<Outcome> {
+pub fn run(b: &mut dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
     match cmd {
         SmiCommand::Help => Ok(Outcome::ok(crate::help::TOP.to_string())),
-        SmiCommand::List => list(b),
+        SmiCommand::List => list(b, style),
         SmiCommand::Status { ids } => status(b, ids.as_deref()),
         SmiCommand::SetMig { ids, enable } => set_mig(b, ids.as_deref(), *enable),
         SmiCommand::Reset { ids } => reset(b, ids.as_deref()),
-        SmiCommand::Mig(m) => mig(b, m),
+        SmiCommand::Mig(m) => mig(b, m, style),
     }
 }
 
-fn list(b: &dyn Backend) -> R<Outcome> {
+fn list(b: &dyn Backend, style: Style) -> R<Outcome> {
     let mut rows = Vec::new();
     for d in must(b.devices())? {
         let migs = must(b.mig_devices(d.index))?;
         rows.push((d, migs));
     }
-    Ok(Outcome::ok(smi_out::list_gpus(&rows)))
+    Ok(Outcome::ok(smi_out::list_gpus(style, &rows)))
 }
 
 fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
@@ -273,7 +273,7 @@ fn mig_gpus(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Out
     Ok(select(b, ids)?.map(|ds| ds.into_iter().filter(|d| d.mig.current).collect()))
 }
 
-fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
+fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
     let gi_ids = match id_list("GPU instance", m.gi.as_deref()) {
         Ok(v) => v,
         Err(o) => return Ok(o),
@@ -304,7 +304,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
                 smi_out::lgipp(&rows)
             }))
         }
-        MigAction::CreateGi { tuples, default_ci } => create_gi(b, ids, tuples, *default_ci),
+        MigAction::CreateGi { tuples, default_ci } => create_gi(b, ids, tuples, *default_ci, style),
         MigAction::DestroyGi => destroy_gi(b, ids, gi_ids.as_deref()),
         MigAction::ListGi => {
             let devs = match mig_gpus(b, ids)? {
@@ -326,7 +326,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
             if rows.iter().all(|(_, g)| g.is_empty()) {
                 return Ok(Outcome::fail(NO_GI, 6));
             }
-            Ok(Outcome::ok(smi_out::lgi(&rows)))
+            Ok(Outcome::ok(smi_out::lgi(style, &rows)))
         }
         MigAction::ListCiProfiles | MigAction::ListCiPlacements => {
             let targets = match gi_targets(b, ids, gi_ids.as_deref())? {
@@ -350,7 +350,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
             }
         }
         MigAction::CreateCi { profiles } => {
-            create_ci(b, ids, gi_ids.as_deref(), profiles.as_deref())
+            create_ci(b, ids, gi_ids.as_deref(), profiles.as_deref(), style)
         }
         MigAction::DestroyCi => destroy_ci(b, ids, gi_ids.as_deref(), ci_ids.as_deref()),
         MigAction::ListCi => {
@@ -372,7 +372,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs) -> R<Outcome> {
             if rows.iter().all(|(_, c)| c.is_empty()) {
                 return Ok(Outcome::fail(NO_CI, 6));
             }
-            Ok(Outcome::ok(smi_out::lci(&rows)))
+            Ok(Outcome::ok(smi_out::lci(style, &rows)))
         }
     }
 }
@@ -446,7 +446,13 @@ fn find_gi_profile(
         .map(|p| GiProfileId(p.profile.id))
 }
 
-fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: bool) -> R<Outcome> {
+fn create_gi(
+    b: &mut dyn Backend,
+    ids: Option<&str>,
+    tuples: &str,
+    default_ci: bool,
+    style: Style,
+) -> R<Outcome> {
     let devs = match mig_gpus(b, ids)? {
         Ok(d) if !d.is_empty() => d,
         Ok(_) => return Ok(Outcome::ok(NO_MIG.into())),
@@ -526,7 +532,7 @@ fn create_gi(b: &mut dyn Backend, ids: Option<&str>, tuples: &str, default_ci: b
                             CiProfileId(full.profile.id),
                             None,
                         ))? {
-                            Ok(ci) => out.push_str(&smi_out::created_ci_with_id(gpu, &ci)),
+                            Ok(ci) => out.push_str(&smi_out::created_ci(style, true, gpu, &ci)),
                             Err(e) => {
                                 out.push_str(&smi_out::create_ci_failed(
                                     gpu,
@@ -635,6 +641,7 @@ fn create_ci(
     ids: Option<&str>,
     gi_ids: Option<&[u32]>,
     profiles: Option<&str>,
+    style: Style,
 ) -> R<Outcome> {
     let targets = match gi_targets(b, ids, gi_ids)? {
         Ok(t) => t,
@@ -682,7 +689,7 @@ fn create_ci(
     for (gpu, gi, wanted) in plan {
         for (text, id) in wanted {
             match nv(b.create_compute_instance(gpu, gi, id, None))? {
-                Ok(ci) => out.push_str(&smi_out::created_ci(gpu, &ci)),
+                Ok(ci) => out.push_str(&smi_out::created_ci(style, false, gpu, &ci)),
                 Err(e) => {
                     out.push_str(&smi_out::create_ci_failed(gpu, gi, &text, e));
                     return Ok(Outcome::fail(out, exit_code(e)));
@@ -703,6 +710,10 @@ fn destroy_ci(
         Ok(t) => t,
         Err(o) => return Ok(o),
     };
+    // destroyed GPU by GPU in ascending GI ID, as -dgi does (the guide's
+    // -dgi: GI 1, then GI 2), not in the listing's profile order
+    let mut targets = targets;
+    targets.sort_by_key(|(gpu, gi)| (*gpu, gi.id));
     let mut batch = Batch::default();
     for (gpu, gi) in targets {
         let existing = must(b.compute_instances(gpu, gi.id))?;

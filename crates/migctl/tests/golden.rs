@@ -4,7 +4,8 @@
 //! run the binary against a fresh simulated machine; the lines after one, up
 //! to the next command or `#` comment, are its exact stdout (trailing blank
 //! lines of a block are separators, not output). A block's last line may be
-//! `[exit N]` to expect a non-zero exit. Comments say where each expected
+//! `[exit N]` to expect a non-zero exit. `% KEY=VALUE` sets an environment
+//! variable for the commands after it. Comments say where each expected
 //! output comes from.
 
 mod common;
@@ -37,6 +38,13 @@ fn guide_3_2_1_1() {
 #[test]
 fn guide_2_1_1_1_1_1() {
     golden("guide-2-1-1-1-1-1.txt");
+}
+
+/// nvidia-smi 580's layouts (the default style) on an H100, from public R580
+/// captures.
+#[test]
+fn r580_layouts() {
+    golden("r580-h100.txt");
 }
 
 /// `-lgip`/`-lgipp` on simulated H100 and H200 equal what the lent boards

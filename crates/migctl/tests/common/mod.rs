@@ -111,13 +111,21 @@ pub fn replay(m: &Machine, script: &str, name: &str) {
     let lines: Vec<&str> = script.lines().collect();
     let mut i = 0;
     let mut n = 0;
+    let mut env: Vec<(String, String)> = Vec::new();
     while i < lines.len() {
         let line = lines[i];
         i += 1;
+        if let Some(kv) = line.strip_prefix("% ") {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{name}:{i}: `% KEY=VALUE` expected"));
+            env.push((k.trim().to_string(), v.trim().to_string()));
+            continue;
+        }
         let Some(cmd) = line.strip_prefix("$ ") else {
             assert!(
                 line.starts_with('#') || line.trim().is_empty(),
-                "{name}:{i}: expected a `$ migctl` command or a `#` comment, found {line:?}"
+                "{name}:{i}: expected a `$ migctl` command, a `% KEY=VALUE` setting or a `#` comment, found {line:?}"
             );
             continue;
         };
@@ -129,7 +137,11 @@ pub fn replay(m: &Machine, script: &str, name: &str) {
         );
         argv.remove(0);
         let mut block = Vec::new();
-        while i < lines.len() && !lines[i].starts_with("$ ") && !lines[i].starts_with('#') {
+        while i < lines.len()
+            && !lines[i].starts_with("$ ")
+            && !lines[i].starts_with('#')
+            && !lines[i].starts_with("% ")
+        {
             block.push(lines[i]);
             i += 1;
         }
@@ -153,7 +165,11 @@ pub fn replay(m: &Machine, script: &str, name: &str) {
             want.push('\n');
         }
         let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let o = m.run(&args);
+        let o = m
+            .cmd(&args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("run migctl");
         n += 1;
         let got = String::from_utf8_lossy(&o.stdout).into_owned();
         assert_same(&got, &want, &format!("{name}: `{cmd}` (command {n})"));
