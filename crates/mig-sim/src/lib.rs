@@ -82,6 +82,19 @@ impl Fault {
     }
 }
 
+/// Whether this process runs as root (effective UID 0), read from
+/// `/proc/self/status`; anything unreadable counts as not root.
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
 /// Mutating operations so far in this process (for `MIGCTL_SIM_FAULT`).
 static MUTATIONS: AtomicU32 = AtomicU32::new(0);
 
@@ -112,7 +125,17 @@ impl SimMachine {
     /// Create a fresh machine, replacing any earlier state at this path (but
     /// never a file that is not ours).
     pub fn init(&self, models: &[(String, bool)]) -> Result<MachineState, StateError> {
-        let st = MachineState::new(models)?;
+        self.init_with(models, false)
+    }
+
+    /// [`SimMachine::init`]; with `root_only`, MIG management needs root.
+    pub fn init_with(
+        &self,
+        models: &[(String, bool)],
+        root_only: bool,
+    ) -> Result<MachineState, StateError> {
+        let mut st = MachineState::new(models)?;
+        st.root_only = root_only;
         let lock = self.file.lock(true)?;
         if self.file.exists() {
             match self.file.load(&lock) {
@@ -151,6 +174,9 @@ impl SimMachine {
             if k == n {
                 return Err(e.into());
             }
+        }
+        if counted && st.root_only && !is_root() {
+            return Err(NvmlError::NoPermission.into());
         }
         let out = f(&mut st)?;
         if let Some(Fault::Abort(k)) = self.fault {

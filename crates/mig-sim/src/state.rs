@@ -31,6 +31,12 @@ pub struct MachineState {
     #[serde(default)]
     pub processes: Vec<SimProcess>,
     pub next_pid: u32,
+    /// Whether managing MIG needs root, as on a real machine where
+    /// `/proc/driver/nvidia/capabilities/mig/config` has its default mode
+    /// 0400 (the guide's "Device Nodes" section). Off unless `sim init
+    /// --root-only` asked for it, so that anyone can try the simulator.
+    #[serde(default)]
+    pub root_only: bool,
 }
 
 /// One simulated GPU.
@@ -110,6 +116,7 @@ impl MachineState {
             gpus,
             processes: Vec::new(),
             next_pid: 4100,
+            root_only: false,
         })
     }
 

@@ -27,6 +27,11 @@ enum SimCmd {
         /// (GI IDs differ; seen on some A100 PCIe and H100 SXM5 boards).
         #[arg(long)]
         mirrored: bool,
+        /// Managing MIG (mode, reset, creating and destroying instances)
+        /// needs root, as with the driver's default mig/config capability
+        /// (mode 0400); others get "Insufficient Permissions".
+        #[arg(long)]
+        root_only: bool,
         /// Model slugs (`migctl sim models`), e.g. a100-sxm4-40gb or h100-sxm5-80gbx8.
         #[arg(required = true, value_name = "MODEL")]
         models: Vec<String>,
@@ -117,10 +122,16 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             }
             Ok(())
         }
-        SimCmd::Init { mirrored, models } => {
+        SimCmd::Init {
+            mirrored,
+            root_only,
+            models,
+        } => {
             let models = expand_models(&models, mirrored).map_err(|e| (2, e))?;
             let sim = open()?;
-            let st = sim.init(&models).map_err(|e| (1, e.to_string()))?;
+            let st = sim
+                .init_with(&models, root_only)
+                .map_err(|e| (1, e.to_string()))?;
             println!(
                 "Simulated machine at {}: {} GPU(s), MIG disabled",
                 sim.path().display(),

@@ -280,3 +280,80 @@ fn mig_disabled_answers_like_nvidia_smi() {
     assert_eq!(m.state_text(), before);
     assert!(m.ok(&["mig", "-lgip"]).contains("MIG 7g.80gb"));
 }
+
+/// Whether this test runs as root (effective UID 0).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// On a `--root-only` machine (the driver's default mig/config mode 0400),
+/// a user who is not root gets NVML's "Insufficient Permissions" for every
+/// management operation, may still list, and changes nothing. Run as root,
+/// the test drops to `nobody` with setpriv for the unprivileged calls.
+#[test]
+fn root_only_machine_refuses_other_users() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = Machine::new();
+    std::fs::set_permissions(m.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    m.ok(&["sim", "init", "--root-only", "a30-24gb"]);
+    let as_root = running_as_root();
+    if as_root {
+        m.ok(&["-mig", "1"]);
+        // let `nobody` read and lock the state, as a world-readable state would
+        for f in ["state.json", "state.json.lock"] {
+            let p = m.dir.path().join(f);
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+    }
+    let unprivileged = |args: &[&str]| -> std::process::Output {
+        if as_root {
+            let mut c = m.cmd(args);
+            let prog = c.get_program().to_owned();
+            let mut s = std::process::Command::new("setpriv");
+            s.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(prog)
+                .args(args);
+            for (k, v) in c.get_envs() {
+                if let Some(v) = v {
+                    s.env(k, v);
+                }
+            }
+            c = s;
+            c.output().expect("setpriv")
+        } else {
+            m.run(args)
+        }
+    };
+    let before = m.state_text();
+    let o = unprivileged(&["mig", "-cgi", "14"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    if as_root {
+        assert_eq!(
+            out,
+            "Unable to create a GPU instance on GPU  0 using profile 14: Insufficient Permissions\n\
+             Failed to create GPU instances: Insufficient Permissions\n"
+        );
+    } else {
+        assert!(out.contains("Insufficient Permissions"), "{out}");
+    }
+    assert_eq!(o.status.code(), Some(4));
+    let o = unprivileged(&["-mig", "0"]);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(unprivileged(&["mig", "-lgip"]).status.success());
+    assert_eq!(m.state_text(), before);
+    if as_root {
+        m.ok(&["mig", "-cgi", "14"]);
+    }
+}
