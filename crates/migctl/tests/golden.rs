@@ -47,6 +47,12 @@ fn r580_layouts() {
     golden("r580-h100.txt");
 }
 
+/// A public R580 walkthrough on an A100 with mirrored halves.
+#[test]
+fn r580_mirrored_a100() {
+    golden("r580-a100-mirrored.txt");
+}
+
 /// `-lgip`/`-lgipp` on simulated H100 and H200 equal what the lent boards
 /// printed (catalog/measured, driver 580.159.04), and the H100 also equals
 /// the project's shared reference recording.
