@@ -50,6 +50,10 @@ pub struct GpuModel {
     pub sm_count: u32,
     /// `ampere`, `hopper` or `blackwell`.
     pub architecture: Architecture,
+    /// CUDA compute capability (`nvmlDeviceGetCudaComputeCapability`), from
+    /// NVIDIA's CUDA GPUs list: 8.0 Ampere, 9.0 Hopper, 10.0 B200/GB200,
+    /// 12.0 RTX PRO Blackwell.
+    pub compute_capability: [u32; 2],
     /// Units of the GPU-instance placement grid: 8 on A100/H100/H200/B200,
     /// 4 on A30, 12 on RTX PRO 6000.
     pub placement_grid: u32,
@@ -226,6 +230,7 @@ const GPU_FIELDS: &[&str] = &[
     "pci_subsystem_id",
     "memory_total_bytes",
     "sm_count",
+    "compute_capability",
     "placement_grid",
     "mode_change_needs_reset",
     "gi_profile",

@@ -11,9 +11,10 @@
 
 use crate::errors::{entry, fill_chars, out, struct_version, write_str, Fail, Result, Return};
 use crate::machine::{self, Device};
+use mig_model::catalog::Architecture;
 use mig_sim::MachineState;
 use nvml_wrapper_sys::bindings as sys;
-use std::ffi::{c_char, c_uint};
+use std::ffi::{c_char, c_int, c_uint};
 
 /// `NVML_STRUCT_VERSION(Memory, 2)`.
 const MEMORY_V2: c_uint = 0x0200_0028;
@@ -426,6 +427,44 @@ pub unsafe extern "C" fn nvmlDeviceGetPdi(device: sys::nvmlDevice_t, pdi: *mut N
             version: PDI_V1,
             value,
         };
+        Ok(())
+    })
+}
+
+/// `nvmlDeviceGetCudaComputeCapability`: the board's, also on a MIG handle.
+/// Device-plugin and feature-discovery tools label nodes with it.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetCudaComputeCapability(
+    device: sys::nvmlDevice_t,
+    major: *mut c_int,
+    minor: *mut c_int,
+) -> Return {
+    entry("nvmlDeviceGetCudaComputeCapability", || {
+        let [ma, mi] = with_device(device, |d| Ok(d.model().compute_capability))?;
+        let major = unsafe { out(major) }?;
+        let minor = unsafe { out(minor) }?;
+        *major = ma as c_int;
+        *minor = mi as c_int;
+        Ok(())
+    })
+}
+
+/// `nvmlDeviceGetArchitecture`: `NVML_DEVICE_ARCH_AMPERE` (7), `_HOPPER` (9)
+/// or `_BLACKWELL` (10), as nvml.h numbers them.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetArchitecture(
+    device: sys::nvmlDevice_t,
+    arch: *mut sys::nvmlDeviceArchitecture_t,
+) -> Return {
+    entry("nvmlDeviceGetArchitecture", || {
+        let a = with_device(device, |d| {
+            Ok(match d.model().architecture {
+                Architecture::Ampere => 7,
+                Architecture::Hopper => 9,
+                Architecture::Blackwell => 10,
+            })
+        })?;
+        *unsafe { out(arch) }? = a;
         Ok(())
     })
 }

@@ -839,3 +839,35 @@ fn processes_on_mig_devices() {
         .expect("cis");
     assert!(!cis.iter().any(|c| c.id == ComputeInstanceId(0)));
 }
+
+/// Proves the compute capability and architecture come from the catalog
+/// (what device-plugin and feature-discovery tools read), null pointers are
+/// refused and a bad handle is INVALID_ARGUMENT.
+#[test]
+fn compute_capability_and_architecture() {
+    let _m = Machine::new(
+        &["a100-sxm4-40gb", "h100-sxm5-80gb", "rtx-pro-6000-server"],
+        true,
+    );
+    for (i, want_cc, want_arch) in [(0, (8, 0), 7), (1, (9, 0), 9), (2, (12, 0), 10)] {
+        let d = device(i);
+        let (mut major, mut minor) = (0, 0);
+        assert_eq!(
+            unsafe { nvmlDeviceGetCudaComputeCapability(d, &mut major, &mut minor) },
+            SUCCESS
+        );
+        assert_eq!((major, minor), want_cc);
+        let mut arch = 0;
+        assert_eq!(unsafe { nvmlDeviceGetArchitecture(d, &mut arch) }, SUCCESS);
+        assert_eq!(arch, want_arch);
+        assert_eq!(
+            unsafe { nvmlDeviceGetCudaComputeCapability(d, null_mut(), &mut minor) },
+            INVALID_ARGUMENT
+        );
+    }
+    let mut arch = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetArchitecture(0x1234 as sys::nvmlDevice_t, &mut arch) },
+        INVALID_ARGUMENT
+    );
+}
