@@ -84,7 +84,7 @@ impl Fault {
 
 /// Whether this process runs as root (effective UID 0), read from
 /// `/proc/self/status`; anything unreadable counts as not root.
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -281,18 +281,6 @@ fn mig_disabled_answers_like_nvidia_smi() {
     assert!(m.ok(&["mig", "-lgip"]).contains("MIG 7g.80gb"));
 }
 
-/// Whether this test runs as root (effective UID 0).
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
 /// On a `--root-only` machine (the driver's default mig/config mode 0400),
 /// a user who is not root gets NVML's "Insufficient Permissions" for every
 /// management operation, may still list, and changes nothing. Run as root,
@@ -303,7 +291,7 @@ fn root_only_machine_refuses_other_users() {
     let m = Machine::new();
     std::fs::set_permissions(m.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     m.ok(&["sim", "init", "--root-only", "a30-24gb"]);
-    let as_root = running_as_root();
+    let as_root = mig_sim::is_root();
     if as_root {
         m.ok(&["-mig", "1"]);
         // let `nobody` read and lock the state, as a world-readable state would
