@@ -300,24 +300,38 @@ fn root_only_machine_refuses_other_users() {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         }
     }
+    // `nobody` may not traverse the checkout (CI may clone under /root), so
+    // it runs a copy of the binary from the world-readable machine directory.
+    let copy = m.dir.path().join("migctl");
+    if as_root {
+        std::fs::copy(env!("CARGO_BIN_EXE_migctl"), &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let unprivileged = |args: &[&str]| -> std::process::Output {
-        if as_root {
-            let mut c = m.cmd(args);
-            let prog = c.get_program().to_owned();
-            let mut s = std::process::Command::new("setpriv");
-            s.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .arg(prog)
+        if !as_root {
+            return m.run(args);
+        }
+        let plain = m.cmd(args);
+        for attempt in 0.. {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&copy)
                 .args(args);
-            for (k, v) in c.get_envs() {
+            for (k, v) in plain.get_envs() {
                 if let Some(v) = v {
-                    s.env(k, v);
+                    c.env(k, v);
                 }
             }
-            c = s;
-            c.output().expect("setpriv")
-        } else {
-            m.run(args)
+            let o = c.output().expect("setpriv (util-linux) runs");
+            // a test thread forking while the copy was open for writing
+            // makes exec fail with "Text file busy" for a moment
+            let busy = String::from_utf8_lossy(&o.stderr).contains("Text file busy");
+            if !busy || attempt == 20 {
+                return o;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        unreachable!()
     };
     let before = m.state_text();
     let o = unprivileged(&["mig", "-cgi", "14"]);
