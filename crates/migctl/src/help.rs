@@ -13,6 +13,7 @@ Usage:
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.
+          --version                Print migctl's version.
     -L,   --list-gpus              Display a list of GPUs and MIG devices.
     -i,   --id=                    Target GPUs: index, PCI bus ID or UUID, comma separated.
     -mig, --multi-instance-gpu=    Enable or disable MIG: 0/DISABLED, 1/ENABLED.

@@ -88,8 +88,8 @@ fn main() -> ExitCode {
             return ExitCode::from(e.code.clamp(0, 255) as u8);
         }
     };
-    if cmd == smi_args::SmiCommand::Help {
-        print!("{}", help::TOP);
+    if let Some(o) = smi_run::without_backend(&cmd) {
+        print!("{}", o.stdout);
         return ExitCode::SUCCESS;
     }
     let style = match smi_out::Style::from_env() {

@@ -16,6 +16,8 @@ pub enum SmiCommand {
     Reset { ids: Option<String> },
     /// `-h`
     Help,
+    /// `--version`
+    Version,
     /// `mig ...`
     Mig(MigArgs),
 }
@@ -162,6 +164,7 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
         let (name, inline) = split_eq(arg);
         match name {
             "-h" | "--help" => return Ok(SmiCommand::Help),
+            "--version" => return Ok(SmiCommand::Version),
             "-L" | "--list-gpus" => list += 1,
             "-i" | "--id" => ids = Some(a.value(name, inline)?),
             "-r" | "--gpu-reset" => reset = true,

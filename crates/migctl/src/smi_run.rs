@@ -124,10 +124,22 @@ fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
         })
 }
 
+/// The commands that need no machine (help, version): their outcome.
+pub fn without_backend(cmd: &SmiCommand) -> Option<Outcome> {
+    match cmd {
+        SmiCommand::Help => Some(Outcome::ok(crate::help::TOP.to_string())),
+        SmiCommand::Version => Some(Outcome::ok(format!(
+            "migctl {}\n",
+            env!("CARGO_PKG_VERSION")
+        ))),
+        _ => None,
+    }
+}
+
 /// Run one command.
 pub fn run(b: &mut dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
     match cmd {
-        SmiCommand::Help => Ok(Outcome::ok(crate::help::TOP.to_string())),
+        SmiCommand::Help | SmiCommand::Version => Ok(without_backend(cmd).unwrap_or_default()),
         SmiCommand::List => list(b, style),
         SmiCommand::Status { ids } => status(b, ids.as_deref()),
         SmiCommand::SetMig { ids, enable } => set_mig(b, ids.as_deref(), *enable),
