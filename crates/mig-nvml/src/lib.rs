@@ -6,7 +6,7 @@
 //! API for creating or destroying MIG instances (mig-facts 1). It answers as
 //! the simulator does for the same machine, orderings included: GI profiles
 //! in `nvidia-smi mig -lgip` order, GIs by GI ID, CIs by CI ID, CI profiles
-//! by CI profile ID, MIG devices by (GI ID, CI ID) with index = position.
+//! by slices then CI profile ID, MIG devices by (GI ID, CI ID) with index = position.
 //! NVML return codes become [`NvmlError`]s, so the CLI prints nvidia-smi's
 //! messages.
 //!
