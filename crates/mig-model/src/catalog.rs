@@ -300,6 +300,14 @@ fn validate(gpu: &GpuModel) -> Result<(), CatalogError> {
                 return bad(format!("{what}: CI profile {} larger than its GI", c.id));
             }
         }
+        if !p
+            .ci_profiles
+            .windows(2)
+            .all(|w| (w[0].slices, w[0].id) < (w[1].slices, w[1].id))
+        {
+            // `-lcip` order (slices, then ID), which NVML backends sort to
+            return bad(format!("{what}: CI profiles not in (slices, id) order"));
+        }
         if !p.ci_profiles.iter().any(|c| c.slices == p.slices) {
             return bad(format!("{what}: no full-size (default) CI profile"));
         }
