@@ -319,26 +319,11 @@ fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
         MigAction::CreateGi { tuples, default_ci } => create_gi(b, ids, tuples, *default_ci, style),
         MigAction::DestroyGi => destroy_gi(b, ids, gi_ids.as_deref()),
         MigAction::ListGi => {
-            let devs = match mig_gpus(b, ids)? {
-                Ok(d) if !d.is_empty() => d,
-                Ok(_) => return Ok(Outcome::ok(NO_MIG.into())),
+            let targets = match gi_targets(b, ids, gi_ids.as_deref())? {
+                Ok(t) => t,
                 Err(o) => return Ok(o),
             };
-            let mut rows = Vec::new();
-            for d in devs {
-                let gis: Vec<GiInfo> = must(b.gpu_instances(d.index))?
-                    .into_iter()
-                    .filter(|g| gi_ids.as_ref().is_none_or(|l| l.contains(&g.id.0)))
-                    .collect();
-                rows.push((
-                    d.index,
-                    order_for_listing(&must(b.gi_profiles_for(d.index, ProfileQuery::BARE))?, gis),
-                ));
-            }
-            if rows.iter().all(|(_, g)| g.is_empty()) {
-                return Ok(Outcome::fail(NO_GI, 6));
-            }
-            Ok(Outcome::ok(smi_out::lgi(style, &rows)))
+            Ok(Outcome::ok(smi_out::lgi(style, &by_gpu(targets))))
         }
         MigAction::ListCiProfiles | MigAction::ListCiPlacements => {
             let targets = match gi_targets(b, ids, gi_ids.as_deref())? {
@@ -370,23 +355,32 @@ fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
                 Ok(t) => t,
                 Err(o) => return Ok(o),
             };
-            let mut rows: Vec<(u32, Vec<_>)> = Vec::new();
+            let mut cis = Vec::new();
             for (gpu, gi) in targets {
-                let cis: Vec<_> = must(b.compute_instances(gpu, gi.id))?
-                    .into_iter()
-                    .filter(|c| ci_ids.as_ref().is_none_or(|l| l.contains(&c.id.0)))
-                    .collect();
-                match rows.last_mut() {
-                    Some((g, v)) if *g == gpu => v.extend(cis),
-                    _ => rows.push((gpu, cis)),
+                for c in must(b.compute_instances(gpu, gi.id))? {
+                    if ci_ids.as_ref().is_none_or(|l| l.contains(&c.id.0)) {
+                        cis.push((gpu, c));
+                    }
                 }
             }
-            if rows.iter().all(|(_, c)| c.is_empty()) {
+            if cis.is_empty() {
                 return Ok(Outcome::fail(NO_CI, 6));
             }
-            Ok(Outcome::ok(smi_out::lci(style, &rows)))
+            Ok(Outcome::ok(smi_out::lci(style, &by_gpu(cis))))
         }
     }
+}
+
+/// Group (GPU, item) pairs, already in GPU order, into one row per GPU.
+fn by_gpu<T>(items: Vec<(u32, T)>) -> Vec<(u32, Vec<T>)> {
+    let mut rows: Vec<(u32, Vec<T>)> = Vec::new();
+    for (gpu, item) in items {
+        match rows.last_mut() {
+            Some((g, v)) if *g == gpu => v.push(item),
+            _ => rows.push((gpu, vec![item])),
+        }
+    }
+    rows
 }
 
 /// nvidia-smi lists GPU instances profile by profile (in `-lgip` order) and,
