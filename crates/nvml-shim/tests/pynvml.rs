@@ -180,7 +180,24 @@ fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
 #[test]
 fn pynvml_dump_matches_the_real_h100() {
     let Some(shared) = shared_dir() else { return };
-    let Some(s) = Setup::new(&["h100-sxm5-80gb"]) else {
+    let want = shared.join("reference/h100-80gb-hbm3/h100_nvml.json");
+    dump_matches("h100-sxm5-80gb", &shared, &want);
+}
+
+/// Proves the same for the H200 entry, against the dump taken read-only on a
+/// lent NVIDIA H200 (driver 580.159.04) and kept in catalog/measured.
+#[test]
+fn pynvml_dump_matches_the_real_h200() {
+    let Some(shared) = shared_dir() else { return };
+    let want = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../catalog/measured/h200-580.159.04/nvml.json");
+    dump_matches("h200-sxm5-141gb", &shared, &want);
+}
+
+/// Run `shared/tools/nvml_dump.py` through the shim on a simulated `model`
+/// and compare it with the real board's dump `want`.
+fn dump_matches(model: &str, shared: &Path, want: &Path) {
+    let Some(s) = Setup::new(&[model]) else {
         return;
     };
     let out = s.dir.path().join("dump.json");
@@ -194,11 +211,9 @@ fn pynvml_dump_matches_the_real_h100() {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     };
     let got = without_board_identity(read(&out));
-    let want = without_board_identity(read(
-        &shared.join("reference/h100-80gb-hbm3/h100_nvml.json"),
-    ));
+    let want = without_board_identity(read(want));
     if let Some(diff) = first_difference(&got, &want, "dump") {
-        panic!("shim dump differs from the real H100 (shim vs real): {diff}");
+        panic!("shim dump differs from the real {model} (shim vs real): {diff}");
     }
     assert_eq!(got, want);
 }
