@@ -334,6 +334,18 @@ fn root_only_machine_refuses_other_users() {
         unreachable!()
     };
     let before = m.state_text();
+    if as_root {
+        let probe = unprivileged(&["--version"]);
+        if !probe.status.success() {
+            // e.g. a temporary directory mounted noexec
+            eprintln!(
+                "SKIPPED: cannot run migctl as nobody from {}: {}",
+                copy.display(),
+                String::from_utf8_lossy(&probe.stderr)
+            );
+            return;
+        }
+    }
     let o = unprivileged(&["mig", "-cgi", "14"]);
     let out = String::from_utf8_lossy(&o.stdout);
     if as_root {
