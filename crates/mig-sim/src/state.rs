@@ -280,7 +280,9 @@ impl StateFile {
         })?;
         text.push(b'\n');
         let mut tmp = self.path.clone().into_os_string();
-        tmp.push(format!(".tmp.{}", std::process::id()));
+        // One fixed name: writers hold the exclusive lock, so no two write at
+        // once, and a crash leaves at most this one file, replaced next time.
+        tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;

@@ -190,8 +190,13 @@ fn abort_mid_write_keeps_previous_state() {
         .unwrap();
     assert!(!o.status.success(), "the process should have died");
     assert_eq!(m.state_text(), before);
+    // the half-written new state is the only leftover, and the next write
+    // replaces it
+    let tmp = m.dir.path().join("state.json.tmp");
+    assert!(tmp.exists());
     // and the machine still works
     m.ok(&["mig", "-cgi", "19"]);
+    assert!(!tmp.exists());
     assert!(m.ok(&["mig", "-lgi"]).contains("MIG 1g.5gb"));
 }
 
