@@ -164,6 +164,73 @@ pub struct ProcessInfo {
     pub used_memory_mb: u64,
 }
 
+/// How an operation names a GPU: by NVML enumeration index, or by board UUID
+/// (`GPU-...`), which survives re-enumeration (a journal records UUIDs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GpuRef {
+    Index(u32),
+    Uuid(String),
+}
+
+impl std::fmt::Display for GpuRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GpuRef::Index(i) => write!(f, "GPU {i}"),
+            GpuRef::Uuid(u) => write!(f, "GPU {u}"),
+        }
+    }
+}
+
+impl From<u32> for GpuRef {
+    fn from(i: u32) -> GpuRef {
+        GpuRef::Index(i)
+    }
+}
+
+/// A physical GPU's identity and what the catalog knows of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuIdentity {
+    /// NVML enumeration index now (it may change across reboots; `uuid` does not).
+    pub index: u32,
+    /// `GPU-...`.
+    pub uuid: String,
+    /// `nvmlDeviceGetName`.
+    pub name: String,
+    /// `00000000:07:00.0`.
+    pub pci_bus_id: String,
+    /// NVML's `pciDeviceId`: device ID in the upper 16 bits, vendor (0x10de)
+    /// in the lower, as mig-parted's `device-filter` writes it (`0x20B010DE`).
+    pub pci_device_id: u32,
+    /// NVML's `pciSubSystemId` (`0x134F10DE`).
+    pub pci_subsystem_id: u32,
+    /// `/dev/nvidiaN` minor.
+    pub minor: u32,
+    pub memory_total_bytes: u64,
+    /// Catalog slug of the board, or `None` when the catalog does not know
+    /// it (reported, never guessed).
+    pub model: Option<String>,
+    /// Whether the board maps logical slices to physical ones mirrored.
+    pub mirrored: bool,
+    /// Whether a MIG mode change takes effect only after a GPU reset
+    /// (the catalog's `mode_change_needs_reset`: Ampere).
+    pub mode_change_needs_reset: bool,
+}
+
+/// One GPU's whole MIG state, read at one moment (under one lock on the
+/// simulator), so a planner diffs against a consistent picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuSnapshot {
+    pub identity: GpuIdentity,
+    pub mode: MigMode,
+    /// Every GI and CI with profile IDs, placements and IDs (empty when MIG
+    /// is disabled).
+    pub layout: crate::engine::Layout,
+    /// MIG devices in the driver's enumeration order.
+    pub mig_devices: Vec<MigDeviceInfo>,
+    /// Processes on the GPU or its MIG devices.
+    pub processes: Vec<ProcessInfo>,
+}
+
 /// NVML's MIG operations. `gpu` is the NVML enumeration index.
 pub trait Backend {
     /// One line for humans: which backend, and where its machine is.

@@ -16,7 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod types;
 
-pub use backend::{Backend, BackendError};
+pub use backend::{Backend, BackendError, GpuIdentity, GpuRef, GpuSnapshot};
 pub use catalog::{CiProfile, GiProfile, GpuModel};
 pub use engine::Layout;
 pub use error::NvmlError;
