@@ -8,3 +8,4 @@
 //! What it is not for: single MIG rules (placement validity, IDs, default
 //! placements live in `mig_model::engine`), talking to a GPU directly (it
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
+pub mod demand;
