@@ -7,7 +7,7 @@ mod smi_args;
 mod smi_out;
 mod smi_run;
 
-use mig_model::Backend;
+use mig_model::backend::{Backend, Inventory};
 use mig_nvml::NvmlBackend;
 use mig_sim::SimMachine;
 use std::io::Write;
@@ -38,7 +38,7 @@ fn backend_choice() -> Result<BackendChoice, String> {
 
 /// Open the simulated machine, creating the default one on first use.
 fn open_sim() -> Result<SimMachine, String> {
-    let sim = SimMachine::open(mig_sim::default_state_path())?;
+    let sim = SimMachine::open(mig_sim::default_state_path()).map_err(|e| e.to_string())?;
     if !sim.path().exists() {
         sim.init(&[(DEFAULT_MODEL.to_string(), false)])
             .map_err(|e| e.to_string())?;
@@ -99,7 +99,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut backend = match open_backend() {
+    let backend = match open_backend() {
         Ok(b) => b,
         Err(e) => {
             eprintln!("migctl: {e}");
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
     };
     let t0 = std::time::Instant::now();
     let trace = std::env::var_os("MIGCTL_TRACE").is_some();
-    let result = smi_run::run(backend.as_mut(), &cmd, style);
+    let result = smi_run::run(backend.as_ref(), &cmd, style);
     if trace {
         eprintln!("migctl trace: command: {:?}", t0.elapsed());
     }

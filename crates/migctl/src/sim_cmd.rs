@@ -32,6 +32,10 @@ enum SimCmd {
         /// (mode 0400); others get "Insufficient Permissions".
         #[arg(long)]
         root_only: bool,
+        /// Replace the file at the state path even if it is not a migctl
+        /// state file (without it, such a file is refused and left alone).
+        #[arg(long)]
+        force: bool,
         /// Model slugs (`migctl sim models`), e.g. a100-sxm4-40gb or h100-sxm5-80gbx8.
         #[arg(required = true, value_name = "MODEL")]
         models: Vec<String>,
@@ -39,7 +43,7 @@ enum SimCmd {
     /// List the GPU models the simulator knows.
     Models,
     /// Start a simulated process on a MIG device (or on a GPU with MIG
-    /// disabled); prints its pid.
+    /// disabled); prints its pid first, then what it is.
     Run {
         /// GPU index.
         #[arg(long)]
@@ -96,8 +100,21 @@ fn expand_models(args: &[String], mirrored: bool) -> Result<Vec<(String, bool)>,
     Ok(out)
 }
 
+/// Exit status for a backend failure: 6 for a GPU that does not exist
+/// (as nvidia-smi's "No devices were found"), the NVML code's status for an
+/// NVML error, else 1.
+fn backend_exit(e: &mig_model::BackendError) -> u8 {
+    match (e, e.nvml_code()) {
+        (mig_model::BackendError::NoSuchGpu { .. }, _) => 6,
+        (_, Some(code)) => crate::smi_run::exit_code(code).clamp(0, 255) as u8,
+        _ => 1,
+    }
+}
+
 pub fn main(args: &[String]) -> ExitCode {
-    let cli = match SimCli::try_parse_from(args) {
+    // usage lines name the command as typed: `migctl sim ...`
+    let argv = std::iter::once("migctl sim".to_string()).chain(args.iter().skip(1).cloned());
+    let cli = match SimCli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -114,7 +131,7 @@ pub fn main(args: &[String]) -> ExitCode {
 }
 
 fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
-    let open = || SimMachine::open(mig_sim::default_state_path()).map_err(|e| (2, e));
+    let open = || SimMachine::open(mig_sim::default_state_path()).map_err(|e| (2, e.to_string()));
     match cmd {
         SimCmd::Models => {
             for m in catalog::all() {
@@ -125,12 +142,13 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
         SimCmd::Init {
             mirrored,
             root_only,
+            force,
             models,
         } => {
             let models = expand_models(&models, mirrored).map_err(|e| (2, e))?;
             let sim = open()?;
             let st = sim
-                .init_with(&models, root_only)
+                .init_with(&models, root_only, force)
                 .map_err(|e| (1, e.to_string()))?;
             println!(
                 "Simulated machine at {}: {} GPU(s), MIG disabled",
@@ -157,14 +175,21 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             let sim = open()?;
             let mig = gi.zip(ci);
             let pid = sim
-                .start_process(gpu, mig, &name, memory)
-                .map_err(|e| (1, e.to_string()))?;
-            println!("{pid}");
+                .start_process(&mig_model::GpuRef::Index(gpu), mig, &name, memory)
+                .map_err(|e| (backend_exit(&e), e.to_string()))?;
+            let on = match mig {
+                Some((gi, ci)) => format!("GPU {gpu} GPU instance {gi} compute instance {ci}"),
+                None => format!("GPU {gpu}"),
+            };
+            println!(
+                "{pid}: pid of simulated process {name:?} on {on} (`migctl sim kill {pid}` ends it)"
+            );
             Ok(())
         }
         SimCmd::Kill { pid } => {
             let sim = open()?;
-            sim.kill_process(pid).map_err(|e| (1, e.to_string()))
+            sim.kill_process(pid)
+                .map_err(|e| (backend_exit(&e), e.to_string()))
         }
         SimCmd::Path => {
             println!("{}", mig_sim::default_state_path().display());

@@ -16,6 +16,13 @@ fn a100() -> Machine {
     m
 }
 
+/// The first number on a line (`sim run` prints the pid first).
+fn first_number(s: &str) -> &str {
+    let s = s.trim_start();
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    &s[..end]
+}
+
 /// Run, expect failure with `code`, stdout or stderr containing `needle`,
 /// and the state file byte-for-byte unchanged.
 fn refused(m: &Machine, args: &[&str], code: i32, needle: &str) {
@@ -116,11 +123,11 @@ fn bad_input_changes_nothing() {
 fn bad_state_files_are_reported() {
     let m = Machine::new();
     for (text, needle) in [
-        ("{ not json", "corrupt simulated-machine state"),
+        ("{ not json", "not a migctl simulated-machine state file (it is not JSON"),
         ("{\"hello\": 1}", "not a migctl simulated-machine state file"),
         (
             "{\"format\":\"migctl-sim-state\",\"version\":99}",
-            "state version",
+            "it is state version 99, this migctl reads version 1",
         ),
         (
             "{\"format\":\"migctl-sim-state\",\"version\":1,\"gpus\":[{\"model\":\"nope\"}],\"next_pid\":1}",
@@ -249,7 +256,7 @@ fn mig_mode_pending_and_reset() {
     let r = m.run(&["-r"]);
     assert_eq!(r.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&r.stdout).contains("In use by another client"));
-    m.ok(&["sim", "kill", pid.trim()]);
+    m.ok(&["sim", "kill", first_number(&pid)]);
     assert_eq!(
         m.ok(&["-r", "-i", "0"]),
         "GPU 00000000:07:00.0 was successfully reset.\nAll done.\n"

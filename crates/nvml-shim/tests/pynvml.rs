@@ -13,7 +13,10 @@
 //! Without python3 or pynvml the tests skip with a message, unless
 //! `MIGCTL_REQUIRE_PYNVML=1` (CI sets it), where that is a failure.
 
-use mig_model::Backend;
+use mig_model::backend::{GpuRef, LayoutControl};
+
+/// The first GPU of a test machine.
+const G0: GpuRef = GpuRef::Index(0);
 use mig_sim::SimMachine;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -242,7 +245,7 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
     );
 
     // The layout pynvml listed is the simulator's, GI by GI, CI by CI.
-    let st = s.sim().snapshot().expect("snapshot");
+    let st = s.sim().state().expect("snapshot");
     let gpu = &st.gpus[0];
     let layout: Vec<Value> = gpu
         .layout
@@ -268,12 +271,15 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
         .collect();
     assert_eq!(created["gpu_instances"], Value::Array(layout));
     assert_eq!(
-        s.sim().gi_profiles(0).expect("profiles")[0].remaining,
+        s.sim()
+            .gi_profiles(&G0, mig_model::backend::ProfileQuery::ALL)
+            .expect("profiles")[0]
+            .remaining,
         created["remaining_1g"].as_u64().expect("remaining") as u32
     );
 
     // MIG devices: same order, UUIDs, names, IDs and sizes as the simulator.
-    let devices = mig_sim::mig_devices_of(gpu).expect("mig devices");
+    let devices = mig_sim::mig_devices_of(&st, 0).expect("mig devices");
     let listed = created["mig_devices"].as_array().expect("mig_devices");
     assert_eq!(listed.len(), devices.len());
     assert_eq!(devices.len(), 5);
@@ -303,7 +309,7 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
         .expect("2c device");
     let pid = s
         .sim()
-        .start_process(0, Some((target.gi.0, target.ci.0)), "trainer", 1024)
+        .start_process(&G0, Some((target.gi.0, target.ci.0)), "trainer", 1024)
         .expect("start process");
     let busy = s.phase("busy");
     assert_eq!(
@@ -331,6 +337,6 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
     assert_eq!(gone["activation"], 0);
     assert_eq!(gone["mig_mode"], serde_json::json!([0, 0]));
     assert_eq!(gone["max_mig_devices"], 0);
-    let st = s.sim().snapshot().expect("snapshot");
+    let st = s.sim().state().expect("snapshot");
     assert!(!st.gpus[0].mig_current && st.gpus[0].layout.gpu_instances.is_empty());
 }
