@@ -93,6 +93,9 @@ fn hint(e: &std::io::Error) -> &'static str {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
             " (a directory on the path is missing or is a file; set MIGCTL_SIM_STATE to another path)"
         }
+        std::io::ErrorKind::AlreadyExists => {
+            " (a file stands where a directory of the path must be; set MIGCTL_SIM_STATE to another path)"
+        }
         _ => "",
     }
 }

@@ -149,7 +149,12 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             let sim = open()?;
             let st = sim
                 .init_with(&models, root_only, force)
-                .map_err(|e| (1, e.to_string()))?;
+                .map_err(|e| match e {
+                    mig_sim::StateError::Foreign { .. } => {
+                        (1, format!("{e}; `migctl sim init --force ...` replaces it"))
+                    }
+                    e => (1, e.to_string()),
+                })?;
             println!(
                 "Simulated machine at {}: {} GPU(s), MIG disabled",
                 sim.path().display(),
@@ -207,8 +212,12 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
 const SHIM_FILE: &str = "libnvml_shim.so";
 /// The name NVML clients load.
 const NVML_SONAME: &str = "libnvidia-ml.so.1";
+/// Environment variable naming the shim library when it is not beside the
+/// executable (an installed migctl).
+const ENV_SHIM: &str = "MIGCTL_NVML_SHIM";
 
-/// Find the shim Cargo built beside this executable and make
+/// Find the shim (`$MIGCTL_NVML_SHIM`, else `<exe dir>/../lib/migctl/`, else
+/// where Cargo built it beside this executable) and make
 /// `<its dir>/nvml-shim/libnvidia-ml.so.1` point at it, replacing a stale
 /// link. The link gets its own directory so that putting it on
 /// `LD_LIBRARY_PATH` exposes nothing else.
@@ -224,7 +233,15 @@ fn nvml_lib() -> Result<PathBuf, String> {
     let dir = exe.parent().unwrap_or(Path::new("."));
     // Listed so that on equal times (Cargo's uplift is a hard link) the
     // executable's own directory, which comes last, wins.
+    if let Some(p) = std::env::var_os(ENV_SHIM).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            return Err(format!("{ENV_SHIM}={}: no such file", p.display()));
+        }
+        return link_soname(&p);
+    }
     let shim = [
+        dir.parent().map(|d| d.join("lib").join("migctl")),
         dir.parent().map(Path::to_path_buf),
         Some(dir.join("deps")),
         Some(dir.to_path_buf()),
@@ -244,11 +261,17 @@ fn nvml_lib() -> Result<PathBuf, String> {
     .map(|(_, p)| p)
     .ok_or_else(|| {
         format!(
-            "the NVML shim {SHIM_FILE} is not next to {}; build it with \
-                 `cargo build --release` (the nvml-shim crate)",
+            "the NVML shim {SHIM_FILE} is not next to {} nor in its ../lib/migctl/; build it \
+             with `cargo build --release -p nvml-shim` and copy it there, or name it with {ENV_SHIM}",
             exe.display()
         )
     })?;
+    link_soname(&shim)
+}
+
+/// Make `<shim's dir>/nvml-shim/libnvidia-ml.so.1` point at `shim`.
+fn link_soname(shim: &Path) -> Result<PathBuf, String> {
+    let shim = shim.canonicalize().unwrap_or_else(|_| shim.to_path_buf());
     let link_dir = shim.with_file_name("nvml-shim");
     let link = link_dir.join(NVML_SONAME);
     let fail = |p: &Path, e: std::io::Error| format!("cannot create {}: {e}", p.display());

@@ -282,7 +282,21 @@ fn mig_gpus(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Out
     Ok(select(b, ids)?.map(|ds| ds.into_iter().filter(|d| d.mig.current).collect()))
 }
 
+/// A `mig` call: its action, then any further listings, their output one
+/// after another; the exit status is the first failure's.
 fn mig(b: &dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
+    let mut out = mig_action(b, m, &m.action, style)?;
+    for action in &m.more {
+        let next = mig_action(b, m, action, style)?;
+        out.stdout.push_str(&next.stdout);
+        if out.code == 0 {
+            out.code = next.code;
+        }
+    }
+    Ok(out)
+}
+
+fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) -> R<Outcome> {
     let gi_ids = match id_list("GPU instance", m.gi.as_deref()) {
         Ok(v) => v,
         Err(o) => return Ok(o),
@@ -292,7 +306,7 @@ fn mig(b: &dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
         Err(o) => return Ok(o),
     };
     let ids = m.ids.as_deref();
-    match &m.action {
+    match action {
         MigAction::Help => Ok(Outcome::ok(crate::help::MIG.to_string())),
         MigAction::ListGiProfiles | MigAction::ListGiPlacements => {
             let devs = match select(b, ids)? {
@@ -301,14 +315,14 @@ fn mig(b: &dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
             };
             let mut rows = Vec::new();
             let want = ProfileQuery {
-                placements: m.action == MigAction::ListGiPlacements,
-                remaining: m.action == MigAction::ListGiProfiles,
+                placements: *action == MigAction::ListGiPlacements,
+                remaining: *action == MigAction::ListGiProfiles,
             };
             for d in devs {
                 let profiles = must(b.gi_profiles(&at(d.index), want))?;
                 rows.push((d.index, smi_out::lgip_order(profiles)));
             }
-            Ok(Outcome::ok(if m.action == MigAction::ListGiProfiles {
+            Ok(Outcome::ok(if *action == MigAction::ListGiProfiles {
                 smi_out::lgip(&rows)
             } else {
                 smi_out::lgipp(&rows)
@@ -337,7 +351,7 @@ fn mig(b: &dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
                     smi_out::lcip_order(must(b.ci_profiles(&at(gpu), gi.id))?),
                 ));
             }
-            if m.action == MigAction::ListCiProfiles {
+            if *action == MigAction::ListCiProfiles {
                 Ok(Outcome::ok(smi_out::lcip(&rows)))
             } else {
                 let rows: Vec<_> = rows.into_iter().map(|(g, gi, _, p)| (g, gi, p)).collect();

@@ -119,25 +119,13 @@ fn pynvml_available() -> bool {
         ),
         Err(e) => format!("python3 is not runnable ({e})"),
     };
-    if std::env::var("MIGCTL_REQUIRE_PYNVML").as_deref() == Ok("1") {
-        panic!("MIGCTL_REQUIRE_PYNVML=1 but {why}");
-    }
-    eprintln!("SKIPPED: {why}");
+    testkit::skip("nvml-shim pynvml tests", testkit::Needs::Pynvml, &why);
     false
 }
 
 /// `../shared` beside the repository, where the reference capture lives.
 fn shared_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (it holds the real H100 capture and nvml_dump.py)",
-            dir.display()
-        );
-        None
-    }
+    testkit::shared("nvml-shim pynvml dump vs the real H100 capture and nvml_dump.py")
 }
 
 /// Drop the fields that identify one board: they differ on every GPU.
@@ -325,7 +313,13 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
             .find(|x| d["uuid"] == x.uuid.as_str())
             .expect("known device")
             .gi;
-        let used: u64 = if gi_of == target.gi { 1024 << 20 } else { 0 };
+        // the simulator's idle GI use, plus the process in the target's GI
+        let idle = mig_sim::IDLE_MIG_DEVICE_MEMORY_USED_MB << 20;
+        let used: u64 = if gi_of == target.gi {
+            idle + (1024 << 20)
+        } else {
+            idle
+        };
         assert_eq!(d["used"], used, "memory of {}", d["uuid"]);
     }
     assert_eq!(busy["destroy_busy_ci"], "In use by another client");
