@@ -129,6 +129,7 @@ pub struct NvmlBackend {
     /// about 0.3 ms on an H100, so a command reads them once and only when
     /// it needs them.
     profiles: Mutex<HashMap<(u32, bool), Vec<GiProfile>>>,
+    timings: OpenTimings,
 }
 
 impl fmt::Debug for NvmlBackend {
@@ -158,12 +159,13 @@ fn code_text(f: Fail) -> String {
     }
 }
 
-/// Time spent so far, on stderr, when `MIGCTL_TRACE` is set. The only
-/// output of this library, and only on request.
-fn trace(what: &str, t0: std::time::Instant) {
-    if std::env::var_os("MIGCTL_TRACE").is_some() {
-        eprintln!("migctl trace: {what}: {:?}", t0.elapsed());
-    }
+/// How long opening NVML took, for `MIGCTL_TRACE` (the CLI prints it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenTimings {
+    /// Loading the library.
+    pub load: std::time::Duration,
+    /// Loading, `nvmlInit_v2` and the device count together.
+    pub init: std::time::Duration,
 }
 
 impl NvmlBackend {
@@ -179,7 +181,7 @@ impl NvmlBackend {
             lib: lib.to_string(),
             reason: e.to_string(),
         })?;
-        trace(&format!("load {lib}"), t0);
+        let load = t0.elapsed();
         nvml.init().map_err(|f| match f {
             Fail::Missing(s) => OpenError::NotNvml {
                 lib: lib.to_string(),
@@ -200,7 +202,7 @@ impl NvmlBackend {
                 error: format!("nvmlDeviceGetCount_v2: {}", code_text(f)),
             },
         })?;
-        trace("nvmlInit_v2 + device count", t0);
+        let init = t0.elapsed();
         if n == 0 {
             return Err(OpenError::NoGpu {
                 lib: lib.to_string(),
@@ -210,7 +212,18 @@ impl NvmlBackend {
             nvml,
             lib: lib.to_string(),
             profiles: Mutex::new(HashMap::new()),
+            timings: OpenTimings { load, init },
         })
+    }
+
+    /// How long [`NvmlBackend::open`] took.
+    pub fn timings(&self) -> OpenTimings {
+        self.timings
+    }
+
+    /// The library this backend loaded.
+    pub fn library(&self) -> &str {
+        &self.lib
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, bool), Vec<GiProfile>>> {

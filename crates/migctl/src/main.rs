@@ -51,6 +51,17 @@ fn open_sim() -> Result<SimMachine, String> {
     Ok(sim)
 }
 
+/// The NVML backend, after printing how long opening it took when
+/// `MIGCTL_TRACE` is set.
+fn traced(b: NvmlBackend) -> Box<dyn Backend> {
+    if std::env::var_os("MIGCTL_TRACE").is_some() {
+        let t = b.timings();
+        eprintln!("migctl trace: load {}: {:?}", b.library(), t.load);
+        eprintln!("migctl trace: nvmlInit_v2 + device count: {:?}", t.init);
+    }
+    Box::new(b)
+}
+
 /// Pick the backend as `MIGCTL_BACKEND` says: `nvml` requires NVML, `sim`
 /// is the simulated machine, `auto` (the default) uses NVML when it loads,
 /// initialises and has a GPU, else the simulated machine with a note.
@@ -58,11 +69,11 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
     match backend_choice()? {
         BackendChoice::Sim => Ok(Box::new(open_sim()?)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok(Box::new(b)),
+            Ok(b) => Ok(traced(b)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok(Box::new(b)),
+            Ok(b) => Ok(traced(b)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
