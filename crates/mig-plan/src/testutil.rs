@@ -4,20 +4,10 @@ use mig_model::GpuIdentity;
 
 /// A GPU of catalog board `slug` at `index`, as a backend would report it.
 pub fn identity(index: u32, slug: &str) -> GpuIdentity {
-    let m = mig_model::catalog::model(slug).expect("catalog slug");
-    GpuIdentity {
+    crate::validate::catalog_identity(
         index,
-        uuid: mig_model::ids::sim_gpu_uuid("test", index),
-        name: m.name.clone(),
-        pci_bus_id: format!("00000000:{:02X}:00.0", 7 + index),
-        pci_device_id: (u32::from(m.pci_device_id) << 16) | 0x10de,
-        pci_subsystem_id: m.pci_subsystem_id,
-        minor: index,
-        memory_total_bytes: m.memory_total_bytes,
-        model: Some(m.slug.clone()),
-        mirrored: false,
-        mode_change_needs_reset: m.mode_change_needs_reset,
-    }
+        mig_model::catalog::model(slug).expect("catalog slug"),
+    )
 }
 
 /// A GPU the catalog does not know (a display board).

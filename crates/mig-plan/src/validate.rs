@@ -154,6 +154,25 @@ fn board(model: &GpuModel) -> String {
     format!("{} ({})", model.name, model.slug)
 }
 
+/// The identity a GPU of board `model` at `index` reports, for what-ifs
+/// without a GPU (validating a config for a board, the compat tests). The
+/// UUID and bus ID are made up; PCI IDs are the catalog's.
+pub fn catalog_identity(index: u32, model: &GpuModel) -> GpuIdentity {
+    GpuIdentity {
+        index,
+        uuid: mig_model::ids::sim_gpu_uuid(&model.slug, index),
+        name: model.name.clone(),
+        pci_bus_id: format!("00000000:{:02X}:00.0", 7 + index),
+        pci_device_id: (u32::from(model.pci_device_id) << 16) | 0x10de,
+        pci_subsystem_id: model.pci_subsystem_id,
+        minor: index,
+        memory_total_bytes: model.memory_total_bytes,
+        model: Some(model.slug.clone()),
+        mirrored: false,
+        mode_change_needs_reset: model.mode_change_needs_reset,
+    }
+}
+
 /// Whether `entry` selects the GPU `gpu` (mig-parted's
 /// `MatchesDeviceFilter && MatchesDevices`, plus UUIDs for migctl/v1).
 pub fn entry_selects(entry: &Entry, gpu: &GpuIdentity) -> bool {
