@@ -37,3 +37,43 @@ pub fn one_entry(mig_devices: &str) -> crate::config::NamedConfig {
         .configs
         .remove(0)
 }
+
+/// A snapshot of a GPU of board `slug` with MIG `enabled` and the GIs
+/// `gis` (profile ID, start) created in order, each with its full-size CI.
+pub fn snapshot(
+    index: u32,
+    slug: &str,
+    enabled: bool,
+    gis: &[(u32, u32)],
+) -> mig_model::GpuSnapshot {
+    let m = mig_model::catalog::model(slug).expect("catalog slug");
+    let mut layout = mig_model::Layout::new(false);
+    for &(p, start) in gis {
+        let gp = mig_model::engine::gi_profile(m, mig_model::GiProfileId(p)).expect("profile");
+        let id = layout
+            .create_gi(
+                m,
+                mig_model::GiProfileId(p),
+                Some(mig_model::Placement::new(start, gp.placement_size)),
+            )
+            .expect("GI fits");
+        let full = gp
+            .ci_profiles
+            .iter()
+            .find(|c| c.slices == gp.slices)
+            .expect("full CI");
+        layout
+            .create_ci(m, id, mig_model::CiProfileId(full.id), None)
+            .expect("CI fits");
+    }
+    mig_model::GpuSnapshot {
+        identity: identity(index, slug),
+        mode: mig_model::backend::MigMode {
+            current: enabled,
+            pending: enabled,
+        },
+        layout,
+        mig_devices: Vec::new(),
+        processes: Vec::new(),
+    }
+}
