@@ -194,14 +194,27 @@ pub enum ConfigError {
         column: Option<usize>,
         message: String,
     },
-    #[error("{origin}: no config named {name:?}; the file has {}", known.join(", "))]
+    #[error("{origin}: no config named {name:?}; the file has {}", some(known))]
     UnknownConfig {
         origin: String,
         name: String,
         known: Vec<String>,
     },
-    #[error("{origin}: the file has {} configs ({}); choose one with -c NAME", known.len(), known.join(", "))]
+    #[error("{origin}: the file has {} configs ({}); choose one with -c NAME", known.len(), some(known))]
     NoSelection { origin: String, known: Vec<String> },
+}
+
+/// Up to a dozen names, then how many more.
+fn some(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{}, ... and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
 }
 
 fn at(line: Option<usize>, column: Option<usize>) -> String {
