@@ -31,6 +31,12 @@ Usage:
     migctl [-i IDS] -r             Reset GPUs (applies a pending MIG mode).
     migctl mig [options]           MIG management, as `nvidia-smi mig` ("migctl mig -h").
     migctl sim <command>           The simulated machine ("migctl sim --help").
+    migctl assert -f FILE [-c NAME]  Exit 0 when the GPUs hold config NAME of a mig-parted
+                                   file ("migctl assert -h"; -f - reads stdin).
+    migctl export [--placements]   The current layout as a mig-parted config.
+    migctl apply|plan -f FILE [-c NAME]  Apply a config, or show the steps.
+    migctl parted <command>        nvidia-mig-parted's command line (also through a link
+                                   named nvidia-mig-parted).
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.
