@@ -1,9 +1,12 @@
 //! `assert`: does the machine hold what a validated config asks for?
 //!
 //! A GPU matches its [`GpuDemand`] when its current MIG mode is the wanted
-//! one and, with MIG on, its GPU instances are the wanted ones: the same GI
-//! profiles, each holding the same CI profiles (the structure mig-parted's
-//! packing gives), at the pinned placements where the demand pins them.
+//! one and, with MIG on, it holds the wanted instances: GIs the demand pins
+//! (a start slot, or CI starts; migctl/v1) exactly as pinned, the others by
+//! profile counts, one per compute instance (`3g.20gb`, `1c.3g.20gb`), as
+//! mig-parted's `MigConfig.Equals` compares them. Which GI an unpinned CI
+//! sits in is not compared, so a layout mig-parted made with the same counts
+//! asserts, and an exported config asserts on the machine it came from.
 //!
 //! Unlike mig-parted (whose `AssertMigConfig` fails unless *every* GPU of the
 //! node was matched by an entry, so a config that selects only some GPUs can
@@ -153,20 +156,29 @@ fn gi_matches(have: &GpuInstance, want: &GiDemand) -> bool {
         && cis_match(have, &want.compute_instances)
 }
 
-/// Whether `layout` holds exactly the GIs of `demand`.
-pub fn layout_matches(layout: &Layout, demand: &GpuDemand) -> bool {
-    if layout.gpu_instances.len() != demand.gpu_instances.len() {
-        return false;
+/// What an unpinned GI contributes to the profile counts: one key per CI
+/// (mig-parted's `GetMigConfig` names), or one for a GI without CIs.
+fn count_keys(
+    gi: mig_model::GiProfileId,
+    cis: impl Iterator<Item = mig_model::CiProfileId>,
+) -> Vec<(u32, Option<u32>)> {
+    let v: Vec<(u32, Option<u32>)> = cis.map(|c| (gi.0, Some(c.0))).collect();
+    if v.is_empty() {
+        vec![(gi.0, None)]
+    } else {
+        v
     }
+}
+
+/// Whether `layout` holds what `demand` asks for: GIs with a pinned GI or CI
+/// placement exactly (profile, placement, CIs); the rest by profile counts
+/// (which GI each CI sits in is not compared, as mig-parted compares counts).
+pub fn layout_matches(layout: &Layout, demand: &GpuDemand) -> bool {
     let mut used = vec![false; layout.gpu_instances.len()];
-    let mut order: Vec<&GiDemand> = demand.gpu_instances.iter().collect();
-    order.sort_by_key(|g| {
-        (
-            g.placement.is_none(),
-            g.compute_instances.iter().all(|c| c.placement.is_none()),
-        )
-    });
-    for w in order {
+    let pinned = |g: &GiDemand| {
+        g.placement.is_some() || g.compute_instances.iter().any(|c| c.placement.is_some())
+    };
+    for w in demand.gpu_instances.iter().filter(|g| pinned(g)) {
         let hit = layout
             .gpu_instances
             .iter()
@@ -177,7 +189,22 @@ pub fn layout_matches(layout: &Layout, demand: &GpuDemand) -> bool {
             None => return false,
         }
     }
-    true
+    let mut want: Vec<(u32, Option<u32>)> = demand
+        .gpu_instances
+        .iter()
+        .filter(|g| !pinned(g))
+        .flat_map(|g| count_keys(g.profile, g.compute_instances.iter().map(|c| c.profile)))
+        .collect();
+    let mut have: Vec<(u32, Option<u32>)> = layout
+        .gpu_instances
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .flat_map(|(g, _)| count_keys(g.profile_id, g.compute_instances.iter().map(|c| c.profile_id)))
+        .collect();
+    want.sort();
+    have.sort();
+    want == have
 }
 
 /// Does one GPU match its demand (`mode_only`: the MIG mode alone)?
