@@ -85,22 +85,40 @@ fn counts_for_unpinned_structure_for_pinned() {
     let text = "version: v1\nmig-configs:\n  c:\n    - devices: all\n      mig-enabled: true\n      mig-devices: {\"1c.2g.10gb\": 2}\n";
     let m = mig_model::catalog::model("a100-sxm4-40gb").unwrap();
     let mut one_gi = snapshot(0, "a100-sxm4-40gb", true, &[]);
-    let id = one_gi.layout.create_gi(m, mig_model::GiProfileId(14), None).unwrap();
+    let id = one_gi
+        .layout
+        .create_gi(m, mig_model::GiProfileId(14), None)
+        .unwrap();
     for _ in 0..2 {
-        one_gi.layout.create_ci(m, id, mig_model::CiProfileId(0), None).unwrap();
+        one_gi
+            .layout
+            .create_ci(m, id, mig_model::CiProfileId(0), None)
+            .unwrap();
     }
     let mut two_gis = snapshot(0, "a100-sxm4-40gb", true, &[]);
     for _ in 0..2 {
-        let id = two_gis.layout.create_gi(m, mig_model::GiProfileId(14), None).unwrap();
-        two_gis.layout.create_ci(m, id, mig_model::CiProfileId(0), None).unwrap();
+        let id = two_gis
+            .layout
+            .create_gi(m, mig_model::GiProfileId(14), None)
+            .unwrap();
+        two_gis
+            .layout
+            .create_ci(m, id, mig_model::CiProfileId(0), None)
+            .unwrap();
     }
     for s in [&one_gi, &two_gis] {
         let snaps = [s.clone()];
-        assert_eq!(assert_selection(&selection(text, &snaps), &snaps, false), Ok(()));
+        assert_eq!(
+            assert_selection(&selection(text, &snaps), &snaps, false),
+            Ok(())
+        );
     }
     let pinned = "version: migctl/v1\nmig-configs:\n  p:\n    - devices: all\n      mig-enabled: true\n      gpu-instances: [{profile: 2g.10gb, start: 4, compute-instances: [{profile: 1c.2g.10gb}, {profile: 1c.2g.10gb}]}]\n";
     let snaps = [one_gi.clone()];
-    assert_eq!(assert_selection(&selection(pinned, &snaps), &snaps, false), Ok(()));
+    assert_eq!(
+        assert_selection(&selection(pinned, &snaps), &snaps, false),
+        Ok(())
+    );
     let snaps = [two_gis.clone()];
     assert!(assert_selection(&selection(pinned, &snaps), &snaps, false).is_err());
 }
