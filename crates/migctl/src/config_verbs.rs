@@ -119,24 +119,39 @@ pub struct ApplyRequest {
 /// THE EXECUTOR PLUG POINT. The reconciler (planner, journal, apply
 /// executor; branch `reconcile7`) replaces this body: make every GPU of
 /// `selection` hold its demand for `request.phase` (or, with `dry_run`,
-/// only report the steps), returning the lines to print. `snaps` is the
-/// state read just before, by [`machine_snapshots`].
+/// only report the steps, as `plan` does), returning the lines to print.
+/// `snaps` is the state read just before, by [`machine_snapshots`].
 ///
-/// Until it is merged this build applies nothing: it reports that the
-/// executor is missing, and every caller has already returned success where
-/// nothing needed to change (assert first, as mig-parted does).
+/// Until it is merged this build changes nothing: GPUs that already hold
+/// their demand are reported with no steps; any other GPU makes it fail,
+/// saying the executor is missing.
 pub fn reconcile(
     backend: &mut dyn Backend,
     selection: &Selection,
     snaps: &[GpuSnapshot],
     request: &ApplyRequest,
 ) -> Result<Vec<String>, VerbError> {
-    let _ = (backend, snaps);
-    let gpus: Vec<String> = selection
-        .targets
-        .iter()
-        .map(|t| t.index.to_string())
-        .collect();
+    let _ = backend;
+    let mode_only = request.phase == Phase::Mode;
+    let differing: Vec<String> = match assert_selection(selection, snaps, mode_only) {
+        Ok(()) => Vec::new(),
+        Err(ms) => ms.iter().map(|m| m.to_string()).collect(),
+    };
+    if differing.is_empty() {
+        if request.json {
+            let gpus: Vec<_> = selection
+                .targets
+                .iter()
+                .map(|t| serde_json::json!({"gpu": t.index, "steps": []}))
+                .collect();
+            return Ok(vec![serde_json::json!({ "gpus": gpus }).to_string()]);
+        }
+        return Ok(selection
+            .targets
+            .iter()
+            .map(|t| format!("GPU {}: as wanted, no steps", t.index))
+            .collect());
+    }
     let mut what = format!("{:?}", request.phase);
     for (on, word) in [
         (request.dry_run, "dry run"),
@@ -149,9 +164,9 @@ pub fn reconcile(
         }
     }
     Err(VerbError::failure(format!(
-        "GPUs {} need changes ({what}), and this build has no apply executor yet \
-         (the reconciler lands with the planning branch); nothing was changed",
-        gpus.join(", ")
+        "{}; making these changes ({what}) needs the apply executor, which this build \
+         does not have yet (it lands with the planning branch); nothing was changed",
+        differing.join("; ")
     )))
 }
 
@@ -369,13 +384,6 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
             output,
         } => {
             let l = load(&file, config.as_deref(), &snaps)?;
-            if assert_selection(&l.selection, &snaps, false).is_ok() {
-                let text = match output {
-                    Output::Json => "{\"gpus\": [], \"steps\": 0}\n".to_string(),
-                    Output::Text => format!("{}: already applied, no steps\n", l.name),
-                };
-                return Ok((text, 0));
-            }
             let req = ApplyRequest {
                 phase: Phase::All,
                 dry_run: true,
