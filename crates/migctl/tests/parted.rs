@@ -393,3 +393,57 @@ fn nvidia_smi_name_in_usage() {
     let mig = String::from_utf8_lossy(&o.stdout);
     assert!(mig.contains("Usage: nvidia-smi mig [options]"), "{mig}");
 }
+
+/// Proves the snapshot adapter reads the same machine through either
+/// backend: `export --placements`, `assert` and mig-parted's `checkpoint`
+/// give the same answers with `MIGCTL_BACKEND=nvml` over the fake
+/// `libnvidia-ml.so.1` as on the simulator directly.
+#[test]
+fn nvml_backend_reads_the_same_layout() {
+    let n = Node::new();
+    let o = n.m.run(&["sim", "nvml-lib"]);
+    assert!(
+        o.status.success(),
+        "`migctl sim nvml-lib` failed (is crates/nvml-shim built? `cargo build --workspace`): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lib = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let nvml = [
+        ("MIGCTL_BACKEND", "nvml"),
+        ("MIGCTL_NVML_LIB", lib.as_str()),
+    ];
+    let sim_export = n.m.ok(&["export", "--placements"]);
+    let o = n.via(
+        Path::new(env!("CARGO_BIN_EXE_migctl")),
+        &["export", "--placements"],
+        &nvml,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        sim_export,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for (cfg, want) in [("second-only", 0), ("all-balanced", 1)] {
+        let o = n.via(
+            Path::new(env!("CARGO_BIN_EXE_migctl")),
+            &["assert", "-f", n.cfg(), "-c", cfg],
+            &nvml,
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(want),
+            "{cfg}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let a = n.m.dir.path().join("a.json");
+    let b = n.m.dir.path().join("b.json");
+    assert_eq!(n.parted(&["checkpoint", "-f", a.to_str().unwrap()]).0, 0);
+    assert_eq!(
+        n.parted_env(&["checkpoint", "-f", b.to_str().unwrap()], &nvml)
+            .0,
+        0
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
