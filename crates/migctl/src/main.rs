@@ -1,7 +1,10 @@
 //! `migctl`: the command line. Parses arguments, picks the backend, prints.
 //! No MIG rule is decided here (they live in `mig-model`).
 
+mod config_verbs;
 mod help;
+mod live;
+mod parted;
 mod sim_cmd;
 mod smi_args;
 mod smi_out;
@@ -16,6 +19,16 @@ use std::process::ExitCode;
 /// The model a simulated machine starts with when none was initialised:
 /// the MIG User Guide's examples run on an A100-SXM4-40GB.
 const DEFAULT_MODEL: &str = "a100-sxm4-40gb";
+
+/// The name this binary was invoked by (`argv[0]`'s file name): `migctl`,
+/// or `nvidia-mig-parted` / `nvidia-smi` through a link.
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "migctl".into())
+}
 
 /// Which backend `MIGCTL_BACKEND` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +101,16 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
 }
 
 fn main() -> ExitCode {
+    let prog = program_name();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("sim") {
-        return sim_cmd::main(&args);
+    if prog == "nvidia-mig-parted" {
+        return parted::main(&args);
+    }
+    match args.first().map(String::as_str) {
+        Some("sim") => return sim_cmd::main(&args),
+        Some("parted") => return parted::main(&args[1..]),
+        Some("assert" | "export" | "apply" | "plan") => return config_verbs::main(&args),
+        _ => {}
     }
     let cmd = match smi_args::parse(&args) {
         Ok(c) => c,
@@ -100,7 +120,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(o) = smi_run::without_backend(&cmd) {
-        print!("{}", o.stdout);
+        print!("{}", help::name_program(&o.stdout, &prog));
         return ExitCode::SUCCESS;
     }
     let style = match smi_out::Style::from_env() {
@@ -130,8 +150,14 @@ fn main() -> ExitCode {
     std::mem::forget(backend);
     match result {
         Ok(o) => {
+            let text = if matches!(&cmd, smi_args::SmiCommand::Mig(m) if m.action == smi_args::MigAction::Help)
+            {
+                help::name_program(&o.stdout, &prog)
+            } else {
+                o.stdout
+            };
             let mut out = std::io::stdout().lock();
-            let _ = out.write_all(o.stdout.as_bytes());
+            let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
             ExitCode::from(o.code.clamp(0, 255) as u8)
         }
