@@ -9,7 +9,10 @@
 //!
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
 
+pub mod host;
+pub mod procs;
 pub mod state;
+pub mod view;
 
 use mig_model::backend::{
     Backend, BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus,
@@ -146,6 +149,7 @@ impl SimMachine {
             }
         }
         self.file.save(&lock, &st)?;
+        let _ = host::refresh_roots(self.path(), &st);
         Ok(st)
     }
 
@@ -188,6 +192,9 @@ impl SimMachine {
             }
         }
         self.file.save(&lock, &st).map_err(state_err)?;
+        // Host trees follow the change, still under the lock; their errors
+        // are recorded in each tree and cannot undo the saved change.
+        let _ = host::refresh_roots(self.path(), &st);
         Ok(out)
     }
 
@@ -207,6 +214,21 @@ impl SimMachine {
         mig: Option<(u32, u32)>,
         name: &str,
         used_memory_mb: u64,
+    ) -> Result<u32, BackendError> {
+        self.add_process(gpu, mig, name, used_memory_mb, None)
+    }
+
+    /// Register a process on a MIG device (or a GPU with MIG disabled):
+    /// a simulated one (`host` is `None`, the pid is the machine's next), or
+    /// a live host process `(pid, start time)` that holds the device until
+    /// it exits ([`state::host_start_time`]).
+    fn add_process(
+        &self,
+        gpu: u32,
+        mig: Option<(u32, u32)>,
+        name: &str,
+        used_memory_mb: u64,
+        host: Option<(u32, u64)>,
     ) -> Result<u32, BackendError> {
         self.update(false, |st| {
             let g = gpu_of(st, gpu)?;
@@ -230,8 +252,18 @@ impl SimMachine {
                 }
                 None => {}
             }
-            let pid = st.next_pid;
-            st.next_pid += 1;
+            let pid = match host {
+                Some((pid, _)) if st.processes.iter().any(|p| p.pid == pid) => {
+                    return Err(BackendError::Backend(format!(
+                        "process {pid} is already registered on a GPU"
+                    )))
+                }
+                Some((pid, _)) => pid,
+                None => {
+                    st.next_pid += 1;
+                    st.next_pid - 1
+                }
+            };
             st.processes.push(SimProcess {
                 pid,
                 gpu,
@@ -239,6 +271,7 @@ impl SimMachine {
                 ci: mig.map(|m| m.1),
                 name: name.to_string(),
                 used_memory_mb,
+                start_time: host.map(|h| h.1),
             });
             Ok(pid)
         })
