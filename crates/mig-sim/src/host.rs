@@ -733,14 +733,15 @@ pub fn apply(root: &Path, entries: &[Entry], kind: NodeKind, why: &str) -> Resul
         }
     }
     let want: BTreeMap<&str, &Node> = entries.iter().map(|e| (e.path.as_str(), &e.node)).collect();
-    // 1. removals, shallowest first (removing a directory removes its subtree)
+    // 1. removals: /proc before /dev, so no capability file ever names a
+    // node that is gone; shallowest first (a directory takes its subtree)
     if let Some(old) = &old {
         let mut gone: Vec<&String> = old
             .paths
             .iter()
             .filter(|p| !want.contains_key(p.as_str()))
             .collect();
-        gone.sort_by_key(|p| p.matches('/').count());
+        gone.sort_by_key(|p| (!p.starts_with("proc"), p.matches('/').count()));
         let mut removed: Vec<&str> = Vec::new();
         for p in gone {
             if removed.iter().any(|r| p.starts_with(&format!("{r}/"))) {
@@ -750,7 +751,8 @@ pub fn apply(root: &Path, entries: &[Entry], kind: NodeKind, why: &str) -> Resul
             removed.push(p);
         }
     }
-    // 2. additions and updates, parents first
+    // 2. additions and updates, parents first; `dev/` sorts before `proc/`,
+    // so a node exists before a capability file names it
     let mut built: Vec<&str> = Vec::new();
     for (p, node) in &want {
         if built.iter().any(|b| p.starts_with(&format!("{b}/"))) {
