@@ -464,36 +464,21 @@ fn real_processes_hold_devices_while_they_live() {
 
     // --pid: register a process nobody from migctl waits for
     let mut child = Command::new("sleep").arg("30").spawn().expect("sleep");
-    let out = m.ok(&[
-        "sim",
-        "run",
-        "--gpu",
-        "0",
-        "--gi",
-        gi,
-        "--ci",
-        "0",
-        "--pid",
-        &child.id().to_string(),
-    ]);
+    let register = |pid: &str| {
+        m.run(&[
+            "sim", "run", "--gpu", "0", "--gi", gi, "--ci", "0", "--pid", pid,
+        ])
+    };
+    let out = register(&child.id().to_string());
+    assert!(out.status.success());
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.trim(), child.id().to_string());
     assert!(m.ok(&[]).contains("sleep"));
     assert_ne!(m.run(&["mig", "-dci", "-gi", gi]).status.code(), Some(0));
     child.kill().expect("kill");
     child.wait().expect("reap");
     m.ok(&["mig", "-dci", "-gi", gi]);
-    let gone = m.run(&[
-        "sim",
-        "run",
-        "--gpu",
-        "0",
-        "--gi",
-        gi,
-        "--ci",
-        "0",
-        "--pid",
-        "999999999",
-    ]);
+    let gone = register("999999999");
     assert_ne!(gone.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no running process"));
 }
