@@ -482,3 +482,59 @@ fn real_processes_hold_devices_while_they_live() {
     assert_ne!(gone.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no running process"));
 }
+
+/// Proves the Python example of docs/testing-without-a-gpu.md runs as the
+/// guide shows: through `sim exec` it lists every GPU and MIG device of
+/// `migctl -L` with the same UUIDs, and the capability nodes of each.
+#[test]
+fn guide_python_example_runs() {
+    let m = common::Machine::new();
+    m.ok(&["sim", "init", "h100-sxm5-80gb", "a100-sxm4-40gb"]);
+    m.ok(&["-i", "0", "-mig", "1"]);
+    m.ok(&["mig", "-cgi", "9,19,19", "-C", "-i", "0"]);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/pynvml_mig.py");
+    let o = m
+        .cmd(&[
+            "sim",
+            "exec",
+            "--",
+            "python3",
+            example.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("sim exec");
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    if !o.status.success() && err.contains("cannot create a private") {
+        println!("SKIPPED: guide_python_example_runs: namespaces are not permitted here: {err}");
+        return;
+    }
+    if !o.status.success()
+        && err.contains("No module named")
+        && std::env::var_os("MIGCTL_REQUIRE_PYNVML").is_none()
+    {
+        println!("SKIPPED: guide_python_example_runs: pynvml is not installed");
+        return;
+    }
+    assert!(o.status.success(), "{err}");
+    let uuids = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split("UUID: ").nth(1))
+            .map(|u| u.split(')').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    let listed = m.ok(&["-L"]);
+    assert_eq!(uuids(&out), uuids(&listed), "{out}\n{listed}");
+    assert_eq!(uuids(&out).len(), 5);
+    for (gi, minor) in [(2, 21), (7, 66), (8, 75)] {
+        let want = format!(
+            "MIG GI {gi} CI 0 (UUID: {}) /dev/nvidia-caps/nvidia-cap{minor} [",
+            uuids(&listed)[[2, 7, 8].iter().position(|g| *g == gi).unwrap_or(0) + 1]
+        );
+        assert!(out.contains(&want), "{want}\n{out}");
+        assert!(out.contains(&format!("nvidia-cap{} [", minor + 1)), "{out}");
+    }
+    assert!(!out.contains("missing"), "{out}");
+}
