@@ -538,3 +538,97 @@ fn guide_python_example_runs() {
     }
     assert!(!out.contains("missing"), "{out}");
 }
+
+/// Proves `sim exec` works for a user who is not root, through a user
+/// namespace that keeps the user's own UID: the view shows the simulated
+/// PCI devices, /dev nodes as placeholder files (no mknod there), the
+/// capability files and nvidia-smi, and a change made inside lands in the
+/// machine. Run as root, the test drops to `nobody` with setpriv.
+#[test]
+fn sim_exec_for_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = common::Machine::new();
+    let dir = m.dir.path();
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+    let as_root = mig_sim::is_root();
+    // run a copy beside its library: `nobody` may not traverse the checkout
+    let lib = m.ok(&["sim", "nvml-lib"]);
+    let shim = fs::canonicalize(lib.trim()).expect("shim");
+    let bin = dir.join("bin");
+    fs::create_dir(&bin).expect("mkdir");
+    fs::copy(env!("CARGO_BIN_EXE_migctl"), bin.join("migctl")).expect("copy migctl");
+    fs::copy(&shim, bin.join("libnvml_shim.so")).expect("copy shim");
+    // bin/ writable: migctl makes its nvml-shim/libnvidia-ml.so.1 link there
+    for (p, mode) in [
+        (bin.clone(), 0o777),
+        (bin.join("migctl"), 0o755),
+        (bin.join("libnvml_shim.so"), 0o755),
+    ] {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let run = |args: &[&str]| -> std::process::Output {
+        let mut c = if as_root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+            c.arg(bin.join("migctl"));
+            c
+        } else {
+            Command::new(bin.join("migctl"))
+        };
+        c.args(args)
+            .env("MIGCTL_SIM_STATE", m.state())
+            .env("MIGCTL_BACKEND", "sim")
+            .env("HOME", dir)
+            .current_dir(dir);
+        common::output_retrying_busy(&mut c)
+    };
+    let probe = run(&["sim", "init", "a100-sxm4-40gb"]);
+    if !probe.status.success() {
+        println!(
+            "SKIPPED: sim_exec_for_an_unprivileged_user: cannot run migctl unprivileged from {}: {}",
+            bin.display(),
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        return;
+    }
+    let script = "id -u; ls /sys/bus/pci/devices; head -c 40 /dev/nvidia-caps/nvidia-cap1; echo; \
+                  nvidia-smi -i 0 -mig 1 >/dev/null && nvidia-smi mig -cgi 19 -C >/dev/null; \
+                  cat /proc/driver/nvidia/capabilities/gpu0/mig/gi13/access; \
+                  head -c 29 /dev/nvidia-caps/nvidia-cap121; echo";
+    let o = run(&["sim", "exec", "--", "sh", "-c", script]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    if !o.status.success() && err.contains("cannot create a private") {
+        println!("SKIPPED: sim_exec_for_an_unprivileged_user: user namespaces are not permitted here: {err}");
+        return;
+    }
+    assert!(o.status.success(), "{out}\n{err}");
+    let uid = if as_root {
+        "65534".to_string()
+    } else {
+        String::from_utf8_lossy(&Command::new("id").arg("-u").output().expect("id").stdout)
+            .trim()
+            .to_string()
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], uid, "{out}");
+    assert_eq!(lines[1], "0000:07:00.0", "{out}");
+    assert_eq!(
+        lines[2], "migctl placeholder: character device 241",
+        "{out}"
+    );
+    assert_eq!(
+        lines[3..6],
+        [
+            "DeviceFileMinor: 120",
+            "DeviceFileMode: 292",
+            "DeviceFileModify: 1"
+        ],
+        "{out}"
+    );
+    assert_eq!(lines[6], "migctl placeholder: character", "{out}");
+    // the change made inside is the machine's
+    assert!(m.ok(&["mig", "-lgi"]).contains("MIG 1g.5gb"));
+}
