@@ -53,21 +53,20 @@ fn nodes_word(k: NodeKind) -> &'static str {
 fn print_roots(roots: &[HostRoot], output: Output) {
     match output {
         Output::Json => {
-            let items: Vec<String> = roots
+            let items: Vec<serde_json::Value> = roots
                 .iter()
                 .map(|r| {
-                    format!(
-                        "{{\"dir\":{},\"nodes\":\"{}\",\"why\":{}}}",
-                        json_str(&r.dir.display().to_string()),
-                        match r.nodes {
+                    serde_json::json!({
+                        "dir": r.dir.display().to_string(),
+                        "nodes": match r.nodes {
                             NodeKind::Chardev => "chardev",
                             NodeKind::Placeholder => "placeholder",
                         },
-                        json_str(&r.why)
-                    )
+                        "why": r.why,
+                    })
                 })
                 .collect();
-            println!("[{}]", items.join(","));
+            println!("{}", serde_json::Value::Array(items));
         }
         Output::Text => {
             for r in roots {
@@ -84,20 +83,6 @@ fn print_roots(roots: &[HostRoot], output: Output) {
             }
         }
     }
-}
-
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 pub fn root(sim: &SimMachine, a: RootArgs) -> Result<(), Fail> {
