@@ -60,7 +60,7 @@ impl SimMachine {
 
     /// Run `cmd` as a child registered on the device, from before it execs
     /// until it exits, and return its exit code (128 + signal when killed).
-    /// `started` is told the child's pid once it is registered.
+    /// `started` is told the child's pid once it is registered and runs CMD.
     pub fn run_host_process(
         &self,
         gpu: u32,
@@ -154,12 +154,16 @@ impl SimMachine {
             libc::write(gate[1], b"g".as_ptr().cast(), 1);
             libc::close(gate[1]);
         }
-        started(pid_u);
         let mut errno = 0i32;
+        // The report pipe closes on a successful exec (O_CLOEXEC) or brings
+        // execvp's errno.
         // SAFETY: reading at most 4 bytes into `errno`.
         let n = unsafe { libc::read(report[0], (&mut errno as *mut i32).cast(), 4) };
         // SAFETY: closing our read end.
         unsafe { libc::close(report[0]) };
+        if n != 4 {
+            started(pid_u);
+        }
         let code = reap(pid);
         // the exit frees the device in any case; unregister at once as well
         let _ = self.kill_process(pid_u);

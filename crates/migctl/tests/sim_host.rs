@@ -632,3 +632,46 @@ fn sim_exec_for_an_unprivileged_user() {
     // the change made inside is the machine's
     assert!(m.ok(&["mig", "-lgi"]).contains("MIG 1g.5gb"));
 }
+
+/// Proves `sim run -- CMD` with a program that does not exist fails with
+/// the reason, exit 1, and leaves the device free; and that a device that
+/// does not exist is refused before anything runs.
+#[test]
+fn sim_run_of_a_missing_program_frees_the_device() {
+    let m = common::Machine::new();
+    m.ok(&["sim", "init", "a100-sxm4-40gb"]);
+    m.ok(&["-i", "0", "-mig", "1"]);
+    m.ok(&["mig", "-cgi", "9", "-C"]);
+    let dir = m.dir.path().join("ran");
+    let o = m.run(&[
+        "sim",
+        "run",
+        "--gpu",
+        "0",
+        "--gi",
+        "2",
+        "--ci",
+        "0",
+        "--",
+        "/nonexistent/prog",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot run \"/nonexistent/prog\": No such file"),
+        "{err}"
+    );
+    assert!(!err.contains("holds GPU"), "{err}");
+    assert!(m.ok(&[]).contains("No running processes found"));
+    let touch = format!("touch {}", dir.display());
+    let o = m.run(&[
+        "sim", "run", "--gpu", "0", "--gi", "5", "--ci", "0", "--", "sh", "-c", &touch,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no MIG device with GPU instance 5"));
+    assert!(
+        !dir.exists(),
+        "the program ran although it could not be registered"
+    );
+    m.ok(&["mig", "-dci"]);
+}
