@@ -101,11 +101,16 @@ pub fn enter(root: &Path, bin: &[(&str, &Path)]) -> Result<(PathBuf, Vec<NotShow
     fs::create_dir_all(&stage).map_err(io(&stage))?;
     // SAFETY: plain libc calls without pointers.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    if uid != 0 {
-        // SAFETY: unshare takes flags only; the process is single-threaded.
+    // Root gets a mount namespace alone; where that is refused (a container
+    // without CAP_SYS_ADMIN) and for everyone else, a user namespace that
+    // maps the caller's own IDs comes with it.
+    // SAFETY: unshare takes flags only; the process is single-threaded.
+    let root_alone = uid == 0 && unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0;
+    if !root_alone {
+        // SAFETY: as above.
         if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) } != 0 {
             return Err(ViewError::Namespace {
-                what: "user and mount",
+                what: if uid == 0 { "mount" } else { "user and mount" },
                 source: std::io::Error::last_os_error(),
             });
         }
@@ -115,14 +120,6 @@ pub fn enter(root: &Path, bin: &[(&str, &Path)]) -> Result<(PathBuf, Vec<NotShow
             ("/proc/self/gid_map", format!("{gid} {gid} 1")),
         ] {
             fs::write(file, text).map_err(io(Path::new(file)))?;
-        }
-    } else {
-        // SAFETY: as above.
-        if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-            return Err(ViewError::Namespace {
-                what: "mount",
-                source: std::io::Error::last_os_error(),
-            });
         }
     }
     let slash = Path::new("/");
