@@ -4,8 +4,10 @@
 //! so that several processes (migctl, the fake `libnvidia-ml.so.1`, tests) see
 //! the same machine. Every operation takes the file's lock, reads the state,
 //! applies the MIG engine of `mig-model`, and replaces the file atomically.
-//! It also simulates processes that keep MIG devices busy, and injects faults
-//! (`MIGCTL_SIM_FAULT`).
+//! It also simulates processes that keep MIG devices busy (or registers real
+//! ones, [`procs`]), injects faults (`MIGCTL_SIM_FAULT`), writes the machine
+//! as a host tree kept current after every change ([`host`]), and shows that
+//! tree to a program in a private namespace ([`view`]).
 //!
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
 
