@@ -6,6 +6,7 @@ mod help;
 mod live;
 mod parted;
 mod sim_cmd;
+mod sim_host;
 mod smi_args;
 mod smi_out;
 mod smi_run;
