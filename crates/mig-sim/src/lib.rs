@@ -10,6 +10,7 @@
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
 
 pub mod state;
+pub mod telemetry;
 
 use mig_model::backend::{
     Backend, BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus,

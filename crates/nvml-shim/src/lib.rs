@@ -20,7 +20,8 @@
 //! device handles), [`gpu_instance`], [`compute_instance`], [`process`];
 //! under them [`handles`] (the tagged-integer handle encoding), [`machine`]
 //! (the session and handle resolution) and [`errors`] (codes, the panic
-//! guard, checked pointer access).
+//! guard, checked pointer access). Every other function of nvml.h is in
+//! [`generated`], answering as [`fallback`] describes.
 //!
 //! Every exported function follows its nvml.h contract: each pointer
 //! argument is either null (answered with `NVML_ERROR_INVALID_ARGUMENT`
@@ -32,6 +33,9 @@
 pub mod compute_instance;
 pub mod device;
 pub mod errors;
+pub mod fallback;
+#[rustfmt::skip]
+pub mod generated;
 pub mod gpu_instance;
 pub mod handles;
 pub mod machine;
@@ -41,6 +45,7 @@ pub mod system;
 
 pub use compute_instance::*;
 pub use device::*;
+pub use generated::*;
 pub use gpu_instance::*;
 pub use mig_device::*;
 pub use process::*;
