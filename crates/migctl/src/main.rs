@@ -3,6 +3,7 @@
 
 mod help;
 mod sim_cmd;
+mod sim_set;
 mod smi_args;
 mod smi_out;
 mod smi_run;

@@ -59,6 +59,9 @@ enum SimCmd {
     },
     /// End a simulated process.
     Kill { pid: u32 },
+    /// Set modelled readings of simulated GPUs (temperature=85 power=300
+    /// utilization=50 ...), or show them; see `migctl sim set -h`.
+    Set(crate::sim_set::SetArgs),
     /// Print the state file's path.
     Path,
     /// Print the path of a libnvidia-ml.so.1 that serves the NVML API from
@@ -166,6 +169,7 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             let sim = open()?;
             sim.kill_process(pid).map_err(|e| (1, e.to_string()))
         }
+        SimCmd::Set(a) => crate::sim_set::run(open()?, a),
         SimCmd::Path => {
             println!("{}", mig_sim::default_state_path().display());
             Ok(())

@@ -3,7 +3,9 @@
 //! modules. Run after modelling a function by hand (its generated fallback
 //! must go) or updating the bindings:
 //!
-//!     cargo run -p nvml-shim --example gen_exports
+//!     cargo run -p nvml-shim --features regen --example gen_exports
+//!
+//! (`regen` builds the library without the old `generated.rs`.)
 //!
 //! `tests/exports.rs` fails while the checked-in files differ from this output.
 

@@ -33,7 +33,7 @@ fn docs_path() -> PathBuf {
 
 /// Proves the generated exports and the docs list are current: a function
 /// modelled by hand since, or a changed bindings list, fails here until
-/// `cargo run -p nvml-shim --example gen_exports` is run.
+/// `cargo run -p nvml-shim --features regen --example gen_exports` is run.
 #[test]
 fn generated_files_match_the_generator() {
     let (rust, doc) = exports_gen::generate();
@@ -42,11 +42,11 @@ fn generated_files_match_the_generator() {
     let have_doc = std::fs::read_to_string(docs_path()).expect("docs/nvml-functions.md");
     assert!(
         have_rust == rust,
-        "src/generated.rs is stale: run `cargo run -p nvml-shim --example gen_exports`"
+        "src/generated.rs is stale: run `cargo run -p nvml-shim --features regen --example gen_exports`"
     );
     assert!(
         have_doc == doc,
-        "docs/nvml-functions.md is stale: run `cargo run -p nvml-shim --example gen_exports`"
+        "docs/nvml-functions.md is stale: run `cargo run -p nvml-shim --features regen --example gen_exports`"
     );
 }
 
