@@ -272,12 +272,43 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v2(
     unsafe { get_pci(device, pci) }
 }
 
+/// `nvmlPciInfo_t` as NVML v1 laid it out (52 bytes): a 16-byte bus ID in
+/// the legacy `0000:07:00.0` form, the IDs, and four reserved words. The
+/// unversioned `nvmlDeviceGetPciInfo` still writes this layout for callers
+/// built against it (nvml.h's `NVML_NO_UNVERSIONED_FUNC_DEFS` block).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PciInfoV1 {
+    pub bus_id: [c_char; 16],
+    pub domain: c_uint,
+    pub bus: c_uint,
+    pub device: c_uint,
+    pub pci_device_id: c_uint,
+    pub pci_sub_system_id: c_uint,
+    pub reserved: [c_uint; 4],
+}
+
+/// `nvmlDeviceGetPciInfo`: the v1 layout ([`PciInfoV1`]); `_v2` and `_v3`
+/// write the current 68-byte `nvmlPciInfo_t`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPciInfo(
     device: sys::nvmlDevice_t,
-    pci: *mut sys::nvmlPciInfo_t,
+    pci: *mut PciInfoV1,
 ) -> Return {
-    unsafe { get_pci(device, pci) }
+    entry("nvmlDeviceGetPciInfo", || {
+        let pci = unsafe { out(pci) }?;
+        let p = with_device(device, pci_info)?;
+        *pci = PciInfoV1 {
+            bus_id: p.busIdLegacy,
+            domain: p.domain,
+            bus: p.bus,
+            device: p.device,
+            pci_device_id: p.pciDeviceId,
+            pci_sub_system_id: p.pciSubSystemId,
+            reserved: [0; 4],
+        };
+        Ok(())
+    })
 }
 
 #[no_mangle]

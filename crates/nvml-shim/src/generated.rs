@@ -1467,12 +1467,6 @@ pub unsafe extern "C" fn nvmlUnitGetFanSpeedInfo(_unit: sys::nvmlUnit_t, _fanSpe
     answer("nvmlUnitGetFanSpeedInfo", Subject::Unit)
 }
 
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlUnitGetHandleByIndex(_index: raw::c_uint, _unit: *mut sys::nvmlUnit_t) -> sys::nvmlReturn_t {
-    answer("nvmlUnitGetHandleByIndex", Subject::None)
-}
-
 /// no S-class units exist (`nvmlUnitGetCount` is 0): INVALID_ARGUMENT.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlUnitGetLedState(_unit: sys::nvmlUnit_t, _state: *mut sys::nvmlLedState_t) -> sys::nvmlReturn_t {

@@ -15,3 +15,17 @@ pub unsafe extern "C" fn nvmlUnitGetCount(unit_count: *mut c_uint) -> Return {
         Ok(())
     })
 }
+
+/// `nvmlUnitGetHandleByIndex`: every index is at or past the unit count (0),
+/// which nvml.h answers with `INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlUnitGetHandleByIndex(
+    _index: c_uint,
+    unit: *mut nvml_wrapper_sys::bindings::nvmlUnit_t,
+) -> Return {
+    entry("nvmlUnitGetHandleByIndex", || {
+        machine::sim()?;
+        unsafe { out(unit) }?;
+        Err(crate::errors::Fail::INVALID_ARGUMENT)
+    })
+}

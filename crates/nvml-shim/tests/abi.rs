@@ -361,7 +361,7 @@ fn bad_handles_are_refused() {
 /// Proves GI profile lookups follow the real H100 dump: v1, v2 and v3
 /// structs, version written back as 0, NOT_SUPPORTED for indexes the GPU
 /// lacks, INVALID_ARGUMENT from 17 on, wrong versions refused; and the
-/// placement list protocol (NULL -> count, short -> INSUFFICIENT_SIZE).
+/// placement list protocol (NULL -> count; *count is output only, per nvml.h).
 #[test]
 fn gi_profile_info_and_placements() {
     let m = Machine::new(&["h100-sxm5-80gb"], true);
@@ -430,18 +430,26 @@ fn gi_profile_info_and_placements() {
     let mut count = 0;
     let r = unsafe { nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, null_mut(), &mut count) };
     assert_eq!((r, count), (SUCCESS, 4));
+    // nvml.h: *count is output only, so an uninitialised or small value
+    // still gets every placement, in both the _v2 and the unversioned symbol.
+    for garbage in [0, 3, 0xDEAD_BEEF] {
+        for v2 in [true, false] {
+            let mut arr: [sys::nvmlGpuInstancePlacement_t; 4] = zeroed();
+            count = garbage;
+            let p = arr.as_mut_ptr();
+            let r = unsafe {
+                if v2 {
+                    nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, p, &mut count)
+                } else {
+                    nvmlDeviceGetGpuInstancePossiblePlacements(d, 15, p, &mut count)
+                }
+            };
+            assert_eq!((r, count), (SUCCESS, 4), "count in {garbage:#x}, v2 {v2}");
+            let got: Vec<(u32, u32)> = arr.iter().map(|p| (p.start, p.size)).collect();
+            assert_eq!(got, [(0, 2), (2, 2), (4, 2), (6, 2)]);
+        }
+    }
     let mut arr: [sys::nvmlGpuInstancePlacement_t; 4] = zeroed();
-    count = 3;
-    let r = unsafe {
-        nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), &mut count)
-    };
-    assert_eq!((r, count), (INSUFFICIENT_SIZE, 4));
-    let r = unsafe {
-        nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), &mut count)
-    };
-    assert_eq!(r, SUCCESS);
-    let got: Vec<(u32, u32)> = arr.iter().map(|p| (p.start, p.size)).collect();
-    assert_eq!(got, [(0, 2), (2, 2), (4, 2), (6, 2)]);
     let r = unsafe {
         nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), null_mut())
     };
@@ -820,7 +828,8 @@ fn processes_on_mig_devices() {
         SUCCESS
     );
     assert_eq!(text(&pname), "tra", "long names are cut, as NVML does");
-    let r = unsafe { nvmlSystemGetProcessName(pid + 1, pname.as_mut_ptr(), 8) };
+    // No process, simulated or on the host, has this pid (above pid_max).
+    let r = unsafe { nvmlSystemGetProcessName(u32::MAX - 1, pname.as_mut_ptr(), 8) };
     assert_eq!(r, NOT_FOUND);
     let r = unsafe { nvmlSystemGetProcessName(pid, null_mut(), 8) };
     assert_eq!(r, INVALID_ARGUMENT);
@@ -870,4 +879,235 @@ fn compute_capability_and_architecture() {
         unsafe { nvmlDeviceGetArchitecture(0x1234 as sys::nvmlDevice_t, &mut arch) },
         INVALID_ARGUMENT
     );
+}
+
+/// A buffer of `T` between guard bytes, to catch a write past the struct.
+#[repr(C)]
+struct Guarded<T> {
+    before: [u8; 16],
+    value: T,
+    after: [u8; 64],
+}
+
+const GUARD: u8 = 0xA5;
+
+impl<T: Copy> Guarded<T> {
+    fn new() -> Self {
+        // SAFETY: filled with a byte pattern; T is a plain C struct.
+        let mut g: Guarded<T> = unsafe { std::mem::zeroed() };
+        // SAFETY: the whole struct is plain bytes here.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(
+                (&mut g as *mut Guarded<T>).cast::<u8>(),
+                std::mem::size_of::<Guarded<T>>(),
+            )
+        };
+        bytes.fill(GUARD);
+        g
+    }
+
+    fn guards_intact(&self) -> bool {
+        self.before.iter().chain(&self.after).all(|&b| b == GUARD)
+    }
+}
+
+/// Proves the unversioned nvmlDeviceGetPciInfo writes the 52-byte v1 layout
+/// (legacy bus ID, IDs, zeroed reserved words) and nothing after it, while
+/// _v2 and _v3 write the 68-byte current struct and nothing after it.
+#[test]
+fn pci_info_layouts_stay_in_their_buffers() {
+    let _m = Machine::new(&["h100-sxm5-80gb"], true);
+    let d = device(0);
+    assert_eq!(std::mem::size_of::<PciInfoV1>(), 52);
+    assert_eq!(std::mem::size_of::<sys::nvmlPciInfo_t>(), 68);
+
+    let mut v1 = Guarded::<PciInfoV1>::new();
+    assert_eq!(unsafe { nvmlDeviceGetPciInfo(d, &mut v1.value) }, SUCCESS);
+    assert!(v1.guards_intact(), "v1 call wrote past its 52 bytes");
+    let mut v3: sys::nvmlPciInfo_t = zeroed();
+    assert_eq!(unsafe { nvmlDeviceGetPciInfo_v3(d, &mut v3) }, SUCCESS);
+    assert_eq!(text(&v1.value.bus_id), text(&v3.busIdLegacy));
+    assert_eq!(
+        (v1.value.domain, v1.value.bus, v1.value.device),
+        (v3.domain, v3.bus, v3.device)
+    );
+    assert_eq!(v1.value.pci_device_id, v3.pciDeviceId);
+    assert_eq!(v1.value.pci_sub_system_id, v3.pciSubSystemId);
+    assert_eq!(v1.value.reserved, [0; 4]);
+
+    for f in [nvmlDeviceGetPciInfo_v2, nvmlDeviceGetPciInfo_v3] {
+        let mut g = Guarded::<sys::nvmlPciInfo_t>::new();
+        assert_eq!(unsafe { f(d, &mut g.value) }, SUCCESS);
+        assert!(g.guards_intact(), "versioned call wrote past its 68 bytes");
+        assert_eq!(text(&g.value.busId), text(&v3.busId));
+    }
+}
+
+/// Proves nvmlSystemGetProcessName names a live host process as the driver
+/// does: argv[0] of /proc/PID/cmdline (here: this test's own executable).
+#[test]
+fn process_names_of_host_processes() {
+    let _m = Machine::new(&["a100-sxm4-40gb"], true);
+    let cmdline = std::fs::read("/proc/self/cmdline").expect("own cmdline");
+    let argv0 = String::from_utf8_lossy(cmdline.split(|&b| b == 0).next().unwrap()).into_owned();
+    let mut buf = [0 as c_char; 4096];
+    let r = unsafe { nvmlSystemGetProcessName(std::process::id(), buf.as_mut_ptr(), 4096) };
+    assert_eq!(r, SUCCESS);
+    assert_eq!(text(&buf), argv0);
+    let r = unsafe { nvmlSystemGetProcessName(std::process::id(), buf.as_mut_ptr(), 5) };
+    assert_eq!((r, text(&buf)), (SUCCESS, argv0[..4].to_string()));
+}
+
+/// Proves the monitoring getters answer the simulator's telemetry, follow
+/// nvml.h's MIG rules (no utilization with MIG enabled, BAR1 per MIG
+/// device), and change with `sim set`.
+#[test]
+fn monitoring_getters_follow_the_simulator() {
+    use mig_sim::telemetry::Setting;
+    let m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], false);
+    m.sim()
+        .set_telemetry(
+            &[1],
+            &[
+                Setting::Temperature(85),
+                Setting::Power(300),
+                Setting::Utilization(50),
+            ],
+        )
+        .expect("sim set");
+    assert_eq!(nvmlInit_v2(), SUCCESS);
+    let (h100, a100) = (device(0), device(1));
+    // MIG on the H100 (no reset needed on Hopper) with one 3g.40gb MIG device.
+    let mut status = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(h100, 1, &mut status) },
+        SUCCESS
+    );
+    let (mut gi, mut ci) = (null_mut(), null_mut());
+    assert_eq!(
+        unsafe { nvmlDeviceCreateGpuInstance(h100, 9, &mut gi) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlGpuInstanceCreateComputeInstance(gi, 2, &mut ci) },
+        SUCCESS
+    );
+    let mut v = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetTemperature(a100, 0, &mut v) },
+        SUCCESS
+    );
+    assert_eq!(v, 85);
+    assert_eq!(unsafe { nvmlDeviceGetPowerUsage(a100, &mut v) }, SUCCESS);
+    assert_eq!(v, 300_000);
+    assert_eq!(
+        unsafe { nvmlDeviceGetEnforcedPowerLimit(h100, &mut v) },
+        SUCCESS
+    );
+    assert_eq!(v, 700_000, "the lent H100's limit");
+    let mut u: sys::nvmlUtilization_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlDeviceGetUtilizationRates(a100, &mut u) },
+        SUCCESS
+    );
+    assert_eq!((u.gpu, u.memory), (50, 0));
+    assert_eq!(
+        unsafe { nvmlDeviceGetUtilizationRates(h100, &mut u) },
+        NOT_SUPPORTED,
+        "nvml.h: no utilization on MIG-enabled GPUs"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetFanSpeed(h100, &mut v) },
+        NOT_SUPPORTED
+    );
+    let mut bar1: sys::nvmlBAR1Memory_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlDeviceGetBAR1MemoryInfo(h100, &mut bar1) },
+        SUCCESS
+    );
+    assert_eq!(bar1.bar1Total, 131072 << 20, "h100_q.txt BAR1 Total");
+    let mut mig = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetMigDeviceHandleByIndex(h100, 0, &mut mig) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetBAR1MemoryInfo(mig, &mut bar1) },
+        SUCCESS
+    );
+    assert_eq!(bar1.bar1Total, 24740 << 20, "R580's 3g.40gb BAR1");
+    assert_eq!(
+        unsafe { nvmlDeviceGetTemperature(mig, 0, &mut v) },
+        NOT_SUPPORTED
+    );
+    let mut mode = 9;
+    assert_eq!(
+        unsafe { nvmlDeviceGetPersistenceMode(mig, &mut mode) },
+        SUCCESS
+    );
+    assert_eq!(mode, 1);
+    assert_eq!(
+        unsafe { nvmlDeviceGetCurrPcieLinkGeneration(h100, &mut v) },
+        SUCCESS
+    );
+    assert_eq!(v, 5);
+    assert_eq!(
+        unsafe { nvmlDeviceGetPowerUsage(null_mut(), &mut v) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetPowerUsage(h100, null_mut()) },
+        INVALID_ARGUMENT
+    );
+}
+
+/// Proves an unmodelled function answers as a driver: UNINITIALIZED before
+/// init, its handle checked, NOT_SUPPORTED for a getter, and for a setter
+/// NO_PERMISSION as non-root or NOT_SUPPORTED as root (never success).
+#[test]
+fn unmodelled_functions_answer_as_a_driver() {
+    const NO_PERMISSION: u32 = 4;
+    let m = Machine::new(&["h100-sxm5-80gb"], false);
+    let mut v = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(null_mut(), null_mut(), 0) },
+        UNINITIALIZED
+    );
+    drop(m);
+    let _m = Machine::new(&["h100-sxm5-80gb"], true);
+    let d = device(0);
+    let mut buf = [0 as c_char; 32];
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(d, buf.as_mut_ptr(), 32) },
+        NOT_SUPPORTED
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(0x1234 as sys::nvmlDevice_t, buf.as_mut_ptr(), 32) },
+        INVALID_ARGUMENT
+    );
+    let setter = unsafe { nvmlDeviceSetPersistenceMode(d, 0) };
+    let want = if mig_sim::is_root() {
+        NOT_SUPPORTED
+    } else {
+        NO_PERMISSION
+    };
+    assert_eq!(setter, want);
+    assert_eq!(unsafe { nvmlUnitGetCount(&mut v) }, SUCCESS);
+    assert_eq!(v, 0);
+    let mut unit = null_mut();
+    assert_eq!(
+        unsafe { nvmlUnitGetHandleByIndex(0, &mut unit) },
+        INVALID_ARGUMENT
+    );
+    let mut info: sys::nvmlUnitInfo_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlUnitGetUnitInfo(unit, &mut info) },
+        INVALID_ARGUMENT
+    );
+    let mut ty = 0;
+    assert_eq!(
+        unsafe { nvmlVgpuInstanceGetType(0, &mut ty) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(unsafe { nvmlVgpuInstanceGetType(7, &mut ty) }, NOT_FOUND);
 }
