@@ -138,6 +138,14 @@ const HOPPER_CLOCKS: Clocks = Clocks {
     mem: 2619,
     video: (765, 1545),
 };
+/// The lent H200 (catalog/measured/h200-580.159.04/q.txt, 2026-12-01: 345
+/// MHz idle, 1980 max SM, 3201 memory, 765/1545 video).
+const H200_CLOCKS: Clocks = Clocks {
+    idle_sm: 345,
+    max_sm: 1980,
+    mem: 3201,
+    video: (765, 1545),
+};
 /// Ampere: A100 datasheet boost clock 1410 MHz, HBM2 1215 MHz; idle and video
 /// as the measured Hopper board's ratio (derived).
 const AMPERE_CLOCKS: Clocks = Clocks {
@@ -156,7 +164,8 @@ const BLACKWELL_CLOCKS: Clocks = Clocks {
 
 /// The smallest power of two of MiB that holds the board's memory: the BAR1
 /// size of every board whose BAR1 is known (A30 32 GiB, A100 40GB 64 GiB,
-/// A100/H100 80GB 128 GiB, measured on the lent H100).
+/// A100/H100 80GB 128 GiB measured on the lent H100, H200 256 GiB measured
+/// on the lent H200).
 fn bar1_mib(model: &GpuModel) -> u64 {
     let mib = model.memory_total_bytes.div_ceil(1024 * 1024);
     mib.next_power_of_two()
@@ -289,6 +298,7 @@ pub fn board(model: &GpuModel) -> BoardFacts {
         ),
     };
     let clocks = match model.architecture {
+        _ if model.slug.starts_with("h200") => H200_CLOCKS,
         Architecture::Ampere => AMPERE_CLOCKS,
         Architecture::Hopper => HOPPER_CLOCKS,
         Architecture::Blackwell => BLACKWELL_CLOCKS,
@@ -556,15 +566,24 @@ mod tests {
         assert_ne!(st, before);
     }
 
-    /// Proves the BAR1 rule reproduces the measured H100 value (131072 MiB)
-    /// and the H100's measured power limits are the board facts.
+    /// Proves the board facts (BAR1 by the power-of-two rule, power limits,
+    /// clocks) equal what the lent H100 and H200 reported (h100_q.txt,
+    /// catalog/measured/h200-580.159.04/q.txt).
     #[test]
-    fn board_facts_match_the_measured_h100() {
-        let m = mig_model::catalog::model("h100-sxm5-80gb").unwrap();
-        let b = board(m);
-        assert_eq!(b.bar1_mib, 131072);
-        assert_eq!((b.power_min_mw, b.power_max_mw), (200_000, 700_000));
-        assert_eq!((b.max_sm_clock_mhz, b.mem_clock_mhz), (1980, 2619));
+    fn board_facts_match_the_measured_boards() {
+        let b = |s| board(mig_model::catalog::model(s).unwrap());
+        let h100 = b("h100-sxm5-80gb");
+        assert_eq!(h100.bar1_mib, 131072);
+        assert_eq!((h100.power_min_mw, h100.power_max_mw), (200_000, 700_000));
+        assert_eq!((h100.max_sm_clock_mhz, h100.mem_clock_mhz), (1980, 2619));
+        let h200 = b("h200-sxm5-141gb");
+        assert_eq!(h200.bar1_mib, 262144);
+        assert_eq!((h200.power_min_mw, h200.power_max_mw), (200_000, 700_000));
+        assert_eq!((h200.idle_sm_clock_mhz, h200.mem_clock_mhz), (345, 3201));
+        assert_eq!(
+            (h200.pcie_gen, h200.pcie_width, h200.has_fan),
+            (5, 16, false)
+        );
     }
 
     /// Proves a state file written before telemetry existed still loads,
