@@ -12,8 +12,8 @@
 //!    is gone); a unit handle is `INVALID_ARGUMENT` (the machine has no S-class
 //!    units: `nvmlUnitGetCount` is 0); a vGPU instance is `INVALID_ARGUMENT`
 //!    for 0 and `NOT_FOUND` otherwise, a vGPU type `INVALID_ARGUMENT` (the
-//!    simulated GPUs run bare-metal, no vGPU host driver); an event set is
-//!    `INVALID_ARGUMENT` (none can be created);
+//!    simulated GPUs run bare-metal, no vGPU host driver); an event set must
+//!    be one `nvmlEventSetCreate` made (`events.rs`);
 //! 3. a setter (any function that changes the GPU) answers `NO_PERMISSION`
 //!    to a non-root caller, as the driver does, and `NOT_SUPPORTED` to root:
 //!    the simulator never reports success for a change it did not make;
@@ -39,11 +39,12 @@ pub enum Class {
 }
 
 /// Verbs that make a function a setter, matched after the area prefix.
-const MUTATING: [&str; 17] = [
+/// (Registering for events and making or freeing an event set change
+/// nothing on a GPU: those are not setters.)
+const MUTATING: [&str; 16] = [
     "Set",
     "Reset",
     "Clear",
-    "Register",
     "Modify",
     "Remove",
     "Discover",
@@ -79,6 +80,9 @@ const PREFIXES: [&str; 12] = [
 /// follows the area prefix anywhere in the name (`nvmlDeviceSetFanSpeed_v2`,
 /// `nvmlDeviceWorkloadPowerProfileClearRequestedProfiles`), else a getter.
 pub fn classify(name: &str) -> Class {
+    if name.starts_with("nvmlSystemEventSet") {
+        return Class::Getter;
+    }
     let rest = PREFIXES
         .iter()
         .find_map(|p| name.strip_prefix(p))
@@ -117,7 +121,7 @@ pub enum Subject {
     Unit,
     VgpuInstance(c_uint),
     VgpuType(c_uint),
-    EventSet,
+    EventSet(sys::nvmlEventSet_t),
 }
 
 fn check(subject: Subject) -> Result<()> {
@@ -130,7 +134,8 @@ fn check(subject: Subject) -> Result<()> {
             Handle::from_ptr(c, &[Kind::ComputeInstance])?;
             machine::compute_instance(&st, c).map(|_| ())
         }
-        Subject::Unit | Subject::VgpuType(_) | Subject::EventSet => Err(Fail::INVALID_ARGUMENT),
+        Subject::EventSet(set) => crate::events::set_id(set).map(|_| ()),
+        Subject::Unit | Subject::VgpuType(_) => Err(Fail::INVALID_ARGUMENT),
         Subject::VgpuInstance(0) => Err(Fail::INVALID_ARGUMENT),
         Subject::VgpuInstance(_) => Err(Fail::NOT_FOUND),
     }
@@ -160,7 +165,7 @@ pub fn describe(name: &str, first_arg_type: Option<&str>) -> String {
         Some("nvmlVgpuInstance_t") => {
             return "no vGPU instances: INVALID_ARGUMENT for 0, else NOT_FOUND".into()
         }
-        Some("nvmlEventSet_t") => return "no event set can exist: INVALID_ARGUMENT".into(),
+        Some("nvmlEventSet_t") => "event set checked, then ",
         Some("nvmlDevice_t") => "device handle checked, then ",
         Some("nvmlGpuInstance_t") => "GPU-instance handle checked, then ",
         Some("nvmlComputeInstance_t") => "compute-instance handle checked, then ",
@@ -186,14 +191,12 @@ mod tests {
             "nvmlDeviceSetFanSpeed_v2",
             "nvmlDeviceResetGpuLockedClocks",
             "nvmlDeviceClearEccErrorCounts",
-            "nvmlDeviceRegisterEvents",
             "nvmlDeviceWorkloadPowerProfileClearRequestedProfiles",
             "nvmlDeviceReadWritePRM_v1",
             "nvmlDevicePowerSmoothingActivatePresetProfile",
             "nvmlDeviceFreezeNvLinkUtilizationCounter",
             "nvmlSetVgpuVersion",
             "nvmlGpmSetStreamingEnabled",
-            "nvmlSystemEventSetCreate",
         ] {
             assert_eq!(classify(setter), Class::Setter, "{setter}");
         }
@@ -206,6 +209,8 @@ mod tests {
             "nvmlGpmQueryIfStreamingEnabled",
             "nvmlDeviceGetGpcClkVfOffset",
             "nvmlSystemEventSetWait",
+            "nvmlSystemEventSetCreate",
+            "nvmlSystemRegisterEvents",
         ] {
             assert_eq!(classify(getter), Class::Getter, "{getter}");
         }

@@ -671,12 +671,6 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksThrottleReasons(device: sys
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetSupportedEventTypes(device: sys::nvmlDevice_t, _eventTypes: *mut raw::c_ulonglong) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetSupportedEventTypes", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetSupportedGraphicsClocks(device: sys::nvmlDevice_t, _memoryClockMHz: raw::c_uint, _count: *mut raw::c_uint, _clocksMHz: *mut raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetSupportedGraphicsClocks", Subject::Device(device))
 }
@@ -877,12 +871,6 @@ pub unsafe extern "C" fn nvmlDeviceReadPRMCounters_v1(device: sys::nvmlDevice_t,
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceReadWritePRM_v1(device: sys::nvmlDevice_t, _buffer: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
     answer("nvmlDeviceReadWritePRM_v1", Subject::Device(device))
-}
-
-/// setter, not modelled: device handle checked, then NO_PERMISSION (non-root), NOT_SUPPORTED (root).
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceRegisterEvents(device: sys::nvmlDevice_t, _eventTypes: raw::c_ulonglong, _set: sys::nvmlEventSet_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceRegisterEvents", Subject::Device(device))
 }
 
 /// setter, not modelled: NO_PERMISSION (non-root), NOT_SUPPORTED (root).
@@ -1179,30 +1167,6 @@ pub unsafe extern "C" fn nvmlDeviceWorkloadPowerProfileUpdateProfiles_v1(device:
     answer("nvmlDeviceWorkloadPowerProfileUpdateProfiles_v1", Subject::Device(device))
 }
 
-/// setter, not modelled: NO_PERMISSION (non-root), NOT_SUPPORTED (root).
-#[no_mangle]
-pub unsafe extern "C" fn nvmlEventSetCreate(_set: *mut sys::nvmlEventSet_t) -> sys::nvmlReturn_t {
-    answer("nvmlEventSetCreate", Subject::None)
-}
-
-/// no event set can exist: INVALID_ARGUMENT.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlEventSetFree(_set: sys::nvmlEventSet_t) -> sys::nvmlReturn_t {
-    answer("nvmlEventSetFree", Subject::EventSet)
-}
-
-/// no event set can exist: INVALID_ARGUMENT.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlEventSetWait(_set: sys::nvmlEventSet_t, _data: *mut sys::nvmlEventData_t, _timeoutms: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlEventSetWait", Subject::EventSet)
-}
-
-/// no event set can exist: INVALID_ARGUMENT.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlEventSetWait_v2(_set: sys::nvmlEventSet_t, _data: *mut sys::nvmlEventData_t, _timeoutms: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlEventSetWait_v2", Subject::EventSet)
-}
-
 /// not modelled: NOT_SUPPORTED.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlGetExcludedDeviceCount(_deviceCount: *mut raw::c_uint) -> sys::nvmlReturn_t {
@@ -1353,7 +1317,7 @@ pub unsafe extern "C" fn nvmlSetVgpuVersion(_vgpuVersion: *mut sys::nvmlVgpuVers
     answer("nvmlSetVgpuVersion", Subject::None)
 }
 
-/// setter, not modelled: NO_PERMISSION (non-root), NOT_SUPPORTED (root).
+/// not modelled: NOT_SUPPORTED.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlSystemEventSetCreate(_request: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
     answer("nvmlSystemEventSetCreate", Subject::None)
@@ -1431,7 +1395,7 @@ pub unsafe extern "C" fn nvmlSystemGetTopologyGpuSet(_cpuNumber: raw::c_uint, _c
     answer("nvmlSystemGetTopologyGpuSet", Subject::None)
 }
 
-/// setter, not modelled: NO_PERMISSION (non-root), NOT_SUPPORTED (root).
+/// not modelled: NOT_SUPPORTED.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlSystemRegisterEvents(_request: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
     answer("nvmlSystemRegisterEvents", Subject::None)

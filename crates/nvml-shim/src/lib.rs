@@ -20,7 +20,8 @@
 //! device handles), [`gpu_instance`], [`compute_instance`], [`process`], and for
 //! monitoring clients [`sensors`] (temperature, power, utilization, fan,
 //! clocks), [`pcie`], [`bar1`], [`modes`] (persistence, compute mode, ECC,
-//! accounting) and [`units`];
+//! accounting), [`events`] (event sets: MIG configuration changes) and
+//! [`units`];
 //! under them [`handles`] (the tagged-integer handle encoding), [`machine`]
 //! (the session and handle resolution) and [`errors`] (codes, the panic
 //! guard, checked pointer access). Every other function of nvml.h is in
@@ -36,6 +37,7 @@
 pub mod compute_instance;
 pub mod device;
 pub mod errors;
+pub mod events;
 pub mod fallback;
 // Left out while the generator runs (`--features regen`), so that a function
 // just modelled by hand does not clash with its stale generated fallback.
@@ -57,6 +59,7 @@ pub mod units;
 pub use bar1::*;
 pub use compute_instance::*;
 pub use device::*;
+pub use events::*;
 #[cfg(not(feature = "regen"))]
 pub use generated::*;
 pub use gpu_instance::*;

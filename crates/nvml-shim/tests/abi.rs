@@ -1111,3 +1111,73 @@ fn unmodelled_functions_answer_as_a_driver() {
     );
     assert_eq!(unsafe { nvmlVgpuInstanceGetType(7, &mut ty) }, NOT_FOUND);
 }
+
+/// Proves the event-set model: supported types, registration checks, a wait
+/// with nothing to report times out, a MIG layout change made through NVML
+/// is reported once to the registered GPU (v2 and the 24-byte v1 struct,
+/// guard bytes intact), and a freed set is refused.
+#[test]
+fn event_sets_report_mig_config_changes() {
+    const TIMEOUT: u32 = 10;
+    const MIG_CONFIG_CHANGE: u64 = 256;
+    let _m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], true);
+    let (h100, a100) = (device(0), device(1));
+    let mut types = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetSupportedEventTypes(h100, &mut types) },
+        SUCCESS
+    );
+    assert_ne!(types & MIG_CONFIG_CHANGE, 0);
+    let mut set = null_mut();
+    assert_eq!(unsafe { nvmlEventSetCreate(&mut set) }, SUCCESS);
+    assert_eq!(
+        unsafe { nvmlDeviceRegisterEvents(h100, 128, set) },
+        NOT_SUPPORTED,
+        "power-source events are not among the supported types"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceRegisterEvents(h100, types, set) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceRegisterEvents(a100, types, set) },
+        SUCCESS
+    );
+    let mut data: sys::nvmlEventData_t = zeroed();
+    assert_eq!(unsafe { nvmlEventSetWait_v2(set, &mut data, 60) }, TIMEOUT);
+
+    let mut status = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(a100, 1, &mut status) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlEventSetWait_v2(set, &mut data, 1000) },
+        SUCCESS
+    );
+    assert_eq!((data.device, data.eventType), (a100, MIG_CONFIG_CHANGE));
+    assert_eq!(unsafe { nvmlEventSetWait_v2(set, &mut data, 60) }, TIMEOUT);
+
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(h100, 1, &mut status) },
+        SUCCESS
+    );
+    let mut v1 = Guarded::<EventDataV1>::new();
+    assert_eq!(std::mem::size_of::<EventDataV1>(), 24);
+    assert_eq!(
+        unsafe { nvmlEventSetWait(set, &mut v1.value, 1000) },
+        SUCCESS
+    );
+    assert!(v1.guards_intact(), "v1 wait wrote past its 24 bytes");
+    assert_eq!(
+        (v1.value.device, v1.value.event_type),
+        (h100, MIG_CONFIG_CHANGE)
+    );
+
+    assert_eq!(unsafe { nvmlEventSetFree(set) }, SUCCESS);
+    assert_eq!(unsafe { nvmlEventSetFree(set) }, INVALID_ARGUMENT);
+    assert_eq!(
+        unsafe { nvmlEventSetWait_v2(set, &mut data, 0) },
+        INVALID_ARGUMENT
+    );
+}

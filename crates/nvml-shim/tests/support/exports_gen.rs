@@ -210,7 +210,7 @@ fn subject(f: &Func) -> (String, Option<&str>) {
         "nvmlVgpuInstance_t" => format!("Subject::VgpuInstance({arg})"),
         "nvmlVgpuTypeId_t" => format!("Subject::VgpuType({arg})"),
         "nvmlUnit_t" => "Subject::Unit".into(),
-        "nvmlEventSet_t" => "Subject::EventSet".into(),
+        "nvmlEventSet_t" => format!("Subject::EventSet({arg})"),
         _ => "Subject::None".into(),
     };
     let used = if s.contains('(') {
