@@ -121,16 +121,13 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedEventTypes(
 ) -> Return {
     entry("nvmlDeviceGetSupportedEventTypes", || {
         let st = machine::snapshot()?;
-        let (_, _) = gpu_only(&st, device)?;
+        gpu_only(&st, device)?;
         *unsafe { out(event_types) }? = SUPPORTED;
         Ok(())
     })
 }
 
-fn gpu_only<'a>(
-    st: &'a MachineState,
-    device: sys::nvmlDevice_t,
-) -> Result<(u32, &'a mig_sim::SimGpu)> {
+fn gpu_only(st: &MachineState, device: sys::nvmlDevice_t) -> Result<(u32, &mig_sim::SimGpu)> {
     match machine::device(st, device)? {
         Device::Gpu { index, sim } => Ok((index, sim)),
         Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
