@@ -275,12 +275,6 @@ pub unsafe extern "C" fn nvmlDeviceGetFanSpeedRPM(device: sys::nvmlDevice_t, _fa
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetFieldValues(device: sys::nvmlDevice_t, _valuesCount: raw::c_int, _values: *mut sys::nvmlFieldValue_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetFieldValues", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetGpcClkMinMaxVfOffset(device: sys::nvmlDevice_t, _minOffset: *mut raw::c_int, _maxOffset: *mut raw::c_int) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetGpcClkMinMaxVfOffset", Subject::Device(device))
 }

@@ -20,7 +20,7 @@
 //! device handles), [`gpu_instance`], [`compute_instance`], [`process`], and for
 //! monitoring clients [`sensors`] (temperature, power, utilization, fan,
 //! clocks), [`pcie`], [`bar1`], [`modes`] (persistence, compute mode, ECC,
-//! accounting), [`events`] (event sets: MIG configuration changes) and
+//! accounting), [`fields`] (`nvmlDeviceGetFieldValues`), [`events`] (event sets: MIG configuration changes) and
 //! [`units`];
 //! under them [`handles`] (the tagged-integer handle encoding), [`machine`]
 //! (the session and handle resolution) and [`errors`] (codes, the panic
@@ -39,6 +39,7 @@ pub mod device;
 pub mod errors;
 pub mod events;
 pub mod fallback;
+pub mod fields;
 // Left out while the generator runs (`--features regen`), so that a function
 // just modelled by hand does not clash with its stale generated fallback.
 #[cfg(not(feature = "regen"))]
@@ -60,6 +61,7 @@ pub use bar1::*;
 pub use compute_instance::*;
 pub use device::*;
 pub use events::*;
+pub use fields::*;
 #[cfg(not(feature = "regen"))]
 pub use generated::*;
 pub use gpu_instance::*;

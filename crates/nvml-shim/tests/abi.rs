@@ -1181,3 +1181,42 @@ fn event_sets_report_mig_config_changes() {
         INVALID_ARGUMENT
     );
 }
+
+/// Proves nvmlDeviceGetFieldValues answers each field on its own: modelled
+/// fields carry the simulator's telemetry (memory temperature set by
+/// `sim set`, power in mW), others NOT_SUPPORTED, and a bad count or array
+/// is INVALID_ARGUMENT.
+#[test]
+fn field_values_answer_per_field() {
+    use mig_sim::telemetry::Setting;
+    let m = Machine::new(&["h100-sxm5-80gb"], true);
+    m.sim()
+        .set_telemetry(&[0], &[Setting::MemoryTemperature(77), Setting::Power(250)])
+        .expect("sim set");
+    let d = device(0);
+    let mut f: [sys::nvmlFieldValue_t; 3] = zeroed();
+    f[0].fieldId = 82; // NVML_FI_DEV_MEMORY_TEMP
+    f[1].fieldId = 186; // NVML_FI_DEV_POWER_INSTANT
+    f[2].fieldId = 160; // an NVLink field: not modelled
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(d, 3, f.as_mut_ptr()) },
+        SUCCESS
+    );
+    assert_eq!(
+        (f[0].nvmlReturn, unsafe { f[0].value.uiVal }),
+        (SUCCESS, 77)
+    );
+    assert_eq!(
+        (f[1].nvmlReturn, unsafe { f[1].value.uiVal }),
+        (SUCCESS, 250_000)
+    );
+    assert_eq!(f[2].nvmlReturn, NOT_SUPPORTED);
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(d, -1, f.as_mut_ptr()) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(d, 1, null_mut()) },
+        INVALID_ARGUMENT
+    );
+}
