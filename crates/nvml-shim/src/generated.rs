@@ -239,30 +239,6 @@ pub unsafe extern "C" fn nvmlDeviceGetEncoderCapacity(device: sys::nvmlDevice_t,
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetEncoderSessions(device: sys::nvmlDevice_t, _sessionCount: *mut raw::c_uint, _sessionInfos: *mut sys::nvmlEncoderSessionInfo_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetEncoderSessions", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetEncoderStats(device: sys::nvmlDevice_t, _sessionCount: *mut raw::c_uint, _averageFps: *mut raw::c_uint, _averageLatency: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetEncoderStats", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetFBCSessions(device: sys::nvmlDevice_t, _sessionCount: *mut raw::c_uint, _sessionInfo: *mut sys::nvmlFBCSessionInfo_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetFBCSessions", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetFBCStats(device: sys::nvmlDevice_t, _fbcStats: *mut sys::nvmlFBCStats_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetFBCStats", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetFanControlPolicy_v2(device: sys::nvmlDevice_t, _fan: raw::c_uint, _policy: *mut sys::nvmlFanControlPolicy_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetFanControlPolicy_v2", Subject::Device(device))
 }
@@ -325,18 +301,6 @@ pub unsafe extern "C" fn nvmlDeviceGetGridLicensableFeatures_v3(device: sys::nvm
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetGridLicensableFeatures_v4(device: sys::nvmlDevice_t, _pGridLicensableFeatures: *mut sys::nvmlGridLicensableFeatures_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetGridLicensableFeatures_v4", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetGspFirmwareMode(device: sys::nvmlDevice_t, _isEnabled: *mut raw::c_uint, _defaultMode: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetGspFirmwareMode", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetGspFirmwareVersion(device: sys::nvmlDevice_t, _version: *mut raw::c_char) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetGspFirmwareVersion", Subject::Device(device))
 }
 
 /// not modelled: NOT_SUPPORTED.
@@ -439,18 +403,6 @@ pub unsafe extern "C" fn nvmlDeviceGetMinMaxFanSpeed(device: sys::nvmlDevice_t, 
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetModuleId(device: sys::nvmlDevice_t, _moduleId: *mut raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetModuleId", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetMultiGpuBoard(device: sys::nvmlDevice_t, _multiGpuBool: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetMultiGpuBoard", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetNumGpuCores(device: sys::nvmlDevice_t, _numCores: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetNumGpuCores", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -623,20 +575,8 @@ pub unsafe extern "C" fn nvmlDeviceGetRowRemapperHistogram(device: sys::nvmlDevi
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetRunningProcessDetailList(device: sys::nvmlDevice_t, _plist: *mut sys::nvmlProcessDetailList_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetRunningProcessDetailList", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetSamples(device: sys::nvmlDevice_t, _type_: sys::nvmlSamplingType_t, _lastSeenTimeStamp: raw::c_ulonglong, _sampleValType: *mut sys::nvmlValueType_t, _sampleCount: *mut raw::c_uint, _samples: *mut sys::nvmlSample_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetSamples", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetSerial(device: sys::nvmlDevice_t, _serial: *mut raw::c_char, _length: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetSerial", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.

@@ -20,7 +20,8 @@
 //! device handles), [`gpu_instance`], [`compute_instance`], [`process`], and for
 //! monitoring clients [`sensors`] (temperature, power, utilization, fan,
 //! clocks), [`pcie`], [`bar1`], [`modes`] (persistence, compute mode, ECC,
-//! accounting), [`fields`] (`nvmlDeviceGetFieldValues`), [`events`] (event sets: MIG configuration changes) and
+//! accounting), [`board_info`] (serial, GSP firmware, cores), [`media`]
+//! (encoder and FBC sessions), [`fields`] (`nvmlDeviceGetFieldValues`), [`events`] (event sets: MIG configuration changes) and
 //! [`units`];
 //! under them [`handles`] (the tagged-integer handle encoding), [`machine`]
 //! (the session and handle resolution) and [`errors`] (codes, the panic
@@ -46,9 +47,11 @@ pub mod fields;
 #[rustfmt::skip]
 pub mod generated;
 pub mod bar1;
+pub mod board_info;
 pub mod gpu_instance;
 pub mod handles;
 pub mod machine;
+pub mod media;
 pub mod mig_device;
 pub mod modes;
 pub mod pcie;
@@ -58,6 +61,7 @@ pub mod system;
 pub mod units;
 
 pub use bar1::*;
+pub use board_info::*;
 pub use compute_instance::*;
 pub use device::*;
 pub use events::*;
@@ -65,6 +69,7 @@ pub use fields::*;
 #[cfg(not(feature = "regen"))]
 pub use generated::*;
 pub use gpu_instance::*;
+pub use media::*;
 pub use mig_device::*;
 pub use modes::*;
 pub use pcie::*;

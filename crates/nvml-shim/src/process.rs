@@ -182,6 +182,45 @@ pub unsafe extern "C" fn nvmlDeviceGetMPSComputeRunningProcesses(
     unsafe { graphics(device, info_count, infos) }
 }
 
+/// `NVML_STRUCT_VERSION(ProcessDetailList, 1)`.
+const PROCESS_DETAIL_LIST_V1: c_uint = 0x0100_0018;
+
+/// `nvmlDeviceGetRunningProcessDetailList`: the compute processes (mode 0)
+/// with GI/CI IDs and 0 bytes of protected memory (confidential computing
+/// is off); graphics (1) and MPS (2) lists are empty. Same count protocol
+/// as the process lists, on `numProcArrayEntries`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetRunningProcessDetailList(
+    device: sys::nvmlDevice_t,
+    plist: *mut sys::nvmlProcessDetailList_t,
+) -> Return {
+    entry("nvmlDeviceGetRunningProcessDetailList", || {
+        let plist = unsafe { out(plist) }?;
+        if plist.version != PROCESS_DETAIL_LIST_V1 || plist.mode > 2 {
+            return Err(Fail::INVALID_ARGUMENT);
+        }
+        let procs = processes(device)?;
+        let items: Vec<sys::nvmlProcessDetail_v1_t> = if plist.mode == 0 {
+            procs
+                .iter()
+                .map(|p| {
+                    let v2 = info_v2(p);
+                    sys::nvmlProcessDetail_v1_t {
+                        pid: v2.pid,
+                        usedGpuMemory: v2.usedGpuMemory,
+                        gpuInstanceId: v2.gpuInstanceId,
+                        computeInstanceId: v2.computeInstanceId,
+                        usedGpuCcProtectedMemory: 0,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        unsafe { write_processes(plist.procArray, &mut plist.numProcArrayEntries, &items) }
+    })
+}
+
 /// The name the driver reports for a live host process: the first word of
 /// `/proc/PID/cmdline` (argv[0], with its path, which is what nvidia-smi's
 /// "Process name" column shows), or `/proc/PID/comm` when the command line

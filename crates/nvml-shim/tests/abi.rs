@@ -1220,3 +1220,76 @@ fn field_values_answer_per_field() {
         INVALID_ARGUMENT
     );
 }
+
+/// Proves the board-identity and session getters: a 13-digit simulated
+/// serial, the driver's GSP firmware version, CUDA cores as the datasheets
+/// give them (H100 SXM5 16896, A100 6912), no encoder/FBC sessions, and the
+/// process detail list carrying the simulator's process with 0 protected
+/// memory and its version and mode checked.
+#[test]
+fn board_identity_sessions_and_process_details() {
+    let m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], true);
+    let (h100, a100) = (device(0), device(1));
+    let mut buf = [0 as c_char; 64];
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(h100, buf.as_mut_ptr(), 64) },
+        SUCCESS
+    );
+    let serial = text(&buf);
+    assert!(
+        serial.len() == 13 && serial.bytes().all(|b| b.is_ascii_digit()),
+        "{serial}"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(a100, buf.as_mut_ptr(), 64) },
+        SUCCESS
+    );
+    assert_ne!(text(&buf), serial);
+    assert_eq!(
+        unsafe { nvmlDeviceGetGspFirmwareVersion(h100, buf.as_mut_ptr()) },
+        SUCCESS
+    );
+    assert_eq!(text(&buf), "580.159.04");
+    let mut v = 0;
+    assert_eq!(unsafe { nvmlDeviceGetNumGpuCores(h100, &mut v) }, SUCCESS);
+    assert_eq!(v, 16896);
+    assert_eq!(unsafe { nvmlDeviceGetNumGpuCores(a100, &mut v) }, SUCCESS);
+    assert_eq!(v, 6912);
+    let (mut n, mut fps, mut lat) = (9, 9, 9);
+    assert_eq!(
+        unsafe { nvmlDeviceGetEncoderStats(h100, &mut n, &mut fps, &mut lat) },
+        SUCCESS
+    );
+    assert_eq!((n, fps, lat), (0, 0, 0));
+
+    let pid = m
+        .sim()
+        .start_process(1, None, "solver", 128)
+        .expect("process");
+    let mut arr: [sys::nvmlProcessDetail_v1_t; 2] = zeroed();
+    let mut list = sys::nvmlProcessDetailList_t {
+        version: 0x0100_0018,
+        mode: 0,
+        numProcArrayEntries: 0,
+        procArray: null_mut(),
+    };
+    assert_eq!(
+        unsafe { nvmlDeviceGetRunningProcessDetailList(a100, &mut list) },
+        INSUFFICIENT_SIZE
+    );
+    assert_eq!(list.numProcArrayEntries, 1);
+    list.procArray = arr.as_mut_ptr();
+    list.numProcArrayEntries = 2;
+    assert_eq!(
+        unsafe { nvmlDeviceGetRunningProcessDetailList(a100, &mut list) },
+        SUCCESS
+    );
+    assert_eq!(list.numProcArrayEntries, 1);
+    assert_eq!((arr[0].pid, arr[0].usedGpuMemory), (pid, 128 << 20));
+    assert_eq!(arr[0].gpuInstanceId, 0xFFFF_FFFF);
+    list.version = 1;
+    assert_eq!(
+        unsafe { nvmlDeviceGetRunningProcessDetailList(a100, &mut list) },
+        INVALID_ARGUMENT
+    );
+}
