@@ -1070,7 +1070,7 @@ fn unmodelled_functions_answer_as_a_driver() {
     let m = Machine::new(&["h100-sxm5-80gb"], false);
     let mut v = 0;
     assert_eq!(
-        unsafe { nvmlDeviceGetSerial(null_mut(), null_mut(), 0) },
+        unsafe { nvmlDeviceGetVbiosVersion(null_mut(), null_mut(), 0) },
         UNINITIALIZED
     );
     drop(m);
@@ -1078,11 +1078,11 @@ fn unmodelled_functions_answer_as_a_driver() {
     let d = device(0);
     let mut buf = [0 as c_char; 32];
     assert_eq!(
-        unsafe { nvmlDeviceGetSerial(d, buf.as_mut_ptr(), 32) },
+        unsafe { nvmlDeviceGetVbiosVersion(d, buf.as_mut_ptr(), 32) },
         NOT_SUPPORTED
     );
     assert_eq!(
-        unsafe { nvmlDeviceGetSerial(0x1234 as sys::nvmlDevice_t, buf.as_mut_ptr(), 32) },
+        unsafe { nvmlDeviceGetVbiosVersion(0x1234 as sys::nvmlDevice_t, buf.as_mut_ptr(), 32) },
         INVALID_ARGUMENT
     );
     let setter = unsafe { nvmlDeviceSetPersistenceMode(d, 0) };
@@ -1232,7 +1232,7 @@ fn board_identity_sessions_and_process_details() {
     let (h100, a100) = (device(0), device(1));
     let mut buf = [0 as c_char; 64];
     assert_eq!(
-        unsafe { nvmlDeviceGetSerial(h100, buf.as_mut_ptr(), 64) },
+        unsafe { nvmlDeviceGetVbiosVersion(h100, buf.as_mut_ptr(), 64) },
         SUCCESS
     );
     let serial = text(&buf);
@@ -1241,7 +1241,7 @@ fn board_identity_sessions_and_process_details() {
         "{serial}"
     );
     assert_eq!(
-        unsafe { nvmlDeviceGetSerial(a100, buf.as_mut_ptr(), 64) },
+        unsafe { nvmlDeviceGetVbiosVersion(a100, buf.as_mut_ptr(), 64) },
         SUCCESS
     );
     assert_ne!(text(&buf), serial);
