@@ -1232,7 +1232,7 @@ fn board_identity_sessions_and_process_details() {
     let (h100, a100) = (device(0), device(1));
     let mut buf = [0 as c_char; 64];
     assert_eq!(
-        unsafe { nvmlDeviceGetVbiosVersion(h100, buf.as_mut_ptr(), 64) },
+        unsafe { nvmlDeviceGetSerial(h100, buf.as_mut_ptr(), 64) },
         SUCCESS
     );
     let serial = text(&buf);
@@ -1241,7 +1241,7 @@ fn board_identity_sessions_and_process_details() {
         "{serial}"
     );
     assert_eq!(
-        unsafe { nvmlDeviceGetVbiosVersion(a100, buf.as_mut_ptr(), 64) },
+        unsafe { nvmlDeviceGetSerial(a100, buf.as_mut_ptr(), 64) },
         SUCCESS
     );
     assert_ne!(text(&buf), serial);
