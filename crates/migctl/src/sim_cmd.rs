@@ -60,7 +60,7 @@ enum SimCmd {
     /// End a simulated process.
     Kill { pid: u32 },
     /// Set modelled readings of simulated GPUs (temperature=85 power=300
-    /// utilization=50 ...), or show them; see `migctl sim set -h`.
+    /// utilization=50 ...), or show them.
     Set(crate::sim_set::SetArgs),
     /// Print the state file's path.
     Path,

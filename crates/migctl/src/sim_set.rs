@@ -12,10 +12,10 @@ pub struct SetArgs {
     /// GPU index (repeat or comma-separate for several; default all GPUs).
     #[arg(long, value_delimiter = ',')]
     gpu: Vec<u32>,
-    /// GPU instance ID of a MIG device (see below: refused).
+    /// Refused: NVML reports these readings per GPU, not per MIG device.
     #[arg(long, requires = "ci")]
     gi: Option<u32>,
-    /// Compute instance ID of a MIG device (see below: refused).
+    /// Refused, as --gi.
     #[arg(long, requires = "gi")]
     ci: Option<u32>,
     /// `json` prints the resulting readings as JSON.
