@@ -42,6 +42,27 @@ pub unsafe extern "C" fn nvmlDeviceGetSerial(
     })
 }
 
+/// `nvmlDeviceGetHandleBySerial`: the GPU with this serial (see [`serial`]);
+/// `NOT_FOUND` when none has it.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetHandleBySerial(
+    serial_in: *const c_char,
+    device: *mut sys::nvmlDevice_t,
+) -> Return {
+    entry("nvmlDeviceGetHandleBySerial", || {
+        let wanted = unsafe { crate::errors::c_str(serial_in) }?;
+        let device = unsafe { out(device) }?;
+        let st = machine::snapshot()?;
+        let index = st
+            .gpus
+            .iter()
+            .position(|g| serial(g.pdi) == wanted.trim())
+            .ok_or(Fail::NOT_FOUND)?;
+        *device = machine::gpu_handle(index as u32)?;
+        Ok(())
+    })
+}
+
 /// `nvmlDeviceGetGspFirmwareVersion`: the driver version (buffer of
 /// `NVML_GSP_FIRMWARE_VERSION_BUF_SIZE` bytes, as nvml.h sizes it).
 #[no_mangle]

@@ -303,18 +303,6 @@ pub unsafe extern "C" fn nvmlDeviceGetGridLicensableFeatures_v4(device: sys::nvm
     answer("nvmlDeviceGetGridLicensableFeatures_v4", Subject::Device(device))
 }
 
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetHandleBySerial(_serial: *const raw::c_char, _device: *mut sys::nvmlDevice_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetHandleBySerial", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetHandleByUUIDV(_uuid: *const std::ffi::c_void, _device: *mut sys::nvmlDevice_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetHandleByUUIDV", Subject::None)
-}
-
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetHostVgpuMode(device: sys::nvmlDevice_t, _pHostVgpuMode: *mut sys::nvmlHostVgpuMode_t) -> sys::nvmlReturn_t {

@@ -1293,3 +1293,61 @@ fn board_identity_sessions_and_process_details() {
         INVALID_ARGUMENT
     );
 }
+
+/// Proves the lookups by serial and by versioned UUID (ASCII and the 16
+/// binary bytes) find the GPU whose serial/UUID the getters report, and
+/// refuse unknown values, a wrong struct version and a bad UUID type.
+#[test]
+fn handles_by_serial_and_versioned_uuid() {
+    let _m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], true);
+    let d = device(1);
+    let mut buf = [0 as c_char; 64];
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(d, buf.as_mut_ptr(), 64) },
+        SUCCESS
+    );
+    let mut h = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleBySerial(buf.as_ptr(), &mut h) },
+        SUCCESS
+    );
+    assert_eq!(h, d);
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleBySerial(c"0000000000000".as_ptr(), &mut h) },
+        NOT_FOUND
+    );
+
+    let text_uuid = uuid(d);
+    assert_eq!(std::mem::size_of::<NvmlUuidV1>(), 52);
+    let mut u = NvmlUuidV1 {
+        version: 0x0100_0034,
+        kind: 1,
+        value: [0; 41],
+    };
+    u.value[..text_uuid.len()].copy_from_slice(text_uuid.as_bytes());
+    h = null_mut();
+    assert_eq!(unsafe { nvmlDeviceGetHandleByUUIDV(&u, &mut h) }, SUCCESS);
+    assert_eq!(h, d);
+    let hex: String = text_uuid[4..].chars().filter(|c| *c != '-').collect();
+    let mut b = NvmlUuidV1 {
+        version: 0x0100_0034,
+        kind: 2,
+        value: [0; 41],
+    };
+    for i in 0..16 {
+        b.value[i] = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    h = null_mut();
+    assert_eq!(unsafe { nvmlDeviceGetHandleByUUIDV(&b, &mut h) }, SUCCESS);
+    assert_eq!(h, d);
+    b.kind = 7;
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByUUIDV(&b, &mut h) },
+        INVALID_ARGUMENT
+    );
+    u.version = 0x0100_0030;
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByUUIDV(&u, &mut h) },
+        ARGUMENT_VERSION_MISMATCH
+    );
+}
