@@ -7,6 +7,7 @@ mod live;
 mod parted;
 mod sim_cmd;
 mod sim_host;
+mod sim_set;
 mod smi_args;
 mod smi_out;
 mod smi_run;
