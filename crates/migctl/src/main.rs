@@ -2,6 +2,7 @@
 //! No MIG rule is decided here (they live in `mig-model`).
 
 mod help;
+mod plan_verbs;
 mod sim_cmd;
 mod smi_args;
 mod smi_out;
@@ -80,6 +81,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("sim") {
         return sim_cmd::main(&args);
+    }
+    if let Some(code) = plan_verbs::main(&args) {
+        return code;
     }
     let cmd = match smi_args::parse(&args) {
         Ok(c) => c,
