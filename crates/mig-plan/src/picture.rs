@@ -445,7 +445,7 @@ mod tests {
         let plain = text(&v, false);
         assert!(!plain.contains('\x1b'));
         assert!(
-            plain.contains("| GI 2") && plain.contains("| 3g.20gb"),
+            plain.contains("|GI 2") && plain.contains("|3g.20gb"),
             "{plain}"
         );
         assert!(plain.contains("CI0 1c*"), "{plain}");
