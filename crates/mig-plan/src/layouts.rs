@@ -157,6 +157,54 @@ pub fn summary(model: &GpuModel, layout: &Layout) -> String {
     }
 }
 
+/// Test support: every layout of a model found by a brute force that shares
+/// nothing with [`enumerate`] but the engine (subsets of all (profile,
+/// placement) pairs, include/exclude in list order, a subset counting when
+/// creating its GIs one by one with explicit placements succeeds).
+#[cfg(test)]
+pub(crate) fn brute_force(model: &GpuModel) -> std::collections::BTreeSet<Vec<(u32, u32, u32)>> {
+    use std::collections::BTreeSet;
+    type Key = Vec<(u32, u32, u32)>;
+    let pairs: Vec<(u32, Placement)> = model
+        .gi_profiles
+        .iter()
+        .flat_map(|p| gi_placements(p).map(move |pl| (p.id, pl)))
+        .collect();
+    let mut out = BTreeSet::new();
+    fn rec(
+        model: &GpuModel,
+        pairs: &[(u32, Placement)],
+        i: usize,
+        chosen: &mut Vec<(u32, Placement)>,
+        out: &mut BTreeSet<Key>,
+    ) {
+        if i == pairs.len() {
+            let mut l = Layout::new(false);
+            if chosen
+                .iter()
+                .all(|&(id, pl)| l.create_gi(model, GiProfileId(id), Some(pl)).is_ok())
+            {
+                let mut k: Key = chosen
+                    .iter()
+                    .map(|&(id, pl)| (pl.start, pl.size, id))
+                    .collect();
+                k.sort();
+                out.insert(k);
+            }
+            return;
+        }
+        rec(model, pairs, i + 1, chosen, out);
+        let (id, pl) = pairs[i];
+        if !chosen.iter().any(|&(_, q)| q.overlaps(pl)) {
+            chosen.push((id, pl));
+            rec(model, pairs, i + 1, chosen, out);
+            chosen.pop();
+        }
+    }
+    rec(model, &pairs, 0, &mut Vec::new(), &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,46 +223,6 @@ mod tests {
         v
     }
 
-    /// The independent brute force: subsets of the list of every (profile,
-    /// placement) pair, chosen by include/exclude in list order; a subset
-    /// counts when creating its GIs one by one with those explicit
-    /// placements succeeds. Only overlap prunes the recursion early.
-    fn brute(model: &GpuModel) -> BTreeSet<Key> {
-        let pairs: Vec<(u32, Placement)> = model
-            .gi_profiles
-            .iter()
-            .flat_map(|p| gi_placements(p).map(move |pl| (p.id, pl)))
-            .collect();
-        let mut out = BTreeSet::new();
-        fn rec(
-            model: &GpuModel,
-            pairs: &[(u32, Placement)],
-            i: usize,
-            chosen: &mut Vec<(u32, Placement)>,
-            out: &mut BTreeSet<Key>,
-        ) {
-            if i == pairs.len() {
-                let mut l = Layout::new(false);
-                if chosen
-                    .iter()
-                    .all(|&(id, pl)| l.create_gi(model, GiProfileId(id), Some(pl)).is_ok())
-                {
-                    out.insert(key(&l));
-                }
-                return;
-            }
-            rec(model, pairs, i + 1, chosen, out);
-            let (id, pl) = pairs[i];
-            if !chosen.iter().any(|&(_, q)| q.overlaps(pl)) {
-                chosen.push((id, pl));
-                rec(model, pairs, i + 1, chosen, out);
-                chosen.pop();
-            }
-        }
-        rec(model, &pairs, 0, &mut Vec::new(), &mut out);
-        out
-    }
-
     /// Proves, for every catalog model, that the enumeration yields exactly
     /// the layouts of the independent brute force, each once.
     #[test]
@@ -223,7 +231,7 @@ mod tests {
             let got = enumerate(m, false);
             let keys: BTreeSet<Key> = got.iter().map(key).collect();
             assert_eq!(keys.len(), got.len(), "{}: a layout came out twice", m.slug);
-            assert_eq!(keys, brute(m), "{}", m.slug);
+            assert_eq!(keys, brute_force(m), "{}", m.slug);
         }
     }
 

@@ -12,6 +12,9 @@
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
 pub mod demand;
 pub mod fit;
+pub mod generate;
+pub mod inventory;
 pub mod layouts;
+pub mod pack;
 pub mod picture;
 pub mod profiles;
