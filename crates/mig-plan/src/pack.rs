@@ -887,6 +887,46 @@ pub fn first_fit(fleet: &Fleet, demand: &[DemandItem]) -> PackResult {
     summarise(fleet, demand, finals, false)
 }
 
+/// One node's config in mig-parted's v1 format: a config named `name`
+/// with one entry per GPU (by index), its MIG mode and GPU-instance profile
+/// counts after the packing.
+pub fn node_config(fleet: &Fleet, result: &PackResult, node: usize, name: &str) -> String {
+    let mut s = format!("version: v1\nmig-configs:\n  {name}:\n");
+    for p in result
+        .plans
+        .iter()
+        .filter(|p| fleet.gpus[p.gpu].node == node)
+    {
+        let g = &fleet.gpus[p.gpu];
+        let mut counts: Vec<(String, u32)> = Vec::new();
+        for gi in &p.layout.gpu_instances {
+            let n = gi_profile(g.model, gi.profile_id)
+                .map(|x| x.name.clone())
+                .unwrap_or_default();
+            match counts.iter_mut().find(|c| c.0 == n) {
+                Some(c) => c.1 += 1,
+                None => counts.push((n, 1)),
+            }
+        }
+        let enabled = g.mig_enabled || !counts.is_empty();
+        s.push_str(&format!(
+            "  - devices: [{}]\n    mig-enabled: {enabled}\n",
+            g.index
+        ));
+        if enabled {
+            if counts.is_empty() {
+                s.push_str("    mig-devices: {}\n");
+            } else {
+                s.push_str("    mig-devices:\n");
+                for (n, c) in counts {
+                    s.push_str(&format!("      \"{n}\": {c}\n"));
+                }
+            }
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -191,7 +191,11 @@ pub fn text(v: &View, colour: bool) -> String {
         }
     }
     for r in &rows {
-        let _ = writeln!(out, "    {}", render(r, colour));
+        let line = format!("    {}", render(r, colour));
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if gis.is_empty() {
+        let _ = writeln!(out, "    no GPU instances");
     }
     for g in &gis {
         let cis: Vec<String> = g

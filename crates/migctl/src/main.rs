@@ -2,6 +2,7 @@
 //! No MIG rule is decided here (they live in `mig-model`).
 
 mod help;
+mod plan_pack;
 mod plan_verbs;
 mod sim_cmd;
 mod smi_args;

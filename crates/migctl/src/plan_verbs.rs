@@ -22,7 +22,7 @@ macro_rules! say {
 }
 
 /// The verbs this module answers.
-const VERBS: &[&str] = &["layouts", "fit", "show"];
+const VERBS: &[&str] = &["layouts", "fit", "show", "pack", "bench"];
 
 #[derive(Parser, Debug)]
 #[command(name = "migctl", disable_version_flag = true)]
@@ -84,6 +84,59 @@ enum PlanCmd {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// Choose a layout for every GPU of a fleet inventory that serves the
+    /// most weighted demand, then disturbs the fewest instances, then uses
+    /// the fewest GPUs; write one mig-parted config per node.
+    Pack {
+        /// The fleet (`migctl export --inventory` on each node writes its part).
+        #[arg(long, value_name = "FILE")]
+        inventory: PathBuf,
+        /// Profiles with counts, or requirements with weights.
+        #[arg(long, value_name = "FILE")]
+        demand: PathBuf,
+        /// Directory for the per-node configs (`NODE.yaml`); none written without it.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Benchmarks: `bench pack` packs a generated fleet and prints time,
+    /// served demand and the upper bound, for migctl and a first-fit baseline.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCmd {
+    /// Pack a generated mixed-model fleet.
+    Pack {
+        /// GPUs in the fleet.
+        #[arg(long, default_value_t = 10_000)]
+        gpus: usize,
+        /// Requested instances in the demand.
+        #[arg(long, default_value_t = 70_000)]
+        instances: u32,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// `migctl export --inventory`: this node's part of a fleet inventory.
+#[derive(Parser, Debug)]
+#[command(name = "migctl export", disable_version_flag = true)]
+struct ExportInventory {
+    /// Write the inventory (required: other `export` forms are other verbs).
+    #[arg(long, required = true)]
+    inventory: bool,
+    /// Node name (default: the host name).
+    #[arg(long)]
+    node: Option<String>,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// A failure of a planning verb: exit code and message.
@@ -98,10 +151,16 @@ fn bad(msg: impl Into<String>) -> Failure {
 /// Run a planning verb, or `None` when `args` is not one of them.
 pub fn main(args: &[String]) -> Option<ExitCode> {
     let verb = args.first()?.as_str();
-    if !VERBS.contains(&verb) {
+    let is_inventory_export = verb == "export" && args.iter().any(|a| a == "--inventory");
+    if !VERBS.contains(&verb) && !is_inventory_export {
         return None;
     }
-    let result = {
+    let result = if is_inventory_export {
+        match ExportInventory::try_parse_from(args) {
+            Ok(e) => crate::plan_pack::export_inventory(&e.node, e.output.as_deref()),
+            Err(e) => return Some(clap_exit(e)),
+        }
+    } else {
         let full: Vec<&str> = std::iter::once("migctl")
             .chain(args.iter().map(String::as_str))
             .collect();
@@ -136,6 +195,25 @@ fn run(cmd: PlanCmd) -> R<u8> {
         } => layouts_cmd(&model, &contains, maximal, mirrored, count, output),
         PlanCmd::Fit { gpu, args, output } => fit_cmd(gpu, &args, output),
         PlanCmd::Show { gpu, svg } => show_cmd(gpu, svg),
+        PlanCmd::Pack {
+            inventory,
+            demand,
+            out_dir,
+            output,
+        } => crate::plan_pack::pack_cmd(
+            &inventory,
+            &demand,
+            out_dir.as_deref(),
+            output == Output::Json,
+        ),
+        PlanCmd::Bench {
+            what:
+                BenchCmd::Pack {
+                    gpus,
+                    instances,
+                    seed,
+                },
+        } => crate::plan_pack::bench_pack(gpus, instances, seed),
     }
 }
 
