@@ -376,14 +376,16 @@ fn svg_gpu(s: &mut String, v: &View, y0: usize) {
         let gw = (g.b - g.a) * SLICE_W;
         let _ = writeln!(
             s,
-            r##"<g class="gi" data-gi="{}"><rect x="{}" y="{}" width="{}" height="100" rx="4" fill="{fill}" fill-opacity="0.35" stroke="{fill}" stroke-width="2"/><text x="{}" y="{}" font-weight="bold" fill="#111111">GI {} · {}</text>"##,
+            r##"<g class="gi" data-gi="{}"><rect x="{}" y="{}" width="{}" height="100" rx="4" fill="{fill}" fill-opacity="0.35" stroke="{fill}" stroke-width="2"/><text x="{}" y="{}" font-weight="bold" fill="#111111">GI {}</text><text x="{}" y="{}" font-size="11" fill="#111111">{}</text>"##,
             g.id,
             x + 1,
             top + 16,
             gw - 2,
             x + 6,
-            top + 34,
+            top + 31,
             g.id,
+            x + 6,
+            top + 45,
             esc(&g.name)
         );
         let n = g.compute_slices.max(1) as usize;
@@ -398,18 +400,18 @@ fn svg_gpu(s: &mut String, v: &View, y0: usize) {
             };
             let _ = writeln!(
                 s,
-                r##"<rect x="{cx}" y="{}" width="{}" height="56" rx="3" fill="#ffffff" fill-opacity="0.85" stroke="{stroke}" stroke-width="{sw}"/><text x="{}" y="{}" fill="#111111">CI {} {}</text>{}"##,
-                top + 48,
+                r##"<rect x="{cx}" y="{}" width="{}" height="52" rx="3" fill="#ffffff" fill-opacity="0.85" stroke="{stroke}" stroke-width="{sw}"/><text x="{}" y="{}" fill="#111111">CI {} {}</text>{}"##,
+                top + 56,
                 (cend - cx).saturating_sub(4),
                 cx + 5,
-                top + 66,
+                top + 73,
                 c.id,
                 esc(&c.short),
                 if c.busy {
                     format!(
                         r##"<text x="{}" y="{}" fill="#d62728" font-weight="bold">busy</text>"##,
                         cx + 5,
-                        top + 84
+                        top + 90
                     )
                 } else {
                     String::new()
