@@ -205,20 +205,31 @@ fn parse<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<T, File
     })
 }
 
-/// Parse and check an inventory; `file` names it in errors.
-pub fn parse_inventory(file: &str, text: &str) -> Result<Fleet, FileError> {
-    let inv: InventoryFile = parse(file, text)?;
-    let invalid = |key: String, msg: String| FileError::Invalid {
+/// An error maker for `file`: key path and message.
+fn invalid_in(file: &str) -> impl Fn(String, String) -> FileError + '_ {
+    move |key, msg| FileError::Invalid {
         file: file.to_string(),
         key,
         msg,
-    };
-    if inv.version != "v1" {
-        return Err(invalid(
-            "version".into(),
-            format!("{:?} is not v1", inv.version),
-        ));
     }
+}
+
+fn check_version(file: &str, version: &str) -> Result<(), FileError> {
+    if version == "v1" {
+        Ok(())
+    } else {
+        Err(invalid_in(file)(
+            "version".into(),
+            format!("{version:?} is not v1"),
+        ))
+    }
+}
+
+/// Parse and check an inventory; `file` names it in errors.
+pub fn parse_inventory(file: &str, text: &str) -> Result<Fleet, FileError> {
+    let inv: InventoryFile = parse(file, text)?;
+    let invalid = invalid_in(file);
+    check_version(file, &inv.version)?;
     let mut fleet = Fleet::default();
     for (n, node) in inv.nodes.iter().enumerate() {
         if fleet.nodes.contains(&node.node) {
@@ -322,17 +333,8 @@ pub fn parse_inventory(file: &str, text: &str) -> Result<Fleet, FileError> {
 /// Parse and check a demand file.
 pub fn parse_demand(file: &str, text: &str) -> Result<Vec<DemandItem>, FileError> {
     let d: DemandFile = parse(file, text)?;
-    let invalid = |key: String, msg: String| FileError::Invalid {
-        file: file.to_string(),
-        key,
-        msg,
-    };
-    if d.version != "v1" {
-        return Err(invalid(
-            "version".into(),
-            format!("{:?} is not v1", d.version),
-        ));
-    }
+    let invalid = invalid_in(file);
+    check_version(file, &d.version)?;
     let mut out = Vec::new();
     for (i, e) in d.demand.iter().enumerate() {
         let key = format!("demand[{i}]");

@@ -964,6 +964,16 @@ mod tests {
         best
     }
 
+    /// A GPU's busy GIs as (start, size, profile ID).
+    fn busy_keys(g: &FleetGpu) -> Vec<(u32, u32, u32)> {
+        g.layout
+            .gpu_instances
+            .iter()
+            .filter(|x| g.busy.contains(&x.id))
+            .map(|x| (x.placement.start, x.placement.size, x.profile_id.0))
+            .collect()
+    }
+
     /// The lexicographic optimum by brute force: every combination of every
     /// GPU's layouts (from the brute-force layout list, keeping busy GIs).
     fn brute_optimum(fleet: &Fleet, demand: &[DemandItem]) -> Option<Score> {
@@ -971,13 +981,7 @@ mod tests {
             .gpus
             .iter()
             .map(|g| {
-                let busy: Vec<(u32, u32, u32)> = g
-                    .layout
-                    .gpu_instances
-                    .iter()
-                    .filter(|x| g.busy.contains(&x.id))
-                    .map(|x| (x.placement.start, x.placement.size, x.profile_id.0))
-                    .collect();
+                let busy = busy_keys(g);
                 layouts::brute_force(g.model)
                     .into_iter()
                     .filter(|k| busy.iter().all(|b| k.contains(b)))
@@ -1003,13 +1007,7 @@ mod tests {
                         destroyed += 1;
                     }
                 }
-                let busy: Vec<(u32, u32, u32)> = gpu
-                    .layout
-                    .gpu_instances
-                    .iter()
-                    .filter(|x| gpu.busy.contains(&x.id))
-                    .map(|x| (x.placement.start, x.placement.size, x.profile_id.0))
-                    .collect();
+                let busy = busy_keys(gpu);
                 for &(s, z, p) in l {
                     if busy.contains(&(s, z, p)) {
                         continue;

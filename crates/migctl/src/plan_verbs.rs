@@ -326,8 +326,9 @@ fn layouts_cmd(
                 }
             };
             out.push_str(&format!(
-                "{} layouts of {} ({}){filters}\n",
+                "{} layout{} of {} ({}){filters}\n",
                 keep.len(),
+                if keep.len() == 1 { "" } else { "s" },
                 model.slug,
                 model.name
             ));
