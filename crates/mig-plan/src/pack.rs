@@ -533,15 +533,19 @@ fn upper_bound(
     demand: &[DemandItem],
     ty: &Types,
     lower: f64,
-) -> (f64, Vec<f64>) {
+) -> (f64, Vec<Vec<f64>>) {
     let d_n = demand.len();
     let w: Vec<f64> = demand.iter().map(|d| d.weight).collect();
     let mut price = vec![0.0f64; d_n];
     let mut best = f64::INFINITY;
     let mut best_price = price.clone();
+    let mut snapshots = Vec::new();
     let mut theta = 1.0;
     let mut since = 0;
-    for _ in 0..ITERATIONS {
+    for k in 0..ITERATIONS {
+        if SNAPSHOTS.contains(&k) {
+            snapshots.push(price.clone());
+        }
         // value of one instance of each type, and the line it goes to
         let vt: Vec<(f64, usize)> = ty
             .elig
@@ -580,7 +584,7 @@ fn upper_bound(
             since = 0;
         } else {
             since += 1;
-            if since >= 15 {
+            if since >= 40 {
                 theta /= 2.0;
                 since = 0;
             }
@@ -597,7 +601,10 @@ fn upper_bound(
             price[d] = (price[d] - step * g[d]).clamp(0.0, w[d]);
         }
     }
-    (best.max(lower), best_price)
+    snapshots.push(best_price);
+    // Serving everything is a bound too.
+    let all: f64 = demand.iter().map(|d| d.weight * d.count as f64).sum();
+    (best.min(all).max(lower), snapshots)
 }
 
 /// The order in which the greedy visits classes.
@@ -611,10 +618,17 @@ enum Order {
 
 /// Shares of the bound's prices taken off the weights in greedy runs: with
 /// prices, a GPU prefers lines that other GPUs cannot serve as cheaply.
-const SHARES: [f64; 4] = [0.0, 0.5, 0.9, 1.0];
+const SHARES: [f64; 2] = [0.5, 1.0];
+
+/// Rounds of raising the value of unserved lines in the greedy.
+const ROUNDS: usize = 6;
+
+/// Iterations whose prices also steer greedy runs (besides the best ones):
+/// the greedy's quality depends on the prices, so several are tried.
+const SNAPSHOTS: [usize; 5] = [25, 50, 100, 200, 400];
 
 /// Subgradient iterations of the bound.
-const ITERATIONS: usize = 400;
+const ITERATIONS: usize = 1000;
 
 /// Pack the fleet's demand. Exact when the fleet's option combinations are
 /// few (see [`EXACT_LIMIT`]), the residual greedy otherwise. Returns the
@@ -637,13 +651,49 @@ pub fn pack(fleet: &Fleet, demand: &[DemandItem]) -> (PackResult, f64) {
     let eval = |ch: &Choice| transport(&supply_of(&classes, ch, t_n).0, demand, &ty).1;
     let mut best = greedy(&classes, demand, &ty, &weights, Order::Reach);
     let mut best_v = eval(&best);
-    let (mut ub, price) = upper_bound(&classes, demand, &ty, best_v);
-    for share in SHARES {
+    let mut best_value = weights.clone();
+    let (mut ub, prices) = upper_bound(&classes, demand, &ty, best_v);
+    for (price, share) in prices
+        .iter()
+        .flat_map(|p| SHARES.iter().map(move |s| (p, *s)))
+    {
         let value: Vec<f64> = weights
             .iter()
-            .zip(&price)
+            .zip(price)
             .map(|(w, p)| (w - share * p).max(1e-3 * w))
             .collect();
+        for order in [Order::Reach, Order::Constrained] {
+            let ch = greedy(&classes, demand, &ty, &value, order);
+            let v = eval(&ch);
+            if v > best_v {
+                best_v = v;
+                best = ch;
+                best_value.clone_from(&value);
+            }
+        }
+    }
+    // Then raise the greedy's value of lines left unserved (by the share
+    // unserved) and run again, a few rounds, keeping the best packing by the
+    // true weights: lines only some GPUs can serve get those GPUs.
+    let mut value = best_value;
+    for _ in 0..ROUNDS {
+        let (s, _, _) = supply_of(&classes, &best, t_n);
+        let (flows, _) = transport(&s, demand, &ty);
+        let mut served = vec![0u64; demand.len()];
+        for &(d, n) in flows.iter().flatten() {
+            served[d] += n;
+        }
+        let mut changed = false;
+        for (d, item) in demand.iter().enumerate() {
+            let short = item.count as u64 - served[d].min(item.count as u64);
+            if short > 0 {
+                value[d] *= 1.0 + short as f64 / item.count as f64;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
         for order in [Order::Reach, Order::Constrained] {
             let ch = greedy(&classes, demand, &ty, &value, order);
             let v = eval(&ch);

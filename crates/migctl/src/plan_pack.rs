@@ -206,8 +206,8 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64) -> R<u8> {
         "Upper bound on served weight (Lagrangian dual of the demand counts = LP relaxation): {ub:.1}\n"
     ));
     s.push_str(&format!(
-        "{:<26} {:>9} {:>14} {:>10} {:>10} {:>13} {:>10}\n",
-        "", "time", "served weight", "of bound", "served", "stranded", "destroyed"
+        "{:<26} {:>9} {:>14} {:>10} {:>10} {:>13} {:>10} {:>9}\n",
+        "", "time", "served weight", "of bound", "served", "stranded", "destroyed", "GPUs used"
     ));
     for (name, res, t) in [
         ("migctl pack", &r, t_pack),
@@ -215,7 +215,7 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64) -> R<u8> {
     ] {
         let served: u32 = res.served.iter().sum();
         s.push_str(&format!(
-            "{:<26} {:>7.3} s {:>14.1} {:>9.2}% {:>10} {:>6} ({:.1}%) {:>10}\n",
+            "{:<26} {:>7.3} s {:>14.1} {:>9.2}% {:>10} {:>6} ({:.1}%) {:>10} {:>9}\n",
             name,
             t.as_secs_f64(),
             res.served_weight,
@@ -223,7 +223,8 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64) -> R<u8> {
             served,
             res.stranded_slices,
             100.0 * res.stranded_slices as f64 / res.used_slices.max(1) as f64,
-            res.destroyed
+            res.destroyed,
+            res.gpus_used
         ));
     }
     s.push_str("(one thread; stranded: memory slices of used GPUs that neither serve demand nor are busy)\n");
