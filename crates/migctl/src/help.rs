@@ -10,6 +10,8 @@ Usage:
     migctl [-i IDS] -r             Reset GPUs (applies a pending MIG mode).
     migctl mig [options]           MIG management, as `nvidia-smi mig` ("migctl mig -h").
     migctl sim <command>           The simulated machine ("migctl sim --help").
+    migctl layouts|fit|show|pack   Planning: every layout of a model, what fits, slice pictures,
+                                   packing a fleet's demand ("migctl fit -h", ...).
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.

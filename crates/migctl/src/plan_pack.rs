@@ -185,7 +185,7 @@ pub fn export_inventory(node: &Option<String>, output: Option<&Path>) -> R<u8> {
     Ok(0)
 }
 
-pub fn bench_pack(gpus: usize, instances: u32, seed: u64) -> R<u8> {
+pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8> {
     let (fleet, demand) = mig_plan::generate::generate(gpus, instances, seed);
     let wanted: u32 = demand.iter().map(|d| d.count).sum();
     let t0 = Instant::now();
@@ -194,6 +194,35 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64) -> R<u8> {
     let t1 = Instant::now();
     let ff = pack::first_fit(&fleet, &demand);
     let t_ff = t1.elapsed();
+    if as_json {
+        let fig = |res: &PackResult, t: std::time::Duration| {
+            json!({
+                "seconds": t.as_secs_f64(),
+                "served_weight": res.served_weight,
+                "of_bound": res.served_weight / ub.max(1e-9),
+                "served": res.served.iter().sum::<u32>(),
+                "stranded_slices": res.stranded_slices,
+                "used_slices": res.used_slices,
+                "destroyed": res.destroyed,
+                "gpus_used": res.gpus_used,
+            })
+        };
+        let v = json!({
+            "gpus": fleet.gpus.len(),
+            "nodes": fleet.nodes.len(),
+            "seed": seed,
+            "requested_instances": wanted,
+            "demand_weight": r.demand_weight,
+            "upper_bound": ub,
+            "pack": fig(&r, t_pack),
+            "first_fit": fig(&ff, t_ff),
+        });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        ));
+        return Ok(0);
+    }
     let mut s = format!(
         "Fleet: {} GPUs on {} nodes (seed {seed}; mix {}); demand: {} lines, {wanted} instances, weight {}.\n",
         fleet.gpus.len(),

@@ -121,6 +121,8 @@ enum BenchCmd {
         /// Seed of the generator.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
 }
 
@@ -212,8 +214,9 @@ fn run(cmd: PlanCmd) -> R<u8> {
                     gpus,
                     instances,
                     seed,
+                    output,
                 },
-        } => crate::plan_pack::bench_pack(gpus, instances, seed),
+        } => crate::plan_pack::bench_pack(gpus, instances, seed, output == Output::Json),
     }
 }
 

@@ -320,7 +320,8 @@ fn bad_files_are_refused() {
 }
 
 /// Proves `bench pack` runs on a small generated fleet and prints both
-/// packers' figures against the bound.
+/// packers' figures against the bound, as text and as JSON (pack between
+/// first fit and the bound).
 #[test]
 fn bench_pack_prints_both() {
     let m = Machine::new();
@@ -328,5 +329,22 @@ fn bench_pack_prints_both() {
     assert!(
         out.contains("migctl pack") && out.contains("first fit") && out.contains("Upper bound"),
         "{out}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&m.ok(&[
+        "bench",
+        "pack",
+        "--gpus",
+        "160",
+        "--instances",
+        "1100",
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    let ub = j["upper_bound"].as_f64().unwrap();
+    let served = |k: &str| j[k]["served_weight"].as_f64().unwrap();
+    assert!(
+        served("pack") <= ub + 1e-6 && served("pack") >= served("first_fit"),
+        "{j}"
     );
 }
