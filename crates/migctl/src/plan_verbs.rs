@@ -83,6 +83,9 @@ enum PlanCmd {
         /// Also write the picture as an SVG file.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// `json`: what the picture shows, as data (GIs, CIs, busy, mode).
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
     /// Choose a layout for every GPU of a fleet inventory that serves the
     /// most weighted demand, then disturbs the fewest instances, then uses
@@ -158,7 +161,8 @@ pub fn main(args: &[String]) -> Option<ExitCode> {
         return None;
     }
     let result = if is_inventory_export {
-        match ExportInventory::try_parse_from(args) {
+        let argv = std::iter::once("migctl export").chain(args[1..].iter().map(String::as_str));
+        match ExportInventory::try_parse_from(argv) {
             Ok(e) => crate::plan_pack::export_inventory(&e.node, e.output.as_deref()),
             Err(e) => return Some(clap_exit(e)),
         }
@@ -196,7 +200,7 @@ fn run(cmd: PlanCmd) -> R<u8> {
             output,
         } => layouts_cmd(&model, &contains, maximal, mirrored, count, output),
         PlanCmd::Fit { gpu, args, output } => fit_cmd(gpu, &args, output),
-        PlanCmd::Show { gpu, svg } => show_cmd(gpu, svg),
+        PlanCmd::Show { gpu, svg, output } => show_cmd(gpu, svg, output),
         PlanCmd::Pack {
             inventory,
             demand,
@@ -514,8 +518,63 @@ fn fit_cmd(gpu: Option<u32>, args: &[String], output: Output) -> R<u8> {
     }
 }
 
-fn show_cmd(gpu: Option<u32>, svg: Option<PathBuf>) -> R<u8> {
+/// What `show` draws, as JSON.
+fn show_json(s: &GpuSnapshot, model: Option<&GpuModel>, busy: &Busy) -> serde_json::Value {
+    let gis: Vec<serde_json::Value> = s
+        .layout
+        .gpu_instances
+        .iter()
+        .map(|g| {
+            let gp = model.and_then(|m| mig_model::engine::gi_profile(m, g.profile_id).ok());
+            let cis: Vec<serde_json::Value> = g
+                .compute_instances
+                .iter()
+                .map(|c| {
+                    let name = gp.and_then(|gp| {
+                        mig_model::engine::ci_profile(gp, c.profile_id)
+                            .ok()
+                            .map(|cp| mig_model::ids::ci_short_name(gp, cp))
+                    });
+                    json!({
+                        "ci_id": c.id.0,
+                        "profile_id": c.profile_id.0,
+                        "name": name,
+                        "placement": {"start": c.placement.start, "size": c.placement.size},
+                        "busy": busy.contains(&(g.id, c.id)),
+                    })
+                })
+                .collect();
+            json!({
+                "gi_id": g.id.0,
+                "profile_id": g.profile_id.0,
+                "profile": gp.map(|p| p.name.clone()),
+                "placement": {"start": g.placement.start, "size": g.placement.size},
+                "compute_instances": cis,
+            })
+        })
+        .collect();
+    json!({
+        "index": s.identity.index,
+        "name": s.identity.name,
+        "model": s.identity.model,
+        "mig": {"current": s.mode.current, "pending": s.mode.pending},
+        "mirrored": s.layout.mirrored,
+        "gpu_instances": gis,
+    })
+}
+
+fn show_cmd(gpu: Option<u32>, svg: Option<PathBuf>, output: Output) -> R<u8> {
     let snaps = machine_snapshots(gpu)?;
+    if output == Output::Json {
+        let v: Vec<serde_json::Value> = snaps
+            .iter()
+            .map(|s| show_json(s, picture::model_of(s), &picture::busy_of(s)))
+            .collect();
+        emit_json(&json!(v));
+        if svg.is_none() {
+            return Ok(0);
+        }
+    }
     let colour = use_colour();
     let mut views = Vec::new();
     let busy: Vec<Busy> = snaps.iter().map(picture::busy_of).collect();
@@ -536,7 +595,7 @@ fn show_cmd(gpu: Option<u32>, svg: Option<PathBuf>) -> R<u8> {
             busy: b,
         });
     }
-    for (k, v) in views.iter().enumerate() {
+    for (k, v) in views.iter().enumerate().filter(|_| output == Output::Text) {
         if k > 0 {
             say!();
         }

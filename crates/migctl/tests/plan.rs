@@ -114,7 +114,7 @@ fn show_mirrored_golden() {
 
 /// Proves the same for identity boards with `+me`, `-me`, `+me.all`
 /// profiles, a pending MIG mode and a GPU with MIG disabled; `-i` limits
-/// the picture to one GPU.
+/// the picture to one GPU; `--output json` gives the same as data.
 #[test]
 fn show_mixed_golden() {
     let m = mixed_machine();
@@ -124,6 +124,12 @@ fn show_mixed_golden() {
     let svg = std::fs::read_to_string(svg).unwrap();
     check_golden(&svg, "show-mixed.svg");
     render_check(&svg);
+    let j: serde_json::Value = serde_json::from_str(&m.ok(&["show", "--output", "json"])).unwrap();
+    let rtx = &j[1]["gpu_instances"][0];
+    assert_eq!(rtx["profile"], "2g.48gb-me");
+    assert_eq!(rtx["compute_instances"][0]["busy"], true);
+    assert_eq!(rtx["compute_instances"][1]["busy"], false);
+    assert_eq!(j[2]["mig"]["pending"], true);
     let one = m.ok(&["show", "-i", "2"]);
     assert!(one.contains("GPU 2:") && !one.contains("GPU 1:"), "{one}");
     assert!(one.contains("pending"), "{one}");
