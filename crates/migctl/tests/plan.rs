@@ -354,3 +354,42 @@ fn bench_pack_prints_both() {
         "{j}"
     );
 }
+
+/// Proves `show` colours its picture on a terminal (run under `script`, which
+/// gives it a pseudo-terminal) and draws plain characters there when
+/// `NO_COLOR` is set.
+#[test]
+fn show_colour_only_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: show_colour_only_on_a_terminal: `script` (util-linux) is not installed");
+        return;
+    }
+    let m = mirrored_machine();
+    let bin = env!("CARGO_BIN_EXE_migctl");
+    let run = |no_color: bool| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &format!("{bin} show -i 1"), "/dev/null"])
+            .env("MIGCTL_SIM_STATE", m.state())
+            .env("MIGCTL_BACKEND", "sim");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        String::from_utf8_lossy(&c.output().expect("script runs").stdout).into_owned()
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains("\x1b[34m") && coloured.contains("\x1b[41;97m"),
+        "{coloured:?}"
+    );
+    let plain = run(true);
+    assert!(
+        plain.contains("GI 2") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+}
