@@ -620,6 +620,29 @@ enum Order {
 /// prices, a GPU prefers lines that other GPUs cannot serve as cheaply.
 const SHARES: [f64; 2] = [0.5, 1.0];
 
+/// The greedy in both class orders; the better packing and its served weight.
+fn greedy_both(
+    classes: &[Class],
+    demand: &[DemandItem],
+    ty: &Types,
+    value: &[f64],
+    eval: &dyn Fn(&Choice) -> f64,
+) -> (f64, Choice) {
+    [Order::Reach, Order::Constrained]
+        .into_iter()
+        .map(|order| {
+            let ch = greedy(classes, demand, ty, value, order);
+            (eval(&ch), ch)
+        })
+        .fold((f64::NEG_INFINITY, Vec::new()), |a, b| {
+            if b.0 > a.0 {
+                b
+            } else {
+                a
+            }
+        })
+}
+
 /// Rounds of raising the value of unserved lines in the greedy.
 const ROUNDS: usize = 6;
 
@@ -662,14 +685,11 @@ pub fn pack(fleet: &Fleet, demand: &[DemandItem]) -> (PackResult, f64) {
             .zip(price)
             .map(|(w, p)| (w - share * p).max(1e-3 * w))
             .collect();
-        for order in [Order::Reach, Order::Constrained] {
-            let ch = greedy(&classes, demand, &ty, &value, order);
-            let v = eval(&ch);
-            if v > best_v {
-                best_v = v;
-                best = ch;
-                best_value.clone_from(&value);
-            }
+        let (v, ch) = greedy_both(&classes, demand, &ty, &value, &eval);
+        if v > best_v {
+            best_v = v;
+            best = ch;
+            best_value.clone_from(&value);
         }
     }
     // Then raise the greedy's value of lines left unserved (by the share
@@ -694,13 +714,10 @@ pub fn pack(fleet: &Fleet, demand: &[DemandItem]) -> (PackResult, f64) {
         if !changed {
             break;
         }
-        for order in [Order::Reach, Order::Constrained] {
-            let ch = greedy(&classes, demand, &ty, &value, order);
-            let v = eval(&ch);
-            if v > best_v {
-                best_v = v;
-                best = ch;
-            }
+        let (v, ch) = greedy_both(&classes, demand, &ty, &value, &eval);
+        if v > best_v {
+            best_v = v;
+            best = ch;
         }
     }
     let best = realise(fleet, demand, &ty, &classes, &best, false);
