@@ -358,12 +358,14 @@ fn combinations(classes: &[Class]) -> f64 {
     classes
         .iter()
         .map(|c| {
-            // C(n + k - 1, n)
-            let (n, k) = (c.gpus.len() as f64, c.opts.len() as f64);
+            // multisets of n GPUs over k options: C(n + k - 1, n)
+            let k = c.opts.len() as f64;
             let mut v = 1.0;
             for i in 0..c.gpus.len() {
                 v *= (k + i as f64) / (i as f64 + 1.0);
-                let _ = n;
+                if v > EXACT_LIMIT {
+                    break;
+                }
             }
             v
         })
