@@ -5,6 +5,8 @@ mod config_verbs;
 mod help;
 mod live;
 mod parted;
+mod plan_pack;
+mod plan_verbs;
 mod sim_cmd;
 mod sim_host;
 mod sim_set;
@@ -107,6 +109,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if prog == "nvidia-mig-parted" {
         return parted::main(&args);
+    }
+    // the planning verbs first: they claim `export --inventory` only
+    if let Some(code) = plan_verbs::main(&args) {
+        return code;
     }
     match args.first().map(String::as_str) {
         Some("sim") => return sim_cmd::main(&args),
