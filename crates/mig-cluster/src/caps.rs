@@ -147,6 +147,18 @@ pub fn mig_device_caps(
     Ok(out)
 }
 
+/// `DeviceFileMinor` and `DeviceFileMode` of a capability file's text
+/// (`DeviceFileMinor: 1`, `DeviceFileMode: 256`, `DeviceFileModify: 1`; the
+/// mode is printed in decimal).
+pub fn parse_cap_file(text: &str) -> Option<(u32, u32)> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    Some((field("DeviceFileMinor:")?, field("DeviceFileMode:")?))
+}
+
 /// What is at a node's path on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Observed {
@@ -256,6 +268,14 @@ mod tests {
         let all = all_caps(std::slice::from_ref(&g), &facts).unwrap();
         assert_eq!((all[0].minor, all[0].mode), (1, 0o400));
         assert_eq!((all[1].minor, all[1].mode), (2, 0o444));
+    }
+
+    /// Proves the guide's `mig/config` capability file parses to minor 1, mode 0400.
+    #[test]
+    fn cap_file() {
+        let t = "DeviceFileMinor: 1\nDeviceFileMode: 256\nDeviceFileModify: 1\n";
+        assert_eq!(parse_cap_file(t), Some((1, 0o400)));
+        assert_eq!(parse_cap_file("DeviceFileMinor: x\n"), None);
     }
 
     /// Proves the node check tells missing, foreign and mis-moded nodes apart.

@@ -230,8 +230,22 @@ pub fn to_yaml(e: &CdiExport) -> Result<String, serde_yaml_ng::Error> {
         s.push_str(&format!("# {n}\n"));
     }
     s.push_str("---\n");
-    s.push_str(&serde_yaml_ng::to_string(&e.spec)?);
+    for line in serde_yaml_ng::to_string(&e.spec)?.lines() {
+        s.push_str(&quote_index_name(line));
+        s.push('\n');
+    }
     Ok(s)
+}
+
+/// `- name: 0:1` read by a YAML 1.1 parser is the sexagesimal integer 61;
+/// quote such names as nvidia-ctk does (`- name: "0:1"`).
+fn quote_index_name(line: &str) -> String {
+    if let Some((indent, v)) = line.split_once("- name: ") {
+        if !v.starts_with('"') && v.chars().all(|c| c.is_ascii_digit() || c == ':') {
+            return format!("{indent}- name: \"{v}\"");
+        }
+    }
+    line.to_string()
 }
 
 /// The spec as JSON (no room for comments: the notes go to stderr).
@@ -283,6 +297,7 @@ mod tests {
         assert_eq!(&by_uuid.container_edits.device_nodes, d0);
         assert!(d0.iter().all(|n| n.kind == "c" && n.permissions == "rwm"));
         assert_eq!((d0[1].major, d0[1].file_mode), (241, 0o444));
+        assert!(to_yaml(&e).unwrap().contains("\n- name: \"0:1\"\n"));
     }
 
     /// Proves the edge layouts give a spec that says what it holds: MIG
@@ -332,6 +347,8 @@ mod tests {
             .devices
             .iter()
             .all(|d| !d.container_edits.device_nodes.is_empty()));
+        let y = to_yaml(&e).unwrap();
+        assert!(y.contains("- name: '0'\n"), "{y}");
         assert!(to_yaml(&only_empty)
             .unwrap()
             .starts_with("# CDI spec written by migctl export cdi\n# GPU 1 NVIDIA H100 80GB HBM3"));

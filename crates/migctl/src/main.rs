@@ -1,11 +1,14 @@
 //! `migctl`: the command line. Parses arguments, picks the backend, prints.
 //! No MIG rule is decided here (they live in `mig-model`).
 
+mod cluster_cmd;
+mod cluster_host;
 mod help;
 mod sim_cmd;
 mod smi_args;
 mod smi_out;
 mod smi_run;
+mod snapshot_adapter;
 
 use mig_model::Backend;
 use mig_nvml::NvmlBackend;
@@ -55,14 +58,20 @@ fn open_sim() -> Result<SimMachine, String> {
 /// is the simulated machine, `auto` (the default) uses NVML when it loads,
 /// initialises and has a GPU, else the simulated machine with a note.
 fn open_backend() -> Result<Box<dyn Backend>, String> {
+    open_backend_kind().map(|(b, _)| b)
+}
+
+/// [`open_backend`], and whether it is the simulated machine (whose host
+/// facts come from the model rather than from `/proc` and `/dev`).
+fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
     match backend_choice()? {
-        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
+        BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok(Box::new(b)),
+            Ok(b) => Ok((Box::new(b), false)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok(Box::new(b)),
+            Ok(b) => Ok((Box::new(b), false)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -70,7 +79,7 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
                     e.summary(),
                     sim.describe()
                 );
-                Ok(Box::new(sim))
+                Ok((Box::new(sim), true))
             }
         },
     }
@@ -80,6 +89,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("sim") {
         return sim_cmd::main(&args);
+    }
+    if cluster_cmd::handles(&args) {
+        return cluster_cmd::main(&args);
     }
     let cmd = match smi_args::parse(&args) {
         Ok(c) => c,
