@@ -158,14 +158,26 @@ pub fn spec(
         }
     }
     by_uuid.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut all_nodes: Vec<DeviceNode> = Vec::new();
+    // `all` as nvidia-ctk writes it (peers/a): the GPU nodes in order, then
+    // the cap nodes sorted by path as strings (`nvidia-cap102` before
+    // `nvidia-cap66`).
+    let mut gpu_nodes: Vec<DeviceNode> = Vec::new();
+    let mut cap_nodes: Vec<DeviceNode> = Vec::new();
     for d in &by_index {
         for n in &d.container_edits.device_nodes {
-            if !all_nodes.contains(n) {
-                all_nodes.push(n.clone());
+            let list = if n.path.starts_with("/dev/nvidia-caps/") {
+                &mut cap_nodes
+            } else {
+                &mut gpu_nodes
+            };
+            if !list.contains(n) {
+                list.push(n.clone());
             }
         }
     }
+    cap_nodes.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut all_nodes = gpu_nodes;
+    all_nodes.extend(cap_nodes);
     let mut devices = by_index;
     devices.extend(by_uuid);
     if !all_nodes.is_empty() {
