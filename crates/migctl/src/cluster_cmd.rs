@@ -332,9 +332,9 @@ fn run_caps(
     } else {
         for (n, path, status, action) in &rows {
             println!(
-                "{:<58} {}  c {}:{} {:04o}  {}{}",
+                "{:<58} {:<36} c {}:{} {:04o}  {}{}",
                 n.proc_file,
-                path.display(),
+                path.display().to_string(),
                 n.major,
                 n.minor,
                 n.mode,

@@ -69,7 +69,7 @@ make_host() {
 write_conf() {
   cat > "$W/slurm.conf" <<CONF
 ClusterName=migctl
-SlurmctldHost=$(hostname -s)(10.$ID.1.1)
+SlurmctldHost=$(cut -d. -f1 /proc/sys/kernel/hostname)(10.$ID.1.1)
 SlurmctldPort=$PORT_CTL
 SlurmdPort=$PORT_D
 AuthType=auth/munge
