@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Slurm cluster on one machine, fed by migctl: slurmctld on the host and
-# two slurmd "hosts", each in its own network namespace with its own address,
+# two slurmd "hosts", each in its own network namespace with its own address
+# (or, where namespaces cannot be made, on 127.0.0.1 with a port each),
 # each a different simulated machine (an A100 node with a balanced layout, an
 # H100 node with 7x 1g.10gb), each with its own config directory holding the
 # gres.conf `migctl export slurm` wrote and device nodes `migctl caps --create`
@@ -37,6 +38,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Isolation: each host in its own network namespace with its own address;
+# where namespaces cannot be made (an unprivileged container), both slurmd
+# share 127.0.0.1 with a port each (Port= on each NodeName, slurmd -N).
+NETNS=1
+if [ -n "${MIGCTL_SLURM_NO_NETNS:-}" ] || ! ip netns add "mc$$-probe" 2>/dev/null; then
+  NETNS=
+else
+  ip netns del "mc$$-probe"
+fi
+addr() { if [ -n "$NETNS" ]; then echo "10.$ID.$1.$2"; else echo 127.0.0.1; fi; }
+in_host() { local i=$1; shift; if [ -n "$NETNS" ]; then nsenter --net="/run/netns/mc$$-$i" "$@"; else "$@"; fi; }
+H100_PORT=$PORT_D
+[ -n "$NETNS" ] || H100_PORT=$(( PORT_D + 1 ))
+
 export MIGCTL_BACKEND=sim
 sim() { local node=$1; shift; MIGCTL_SIM_STATE="$W/$node.json" "$MIGCTL" "$@"; }
 
@@ -69,7 +84,7 @@ make_host() {
 write_conf() {
   cat > "$W/slurm.conf" <<CONF
 ClusterName=migctl
-SlurmctldHost=$(cut -d. -f1 /proc/sys/kernel/hostname)(10.$ID.1.1)
+SlurmctldHost=$(cut -d. -f1 /proc/sys/kernel/hostname)($(addr 1 1))
 SlurmctldPort=$PORT_CTL
 SlurmdPort=$PORT_D
 AuthType=auth/munge
@@ -93,8 +108,8 @@ SlurmdParameters=config_overrides
 GresTypes=gpu
 ReturnToService=2
 MpiDefault=none
-NodeName=a100 NodeAddr=10.$ID.1.2 CPUs=1 RealMemory=100 Gres=$(cat "$W/a100/gres") State=UNKNOWN
-NodeName=h100 NodeAddr=10.$ID.2.2 CPUs=1 RealMemory=100 Gres=$(cat "$W/h100/gres") State=UNKNOWN
+NodeName=a100 NodeAddr=$(addr 1 2) Port=$PORT_D CPUs=1 RealMemory=100 Gres=$(cat "$W/a100/gres") State=UNKNOWN
+NodeName=h100 NodeAddr=$(addr 2 2) Port=$H100_PORT CPUs=1 RealMemory=100 Gres=$(cat "$W/h100/gres") State=UNKNOWN
 PartitionName=gpu Nodes=a100,h100 Default=YES MaxTime=5 State=UP
 CONF
   mkdir -p "$W/ctl"
@@ -114,8 +129,8 @@ munged --socket="$W/munge.socket" --key-file="$W/munge.key" --pid-file="$W/munge
   --log-file="$W/munged.log" --seed-file="$W/munge.seed" --force
 PIDS+=("$(cat "$W/munged.pid")")
 
-step "network namespaces: one address per host"
-for i in 1 2; do
+if [ -n "$NETNS" ]; then step "network namespaces: one address per host"; else step "no network namespaces here: one address, a port per slurmd"; fi
+for i in $([ -n "$NETNS" ] && echo 1 2); do
   ns="mc$$-$i"
   ip netns add "$ns"
   ip link add "mc$$h$i" type veth peer name "mc$$n$i"
@@ -139,7 +154,7 @@ start_slurmctld -c
 start_slurmd() {
   local node=$1 i=$2
   mkdir -p "$W/spool-$node"
-  nsenter --net="/run/netns/mc$$-$i" slurmd -D -N "$node" -f "$W/$node/etc/slurm.conf" >"$W/slurmd-$node.out" 2>&1 &
+  in_host "$i" slurmd -D -N "$node" -f "$W/$node/etc/slurm.conf" >"$W/slurmd-$node.out" 2>&1 &
   PIDS+=($!)
   eval "SLURMD_$node=$!"
 }
@@ -171,7 +186,7 @@ check_node() {
   # What the host's slurmd itself read from gres.conf: per type, the count.
   local i=1; [ "$node" = h100 ] && i=2
   local detected
-  detected=$(nsenter --net="/run/netns/mc$$-$i" slurmd -G -N "$node" -f "$W/$node/etc/slurm.conf" 2>&1 \
+  detected=$(in_host "$i" slurmd -G -N "$node" -f "$W/$node/etc/slurm.conf" 2>&1 \
     | grep -o 'Type=[^ ]*' | sed 's/Type=//' | awk '{c[$0]++; if(!o[$0]++) l[n++]=$0} END{for(k=0;k<n;k++) printf "%sgpu:%s:%d", (k?",":""), l[k], c[l[k]]}')
   echo "slurmd -G on $node: $detected"
   [ "$detected" = "$want" ] || fail "$node: slurmd -G read $detected, migctl Gres=$want"
