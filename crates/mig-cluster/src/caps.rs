@@ -270,6 +270,63 @@ mod tests {
         assert_eq!((all[1].minor, all[1].mode), (2, 0o444));
     }
 
+    /// Proves the caps list, the CDI spec and the Slurm records give every
+    /// MIG device the same GI and CI nodes, on several layouts (two GPUs, a
+    /// CI smaller than its GI, an empty MIG GPU), with the model's minors and
+    /// with minors read from a driver table.
+    #[test]
+    fn one_minor_source_for_all_exports() {
+        use crate::{cdi, slurm, Minors};
+        let gpus = [
+            gpu(
+                "a100-sxm4-40gb",
+                0,
+                Some(&[(9, 0, &[0, 0, 0]), (14, 4, &[1])]),
+            ),
+            gpu("h100-sxm5-80gb", 1, Some(&[])),
+            gpu("h100-sxm5-80gb", 2, Some(&[(19, 6, &[0]), (5, 0, &[3])])),
+        ];
+        let model = NodeFacts::simulated("580.159.04");
+        let mut table = String::from("config 1\nmonitor 2\n");
+        for c in instance_caps(&gpus, &model).unwrap() {
+            let key = c
+                .proc_file
+                .trim_start_matches("/proc/driver/nvidia/capabilities/")
+                .replace("/mig/", "/");
+            table.push_str(&format!("{key} {}\n", c.minor));
+        }
+        let read = NodeFacts {
+            minors: Minors::parse_table(&table).unwrap(),
+            ..model.clone()
+        };
+        for facts in [&model, &read] {
+            let pairs = mig_device_caps(&gpus, facts).unwrap();
+            assert_eq!(pairs.len(), 6);
+            let spec = cdi::spec(&gpus, facts, &cdi::CdiOptions::default())
+                .unwrap()
+                .spec;
+            let sl = slurm::export(&gpus, facts, &slurm::SlurmOptions::default()).unwrap();
+            let instance = instance_caps(&gpus, facts).unwrap();
+            for (uuid, gi, ci) in &pairs {
+                let d = spec.devices.iter().find(|d| &d.name == uuid).unwrap();
+                let m: Vec<u32> = d
+                    .container_edits
+                    .device_nodes
+                    .iter()
+                    .skip(1)
+                    .map(|n| n.minor)
+                    .collect();
+                assert_eq!(m, [*gi, *ci]);
+                let r = sl.records.iter().find(|r| &r.unique_id == uuid).unwrap();
+                assert_eq!(r.files[1..], [dev_path(*gi), dev_path(*ci)]);
+                assert!(
+                    instance.iter().any(|c| c.minor == *gi)
+                        && instance.iter().any(|c| c.minor == *ci)
+                );
+            }
+        }
+    }
+
     /// Proves the guide's `mig/config` capability file parses to minor 1, mode 0400.
     #[test]
     fn cap_file() {
