@@ -10,6 +10,10 @@ Usage:
     migctl [-i IDS] -r             Reset GPUs (applies a pending MIG mode).
     migctl mig [options]           MIG management, as `nvidia-smi mig` ("migctl mig -h").
     migctl sim <command>           The simulated machine ("migctl sim --help").
+    migctl caps [--create]         nvidia-caps capability files and /dev/nvidia-caps nodes.
+    migctl export cdi|slurm|k8s    A CDI spec, Slurm gres.conf, Kubernetes labels ("-h" each).
+    migctl env                     CUDA_VISIBLE_DEVICES, docker --gpus and CDI names per device.
+    migctl mps [--start|--stop]    One MPS control daemon per MIG device.
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.
