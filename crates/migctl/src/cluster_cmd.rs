@@ -91,6 +91,9 @@ enum ExportCmd {
         /// Prefix for device paths (a test root with placeholder nodes).
         #[arg(long, value_name = "DIR", default_value = "")]
         dev_prefix: String,
+        /// Write gres.conf to FILE atomically and print how to reload Slurm.
+        #[arg(long, value_name = "FILE", conflicts_with = "output")]
+        gres_conf: Option<PathBuf>,
         #[arg(long, value_enum)]
         output: Option<Data>,
     },
@@ -370,7 +373,7 @@ fn run_export(node: &Node, what: ExportCmd) -> Result<u8, Failure> {
                 }
             };
             match output {
-                Some(path) => host::write_atomic(&path, &text)?,
+                Some(path) => write_cdi_spec(&text, &path)?,
                 None => print!("{text}"),
             }
             Ok(0)
@@ -379,17 +382,21 @@ fn run_export(node: &Node, what: ExportCmd) -> Result<u8, Failure> {
             print,
             node_name,
             dev_prefix,
+            gres_conf,
             output,
         } => {
             let e = slurm::export(&node.gpus, &node.facts, &slurm::SlurmOptions { dev_prefix })?;
+            let node_name = node_name.unwrap_or_else(host::hostname);
+            if let Some(path) = gres_conf {
+                write_gres_conf(&e, &node_name, &path)?;
+                return Ok(0);
+            }
             if output.is_some() {
                 print!("{}", json(&e));
                 return Ok(0);
             }
             match print {
-                SlurmPart::GresConf => {
-                    print!("{}", e.gres_conf(&node_name.unwrap_or_else(host::hostname)))
-                }
+                SlurmPart::GresConf => print!("{}", e.gres_conf(&node_name)),
                 SlurmPart::NodeGres => println!("Gres={}", e.node_gres),
                 SlurmPart::Tres => println!("AccountingStorageTRES={}", e.accounting_tres),
             }
@@ -419,6 +426,34 @@ fn run_export(node: &Node, what: ExportCmd) -> Result<u8, Failure> {
             Ok(0)
         }
     }
+}
+
+/// Write a CDI spec where runtimes read it (`/var/run/cdi/...`): `apply
+/// --cdi-spec PATH` calls this after a change, so the spec is never stale.
+pub(crate) fn write_cdi_spec(text: &str, path: &std::path::Path) -> Result<(), String> {
+    host::write_atomic(path, text)
+}
+
+/// Write gres.conf and say how Slurm picks it up: `apply --slurm-gres PATH`
+/// calls this after a change.
+pub(crate) fn write_gres_conf(
+    e: &slurm::SlurmExport,
+    node_name: &str,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    host::write_atomic(path, &e.gres_conf(node_name))?;
+    eprintln!(
+        "migctl: wrote {} ({} records)",
+        path.display(),
+        e.records.len()
+    );
+    if !e.node_gres.is_empty() {
+        eprintln!(
+            "migctl: reload: put `NodeName={node_name} ... Gres={}` in slurm.conf on every host, stop slurmd here (systemctl stop slurmd), restart slurmctld (systemctl restart slurmctld), start slurmd (systemctl start slurmd); `scontrol reconfigure` alone drains the node when a count changes",
+            e.node_gres
+        );
+    }
+    Ok(())
 }
 
 fn run_mps(

@@ -70,7 +70,7 @@ make_host() {
   mkdir -p "$W/$node/etc" "$W/$node/dev"
   sim "$node" caps --create --root "$W/$node" >/dev/null
   [ -e "$W/$node/dev/nvidia0" ] || mknod -m 666 "$W/$node/dev/nvidia0" c 195 0
-  sim "$node" export slurm --dev-prefix "$W/$node" --node-name "$node" > "$W/$node/etc/gres.conf"
+  sim "$node" export slurm --dev-prefix "$W/$node" --node-name "$node" --gres-conf "$W/$node/etc/gres.conf" 2>/dev/null
   sim "$node" export slurm --print node-gres | sed 's/^Gres=//' > "$W/$node/gres"
   # AccountingStorageTRES needs slurmdbd (slurmctld: "slurmdbd is required
   # to run with TRES gres/gpu"), which this test does not run; its types
