@@ -112,9 +112,11 @@ NodeName=a100 NodeAddr=$(addr 1 2) Port=$PORT_D CPUs=1 RealMemory=100 Gres=$(cat
 NodeName=h100 NodeAddr=$(addr 2 2) Port=$H100_PORT CPUs=1 RealMemory=100 Gres=$(cat "$W/h100/gres") State=UNKNOWN
 PartitionName=gpu Nodes=a100,h100 Default=YES MaxTime=5 State=UP
 CONF
+  # slurmd 22.05 always loads a cgroup plugin; on cgroup v2 hosts without
+  # systemd (CI containers) it must not ask systemd for a scope.
+  printf 'CgroupPlugin=autodetect\nIgnoreSystemd=yes\n' > "$W/cgroup.conf"
   mkdir -p "$W/ctl"
-  cp "$W/slurm.conf" "$W/ctl/slurm.conf"
-  for n in "${NODES[@]}"; do cp "$W/slurm.conf" "$W/$n/etc/slurm.conf"; done
+  for d in "$W/ctl" "$W/a100/etc" "$W/h100/etc"; do cp "$W/slurm.conf" "$W/cgroup.conf" "$d/"; done
 }
 
 step "device nodes, gres.conf and slurm.conf from migctl"
