@@ -44,9 +44,10 @@ pub struct Majors {
 }
 
 impl Majors {
-    /// The simulated host's majors: the ones seen on the lent H200 (driver
-    /// 580.159.04), which the peers' specs in `../shared/reference/peers` carry
-    /// too (195 nvidia, 241 nvidia-caps, 238 nvidia-uvm).
+    /// The majors of the peers' host (`../shared/reference/peers`: 195
+    /// nvidia, 241 nvidia-caps as on the lent H200, 238 nvidia-uvm), the
+    /// default of [`NodeFacts::simulated`]; migctl replaces them with the
+    /// simulated host's own `/proc/devices` (`mig_sim::host`).
     pub const SIMULATED: Majors = Majors {
         nvidia: 195,
         nvidia_caps: 241,
@@ -409,7 +410,7 @@ pub(crate) mod testing {
             let cp = engine::ci_profile(gp, c.profile_id).unwrap();
             let pipe = engine::syspipe(m, false, g.placement, c.placement);
             let u = ids::mig_uuid(m.pci_device_id, pdi, g.id, pipe);
-            mig_devices.push(MigDeviceInfo::new(i as u32, g.id, c.id, u, gp, cp));
+            mig_devices.push(MigDeviceInfo::new(i as u32, g.id, c.id, u, gp, cp, 0));
         }
         GpuSnapshot {
             identity: GpuIdentity {

@@ -8,4 +8,13 @@
 //! What it is not for: single MIG rules (placement validity, IDs, default
 //! placements live in `mig_model::engine`), talking to a GPU directly (it
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
+pub mod assertion;
+pub mod checkpoint;
+pub mod config;
 pub mod demand;
+pub mod export;
+pub mod generate;
+pub mod hooks;
+#[cfg(test)]
+pub(crate) mod testutil;
+pub mod validate;

@@ -1,8 +1,8 @@
 //! The cluster verbs: `migctl caps`, `migctl export cdi|slurm|k8s`,
-//! `migctl env`, `migctl mps`. They parse, read the node (through the one
-//! snapshot adapter), call `mig-cluster`'s generators, and print or write.
+//! `migctl env`, `migctl mps`. They parse, read the node (one backend
+//! snapshot per GPU), call `mig-cluster`'s generators, and print or write.
 
-use crate::{cluster_host as host, snapshot_adapter};
+use crate::{cluster_host as host, live};
 use clap::{Parser, Subcommand, ValueEnum};
 use mig_cluster::caps::{self, NodeStatus};
 use mig_cluster::k8s::{K8sOptions, Strategy};
@@ -194,7 +194,7 @@ struct Node {
 
 fn read_node() -> Result<Node, Failure> {
     let (backend, simulated) = crate::open_backend_kind()?;
-    let gpus = snapshot_adapter::snapshots(backend.as_ref()).map_err(|e| e.to_string())?;
+    let gpus = live::machine_snapshots(backend.as_ref())?;
     let driver = backend.driver_version().map_err(|e| e.to_string())?;
     let facts = host::facts(simulated, &driver)?;
     // As in main: the process ends soon; skip nvmlShutdown.

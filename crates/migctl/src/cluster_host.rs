@@ -15,7 +15,16 @@ use std::path::{Path, PathBuf};
 /// `/proc/driver/nvidia-caps/mig-minors`, the DMI product name and `/dev`.
 pub fn facts(simulated: bool, driver_version: &str) -> Result<NodeFacts, String> {
     if simulated {
-        return Ok(NodeFacts::simulated(driver_version));
+        // The simulated host's own /proc/devices (mig_sim::host), so the
+        // exports and `migctl sim root` / `sim exec` agree on every major.
+        let text = format!(
+            "Character devices:\n{}\n",
+            mig_sim::host::proc_devices_lines().join("\n")
+        );
+        let mut f = NodeFacts::simulated(driver_version);
+        f.majors = Majors::from_proc_devices(&text).map_err(|e| format!("simulated host: {e}"))?;
+        f.control_nodes = ControlNode::standard(f.majors, |p| p != "/dev/nvidia-modeset");
+        return Ok(f);
     }
     let read = |p: &str| fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
     let majors = Majors::from_proc_devices(&read("/proc/devices")?).map_err(|e| e.to_string())?;

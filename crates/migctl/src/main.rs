@@ -3,14 +3,17 @@
 
 mod cluster_cmd;
 mod cluster_host;
+mod config_verbs;
 mod help;
+mod live;
+mod parted;
 mod sim_cmd;
+mod sim_host;
 mod smi_args;
 mod smi_out;
 mod smi_run;
-mod snapshot_adapter;
 
-use mig_model::Backend;
+use mig_model::backend::{Backend, Inventory};
 use mig_nvml::NvmlBackend;
 use mig_sim::SimMachine;
 use std::io::Write;
@@ -19,6 +22,16 @@ use std::process::ExitCode;
 /// The model a simulated machine starts with when none was initialised:
 /// the MIG User Guide's examples run on an A100-SXM4-40GB.
 const DEFAULT_MODEL: &str = "a100-sxm4-40gb";
+
+/// The name this binary was invoked by (`argv[0]`'s file name): `migctl`,
+/// or `nvidia-mig-parted` / `nvidia-smi` through a link.
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "migctl".into())
+}
 
 /// Which backend `MIGCTL_BACKEND` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +54,7 @@ fn backend_choice() -> Result<BackendChoice, String> {
 
 /// Open the simulated machine, creating the default one on first use.
 fn open_sim() -> Result<SimMachine, String> {
-    let sim = SimMachine::open(mig_sim::default_state_path())?;
+    let sim = SimMachine::open(mig_sim::default_state_path()).map_err(|e| e.to_string())?;
     if !sim.path().exists() {
         sim.init(&[(DEFAULT_MODEL.to_string(), false)])
             .map_err(|e| e.to_string())?;
@@ -52,6 +65,17 @@ fn open_sim() -> Result<SimMachine, String> {
         );
     }
     Ok(sim)
+}
+
+/// The NVML backend, after printing how long opening it took when
+/// `MIGCTL_TRACE` is set.
+fn traced(b: NvmlBackend) -> Box<dyn Backend> {
+    if std::env::var_os("MIGCTL_TRACE").is_some() {
+        let t = b.timings();
+        eprintln!("migctl trace: load {}: {:?}", b.library(), t.load);
+        eprintln!("migctl trace: nvmlInit_v2 + device count: {:?}", t.init);
+    }
+    Box::new(b)
 }
 
 /// Pick the backend as `MIGCTL_BACKEND` says: `nvml` requires NVML, `sim`
@@ -67,11 +91,11 @@ fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
     match backend_choice()? {
         BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok((Box::new(b), false)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok((Box::new(b), false)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -86,12 +110,19 @@ fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
 }
 
 fn main() -> ExitCode {
+    let prog = program_name();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("sim") {
-        return sim_cmd::main(&args);
+    if prog == "nvidia-mig-parted" {
+        return parted::main(&args);
     }
     if cluster_cmd::handles(&args) {
         return cluster_cmd::main(&args);
+    }
+    match args.first().map(String::as_str) {
+        Some("sim") => return sim_cmd::main(&args),
+        Some("parted") => return parted::main(&args[1..]),
+        Some("assert" | "export" | "apply" | "plan") => return config_verbs::main(&args),
+        _ => {}
     }
     let cmd = match smi_args::parse(&args) {
         Ok(c) => c,
@@ -101,7 +132,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(o) = smi_run::without_backend(&cmd) {
-        print!("{}", o.stdout);
+        print!("{}", help::name_program(&o.stdout, &prog));
         return ExitCode::SUCCESS;
     }
     let style = match smi_out::Style::from_env() {
@@ -111,7 +142,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut backend = match open_backend() {
+    let backend = match open_backend() {
         Ok(b) => b,
         Err(e) => {
             eprintln!("migctl: {e}");
@@ -120,7 +151,7 @@ fn main() -> ExitCode {
     };
     let t0 = std::time::Instant::now();
     let trace = std::env::var_os("MIGCTL_TRACE").is_some();
-    let result = smi_run::run(backend.as_mut(), &cmd, style);
+    let result = smi_run::run(backend.as_ref(), &cmd, style);
     if trace {
         eprintln!("migctl trace: command: {:?}", t0.elapsed());
     }
@@ -131,8 +162,14 @@ fn main() -> ExitCode {
     std::mem::forget(backend);
     match result {
         Ok(o) => {
+            let text = if matches!(&cmd, smi_args::SmiCommand::Mig(m) if m.action == smi_args::MigAction::Help)
+            {
+                help::name_program(&o.stdout, &prog)
+            } else {
+                o.stdout
+            };
             let mut out = std::io::stdout().lock();
-            let _ = out.write_all(o.stdout.as_bytes());
+            let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
             ExitCode::from(o.code.clamp(0, 255) as u8)
         }

@@ -315,8 +315,9 @@ assert names[-1] == "management"
 
 /// Proves that on the peers' machines the spec's devices (names and nodes:
 /// path, major, minor, fileMode, permissions) and top-level control nodes
-/// equal what nvidia-ctk wrote; migctl adds only `type: c`, explicit zero
-/// minors and the `management` device (docs/cluster.md says why).
+/// equal what nvidia-ctk wrote (the dynamic nvidia-uvm major aside); migctl
+/// adds only `type: c`, explicit zero minors and the `management` device
+/// (docs/cluster.md says why).
 #[test]
 fn cdi_devices_equal_nvidia_ctk() {
     let Some(sh) = shared("cdi_devices_equal_nvidia_ctk") else {
@@ -369,7 +370,11 @@ assert (peer["cdiVersion"], peer["kind"]) == (ours["cdiVersion"], ours["kind"])
 o = devs(ours)
 assert o[-1][0] == "management"
 assert devs(peer) == o[:-1], "devices differ"
-assert norm(peer["containerEdits"]["deviceNodes"]) == norm(ours["containerEdits"]["deviceNodes"]), "control nodes differ"
+# nvidia-uvm's major is dynamic: the peers' tree had 238, the simulated host
+# (mig_sim::host::UVM_MAJOR) has its own; compare it apart.
+def ctl(nodes):
+    return [(p, 0 if p.startswith("/dev/nvidia-uvm") else ma, mi, m, pe) for (p, ma, mi, m, pe) in norm(nodes)]
+assert ctl(peer["containerEdits"]["deviceNodes"]) == ctl(ours["containerEdits"]["deviceNodes"]), "control nodes differ"
 assert "NVIDIA_VISIBLE_DEVICES=void" in ours["containerEdits"]["env"]
 "#;
 
@@ -457,6 +462,31 @@ fn caps_create_and_check() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("wrong numbers 241:99"), "{text}");
     assert_eq!(std::fs::metadata(&bad).unwrap().rdev() & 0xff, 99);
+}
+
+/// Proves the nodes `migctl sim root` writes for the simulated host are the
+/// ones `caps` expects: every one `ok` (as root, where they are character
+/// devices), with the host tree's own majors and minors.
+#[test]
+fn caps_agree_with_sim_root() {
+    if !mig_sim::is_root() {
+        eprintln!("SKIPPED: caps_agree_with_sim_root: sim root makes character nodes only as root");
+        return;
+    }
+    let m = machine("sim init a100-sxm4-40gbx2\n-i 0 -mig 1\n-i 1 -mig 1\nmig -cgi 9,14,19,19 -i 0 -C\nmig -cgi 9:4 -i 1\nmig -cci 0,1 -gi 2 -i 1");
+    let root = m.dir.path().join("host");
+    m.ok(&["sim", "root", root.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&m.ok(&[
+        "caps",
+        "--root",
+        root.to_str().unwrap(),
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    let v = v.as_array().unwrap();
+    assert_eq!(v.len(), 2 + 8 + 3, "{v:?}");
+    assert!(v.iter().all(|c| c["state"]["status"] == "ok"), "{v:?}");
 }
 
 /// Proves `env` gives each MIG device its UUID for CUDA_VISIBLE_DEVICES and
@@ -564,6 +594,26 @@ fn mps_start_stop() {
     assert!(
         String::from_utf8_lossy(&absent.stderr).contains("nvidia-cuda-mps-control is not on PATH")
     );
+}
+
+/// Proves mig-cluster's simulated-host constants (cap modes) equal the
+/// simulated host's (mig_sim::host), which `migctl sim root` writes.
+#[test]
+fn one_simulated_host() {
+    assert_eq!(mig_cluster::caps::CONFIG_MODE, mig_sim::host::MODE_CONFIG);
+    assert_eq!(mig_cluster::caps::ACCESS_MODE, mig_sim::host::MODE_RUGO);
+    let m = machine("sim init h100-sxm5-80gb");
+    let spec: serde_json::Value =
+        serde_json::from_str(&m.ok(&["export", "cdi", "--format", "json"])).unwrap();
+    let uvm = spec["containerEdits"]["deviceNodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["path"] == "/dev/nvidia-uvm")
+        .unwrap()["major"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(uvm, u64::from(mig_sim::host::UVM_MAJOR));
 }
 
 /// Proves the export verbs take bad input with exit 2 and write nothing.
