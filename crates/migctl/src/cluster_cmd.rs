@@ -456,6 +456,100 @@ pub(crate) fn write_gres_conf(
     Ok(())
 }
 
+/// What `migctl apply` does for the node's consumers after a change: the
+/// flags, flattened into apply's.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct AfterApply {
+    /// After the change, write the node's CDI spec to PATH (atomically; YAML),
+    /// so containers never get a stale one.
+    #[arg(long, value_name = "PATH")]
+    pub cdi_spec: Option<PathBuf>,
+    /// After the change, rewrite the gres.conf at PATH and print how to
+    /// reload Slurm.
+    #[arg(long, value_name = "PATH")]
+    pub slurm_gres: Option<PathBuf>,
+    /// Print the `nvidia.com/mig.config.state` value the GPU Operator's MIG
+    /// manager would set for this apply (pending, success, failed, rebooting).
+    #[arg(long)]
+    pub mig_config_state: bool,
+}
+
+/// What the MIG manager's state label depends on, as apply knows it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StateInputs {
+    pub config_valid: bool,
+    pub applied: bool,
+    pub mode_applied: bool,
+    pub apply_succeeded: Option<bool>,
+}
+
+impl StateInputs {
+    /// A config that did not load or validate.
+    pub fn invalid() -> StateInputs {
+        StateInputs {
+            config_valid: false,
+            applied: false,
+            mode_applied: false,
+            apply_succeeded: None,
+        }
+    }
+}
+
+impl AfterApply {
+    /// With `--mig-config-state`, print the label on stderr (stdout is the
+    /// apply's report).
+    pub fn report_state(&self, i: StateInputs) {
+        if !self.mig_config_state {
+            return;
+        }
+        let state = mig_cluster::mig_manager::final_state(mig_cluster::mig_manager::Facts {
+            config_valid: i.config_valid,
+            previous: None,
+            applied: i.applied,
+            mode_applied: i.mode_applied,
+            // migctl applies mode changes itself (resetting where needed);
+            // it never asks for a reboot.
+            mode_needs_reboot: false,
+            with_reboot: false,
+            apply_succeeded: i.apply_succeeded,
+        });
+        eprintln!(
+            "{}={}",
+            mig_cluster::mig_manager::STATE_LABEL,
+            state.as_str()
+        );
+    }
+
+    /// Rewrite the CDI spec and gres.conf asked for, from the node as it is
+    /// now; the lines say what was written.
+    pub fn refresh(
+        &self,
+        backend: &dyn mig_model::backend::Backend,
+        simulated: bool,
+    ) -> Result<Vec<String>, String> {
+        if self.cdi_spec.is_none() && self.slurm_gres.is_none() {
+            return Ok(Vec::new());
+        }
+        let gpus = live::machine_snapshots(backend)?;
+        let driver = backend.driver_version().map_err(|e| e.to_string())?;
+        let facts = host::facts(simulated, &driver)?;
+        let mut out = Vec::new();
+        if let Some(path) = &self.cdi_spec {
+            let e =
+                cdi::spec(&gpus, &facts, &cdi::CdiOptions::default()).map_err(|e| e.to_string())?;
+            write_cdi_spec(&cdi::to_yaml(&e).map_err(|e| e.to_string())?, path)?;
+            out.push(format!("CDI spec written: {}", path.display()));
+        }
+        if let Some(path) = &self.slurm_gres {
+            let e = slurm::export(&gpus, &facts, &slurm::SlurmOptions::default())
+                .map_err(|e| e.to_string())?;
+            write_gres_conf(&e, &host::hostname(), path)?;
+            out.push(format!("gres.conf written: {}", path.display()));
+        }
+        Ok(out)
+    }
+}
+
 fn run_mps(
     node: &Node,
     root: &str,

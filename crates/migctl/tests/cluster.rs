@@ -616,6 +616,71 @@ fn one_simulated_host() {
     assert_eq!(uvm, u64::from(mig_sim::host::UVM_MAJOR));
 }
 
+/// Proves `apply --cdi-spec --slurm-gres --mig-config-state`: on GPUs that
+/// hold the config it reports `success` and rewrites both files from the
+/// node (seven 1g.10gb named twice, seven gres records); an unknown config is
+/// `failed`, exit 2, and writes nothing.
+#[test]
+fn apply_refreshes_exports() {
+    let m = machine("sim init h100-sxm5-80gb\n-i 0 -mig 1\nmig -cgi 19,19,19,19,19,19,19 -i 0 -C");
+    let cfg = m.dir.path().join("cfg.yaml");
+    std::fs::write(
+        &cfg,
+        "version: v1\nmig-configs:\n  all-1g.10gb:\n    - devices: all\n      mig-enabled: true\n      mig-devices:\n        \"1g.10gb\": 7\n",
+    )
+    .unwrap();
+    let (cdi, gres) = (
+        m.dir.path().join("cdi.yaml"),
+        m.dir.path().join("gres.conf"),
+    );
+    let args = |name: &'static str| {
+        vec![
+            "apply".to_string(),
+            "-f".into(),
+            cfg.display().to_string(),
+            "-c".into(),
+            name.into(),
+            "--cdi-spec".into(),
+            cdi.display().to_string(),
+            "--slurm-gres".into(),
+            gres.display().to_string(),
+            "--mig-config-state".into(),
+        ]
+    };
+    let bad = m
+        .cmd(&args("nope").iter().map(String::as_str).collect::<Vec<_>>())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nvidia.com/mig.config.state=failed"));
+    assert!(!cdi.exists() && !gres.exists());
+    let ok = m
+        .cmd(
+            &args("all-1g.10gb")
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("nvidia.com/mig.config.state=success"));
+    let spec = std::fs::read_to_string(&cdi).unwrap();
+    assert_eq!(spec.matches("\n- name: MIG-").count(), 7);
+    assert_eq!(spec.matches("\n- name: \"0:").count(), 7);
+    let conf = std::fs::read_to_string(&gres).unwrap();
+    assert_eq!(
+        conf.lines()
+            .filter(|l| l.starts_with("Name=gpu Type=nvidia_h100_80gb_hbm3_1g.10gb "))
+            .count(),
+        7
+    );
+}
+
 /// Proves the export verbs take bad input with exit 2 and write nothing.
 #[test]
 fn bad_input() {
