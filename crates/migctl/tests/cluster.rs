@@ -596,12 +596,33 @@ fn mps_start_stop() {
     );
 }
 
-/// Proves mig-cluster's simulated-host constants (cap modes) equal the
-/// simulated host's (mig_sim::host), which `migctl sim root` writes.
+/// Proves mig-cluster agrees with the simulated host `migctl sim root`
+/// writes (mig_sim::host): cap modes, capability-file text, every line of
+/// its mig-minors table, and the nvidia-uvm major of the CDI spec.
 #[test]
 fn one_simulated_host() {
     assert_eq!(mig_cluster::caps::CONFIG_MODE, mig_sim::host::MODE_CONFIG);
     assert_eq!(mig_cluster::caps::ACCESS_MODE, mig_sim::host::MODE_RUGO);
+    // The capability files and the minor table the simulated host writes
+    // read back as the model says.
+    assert_eq!(
+        mig_cluster::caps::parse_cap_file(&mig_sim::host::capability_text(12, 0o444)),
+        Some((12, 0o444))
+    );
+    let table = mig_cluster::Minors::parse_table(&mig_sim::host::mig_minors_text()).unwrap();
+    let model = mig_cluster::Minors::Model;
+    assert_eq!(table.config(), model.config());
+    assert_eq!(table.monitor(), model.monitor());
+    for g in 0..32 {
+        for gi in 0..15 {
+            let gi = mig_model::GpuInstanceId(gi);
+            assert_eq!(table.gi(g, gi), model.gi(g, gi));
+            for ci in 0..8 {
+                let ci = mig_model::ComputeInstanceId(ci);
+                assert_eq!(table.ci(g, gi, ci), model.ci(g, gi, ci));
+            }
+        }
+    }
     let m = machine("sim init h100-sxm5-80gb");
     let spec: serde_json::Value =
         serde_json::from_str(&m.ok(&["export", "cdi", "--format", "json"])).unwrap();
