@@ -9,22 +9,7 @@ use common::{assert_same, Machine};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `../shared`, or None after printing a SKIPPED: line (a failure when
-/// MIGCTL_REQUIRE_SHARED=1).
-fn shared(test: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if p.join("reference/peers").exists() {
-        return Some(p);
-    }
-    if std::env::var("MIGCTL_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!(
-            "{test}: MIGCTL_REQUIRE_SHARED=1 and {} is missing",
-            p.display()
-        );
-    }
-    eprintln!("SKIPPED: {test}: {} is missing", p.display());
-    None
-}
+use testkit::{shared, skip, Needs};
 
 /// Build a simulated machine by running `migctl ARGS` per line (a leading
 /// `migctl ` is dropped, as in the peers' commands.txt).
@@ -184,11 +169,11 @@ fn cdi_specs_validate() {
         return;
     };
     if !python_has("jsonschema, yaml") {
-        if std::env::var("MIGCTL_REQUIRE_JSONSCHEMA").as_deref() == Ok("1") {
-            panic!("MIGCTL_REQUIRE_JSONSCHEMA=1 and python3 lacks jsonschema or yaml");
-        }
-        eprintln!("SKIPPED: cdi_specs_validate: python3 lacks jsonschema or yaml (pip install jsonschema pyyaml)");
-        return;
+        return skip(
+            "cdi_specs_validate",
+            Needs::Jsonschema,
+            "python3 lacks jsonschema or yaml (pip install jsonschema pyyaml)",
+        );
     }
     let schema = sh.join("compat/cdi-schema");
     let mut scripts: Vec<(String, String)> = CASES
@@ -324,11 +309,11 @@ fn cdi_devices_equal_nvidia_ctk() {
         return;
     };
     if !python_has("yaml") {
-        if std::env::var("MIGCTL_REQUIRE_JSONSCHEMA").as_deref() == Ok("1") {
-            panic!("MIGCTL_REQUIRE_JSONSCHEMA=1 and python3 lacks yaml");
-        }
-        eprintln!("SKIPPED: cdi_devices_equal_nvidia_ctk: python3 lacks yaml");
-        return;
+        return skip(
+            "cdi_devices_equal_nvidia_ctk",
+            Needs::Jsonschema,
+            "python3 lacks yaml (pip install pyyaml)",
+        );
     }
     for dir in ["a", "c"] {
         let peers = sh.join("reference/peers").join(dir);
@@ -417,8 +402,11 @@ fn caps_create_and_check() {
     let o = m.run(&["caps", "--create"]);
     if !mig_sim::is_root() {
         assert_eq!(o.status.code(), Some(4), "non-root --create");
-        eprintln!("SKIPPED: caps_create_and_check: node creation needs root");
-        return;
+        return skip(
+            "caps_create_and_check",
+            Needs::Environment,
+            "node creation needs root",
+        );
     }
     assert_eq!(
         o.status.code(),
@@ -470,8 +458,11 @@ fn caps_create_and_check() {
 #[test]
 fn caps_agree_with_sim_root() {
     if !mig_sim::is_root() {
-        eprintln!("SKIPPED: caps_agree_with_sim_root: sim root makes character nodes only as root");
-        return;
+        return skip(
+            "caps_agree_with_sim_root",
+            Needs::Environment,
+            "sim root makes character nodes only as root",
+        );
     }
     let m = machine("sim init a100-sxm4-40gbx2\n-i 0 -mig 1\n-i 1 -mig 1\nmig -cgi 9,14,19,19 -i 0 -C\nmig -cgi 9:4 -i 1\nmig -cci 0,1 -gi 2 -i 1");
     let root = m.dir.path().join("host");

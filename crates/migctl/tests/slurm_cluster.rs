@@ -13,10 +13,7 @@ fn on_path(prog: &str) -> bool {
 }
 
 fn skip_or_fail(why: &str) {
-    if std::env::var("MIGCTL_REQUIRE_SLURM").as_deref() == Ok("1") {
-        panic!("MIGCTL_REQUIRE_SLURM=1 and the Slurm cluster test cannot run: {why}");
-    }
-    eprintln!("SKIPPED: slurm_two_node_cluster: {why}");
+    testkit::skip("slurm_two_node_cluster", testkit::Needs::Slurm, why);
 }
 
 /// Proves slurmctld and two slurmd hosts (own network namespaces and
@@ -51,7 +48,12 @@ fn slurm_two_node_cluster() {
         return skip_or_fail("needs root (network namespaces, mknod, slurmd)");
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slurm/cluster.sh");
+    let path = format!(
+        "{}:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new("timeout")
+        .env("PATH", path)
         .arg("170")
         .arg("bash")
         .arg(&script)
