@@ -8,7 +8,7 @@
 //! `slurm.conf` strings ([`slurm`]), the labels and extended resources of
 //! NVIDIA's Kubernetes device plugin and gpu-feature-discovery ([`k8s`]), the
 //! GPU Operator MIG manager's state label ([`mig_manager`]), per-device
-//! environment strings ([`env`]) and the MPS-per-MIG-device workflow ([`mps`]).
+//! environment strings ([`mod@env`]) and the MPS-per-MIG-device workflow ([`mps`]).
 //!
 //! What it is not for: I/O, printing, or MIG rules. Names, UUIDs and minors
 //! come from `mig_model::ids`; profiles from the catalog; the CLI reads the

@@ -48,7 +48,7 @@ enum Cmd {
     /// MPS on MIG: one nvidia-cuda-mps-control daemon per MIG device. Prints
     /// the start script (or, with --print stop, the stop script).
     Mps {
-        /// Directory under which each daemon gets <MIG-uuid>/pipe and /log.
+        /// Directory under which each daemon gets `<MIG-uuid>/pipe` and `/log`.
         #[arg(long, value_name = "DIR", default_value = "/tmp/mps")]
         root: String,
         /// Start the daemons.
