@@ -14,6 +14,7 @@
 pub mod host;
 pub mod procs;
 pub mod state;
+pub mod telemetry;
 pub mod view;
 
 use mig_model::backend::{

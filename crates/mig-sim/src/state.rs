@@ -52,6 +52,9 @@ pub struct SimGpu {
     pub mig_current: bool,
     pub mig_pending: bool,
     pub layout: Layout,
+    /// Modelled sensor readings and modes (`migctl sim set`); absent in older files.
+    #[serde(default)]
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 /// A simulated process holding a GPU or a MIG device busy.
@@ -153,6 +156,7 @@ impl MachineState {
                 mig_current: false,
                 mig_pending: false,
                 layout: Layout::new(*mirrored),
+                telemetry: Default::default(),
             });
         }
         Ok(MachineState {

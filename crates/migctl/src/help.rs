@@ -41,6 +41,8 @@ Usage:
     migctl apply|plan -f FILE [-c NAME]  Apply a config, or show the steps.
     migctl parted <command>        nvidia-mig-parted's command line (also through a link
                                    named nvidia-mig-parted).
+    migctl layouts|fit|show|pack   Planning: every layout of a model, what fits, slice pictures,
+                                   packing a fleet's demand ("migctl fit -h", ...).
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.

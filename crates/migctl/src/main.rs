@@ -7,8 +7,11 @@ mod config_verbs;
 mod help;
 mod live;
 mod parted;
+mod plan_pack;
+mod plan_verbs;
 mod sim_cmd;
 mod sim_host;
+mod sim_set;
 mod smi_args;
 mod smi_out;
 mod smi_run;
@@ -117,6 +120,10 @@ fn main() -> ExitCode {
     }
     if cluster_cmd::handles(&args) {
         return cluster_cmd::main(&args);
+    }
+    // the planning verbs first: they claim `export --inventory` only
+    if let Some(code) = plan_verbs::main(&args) {
+        return code;
     }
     match args.first().map(String::as_str) {
         Some("sim") => return sim_cmd::main(&args),

@@ -79,6 +79,9 @@ enum SimCmd {
     Exec(crate::sim_host::ExecArgs),
     /// End a simulated process.
     Kill { pid: u32 },
+    /// Set modelled readings of simulated GPUs (temperature=85 power=300
+    /// utilization=50 ...), or show them.
+    Set(crate::sim_set::SetArgs),
     /// Print the state file's path.
     Path,
     /// Print the path of a libnvidia-ml.so.1 that serves the NVML API from
@@ -226,6 +229,7 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             sim.kill_process(pid)
                 .map_err(|e| (backend_exit(&e), e.to_string()))
         }
+        SimCmd::Set(a) => crate::sim_set::run(open()?, a),
         SimCmd::Path => {
             println!("{}", mig_sim::default_state_path().display());
             Ok(())
