@@ -31,6 +31,10 @@ Usage:
     migctl [-i IDS] -r             Reset GPUs (applies a pending MIG mode).
     migctl mig [options]           MIG management, as `nvidia-smi mig` ("migctl mig -h").
     migctl sim <command>           The simulated machine ("migctl sim --help").
+    migctl caps [--create]         nvidia-caps capability files and /dev/nvidia-caps nodes.
+    migctl export cdi|slurm|k8s    A CDI spec, Slurm gres.conf, Kubernetes labels ("-h" each).
+    migctl env                     CUDA_VISIBLE_DEVICES, docker --gpus and CDI names per device.
+    migctl mps [--start|--stop]    One MPS control daemon per MIG device.
     migctl assert -f FILE [-c NAME]  Exit 0 when the GPUs hold config NAME of a mig-parted
                                    file ("migctl assert -h"; -f - reads stdin).
     migctl export [--placements]   The current layout as a mig-parted config.

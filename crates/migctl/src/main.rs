@@ -1,6 +1,8 @@
 //! `migctl`: the command line. Parses arguments, picks the backend, prints.
 //! No MIG rule is decided here (they live in `mig-model`).
 
+mod cluster_cmd;
+mod cluster_host;
 mod config_verbs;
 mod help;
 mod live;
@@ -83,14 +85,20 @@ fn traced(b: NvmlBackend) -> Box<dyn Backend> {
 /// is the simulated machine, `auto` (the default) uses NVML when it loads,
 /// initialises and has a GPU, else the simulated machine with a note.
 fn open_backend() -> Result<Box<dyn Backend>, String> {
+    open_backend_kind().map(|(b, _)| b)
+}
+
+/// [`open_backend`], and whether it is the simulated machine (whose host
+/// facts come from the model rather than from `/proc` and `/dev`).
+fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
     match backend_choice()? {
-        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
+        BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok(traced(b)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok(traced(b)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -98,7 +106,7 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
                     e.summary(),
                     sim.describe()
                 );
-                Ok(Box::new(sim))
+                Ok((Box::new(sim), true))
             }
         },
     }
@@ -109,6 +117,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if prog == "nvidia-mig-parted" {
         return parted::main(&args);
+    }
+    if cluster_cmd::handles(&args) {
+        return cluster_cmd::main(&args);
     }
     // the planning verbs first: they claim `export --inventory` only
     if let Some(code) = plan_verbs::main(&args) {
