@@ -212,7 +212,10 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements_v2(
     unsafe { placements(device, profile_id, placements_out, count) }
 }
 
-/// The deprecated v1 symbol, answered like v2.
+/// The deprecated v1 symbol, answered like v2 but for a NULL array, which
+/// it refuses with INVALID_ARGUMENT (count untouched) where `_v2` answers
+/// the count: what the lent H200 answered (driver 580.159.04,
+/// `catalog/measured/h200-580.159.04/monitoring-probe.json`).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements(
     device: sys::nvmlDevice_t,
@@ -220,6 +223,11 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements(
     placements_out: *mut sys::nvmlGpuInstancePlacement_t,
     count: *mut c_uint,
 ) -> Return {
+    if placements_out.is_null() {
+        return entry("nvmlDeviceGetGpuInstancePossiblePlacements", || {
+            Err(Fail::INVALID_ARGUMENT)
+        });
+    }
     unsafe { placements(device, profile_id, placements_out, count) }
 }
 
