@@ -9,3 +9,6 @@
 //! placements live in `mig_model::engine`), talking to a GPU directly (it
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
 pub mod demand;
+pub mod exec;
+pub mod journal;
+pub mod plan;
