@@ -20,7 +20,7 @@
 //! device handles), [`gpu_instance`], [`compute_instance`], [`process`];
 //! under them [`handles`] (the tagged-integer handle encoding), [`machine`]
 //! (the session and handle resolution) and [`errors`] (codes, the panic
-//! guard, checked pointer access).
+//! guard, checked pointer access) and [`call_log`] (`MIGCTL_NVML_LOG`).
 //!
 //! Every exported function follows its nvml.h contract: each pointer
 //! argument is either null (answered with `NVML_ERROR_INVALID_ARGUMENT`
@@ -29,6 +29,8 @@
 #![allow(clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[macro_use]
+pub mod call_log;
 pub mod compute_instance;
 pub mod device;
 pub mod errors;

@@ -6,7 +6,7 @@
 //! GPU with MIG disabled carry `0xFFFFFFFF` as GI and CI ID. No simulated
 //! process is a graphics one, so the graphics lists are always empty.
 
-use crate::errors::{entry, out, Fail, Result, Return};
+use crate::errors::{call, out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimProcess;
 use nvml_wrapper_sys::bindings as sys;
@@ -64,14 +64,19 @@ fn info_v2(p: &SimProcess) -> sys::nvmlProcessInfo_v2_t {
 
 /// `_v2` and `_v3` share the struct with GI/CI IDs.
 unsafe fn compute_v2(
+    name: &str,
     device: sys::nvmlDevice_t,
     count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    entry("nvmlDeviceGetComputeRunningProcesses", || {
-        let items: Vec<_> = processes(device)?.iter().map(info_v2).collect();
-        unsafe { write_processes(infos, count, &items) }
-    })
+    call(
+        name,
+        || log_args!(device),
+        || {
+            let items: Vec<_> = processes(device)?.iter().map(info_v2).collect();
+            unsafe { write_processes(infos, count, &items) }
+        },
+    )
 }
 
 #[no_mangle]
@@ -80,7 +85,14 @@ pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v3(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { compute_v2(device, info_count, infos) }
+    unsafe {
+        compute_v2(
+            "nvmlDeviceGetComputeRunningProcesses_v3",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 #[no_mangle]
@@ -89,7 +101,14 @@ pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v2(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { compute_v2(device, info_count, infos) }
+    unsafe {
+        compute_v2(
+            "nvmlDeviceGetComputeRunningProcesses_v2",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 /// The v1 symbol: `{pid, usedGpuMemory}` entries.
@@ -99,28 +118,37 @@ pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v1_t,
 ) -> Return {
-    entry("nvmlDeviceGetComputeRunningProcesses", || {
-        let items: Vec<_> = processes(device)?
-            .iter()
-            .map(|p| sys::nvmlProcessInfo_v1_t {
-                pid: p.pid,
-                usedGpuMemory: p.used_memory_mb * MIB,
-            })
-            .collect();
-        unsafe { write_processes(infos, info_count, &items) }
-    })
+    call(
+        "nvmlDeviceGetComputeRunningProcesses",
+        || log_args!(device),
+        || {
+            let items: Vec<_> = processes(device)?
+                .iter()
+                .map(|p| sys::nvmlProcessInfo_v1_t {
+                    pid: p.pid,
+                    usedGpuMemory: p.used_memory_mb * MIB,
+                })
+                .collect();
+            unsafe { write_processes(infos, info_count, &items) }
+        },
+    )
 }
 
 /// Graphics processes: none are simulated, but the handle is still checked.
 unsafe fn graphics<T: Copy>(
+    name: &str,
     device: sys::nvmlDevice_t,
     count: *mut c_uint,
     infos: *mut T,
 ) -> Return {
-    entry("nvmlDeviceGetGraphicsRunningProcesses", || {
-        processes(device)?;
-        unsafe { write_processes::<T>(infos, count, &[]) }
-    })
+    call(
+        name,
+        || log_args!(device),
+        || {
+            processes(device)?;
+            unsafe { write_processes::<T>(infos, count, &[]) }
+        },
+    )
 }
 
 #[no_mangle]
@@ -129,7 +157,14 @@ pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses_v3(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetGraphicsRunningProcesses_v3",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 #[no_mangle]
@@ -138,7 +173,14 @@ pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses_v2(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetGraphicsRunningProcesses_v2",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 #[no_mangle]
@@ -147,7 +189,14 @@ pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v1_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetGraphicsRunningProcesses",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 /// `nvmlSystemGetProcessName`: the name given to `migctl sim run --name`,
@@ -159,23 +208,27 @@ pub unsafe extern "C" fn nvmlSystemGetProcessName(
     name: *mut c_char,
     length: c_uint,
 ) -> Return {
-    entry("nvmlSystemGetProcessName", || {
-        if name.is_null() || length == 0 {
-            return Err(Fail::INVALID_ARGUMENT);
-        }
-        let st = machine::snapshot()?;
-        let p = st
-            .processes
-            .iter()
-            .find(|p| p.pid == pid)
-            .ok_or(Fail::NOT_FOUND)?;
-        let bytes = p.name.as_bytes();
-        let n = bytes.len().min(length as usize - 1);
-        // SAFETY: `name` holds `length > n` bytes per nvml.h.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), name, n);
-            *name.add(n) = 0;
-        }
-        Ok(())
-    })
+    call(
+        "nvmlSystemGetProcessName",
+        || log_args!(pid, length),
+        || {
+            if name.is_null() || length == 0 {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let st = machine::snapshot()?;
+            let p = st
+                .processes
+                .iter()
+                .find(|p| p.pid == pid)
+                .ok_or(Fail::NOT_FOUND)?;
+            let bytes = p.name.as_bytes();
+            let n = bytes.len().min(length as usize - 1);
+            // SAFETY: `name` holds `length > n` bytes per nvml.h.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), name, n);
+                *name.add(n) = 0;
+            }
+            Ok(())
+        },
+    )
 }
