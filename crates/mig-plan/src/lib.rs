@@ -8,7 +8,13 @@
 //! What it is not for: single MIG rules (placement validity, IDs, default
 //! placements live in `mig_model::engine`), talking to a GPU directly (it
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
+pub mod assertion;
+pub mod config;
 pub mod demand;
 pub mod exec;
+pub mod export;
 pub mod journal;
 pub mod plan;
+#[cfg(test)]
+pub(crate) mod testutil;
+pub mod validate;
