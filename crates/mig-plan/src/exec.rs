@@ -19,6 +19,8 @@ use std::sync::Mutex;
 
 /// What the executor needs of a machine. `Sync`: GPUs run in parallel.
 pub trait Machine: Sync {
+    /// Every GPU, in NVML index order.
+    fn gpus(&self) -> Result<Vec<GpuRef>, BackendError>;
     /// One GPU's whole state, read at one moment.
     fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError>;
     /// Perform one step.
@@ -602,6 +604,14 @@ pub mod legacy {
     }
 
     impl<B: Backend + Send + ?Sized> Machine for Legacy<B> {
+        fn gpus(&self) -> Result<Vec<GpuRef>, BackendError> {
+            let b = self.backend.lock().map_err(|_| Self::poisoned())?;
+            Ok(b.devices()?
+                .into_iter()
+                .map(|d| GpuRef::Index(d.index))
+                .collect())
+        }
+
         fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
             let b = self.backend.lock().map_err(|_| Self::poisoned())?;
             let d = self.device(&b, gpu)?;

@@ -9,6 +9,7 @@
 //! placements live in `mig_model::engine`), talking to a GPU directly (it
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
 pub mod assertion;
+pub mod baseline;
 pub mod config;
 pub mod demand;
 pub mod exec;

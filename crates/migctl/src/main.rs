@@ -2,6 +2,8 @@
 //! No MIG rule is decided here (they live in `mig-model`).
 
 mod help;
+mod progress;
+mod reconcile_cmd;
 mod sim_cmd;
 mod smi_args;
 mod smi_out;
@@ -54,15 +56,17 @@ fn open_sim() -> Result<SimMachine, String> {
 /// Pick the backend as `MIGCTL_BACKEND` says: `nvml` requires NVML, `sim`
 /// is the simulated machine, `auto` (the default) uses NVML when it loads,
 /// initialises and has a GPU, else the simulated machine with a note.
-fn open_backend() -> Result<Box<dyn Backend>, String> {
+/// Also says whether it is the simulated machine (whose apply journal lives
+/// next to its state file).
+fn open_backend_kind() -> Result<(Box<dyn Backend + Send>, bool), String> {
     match backend_choice()? {
-        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
+        BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok(Box::new(b)),
+            Ok(b) => Ok((Box::new(b), false)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok(Box::new(b)),
+            Ok(b) => Ok((Box::new(b), false)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -70,7 +74,7 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
                     e.summary(),
                     sim.describe()
                 );
-                Ok(Box::new(sim))
+                Ok((Box::new(sim), true))
             }
         },
     }
@@ -78,8 +82,10 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("sim") {
-        return sim_cmd::main(&args);
+    match args.first().map(String::as_str) {
+        Some("sim") => return sim_cmd::main(&args),
+        Some("plan" | "apply") => return reconcile_cmd::main(&args),
+        _ => {}
     }
     let cmd = match smi_args::parse(&args) {
         Ok(c) => c,
@@ -99,8 +105,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut backend = match open_backend() {
-        Ok(b) => b,
+    let mut backend = match open_backend_kind() {
+        Ok((b, sim)) => {
+            if let Some(w) = reconcile_cmd::unfinished_warning(sim) {
+                eprintln!("migctl: {w}");
+            }
+            b
+        }
         Err(e) => {
             eprintln!("migctl: {e}");
             return ExitCode::from(1);
