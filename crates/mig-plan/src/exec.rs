@@ -15,7 +15,11 @@ use mig_model::backend::{BackendError, GpuRef, GpuSnapshot};
 use mig_model::catalog;
 use mig_model::{ComputeInstanceId, GpuInstanceId, GpuModel};
 use serde::Serialize;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
+
+/// Why a GPU stopped when another GPU's step failed.
+const STOPPED: &str = "stopped: a step on another GPU failed";
 
 /// What the executor needs of a machine. `Sync`: GPUs run in parallel.
 pub trait Machine: Sync {
@@ -75,6 +79,9 @@ pub enum Outcome {
         of: usize,
         error: String,
     },
+    /// Another GPU's step failed, so this GPU (after `done` of `of` steps)
+    /// went back exactly where it was too.
+    Reverted { done: usize, of: usize },
     /// An interrupted apply (stopped after `done` of `of` steps) was finished.
     Finished { done: usize, of: usize },
     /// An interrupted apply (stopped after `done` of `of` steps) was rolled
@@ -120,6 +127,9 @@ struct Shared<'a> {
     file: &'a JournalFile,
     lock: &'a JournalLock,
     journal: Mutex<Journal>,
+    /// Set when a GPU's step fails: the others stop and go back too, so a
+    /// failed apply leaves every GPU as it was.
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl Shared<'_> {
@@ -172,6 +182,9 @@ impl Gpu<'_> {
         self.progress.begin(self.index, &self.uuid, n, phase);
         let mut mode_in_effect = false;
         for (k, step) in steps.iter().enumerate() {
+            if phase == Phase::Applying && self.shared.failed.load(Ordering::SeqCst) {
+                return Err((k, STOPPED.into()));
+            }
             if k > 0 {
                 self.shared
                     .update(&self.uuid, |e| e.done = k)
@@ -264,28 +277,40 @@ impl Gpu<'_> {
                 Outcome::Applied { steps: n }
             }
             Err((k, error)) => {
+                let stopped = error == STOPPED;
+                if !stopped {
+                    self.shared.failed.store(true, Ordering::SeqCst);
+                }
                 let _ = self.shared.update(&self.uuid, |e| {
                     e.plan_done = k;
                     e.error = Some(error.clone());
                 });
-                match self.drive_to(&plan.before, Phase::RollingBack) {
-                    Ok(()) => {
-                        self.finish(Phase::RolledBack, None);
+                self.roll_back(plan, || {
+                    if stopped {
+                        Outcome::Reverted { done: k, of: n }
+                    } else {
                         Outcome::RolledBack {
                             failed_step: k + 1,
                             of: n,
-                            error,
+                            error: error.clone(),
                         }
                     }
-                    Err(e) => {
-                        let error = format!(
-                            "step {} of {n} failed ({error}); rolling back failed too: {e}",
-                            k + 1
-                        );
-                        self.finish(Phase::Stuck, Some(error.clone()));
-                        Outcome::Stuck { error }
-                    }
-                }
+                })
+            }
+        }
+    }
+
+    /// Back to `plan.before`; `ok` says what to report when that works.
+    fn roll_back(&self, plan: &GpuPlan, ok: impl FnOnce() -> Outcome) -> Outcome {
+        match self.drive_to(&plan.before, Phase::RollingBack) {
+            Ok(()) => {
+                self.finish(Phase::RolledBack, None);
+                ok()
+            }
+            Err(e) => {
+                let error = format!("the apply failed and rolling back failed too: {e}");
+                self.finish(Phase::Stuck, Some(error.clone()));
+                Outcome::Stuck { error }
             }
         }
     }
@@ -424,6 +449,7 @@ pub fn apply(
         file,
         lock: &lock,
         journal: Mutex::new(Journal::new(command, entries)),
+        failed: Default::default(),
     };
     if !work.is_empty() {
         let j = shared.journal.lock().map_err(|_| ExecError::Unfinished {
@@ -441,7 +467,28 @@ pub fn apply(
         shared: &shared,
         progress,
     };
-    let outcomes = parallel(ctx, &items, |g, p: &GpuPlan| g.apply(p));
+    let mut outcomes = parallel(ctx, &items, |g, p: &GpuPlan| g.apply(p));
+    if shared.failed.load(Ordering::SeqCst) {
+        // GPUs that finished before another failed go back too.
+        let done: Vec<_> = items
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| matches!(o, Outcome::Applied { .. }))
+            .map(|(i, _)| i.clone())
+            .collect();
+        let reverted = parallel(ctx, &done, |g, p: &GpuPlan| {
+            let n = p.steps.len();
+            g.roll_back(p, || Outcome::Reverted { done: n, of: n })
+        });
+        let mut reverted = reverted.into_iter();
+        for o in outcomes.iter_mut() {
+            if matches!(o, Outcome::Applied { .. }) {
+                if let Some(r) = reverted.next() {
+                    *o = r;
+                }
+            }
+        }
+    }
     if shared.finished() {
         file.remove(&lock)?;
     }
@@ -503,6 +550,7 @@ pub fn recover(
         file,
         lock: &lock,
         journal: Mutex::new(journal),
+        failed: Default::default(),
     };
     let items: Vec<_> = todo
         .iter()

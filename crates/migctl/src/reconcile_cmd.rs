@@ -185,6 +185,9 @@ pub fn describe_outcome(o: &Outcome) -> String {
         } => format!(
             "step {failed_step} of {of} failed ({error}); rolled back, the GPU is exactly as before"
         ),
+        Outcome::Reverted { done, of } => format!(
+            "rolled back after {done} of {of} steps because a step on another GPU failed; the GPU is exactly as before"
+        ),
         Outcome::Finished { done, of } => {
             format!("finished an interrupted apply ({done} of {of} steps had been done)")
         }
