@@ -1,9 +1,20 @@
-//! The backend interface: NVML's MIG operations over one machine's GPUs.
+//! The backend interface: one machine's GPUs, split by concern as a
+//! reconciler needs them.
 //!
-//! The simulator (`mig-sim`) and the real NVML backend implement [`Backend`];
-//! the planner and the CLI drive either without knowing which. Methods mirror
-//! NVML calls and fail with [`NvmlError`], so callers print what nvidia-smi
-//! prints.
+//! - [`Inventory`]: what is there: the GPUs, each one's identity and catalog
+//!   model ([`GpuIdentity`]), and a consistent snapshot of its whole MIG state
+//!   ([`GpuSnapshot`]) for a planner to diff against.
+//! - [`ModeControl`]: MIG mode and the reset that makes a pending mode take
+//!   effect.
+//! - [`LayoutControl`]: GPU and compute instances, one NVML operation each.
+//!
+//! [`Backend`] is all three. The simulator (`mig-sim`) and the real NVML
+//! backend (`mig-nvml`) implement it; the planner and the CLI drive either
+//! without knowing which. Every method takes `&self` and backends are
+//! `Send + Sync`, so independent GPUs can be reconfigured from several
+//! threads. GPUs are named by [`GpuRef`]: an index or a board UUID.
+//! Failures are [`BackendError`]s that carry the operation, the GPU and the
+//! NVML code, so a caller can print nvidia-smi's message or a full sentence.
 
 use crate::catalog::{CiProfile, GiProfile};
 use crate::error::NvmlError;
@@ -16,14 +27,132 @@ pub struct MigMode {
     pub pending: bool,
 }
 
-/// Why a backend call failed: an NVML error (printed as nvidia-smi prints
-/// it), or a problem of the backend itself (state file, library loading).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// A backend operation, for error messages and journals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Open,
+    DriverVersion,
+    Devices,
+    Identity,
+    Snapshot,
+    MigMode,
+    SetMigMode,
+    Reset,
+    GiProfiles,
+    GpuInstances,
+    CreateGpuInstance,
+    DestroyGpuInstance,
+    CiProfiles,
+    ComputeInstances,
+    CreateComputeInstance,
+    DestroyComputeInstance,
+    MigDevices,
+    Processes,
+    StartProcess,
+    StopProcess,
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Open => "open the machine",
+            Op::DriverVersion => "read the driver version",
+            Op::Devices => "list GPUs",
+            Op::Identity => "read the GPU's identity",
+            Op::Snapshot => "read the GPU's MIG state",
+            Op::MigMode => "read the MIG mode",
+            Op::SetMigMode => "set the MIG mode",
+            Op::Reset => "reset the GPU",
+            Op::GiProfiles => "list GPU instance profiles",
+            Op::GpuInstances => "list GPU instances",
+            Op::CreateGpuInstance => "create a GPU instance",
+            Op::DestroyGpuInstance => "destroy a GPU instance",
+            Op::CiProfiles => "list compute instance profiles",
+            Op::ComputeInstances => "list compute instances",
+            Op::CreateComputeInstance => "create a compute instance",
+            Op::DestroyComputeInstance => "destroy a compute instance",
+            Op::MigDevices => "list MIG devices",
+            Op::Processes => "list processes",
+            Op::StartProcess => "start a simulated process",
+            Op::StopProcess => "stop a simulated process",
+        })
+    }
+}
+
+/// Why a backend call failed.
+#[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    #[error("{0}")]
-    Nvml(#[from] NvmlError),
-    #[error("{0}")]
-    Backend(String),
+    /// NVML (or the simulated driver) answered this code. `gpu` is `None`
+    /// for machine-wide calls.
+    #[error("cannot {op}{}: {code}", on_gpu(.gpu))]
+    Nvml {
+        op: Op,
+        gpu: Option<GpuRef>,
+        code: NvmlError,
+    },
+    /// No GPU has this index or UUID.
+    #[error("cannot {op}: there is no {gpu} on this machine (`migctl -L` lists them)")]
+    NoSuchGpu { op: Op, gpu: GpuRef },
+    /// The backend itself failed: the simulator's state file, the NVML
+    /// library, a simulated process that does not exist.
+    #[error("cannot {op}{}: {source}", on_gpu(.gpu))]
+    Machine {
+        op: Op,
+        gpu: Option<GpuRef>,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The driver reported something the model cannot account for (a GPU
+    /// instance of a profile no profile listing has).
+    #[error("cannot {op} on {gpu}: {what}")]
+    Inconsistent { op: Op, gpu: GpuRef, what: String },
+}
+
+fn on_gpu(gpu: &Option<GpuRef>) -> String {
+    gpu.as_ref().map(|g| format!(" on {g}")).unwrap_or_default()
+}
+
+impl BackendError {
+    /// An NVML error code from `op` on `gpu`.
+    pub fn nvml(op: Op, gpu: impl Into<GpuRef>, code: NvmlError) -> BackendError {
+        BackendError::Nvml {
+            op,
+            gpu: Some(gpu.into()),
+            code,
+        }
+    }
+
+    /// A failure of the backend itself.
+    pub fn machine(
+        op: Op,
+        gpu: Option<GpuRef>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> BackendError {
+        BackendError::Machine {
+            op,
+            gpu,
+            source: source.into(),
+        }
+    }
+
+    /// The NVML code, when NVML (or the simulated driver) answered one:
+    /// what nvidia-smi prints and what decides its exit status.
+    pub fn nvml_code(&self) -> Option<NvmlError> {
+        match self {
+            BackendError::Nvml { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The operation that failed.
+    pub fn op(&self) -> Op {
+        match self {
+            BackendError::Nvml { op, .. }
+            | BackendError::NoSuchGpu { op, .. }
+            | BackendError::Machine { op, .. }
+            | BackendError::Inconsistent { op, .. } => *op,
+        }
+    }
 }
 
 /// A physical GPU.
@@ -116,6 +245,9 @@ pub struct MigDeviceInfo {
     pub name: String,
     /// Memory of the GPU instance, MiB.
     pub memory_mb: u64,
+    /// Memory in use on the MIG device, MiB: `nvmlDeviceGetMemoryInfo` on
+    /// the MIG handle (the simulator models it: see `mig-sim`).
+    pub memory_used_mb: u64,
     pub sm: u32,
     pub ce: u32,
     pub enc: u32,
@@ -126,7 +258,8 @@ pub struct MigDeviceInfo {
 
 impl MigDeviceInfo {
     /// A MIG device of compute instance `ci` (profile `cp`) in GPU instance
-    /// `gi` (profile `gp`): its name and resources follow from the profiles.
+    /// `gi` (profile `gp`): its name and resources follow from the profiles;
+    /// the memory in use is the backend's reading.
     pub fn new(
         index: u32,
         gi: GpuInstanceId,
@@ -134,6 +267,7 @@ impl MigDeviceInfo {
         uuid: String,
         gp: &GiProfile,
         cp: &CiProfile,
+        memory_used_mb: u64,
     ) -> MigDeviceInfo {
         MigDeviceInfo {
             index,
@@ -142,6 +276,7 @@ impl MigDeviceInfo {
             uuid,
             name: crate::ids::ci_profile_name(gp, cp),
             memory_mb: gp.memory_mb,
+            memory_used_mb,
             sm: cp.sm,
             ce: cp.ce,
             enc: cp.enc,
@@ -231,56 +366,97 @@ pub struct GpuSnapshot {
     pub processes: Vec<ProcessInfo>,
 }
 
-/// NVML's MIG operations. `gpu` is the NVML enumeration index.
-pub trait Backend {
+/// What the machine has: GPUs, their identities, consistent snapshots.
+pub trait Inventory: Send + Sync {
     /// One line for humans: which backend, and where its machine is.
     fn describe(&self) -> String;
     fn driver_version(&self) -> Result<String, BackendError>;
+    /// Every GPU, in NVML enumeration order.
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError>;
+    /// The NVML index a [`GpuRef`] names now (a UUID is looked up).
+    fn index_of(&self, gpu: &GpuRef) -> Result<u32, BackendError> {
+        match gpu {
+            GpuRef::Index(i) => Ok(*i),
+            GpuRef::Uuid(u) => self
+                .devices()?
+                .into_iter()
+                .find(|d| d.uuid.eq_ignore_ascii_case(u))
+                .map(|d| d.index)
+                .ok_or_else(|| BackendError::NoSuchGpu {
+                    op: Op::Identity,
+                    gpu: gpu.clone(),
+                }),
+        }
+    }
+    /// The GPU's identity and what the catalog knows of it.
+    fn identity(&self, gpu: &GpuRef) -> Result<GpuIdentity, BackendError>;
+    /// The GPU's whole MIG state at one moment.
+    fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError>;
+    /// MIG devices in the driver's enumeration order (empty with MIG off).
+    fn mig_devices(&self, gpu: &GpuRef) -> Result<Vec<MigDeviceInfo>, BackendError>;
+    /// Processes on the GPU or its MIG devices.
+    fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError>;
+}
+
+/// MIG mode: mig-parted's "mode" concern.
+pub trait ModeControl: Send + Sync {
+    /// `nvmlDeviceGetMigMode`.
+    fn mig_mode(&self, gpu: &GpuRef) -> Result<MigMode, BackendError>;
     /// `nvmlDeviceSetMigMode`; returns the activation status (`None` when the
     /// new mode is in effect, else why it is pending).
-    fn set_mig_mode(&mut self, gpu: u32, enable: bool) -> Result<Option<NvmlError>, BackendError>;
-    /// `nvmlDeviceResetGpu`-equivalent: applies a pending MIG mode.
-    fn reset(&mut self, gpu: u32) -> Result<(), BackendError>;
-    fn gi_profiles(&self, gpu: u32) -> Result<Vec<GiProfileStatus>, BackendError>;
-    /// [`Backend::gi_profiles`], where the parts `want` leaves out may be
-    /// left empty (no placements) or zero (remaining). Backends for which
-    /// they are free return everything.
-    fn gi_profiles_for(
+    fn set_mig_mode(&self, gpu: &GpuRef, enable: bool) -> Result<Option<NvmlError>, BackendError>;
+    /// Make a pending MIG mode take effect (a GPU reset on the simulator).
+    fn reset(&self, gpu: &GpuRef) -> Result<(), BackendError>;
+}
+
+/// GPU and compute instances: mig-parted's "config" concern. Listings come
+/// in the driver's order; nvidia-smi's presentation order is the CLI's.
+pub trait LayoutControl: Send + Sync {
+    /// GI profiles in NVML profile-index order; the parts `want` leaves out
+    /// may be left empty (no placements) or zero (remaining), since each
+    /// costs NVML calls on real hardware.
+    fn gi_profiles(
         &self,
-        gpu: u32,
+        gpu: &GpuRef,
         want: ProfileQuery,
-    ) -> Result<Vec<GiProfileStatus>, BackendError> {
-        let _ = want;
-        self.gi_profiles(gpu)
-    }
-    fn gpu_instances(&self, gpu: u32) -> Result<Vec<GiInfo>, BackendError>;
+    ) -> Result<Vec<GiProfileStatus>, BackendError>;
+    /// GPU instances, profile by profile in profile-index order.
+    fn gpu_instances(&self, gpu: &GpuRef) -> Result<Vec<GiInfo>, BackendError>;
     fn create_gpu_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         profile: GiProfileId,
         placement: Option<Placement>,
     ) -> Result<GiInfo, BackendError>;
-    fn destroy_gpu_instance(&mut self, gpu: u32, gi: GpuInstanceId) -> Result<(), BackendError>;
+    fn destroy_gpu_instance(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<(), BackendError>;
+    /// CI profiles of a GPU instance in NVML profile-index order.
     fn ci_profiles(
         &self,
-        gpu: u32,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
     ) -> Result<Vec<CiProfileStatus>, BackendError>;
-    fn compute_instances(&self, gpu: u32, gi: GpuInstanceId) -> Result<Vec<CiInfo>, BackendError>;
+    /// Compute instances of a GPU instance, profile by profile.
+    fn compute_instances(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+    ) -> Result<Vec<CiInfo>, BackendError>;
     fn create_compute_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
         profile: CiProfileId,
         placement: Option<Placement>,
     ) -> Result<CiInfo, BackendError>;
     fn destroy_compute_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
         ci: ComputeInstanceId,
     ) -> Result<(), BackendError>;
-    fn mig_devices(&self, gpu: u32) -> Result<Vec<MigDeviceInfo>, BackendError>;
-    fn processes(&self, gpu: u32) -> Result<Vec<ProcessInfo>, BackendError>;
 }
+
+/// A whole backend: inventory, mode and layout.
+pub trait Backend: Inventory + ModeControl + LayoutControl {}
+
+impl<T: Inventory + ModeControl + LayoutControl + ?Sized> Backend for T {}

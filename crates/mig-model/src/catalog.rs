@@ -5,7 +5,7 @@
 //! GPU and each profile names its `source`, and lists in `derived` the fields
 //! whose values were derived rather than read from a device or NVIDIA's docs.
 //! This module only parses and checks the data; the MIG rules live in
-//! [`crate::rules`].
+//! [`crate::engine`] and [`crate::ids`].
 
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -192,6 +192,30 @@ pub fn model(slug: &str) -> Option<&'static GpuModel> {
     all().iter().find(|m| m.slug == slug)
 }
 
+/// The catalog model of a board NVML reports with this PCI device ID
+/// (upper 16 bits of `pciDeviceId`) and total memory. Boards that share a
+/// device ID are told apart by memory (within 2%, since drivers reserve
+/// different amounts); a board that matches no entry, or more than one, is
+/// `None`: reported as unknown, never guessed.
+pub fn identify(pci_device_id: u16, memory_total_bytes: u64) -> Option<&'static GpuModel> {
+    let same_id: Vec<&GpuModel> = all()
+        .iter()
+        .filter(|m| m.pci_device_id == pci_device_id)
+        .collect();
+    if let [only] = same_id.as_slice() {
+        return Some(only);
+    }
+    let close = |m: &&&GpuModel| {
+        let (a, b) = (m.memory_total_bytes as f64, memory_total_bytes as f64);
+        (a - b).abs() <= 0.02 * a
+    };
+    let near: Vec<&&GpuModel> = same_id.iter().filter(close).collect();
+    match near.as_slice() {
+        [only] => Some(only),
+        _ => None,
+    }
+}
+
 const GI_FIELDS: &[&str] = &[
     "index",
     "id",
@@ -308,7 +332,7 @@ fn validate(gpu: &GpuModel) -> Result<(), CatalogError> {
             // `-lcip` order (slices, then ID), which NVML backends sort to
             return bad(format!("{what}: CI profiles not in (slices, id) order"));
         }
-        if !p.ci_profiles.iter().any(|c| c.slices == p.slices) {
+        if crate::engine::default_ci_profile(p.slices, &p.ci_profiles).is_none() {
             return bad(format!("{what}: no full-size (default) CI profile"));
         }
     }
@@ -317,6 +341,28 @@ fn validate(gpu: &GpuModel) -> Result<(), CatalogError> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Proves the NVML backend's board lookup: every catalog model is found
+    /// from its own device ID and memory, and an unknown board is not guessed.
+    #[test]
+    fn identify_finds_every_model_and_no_stranger() {
+        for m in all() {
+            let found = identify(m.pci_device_id, m.memory_total_bytes).map(|f| &f.slug);
+            assert_eq!(found, Some(&m.slug), "{}", m.slug);
+        }
+        assert!(identify(0x1234, 1 << 30).is_none());
+        // a known device ID whose memory fits none of its entries
+        let shared = all().iter().find(|m| {
+            all()
+                .iter()
+                .filter(|o| o.pci_device_id == m.pci_device_id)
+                .count()
+                > 1
+        });
+        if let Some(m) = shared {
+            assert!(identify(m.pci_device_id, 1 << 30).is_none(), "{}", m.slug);
+        }
+    }
     use super::*;
 
     /// Proves every embedded catalog file parses and passes the consistency checks.

@@ -120,6 +120,22 @@ pub fn gi_id(model: &GpuModel, mirrored: bool, p: Placement) -> GpuInstanceId {
     GpuInstanceId(model.placement_grid / ph.size - 1 + ph.start / ph.size)
 }
 
+/// Whether a board is mirrored, read off instances it already has: a GI
+/// whose ID is the swizzle ID of its mirrored span, not of its logical one
+/// (mig-facts 4.2). `None` when no instance tells (none, or only spans over
+/// half the grid, which mirroring leaves in place).
+pub fn mirrored_from(model: &GpuModel, gis: &[(Placement, GpuInstanceId)]) -> Option<bool> {
+    gis.iter().find_map(|&(p, id)| {
+        let plain = gi_id(model, false, p);
+        let mirrored = gi_id(model, true, p);
+        if plain == mirrored {
+            None
+        } else {
+            Some(id == mirrored)
+        }
+    })
+}
+
 /// Index of the first physical compute engine (GR syspipe) a CI uses; it feeds
 /// the MIG UUID. The driver does not expose it; this is the simulator's choice:
 /// the GI's first physical slice plus the CI's start.
@@ -132,6 +148,65 @@ pub fn syspipe(model: &GpuModel, mirrored: bool, gi: Placement, ci: Placement) -
         .unwrap_or(1)
         .max(1);
     physical(model, mirrored, gi).start / unit + ci.start
+}
+
+/// The driver's default-placement rule, for GIs and CIs alike (mig-facts
+/// 4.3, 4.4): of the creatable `candidates`, the one that leaves the most of
+/// `pairs` (every (profile, placement) pair of the device or GI) free and
+/// not overlapping it; ties go to the lowest start (candidates come in start
+/// order).
+pub fn least_capacity_lost(
+    candidates: impl Iterator<Item = Placement>,
+    pairs: &[Placement],
+    free: impl Fn(Placement) -> bool,
+) -> Option<Placement> {
+    let mut best: Option<(usize, Placement)> = None;
+    for cand in candidates {
+        let score = pairs
+            .iter()
+            .filter(|&&q| !q.overlaps(cand) && free(q))
+            .count();
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, cand));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+/// CI ID = the lowest index 0..7 no compute instance of the GI has (mig-facts 4.4).
+pub fn lowest_free_ci_id(gi: &GpuInstance) -> Option<ComputeInstanceId> {
+    (0..MAX_COMPUTE_INSTANCES)
+        .map(ComputeInstanceId)
+        .find(|id| !gi.compute_instances.iter().any(|c| c.id == *id))
+}
+
+/// The CI profile `nvidia-smi mig -cgi ... -C` and a bare `-cci` create in a
+/// GI whose profile has `gi_slices` slices: the first (in listing order)
+/// that spans the whole GI. `-lcip` marks it with `*`.
+pub fn default_ci_profile<'a>(
+    gi_slices: u32,
+    ci_profiles: impl IntoIterator<Item = &'a CiProfile>,
+) -> Option<&'a CiProfile> {
+    ci_profiles.into_iter().find(|c| c.slices == gi_slices)
+}
+
+/// `nvmlDeviceGetMaxMigDeviceCount` with MIG on: how many MIG devices the
+/// chip can hold at once (7 on A100/H100, 4 on A30): the most GIs of one
+/// profile times the most CIs in such a GI.
+pub fn max_mig_devices(model: &GpuModel) -> u32 {
+    model
+        .gi_profiles
+        .iter()
+        .map(|p| p.instances * p.ci_profiles.iter().map(|c| c.instances).max().unwrap_or(1))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Why a layout read from outside (a state file, a journal) breaks the rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}")]
+pub struct InvalidLayout {
+    pub what: String,
 }
 
 impl Layout {
@@ -220,31 +295,33 @@ impl Layout {
     }
 
     /// `nvmlDeviceGetGpuInstanceRemainingCapacity`: how many more GIs of this
-    /// profile can be created, one after another. A profile's placements are
-    /// aligned spans of one size, so free ones never overlap each other.
+    /// profile can be created, one after another. Counted by creating them,
+    /// lowest start first, on a copy: `check_gi` stays the only judge. (A
+    /// profile's placements are aligned spans of one size, so lowest-start
+    /// first reaches the most.)
     pub fn gi_remaining(&self, model: &GpuModel, profile: &GiProfile) -> u32 {
-        let free = gi_placements(profile).filter(|&p| self.gi_free(p)).count() as u32;
-        let by_count = profile.instances.saturating_sub(self.count_of(profile));
-        free.min(by_count).min(self.engine_room(model, profile))
+        let mut l = self.clone();
+        let mut n = 0;
+        while let Some(&p) = l.creatable_gi_placements(model, profile).first() {
+            if l.create_gi(model, GiProfileId(profile.id), Some(p))
+                .is_err()
+            {
+                break;
+            }
+            n += 1;
+        }
+        n
     }
 
     /// The placement the driver picks when none is given (mig-facts 4.3):
-    /// the creatable one that leaves the most (profile, placement) pairs of the
-    /// device free; ties go to the lowest start.
+    /// [`least_capacity_lost`] over the device's GI profiles.
     pub fn default_gi_placement(&self, model: &GpuModel, profile: &GiProfile) -> Option<Placement> {
-        let mut best: Option<(usize, Placement)> = None;
-        for cand in self.creatable_gi_placements(model, profile) {
-            let score = model
-                .gi_profiles
-                .iter()
-                .flat_map(gi_placements)
-                .filter(|&q| !q.overlaps(cand) && self.gi_free(q))
-                .count();
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, cand));
-            }
-        }
-        best.map(|(_, p)| p)
+        let pairs: Vec<Placement> = model.gi_profiles.iter().flat_map(gi_placements).collect();
+        least_capacity_lost(
+            self.creatable_gi_placements(model, profile).into_iter(),
+            &pairs,
+            |q| self.gi_free(q),
+        )
     }
 
     /// `nvmlDeviceCreateGpuInstance[WithPlacement]`.
@@ -316,25 +393,25 @@ impl Layout {
         Ok(())
     }
 
-    /// `nvmlGpuInstanceGetComputeInstanceRemainingCapacity`.
-    pub fn ci_remaining(&self, gi: GpuInstanceId, ci: &CiProfile) -> u32 {
-        let Ok(g) = self.gpu_instance(gi) else {
-            return 0;
-        };
-        let free = ci_placements(ci)
-            .filter(|&p| !g.compute_instances.iter().any(|c| c.placement.overlaps(p)))
-            .count() as u32;
-        let count = g
-            .compute_instances
-            .iter()
-            .filter(|c| c.profile_id.0 == ci.id)
-            .count() as u32;
-        let slots = MAX_COMPUTE_INSTANCES.saturating_sub(g.compute_instances.len() as u32);
-        free.min(ci.instances.saturating_sub(count)).min(slots)
+    /// `nvmlGpuInstanceGetComputeInstanceRemainingCapacity`, counted as
+    /// [`Layout::gi_remaining`] is: by creating them on a copy.
+    pub fn ci_remaining(&self, model: &GpuModel, gi: GpuInstanceId, ci: &CiProfile) -> u32 {
+        let mut l = self.clone();
+        let mut n = 0;
+        loop {
+            let Some(p) = ci_placements(ci).find(|&p| l.check_ci(model, gi, ci, p).is_ok()) else {
+                return n;
+            };
+            if l.create_ci(model, gi, CiProfileId(ci.id), Some(p)).is_err() {
+                return n;
+            }
+            n += 1;
+        }
     }
 
-    /// The CI placement the driver picks when none is given: the same
-    /// least-capacity-lost rule as for GIs, over the GI's CI profiles.
+    /// The CI placement the driver picks when none is given (mig-facts 4.4,
+    /// `kmigmgrGetFreeCTSId`): [`least_capacity_lost`] over the GI's CI
+    /// profiles.
     pub fn default_ci_placement(
         &self,
         model: &GpuModel,
@@ -343,23 +420,11 @@ impl Layout {
     ) -> Result<Option<Placement>, NvmlError> {
         let g = self.gpu_instance(gi)?;
         let gp = gi_profile(model, g.profile_id)?;
-        let taken = |q: Placement| g.compute_instances.iter().any(|c| c.placement.overlaps(q));
-        let mut best: Option<(usize, Placement)> = None;
-        for cand in ci_placements(ci) {
-            if self.check_ci(model, gi, ci, cand).is_err() {
-                continue;
-            }
-            let score = gp
-                .ci_profiles
-                .iter()
-                .flat_map(ci_placements)
-                .filter(|&q| !q.overlaps(cand) && !taken(q))
-                .count();
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, cand));
-            }
-        }
-        Ok(best.map(|(_, p)| p))
+        let pairs: Vec<Placement> = gp.ci_profiles.iter().flat_map(ci_placements).collect();
+        let cands = ci_placements(ci).filter(|&p| self.check_ci(model, gi, ci, p).is_ok());
+        Ok(least_capacity_lost(cands, &pairs, |q| {
+            !g.compute_instances.iter().any(|c| c.placement.overlaps(q))
+        }))
     }
 
     /// `nvmlGpuInstanceCreateComputeInstance[WithPlacement]`.
@@ -383,10 +448,7 @@ impl Layout {
                 .ok_or(NvmlError::InsufficientResources)?,
         };
         let g = self.gpu_instance_mut(gi)?;
-        let id = (0..MAX_COMPUTE_INSTANCES)
-            .map(ComputeInstanceId)
-            .find(|id| !g.compute_instances.iter().any(|c| c.id == *id))
-            .ok_or(NvmlError::InsufficientResources)?;
+        let id = lowest_free_ci_id(g).ok_or(NvmlError::InsufficientResources)?;
         let at = g.compute_instances.partition_point(|c| c.id < id);
         g.compute_instances.insert(
             at,
@@ -424,7 +486,12 @@ impl Layout {
 
     /// Check invariants of a layout read from outside (a state file): known
     /// profiles, valid placements, no overlaps, IDs as the rules give them.
-    pub fn validate(&self, model: &GpuModel) -> Result<(), String> {
+    pub fn validate(&self, model: &GpuModel) -> Result<(), InvalidLayout> {
+        self.check_rules(model)
+            .map_err(|what| InvalidLayout { what })
+    }
+
+    fn check_rules(&self, model: &GpuModel) -> Result<(), String> {
         let mut rebuilt = Layout::new(self.mirrored);
         for g in &self.gpu_instances {
             rebuilt

@@ -100,14 +100,14 @@ fn apply(m: &GpuModel, l: &mut Layout, op: &Op) -> Result<(), NvmlError> {
             let lowest_free = (0..MAX_COMPUTE_INSTANCES)
                 .map(ComputeInstanceId)
                 .find(|id| !gi.compute_instances.iter().any(|x| x.id == *id));
-            let free_before = l.ci_remaining(gi.id, cp);
+            let free_before = l.ci_remaining(m, gi.id, cp);
             let r = l.create_ci(m, gi.id, CiProfileId(cp.id), placement);
             if placement.is_none() {
                 assert_eq!(r.is_ok(), free_before > 0, "{}: CI default create", m.slug);
             }
             if let Ok(id) = r {
                 assert_eq!(Some(id), lowest_free, "CI ID = lowest free");
-                assert_eq!(l.ci_remaining(gi.id, cp), free_before - 1);
+                assert_eq!(l.ci_remaining(m, gi.id, cp), free_before - 1);
             }
             r.map(|_| ())
         }
@@ -175,7 +175,7 @@ fn check(m: &GpuModel, l: &Layout) {
             while trial.create_ci(m, g.id, CiProfileId(c.id), None).is_ok() {
                 made += 1;
             }
-            assert_eq!(made, l.ci_remaining(g.id, c), "{}: CI capacity", m.slug);
+            assert_eq!(made, l.ci_remaining(m, g.id, c), "{}: CI capacity", m.slug);
         }
     }
 }
@@ -252,4 +252,14 @@ fn media_engine_limits() {
         Err(NvmlError::InsufficientResources)
     );
     l.create_gi(rtx, by_name("1g.24gb-me"), None).unwrap();
+}
+
+/// Proves the maximum MIG device count is what NVML reports on real
+/// boards: 7 on A100/H100, 4 on A30.
+#[test]
+fn max_mig_devices_matches_real_boards() {
+    let m = |s: &str| catalog::model(s).map(engine::max_mig_devices);
+    assert_eq!(m("a100-sxm4-40gb"), Some(7));
+    assert_eq!(m("h100-sxm5-80gb"), Some(7));
+    assert_eq!(m("a30-24gb"), Some(4));
 }

@@ -3,12 +3,14 @@
 //! What it is for: [`NvmlBackend`] implements [`mig_model::Backend`] over
 //! `libnvidia-ml.so.1` (or the library named by `MIGCTL_NVML_LIB`), through
 //! the raw bindings of `nvml-wrapper-sys`, since `nvml-wrapper` has no safe
-//! API for creating or destroying MIG instances (mig-facts 1). It answers as
-//! the simulator does for the same machine, orderings included: GI profiles
-//! in `nvidia-smi mig -lgip` order, GIs by GI ID, CIs by CI ID, CI profiles
-//! by slices then CI profile ID, MIG devices by (GI ID, CI ID) with index = position.
-//! NVML return codes become [`NvmlError`]s, so the CLI prints nvidia-smi's
-//! messages.
+//! API for creating or destroying MIG instances (mig-facts 1). It reports
+//! what the driver reports, in the driver's order: GI and CI profiles by
+//! NVML profile index, instances profile by profile as NVML lists them, MIG
+//! devices by the index NVML enumerates them at. (nvidia-smi's presentation
+//! order is the CLI's business; the simulator answers in the same driver
+//! order, so both backends agree.) NVML return codes become
+//! [`BackendError::Nvml`] with the operation and the GPU, so the CLI prints
+//! nvidia-smi's messages. The backend is `Send + Sync`: NVML is thread-safe.
 //!
 //! What it is not for: MIG rules (NVML enforces them; `mig-model` names
 //! things) or printing. A binary using it builds and starts on a machine
@@ -17,18 +19,20 @@
 mod raw;
 
 use mig_model::backend::{
-    Backend, BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus,
-    MigDeviceInfo, MigMode, ProcessInfo, ProfileQuery,
+    BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus, GpuIdentity,
+    GpuRef, GpuSnapshot, Inventory, LayoutControl, MigDeviceInfo, MigMode, ModeControl, Op,
+    ProcessInfo, ProfileQuery,
 };
+use mig_model::engine::{self, ComputeInstance, GpuInstance as LayoutGi, Layout};
 use mig_model::{
-    ids, CiProfile, CiProfileId, ComputeInstanceId, GiProfile, GiProfileId, GpuInstanceId,
+    catalog, ids, CiProfile, CiProfileId, ComputeInstanceId, GiProfile, GiProfileId, GpuInstanceId,
     NvmlError, Placement,
 };
 use raw::{Device, Fail, GpuInstance, Nvml};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fmt;
+use std::sync::Mutex;
 
 /// Environment variable naming the NVML library to load.
 pub const ENV_LIB: &str = "MIGCTL_NVML_LIB";
@@ -43,16 +47,20 @@ const GI_PROFILE_INDEXES: u32 = 0x20;
 const CI_PROFILE_INDEXES: u32 = 0x10;
 
 /// Why [`NvmlBackend::open`] failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
     /// The library did not load: no NVIDIA driver is installed (or
     /// `MIGCTL_NVML_LIB` names nothing loadable).
+    #[error("cannot load the NVML library {lib} (is the NVIDIA driver installed? {ENV_LIB} names another): {reason}")]
     Load { lib: String, reason: String },
     /// It loaded but is not a usable NVML (an entry point is missing).
+    #[error("{lib} is not a usable NVML library: it has no {symbol}")]
     NotNvml { lib: String, symbol: String },
     /// `nvmlInit_v2` failed.
+    #[error("{lib}: nvmlInit_v2 failed: {error}")]
     Init { lib: String, error: String },
     /// NVML works but reports no GPU.
+    #[error("{lib}: NVML found no GPU")]
     NoGpu { lib: String },
 }
 
@@ -68,28 +76,47 @@ impl OpenError {
     }
 }
 
-impl fmt::Display for OpenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OpenError::Load { lib, reason } => write!(
-                f,
-                "cannot load the NVML library {lib} (is the NVIDIA driver installed? \
-                 {ENV_LIB} names another): {reason}"
-            ),
-            OpenError::NotNvml { lib, symbol } => {
-                write!(f, "{lib} is not a usable NVML library: it has no {symbol}")
-            }
-            OpenError::Init { lib, error } => write!(f, "{lib}: nvmlInit_v2 failed: {error}"),
-            OpenError::NoGpu { lib } => write!(f, "{lib}: NVML found no GPU"),
-        }
+/// The library lacks an entry point migctl needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the NVML library has no {0}: the NVIDIA driver is too old for migctl's NVML backend")]
+pub struct MissingSymbol(pub &'static str);
+
+/// What went wrong inside one backend call, before it is given the
+/// operation and the GPU.
+#[derive(Debug)]
+enum Why {
+    Nvml(Fail),
+    /// The driver reported something no profile listing accounts for.
+    Inconsistent(String),
+}
+
+impl From<Fail> for Why {
+    fn from(f: Fail) -> Why {
+        Why::Nvml(f)
     }
 }
 
-impl std::error::Error for OpenError {}
+type Res<T> = Result<T, Why>;
 
-impl From<OpenError> for BackendError {
-    fn from(e: OpenError) -> BackendError {
-        BackendError::Backend(e.to_string())
+/// A raw failure of `op` on `gpu` as a [`BackendError`].
+fn error(op: Op, gpu: Option<&GpuRef>, why: Why) -> BackendError {
+    match why {
+        Why::Nvml(Fail::Code(c)) => BackendError::Nvml {
+            op,
+            gpu: gpu.cloned(),
+            code: NvmlError::from_code(c).unwrap_or(NvmlError::Unknown),
+        },
+        Why::Nvml(Fail::Missing(name)) => {
+            BackendError::machine(op, gpu.cloned(), MissingSymbol(name))
+        }
+        Why::Inconsistent(what) => match gpu {
+            Some(g) => BackendError::Inconsistent {
+                op,
+                gpu: g.clone(),
+                what,
+            },
+            None => BackendError::machine(op, None, what),
+        },
     }
 }
 
@@ -101,7 +128,8 @@ pub struct NvmlBackend {
     /// constant while the MIG mode stays (nvml.h), and each NVML call costs
     /// about 0.3 ms on an H100, so a command reads them once and only when
     /// it needs them.
-    profiles: RefCell<HashMap<(u32, bool), Vec<GiProfile>>>,
+    profiles: Mutex<HashMap<(u32, bool), Vec<GiProfile>>>,
+    timings: OpenTimings,
 }
 
 impl fmt::Debug for NvmlBackend {
@@ -131,6 +159,15 @@ fn code_text(f: Fail) -> String {
     }
 }
 
+/// How long opening NVML took, for `MIGCTL_TRACE` (the CLI prints it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenTimings {
+    /// Loading the library.
+    pub load: std::time::Duration,
+    /// Loading, `nvmlInit_v2` and the device count together.
+    pub init: std::time::Duration,
+}
+
 impl NvmlBackend {
     /// Load [`library_path`], initialise NVML, and require at least one GPU.
     pub fn open() -> Result<NvmlBackend, OpenError> {
@@ -140,14 +177,11 @@ impl NvmlBackend {
     /// Like [`NvmlBackend::open`], with the library named explicitly.
     pub fn open_path(lib: &str) -> Result<NvmlBackend, OpenError> {
         let t0 = std::time::Instant::now();
-        let trace = std::env::var_os("MIGCTL_TRACE").is_some();
         let nvml = Nvml::load(OsStr::new(lib)).map_err(|e| OpenError::Load {
             lib: lib.to_string(),
             reason: e.to_string(),
         })?;
-        if trace {
-            eprintln!("migctl trace: load {lib}: {:?}", t0.elapsed());
-        }
+        let load = t0.elapsed();
         nvml.init().map_err(|f| match f {
             Fail::Missing(s) => OpenError::NotNvml {
                 lib: lib.to_string(),
@@ -168,12 +202,7 @@ impl NvmlBackend {
                 error: format!("nvmlDeviceGetCount_v2: {}", code_text(f)),
             },
         })?;
-        if trace {
-            eprintln!(
-                "migctl trace: nvmlInit_v2 + device count: {:?}",
-                t0.elapsed()
-            );
-        }
+        let init = t0.elapsed();
         if n == 0 {
             return Err(OpenError::NoGpu {
                 lib: lib.to_string(),
@@ -182,57 +211,218 @@ impl NvmlBackend {
         Ok(NvmlBackend {
             nvml,
             lib: lib.to_string(),
-            profiles: RefCell::new(HashMap::new()),
+            profiles: Mutex::new(HashMap::new()),
+            timings: OpenTimings { load, init },
         })
     }
 
+    /// How long [`NvmlBackend::open`] took.
+    pub fn timings(&self) -> OpenTimings {
+        self.timings
+    }
+
+    /// The library this backend loaded.
+    pub fn library(&self) -> &str {
+        &self.lib
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, bool), Vec<GiProfile>>> {
+        // a panic elsewhere cannot leave a half-written entry: keep using it
+        self.profiles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// [`gi_profile_list`], read once per GPU and MIG mode.
-    fn profile_list(
-        &self,
-        gpu: u32,
-        d: &Device<'_>,
-        placements: bool,
-    ) -> Result<Vec<GiProfile>, BackendError> {
-        if let Some(p) = self.profiles.borrow().get(&(gpu, placements)) {
+    fn profile_list(&self, gpu: u32, d: &Device<'_>, placements: bool) -> Res<Vec<GiProfile>> {
+        if let Some(p) = self.cache().get(&(gpu, placements)) {
             return Ok(p.clone());
         }
         let list = gi_profile_list(d, placements)?;
-        self.profiles
-            .borrow_mut()
-            .insert((gpu, placements), list.clone());
+        self.cache().insert((gpu, placements), list.clone());
         Ok(list)
     }
 
     fn forget_profiles(&self, gpu: u32) {
-        self.profiles.borrow_mut().retain(|(g, _), _| *g != gpu);
+        self.cache().retain(|(g, _), _| *g != gpu);
     }
 
-    fn device(&self, gpu: u32) -> Result<Device<'_>, BackendError> {
-        Ok(self.nvml.device(gpu)?)
-    }
-
-    /// `NOT_SUPPORTED` unless MIG mode is currently enabled (as the
-    /// simulator answers list calls on a GPU with MIG disabled).
-    fn require_mig(&self, d: &Device<'_>) -> Result<(), BackendError> {
-        match d.mig_mode() {
-            Ok((true, _)) => Ok(()),
-            Ok((false, _)) => Err(NvmlError::NotSupported.into()),
-            Err(f) => Err(f.into()),
-        }
-    }
-
-    fn gpu_instance<'a>(
+    /// Run `f` on the device `gpu` names; failures carry `op` and `gpu`.
+    fn on<T>(
         &self,
-        d: &Device<'a>,
-        gi: GpuInstanceId,
-    ) -> Result<GpuInstance<'a>, BackendError> {
-        Ok(d.gpu_instance(gi.0)?)
+        op: Op,
+        gpu: &GpuRef,
+        f: impl FnOnce(u32, Device<'_>) -> Res<T>,
+    ) -> Result<T, BackendError> {
+        let index = self.index_of(gpu)?;
+        let d = self.nvml.device(index).map_err(|f| match f {
+            // nvmlDeviceGetHandleByIndex answers an index past the end so
+            Fail::Code(raw::ERR_INVALID_ARGUMENT) => BackendError::NoSuchGpu {
+                op,
+                gpu: gpu.clone(),
+            },
+            f => error(op, Some(gpu), f.into()),
+        })?;
+        f(index, d).map_err(|w| error(op, Some(gpu), w))
+    }
+
+    fn device_info(&self, index: u32, d: &Device<'_>) -> Res<DeviceInfo> {
+        // A GPU without MIG support answers NOT_SUPPORTED: MIG is off.
+        let (current, pending) = not_supported_is(d.mig_mode(), (false, false))?;
+        // Some platforms (WSL) have no minor number.
+        let minor = not_supported_is(d.minor(), 0)?;
+        Ok(DeviceInfo {
+            index,
+            name: d.name()?,
+            uuid: d.uuid()?,
+            pci_bus_id: d.pci_bus_id()?,
+            minor,
+            memory_total_bytes: d.memory_total()?,
+            mig: MigMode { current, pending },
+        })
+    }
+
+    fn identity_of(&self, index: u32, d: &Device<'_>) -> Res<GpuIdentity> {
+        let (pci_bus_id, pci_device_id, pci_subsystem_id) = d.pci_info()?;
+        let memory_total_bytes = d.memory_total()?;
+        let model = catalog::identify((pci_device_id >> 16) as u16, memory_total_bytes);
+        let mirrored = match (model, not_supported_is(d.mig_mode(), (false, false))?.0) {
+            (Some(m), true) => {
+                let gis = self.gi_list(index, d)?;
+                let seen: Vec<(Placement, GpuInstanceId)> =
+                    gis.iter().map(|g| (g.placement, g.id)).collect();
+                engine::mirrored_from(m, &seen).unwrap_or(false)
+            }
+            _ => false,
+        };
+        Ok(GpuIdentity {
+            index,
+            uuid: d.uuid()?,
+            name: d.name()?,
+            pci_bus_id,
+            pci_device_id,
+            pci_subsystem_id,
+            minor: not_supported_is(d.minor(), 0)?,
+            memory_total_bytes,
+            model: model.map(|m| m.slug.clone()),
+            mirrored,
+            mode_change_needs_reset: model.is_some_and(|m| m.mode_change_needs_reset),
+        })
+    }
+
+    /// GPU instances, profile by profile in profile-index order, each
+    /// profile's as NVML lists them.
+    fn gi_list(&self, index: u32, d: &Device<'_>) -> Res<Vec<GiInfo>> {
+        require_mig(d)?;
+        let mut out = Vec::new();
+        for p in self.profile_list(index, d, false)? {
+            for gi in d.gpu_instances(p.id, p.instances)? {
+                let info = gi.info()?;
+                out.push(GiInfo {
+                    id: GpuInstanceId(info.id),
+                    profile: p.clone(),
+                    placement: info.placement,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn ci_list(&self, index: u32, d: &Device<'_>, gi: GpuInstanceId) -> Res<Vec<CiInfo>> {
+        require_mig(d)?;
+        let h = d.gpu_instance(gi.0)?;
+        let (_, gp) = gi_info(&h, &self.profile_list(index, d, false)?)?;
+        let cps = ci_profile_list(&h)?;
+        let mut out = Vec::new();
+        for c in &cps {
+            for ci in h.compute_instances(c.id, c.instances)? {
+                out.push(ci_info(gi, &gp, ci.info()?, &cps)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn mig_list(&self, index: u32, d: &Device<'_>) -> Res<Vec<MigDeviceInfo>> {
+        if !not_supported_is(d.mig_mode(), (false, false))?.0 {
+            return Ok(Vec::new());
+        }
+        let gps = self.profile_list(index, d, false)?;
+        // GI profile and CI profiles per GI, looked up once.
+        let mut per_gi: Vec<(u32, GiProfile, Vec<CiProfile>, GpuInstance<'_>)> = Vec::new();
+        let mut out = Vec::new();
+        for (at, gi_id, ci_id, m) in mig_handles(d)? {
+            if !per_gi.iter().any(|(id, ..)| *id == gi_id) {
+                let h = d.gpu_instance(gi_id)?;
+                let (_, gp) = gi_info(&h, &gps)?;
+                per_gi.push((gi_id, gp, ci_profile_list(&h)?, h));
+            }
+            let Some((_, gp, cps, h)) = per_gi.iter().find(|(id, ..)| *id == gi_id) else {
+                continue;
+            };
+            let ci = h.compute_instance(ci_id)?.info()?;
+            let cp = find_ci_profile(cps, ci.profile_id)?;
+            let used = used_mb(m.memory()?.1);
+            out.push(MigDeviceInfo::new(
+                at,
+                GpuInstanceId(gi_id),
+                ComputeInstanceId(ci_id),
+                m.uuid()?,
+                gp,
+                cp,
+                used,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn process_list(&self, index: u32, d: &Device<'_>) -> Res<Vec<ProcessInfo>> {
+        let mig = not_supported_is(d.mig_mode(), (false, false))?.0;
+        let mut found: Vec<(u32, u64, Option<GpuInstanceId>, Option<ComputeInstanceId>)> =
+            Vec::new();
+        if mig {
+            for (_, gi, ci, m) in mig_handles(d)? {
+                for (pid, bytes) in m.compute_processes()? {
+                    found.push((
+                        pid,
+                        bytes,
+                        Some(GpuInstanceId(gi)),
+                        Some(ComputeInstanceId(ci)),
+                    ));
+                }
+            }
+        } else {
+            for (pid, bytes) in d.compute_processes()? {
+                found.push((pid, bytes, None, None));
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(pid, bytes, gi, ci)| ProcessInfo {
+                pid,
+                gpu: index,
+                gi,
+                ci,
+                name: self
+                    .nvml
+                    .process_name(pid)
+                    .unwrap_or_else(|_| "N/A".to_string()),
+                used_memory_mb: used_mb(bytes),
+            })
+            .collect())
     }
 }
 
-/// The GI profiles of a device, in `-lgip` order; with their placements
-/// when `placements`.
-fn gi_profile_list(d: &Device<'_>, placements: bool) -> Result<Vec<GiProfile>, BackendError> {
+/// `NOT_SUPPORTED` unless MIG mode is currently enabled (as the simulator
+/// answers list calls on a GPU with MIG disabled).
+fn require_mig(d: &Device<'_>) -> Res<()> {
+    match d.mig_mode() {
+        Ok((true, _)) => Ok(()),
+        Ok((false, _)) => Err(Fail::Code(raw::ERR_NOT_SUPPORTED).into()),
+        Err(f) => Err(f.into()),
+    }
+}
+
+/// The GI profiles of a device in NVML profile-index order; with their
+/// placements when `placements`.
+fn gi_profile_list(d: &Device<'_>, placements: bool) -> Res<Vec<GiProfile>> {
     let mut out = Vec::new();
     for index in 0..GI_PROFILE_INDEXES {
         let info = match d.gi_profile_info(index) {
@@ -247,29 +437,15 @@ fn gi_profile_list(d: &Device<'_>, placements: bool) -> Result<Vec<GiProfile>, B
         };
         out.push(gi_profile(&info, &list));
     }
-    out.sort_by_key(|p| (p.slices, gi_index_rank(p.index)));
     Ok(out)
 }
 
 /// `value` where NVML answers `NOT_SUPPORTED`, else the result.
-fn not_supported_is<T>(r: raw::Res<T>, value: T) -> Result<T, BackendError> {
+fn not_supported_is<T>(r: raw::Res<T>, value: T) -> Res<T> {
     match r {
         Err(f) if f.is(raw::ERR_NOT_SUPPORTED) => Ok(value),
         r => Ok(r?),
     }
-}
-
-/// Where nvidia-smi lists a GI profile index among those of the same slice
-/// count. On A100/H100/H200 that is index order (19, 20, 15 for indexes 0,
-/// 7, 9); on the RTX PRO 6000 capture the `+me.all` profiles (indexes 15,
-/// 16) come before the `-me` ones (13, 14), so a plain index sort is not
-/// enough. Indexes unknown here go last, by index.
-fn gi_index_rank(index: u32) -> u32 {
-    const ORDER: [u32; 18] = [0, 7, 9, 10, 15, 13, 1, 8, 11, 16, 14, 2, 17, 3, 12, 6, 4, 5];
-    ORDER
-        .iter()
-        .position(|&i| i == index)
-        .map_or(ORDER.len() as u32 + index, |p| p as u32)
 }
 
 fn gi_profile(info: &raw::GiProfileInfo, placements: &[Placement]) -> GiProfile {
@@ -300,17 +476,17 @@ fn gi_profile(info: &raw::GiProfileInfo, placements: &[Placement]) -> GiProfile 
     }
 }
 
-fn find_gi_profile(list: &[GiProfile], id: u32) -> Result<&GiProfile, BackendError> {
+fn find_gi_profile(list: &[GiProfile], id: u32) -> Res<&GiProfile> {
     list.iter().find(|p| p.id == id).ok_or_else(|| {
-        BackendError::Backend(format!(
+        Why::Inconsistent(format!(
             "NVML reports a GPU instance of profile ID {id}, which no GPU instance profile has"
         ))
     })
 }
 
 /// The CI profiles of a GPU instance (shared engine profile), with
-/// placements, by CI profile ID.
-fn ci_profile_list(gi: &GpuInstance<'_>) -> Result<Vec<CiProfile>, BackendError> {
+/// placements, in NVML profile-index order.
+fn ci_profile_list(gi: &GpuInstance<'_>) -> Res<Vec<CiProfile>> {
     let mut out: Vec<CiProfile> = Vec::new();
     for index in 0..CI_PROFILE_INDEXES {
         let info = match gi.ci_profile_info(index) {
@@ -337,25 +513,19 @@ fn ci_profile_list(gi: &GpuInstance<'_>) -> Result<Vec<CiProfile>, BackendError>
             derived: Vec::new(),
         });
     }
-    // nvidia-smi -lcip lists them by slices, then ID (go-nvml#146 shows
-    // 1c profiles 0 and 7 together on an H100 2g GI)
-    out.sort_by_key(|c| (c.slices, c.id));
     Ok(out)
 }
 
-fn find_ci_profile(list: &[CiProfile], id: u32) -> Result<&CiProfile, BackendError> {
+fn find_ci_profile(list: &[CiProfile], id: u32) -> Res<&CiProfile> {
     list.iter().find(|c| c.id == id).ok_or_else(|| {
-        BackendError::Backend(format!(
+        Why::Inconsistent(format!(
             "NVML reports a compute instance of profile ID {id}, which no compute instance profile has"
         ))
     })
 }
 
 /// A GPU instance's profile: its info, then the matching GI profile.
-fn gi_info(
-    gi: &GpuInstance<'_>,
-    profiles: &[GiProfile],
-) -> Result<(raw::InstanceInfo, GiProfile), BackendError> {
+fn gi_info(gi: &GpuInstance<'_>, profiles: &[GiProfile]) -> Res<(raw::InstanceInfo, GiProfile)> {
     let info = gi.info()?;
     let p = find_gi_profile(profiles, info.profile_id)?.clone();
     Ok((info, p))
@@ -366,7 +536,7 @@ fn ci_info(
     gp: &GiProfile,
     info: raw::InstanceInfo,
     cps: &[CiProfile],
-) -> Result<CiInfo, BackendError> {
+) -> Res<CiInfo> {
     let cp = find_ci_profile(cps, info.profile_id)?;
     Ok(CiInfo {
         gi: gi_id,
@@ -377,9 +547,9 @@ fn ci_info(
     })
 }
 
-/// The MIG devices of a GPU with MIG enabled, by (GI ID, CI ID), each with
-/// its handle.
-fn mig_handles<'a>(d: &Device<'a>) -> Result<Vec<(u32, u32, Device<'a>)>, BackendError> {
+/// The MIG devices of a GPU with MIG enabled in NVML's enumeration order:
+/// (index, GI ID, CI ID, handle), empty slots skipped.
+fn mig_handles<'a>(d: &Device<'a>) -> Res<Vec<(u32, u32, u32, Device<'a>)>> {
     let max = d.max_mig_devices()?;
     let mut out = Vec::new();
     for i in 0..max {
@@ -388,9 +558,8 @@ fn mig_handles<'a>(d: &Device<'a>) -> Result<Vec<(u32, u32, Device<'a>)>, Backen
             Err(f) if f.is(raw::ERR_NOT_FOUND) => continue,
             Err(f) => return Err(f.into()),
         };
-        out.push((m.gpu_instance_id()?, m.compute_instance_id()?, m));
+        out.push((i, m.gpu_instance_id()?, m.compute_instance_id()?, m));
     }
-    out.sort_by_key(|&(gi, ci, _)| (gi, ci));
     Ok(out)
 }
 
@@ -403,7 +572,7 @@ fn used_mb(bytes: u64) -> u64 {
     }
 }
 
-impl Backend for NvmlBackend {
+impl Inventory for NvmlBackend {
     fn describe(&self) -> String {
         match self.nvml.driver_version() {
             Ok(v) => format!("NVML ({}, driver {v})", self.lib),
@@ -412,44 +581,109 @@ impl Backend for NvmlBackend {
     }
 
     fn driver_version(&self) -> Result<String, BackendError> {
-        Ok(self.nvml.driver_version()?)
+        self.nvml
+            .driver_version()
+            .map_err(|f| error(Op::DriverVersion, None, f.into()))
     }
 
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError> {
-        let n = self.nvml.device_count()?;
+        let fail = |w| error(Op::Devices, None, w);
+        let n = self.nvml.device_count().map_err(|f| fail(f.into()))?;
         let mut out = Vec::with_capacity(n as usize);
         for index in 0..n {
-            let d = self.device(index)?;
-            // A GPU without MIG support answers NOT_SUPPORTED: MIG is off.
-            let (current, pending) = match d.mig_mode() {
-                Ok(m) => m,
-                Err(f) if f.is(raw::ERR_NOT_SUPPORTED) => (false, false),
-                Err(f) => return Err(f.into()),
-            };
-            // Some platforms (WSL) have no minor number.
-            let minor = match d.minor() {
-                Ok(m) => m,
-                Err(f) if f.is(raw::ERR_NOT_SUPPORTED) => 0,
-                Err(f) => return Err(f.into()),
-            };
-            out.push(DeviceInfo {
-                index,
-                name: d.name()?,
-                uuid: d.uuid()?,
-                pci_bus_id: d.pci_bus_id()?,
-                minor,
-                memory_total_bytes: d.memory_total()?,
-                mig: MigMode { current, pending },
-            });
+            let d = self.nvml.device(index).map_err(|f| fail(f.into()))?;
+            out.push(
+                self.device_info(index, &d)
+                    .map_err(|w| error(Op::Devices, Some(&GpuRef::Index(index)), w))?,
+            );
         }
         Ok(out)
     }
 
-    fn set_mig_mode(&mut self, gpu: u32, enable: bool) -> Result<Option<NvmlError>, BackendError> {
-        self.forget_profiles(gpu);
-        let d = self.device(gpu)?;
-        let status = d.set_mig_mode(enable)?;
-        Ok(NvmlError::from_code(status))
+    fn index_of(&self, gpu: &GpuRef) -> Result<u32, BackendError> {
+        let want = match gpu {
+            GpuRef::Index(i) => return Ok(*i),
+            GpuRef::Uuid(u) => u,
+        };
+        let fail = |f: Fail| error(Op::Identity, Some(gpu), f.into());
+        let n = self.nvml.device_count().map_err(fail)?;
+        for index in 0..n {
+            let d = self.nvml.device(index).map_err(fail)?;
+            if d.uuid().map_err(fail)?.eq_ignore_ascii_case(want) {
+                return Ok(index);
+            }
+        }
+        Err(BackendError::NoSuchGpu {
+            op: Op::Identity,
+            gpu: gpu.clone(),
+        })
+    }
+
+    fn identity(&self, gpu: &GpuRef) -> Result<GpuIdentity, BackendError> {
+        self.on(Op::Identity, gpu, |i, d| self.identity_of(i, &d))
+    }
+
+    /// NVML has no atomic read of a whole GPU: the parts are read one after
+    /// another, as nvidia-smi does; a change by another client in between
+    /// can show. The simulator's snapshot is atomic.
+    fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
+        self.on(Op::Snapshot, gpu, |i, d| {
+            let identity = self.identity_of(i, &d)?;
+            let (current, pending) = not_supported_is(d.mig_mode(), (false, false))?;
+            let mut layout = Layout::new(identity.mirrored);
+            if current {
+                for gi in self.gi_list(i, &d)? {
+                    let mut cis: Vec<ComputeInstance> = self
+                        .ci_list(i, &d, gi.id)?
+                        .into_iter()
+                        .map(|c| ComputeInstance {
+                            id: c.id,
+                            profile_id: CiProfileId(c.profile.id),
+                            placement: c.placement,
+                        })
+                        .collect();
+                    cis.sort_by_key(|c| c.id);
+                    layout.gpu_instances.push(LayoutGi {
+                        id: gi.id,
+                        profile_id: GiProfileId(gi.profile.id),
+                        placement: gi.placement,
+                        compute_instances: cis,
+                    });
+                }
+                layout.gpu_instances.sort_by_key(|g| g.id);
+            }
+            Ok(GpuSnapshot {
+                identity,
+                mode: MigMode { current, pending },
+                layout,
+                mig_devices: self.mig_list(i, &d)?,
+                processes: self.process_list(i, &d)?,
+            })
+        })
+    }
+
+    fn mig_devices(&self, gpu: &GpuRef) -> Result<Vec<MigDeviceInfo>, BackendError> {
+        self.on(Op::MigDevices, gpu, |i, d| self.mig_list(i, &d))
+    }
+
+    fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError> {
+        self.on(Op::Processes, gpu, |i, d| self.process_list(i, &d))
+    }
+}
+
+impl ModeControl for NvmlBackend {
+    fn mig_mode(&self, gpu: &GpuRef) -> Result<MigMode, BackendError> {
+        self.on(Op::MigMode, gpu, |_, d| {
+            let (current, pending) = d.mig_mode()?;
+            Ok(MigMode { current, pending })
+        })
+    }
+
+    fn set_mig_mode(&self, gpu: &GpuRef, enable: bool) -> Result<Option<NvmlError>, BackendError> {
+        self.on(Op::SetMigMode, gpu, |i, d| {
+            self.forget_profiles(i);
+            Ok(NvmlError::from_code(d.set_mig_mode(enable)?))
+        })
     }
 
     /// NVML has no GPU reset (`nvmlDeviceResetGpu` does not exist; nvidia-smi
@@ -458,230 +692,132 @@ impl Backend for NvmlBackend {
     /// is set again on an idle GPU: so a pending mode is applied with
     /// `nvmlDeviceSetMigMode` (failing as it does, e.g. `IN_USE`), and with
     /// nothing pending the reset is `NOT_SUPPORTED`.
-    fn reset(&mut self, gpu: u32) -> Result<(), BackendError> {
-        self.forget_profiles(gpu);
-        let d = self.device(gpu)?;
-        let (current, pending) = d.mig_mode()?;
-        if current == pending {
-            return Err(NvmlError::NotSupported.into());
-        }
-        match NvmlError::from_code(d.set_mig_mode(pending)?) {
-            None => Ok(()),
-            Some(e) => Err(e.into()),
-        }
+    fn reset(&self, gpu: &GpuRef) -> Result<(), BackendError> {
+        self.on(Op::Reset, gpu, |i, d| {
+            self.forget_profiles(i);
+            let (current, pending) = d.mig_mode()?;
+            if current == pending {
+                return Err(Fail::Code(raw::ERR_NOT_SUPPORTED).into());
+            }
+            match d.set_mig_mode(pending)? {
+                raw::SUCCESS => Ok(()),
+                code => Err(Fail::Code(code).into()),
+            }
+        })
     }
+}
 
-    fn gi_profiles(&self, gpu: u32) -> Result<Vec<GiProfileStatus>, BackendError> {
-        self.gi_profiles_for(gpu, ProfileQuery::ALL)
-    }
-
-    fn gi_profiles_for(
+impl LayoutControl for NvmlBackend {
+    fn gi_profiles(
         &self,
-        gpu: u32,
+        gpu: &GpuRef,
         want: ProfileQuery,
     ) -> Result<Vec<GiProfileStatus>, BackendError> {
-        let d = self.device(gpu)?;
-        self.profile_list(gpu, &d, want.placements)?
-            .into_iter()
-            .map(|p| {
-                // A driver that lists profiles with MIG disabled may refuse
-                // the capacity: none can be created then.
-                let remaining = if want.remaining {
-                    not_supported_is(d.gi_remaining(p.id), 0)?
-                } else {
-                    0
-                };
-                Ok(GiProfileStatus {
-                    placements: p
-                        .placement_starts
-                        .iter()
-                        .map(|&s| Placement::new(s, p.placement_size))
-                        .collect(),
-                    remaining,
-                    profile: p,
+        self.on(Op::GiProfiles, gpu, |i, d| {
+            self.profile_list(i, &d, want.placements)?
+                .into_iter()
+                .map(|p| {
+                    // A driver that lists profiles with MIG disabled may refuse
+                    // the capacity: none can be created then.
+                    let remaining = if want.remaining {
+                        not_supported_is(d.gi_remaining(p.id), 0)?
+                    } else {
+                        0
+                    };
+                    Ok(GiProfileStatus {
+                        placements: engine::gi_placements(&p).collect(),
+                        remaining,
+                        profile: p,
+                    })
                 })
-            })
-            .collect()
-    }
-
-    fn gpu_instances(&self, gpu: u32) -> Result<Vec<GiInfo>, BackendError> {
-        let d = self.device(gpu)?;
-        self.require_mig(&d)?;
-        let mut out = Vec::new();
-        for p in self.profile_list(gpu, &d, false)? {
-            for gi in d.gpu_instances(p.id, p.instances)? {
-                let info = gi.info()?;
-                out.push(GiInfo {
-                    id: GpuInstanceId(info.id),
-                    profile: p.clone(),
-                    placement: info.placement,
-                });
-            }
-        }
-        out.sort_by_key(|g| g.id);
-        Ok(out)
-    }
-
-    fn create_gpu_instance(
-        &mut self,
-        gpu: u32,
-        profile: GiProfileId,
-        placement: Option<Placement>,
-    ) -> Result<GiInfo, BackendError> {
-        let d = self.device(gpu)?;
-        let gi = d.create_gi(profile.0, placement)?;
-        let (info, p) = gi_info(&gi, &self.profile_list(gpu, &d, false)?)?;
-        Ok(GiInfo {
-            id: GpuInstanceId(info.id),
-            profile: p,
-            placement: info.placement,
+                .collect()
         })
     }
 
-    fn destroy_gpu_instance(&mut self, gpu: u32, gi: GpuInstanceId) -> Result<(), BackendError> {
-        let d = self.device(gpu)?;
-        Ok(self.gpu_instance(&d, gi)?.destroy()?)
+    fn gpu_instances(&self, gpu: &GpuRef) -> Result<Vec<GiInfo>, BackendError> {
+        self.on(Op::GpuInstances, gpu, |i, d| self.gi_list(i, &d))
+    }
+
+    fn create_gpu_instance(
+        &self,
+        gpu: &GpuRef,
+        profile: GiProfileId,
+        placement: Option<Placement>,
+    ) -> Result<GiInfo, BackendError> {
+        self.on(Op::CreateGpuInstance, gpu, |i, d| {
+            let gi = d.create_gi(profile.0, placement)?;
+            let (info, p) = gi_info(&gi, &self.profile_list(i, &d, false)?)?;
+            Ok(GiInfo {
+                id: GpuInstanceId(info.id),
+                profile: p,
+                placement: info.placement,
+            })
+        })
+    }
+
+    fn destroy_gpu_instance(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<(), BackendError> {
+        self.on(Op::DestroyGpuInstance, gpu, |_, d| {
+            Ok(d.gpu_instance(gi.0)?.destroy()?)
+        })
     }
 
     fn ci_profiles(
         &self,
-        gpu: u32,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
     ) -> Result<Vec<CiProfileStatus>, BackendError> {
-        let d = self.device(gpu)?;
-        self.require_mig(&d)?;
-        let h = self.gpu_instance(&d, gi)?;
-        let (_, gp) = gi_info(&h, &self.profile_list(gpu, &d, false)?)?;
-        ci_profile_list(&h)?
-            .into_iter()
-            .map(|c| {
-                Ok(CiProfileStatus {
-                    name: ids::ci_profile_name(&gp, &c),
-                    placements: c
-                        .placement_starts
-                        .iter()
-                        .map(|&s| Placement::new(s, c.placement_size))
-                        .collect(),
-                    remaining: h.ci_remaining(c.id)?,
-                    profile: c,
+        self.on(Op::CiProfiles, gpu, |i, d| {
+            require_mig(&d)?;
+            let h = d.gpu_instance(gi.0)?;
+            let (_, gp) = gi_info(&h, &self.profile_list(i, &d, false)?)?;
+            ci_profile_list(&h)?
+                .into_iter()
+                .map(|c| {
+                    Ok(CiProfileStatus {
+                        name: ids::ci_profile_name(&gp, &c),
+                        placements: engine::ci_placements(&c).collect(),
+                        remaining: h.ci_remaining(c.id)?,
+                        profile: c,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
-    fn compute_instances(&self, gpu: u32, gi: GpuInstanceId) -> Result<Vec<CiInfo>, BackendError> {
-        let d = self.device(gpu)?;
-        self.require_mig(&d)?;
-        let h = self.gpu_instance(&d, gi)?;
-        let (_, gp) = gi_info(&h, &self.profile_list(gpu, &d, false)?)?;
-        let cps = ci_profile_list(&h)?;
-        let mut out = Vec::new();
-        for c in &cps {
-            for ci in h.compute_instances(c.id, c.instances)? {
-                out.push(ci_info(gi, &gp, ci.info()?, &cps)?);
-            }
-        }
-        out.sort_by_key(|c| c.id);
-        Ok(out)
+    fn compute_instances(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+    ) -> Result<Vec<CiInfo>, BackendError> {
+        self.on(Op::ComputeInstances, gpu, |i, d| self.ci_list(i, &d, gi))
     }
 
     fn create_compute_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
         profile: CiProfileId,
         placement: Option<Placement>,
     ) -> Result<CiInfo, BackendError> {
-        let d = self.device(gpu)?;
-        let h = self.gpu_instance(&d, gi)?;
-        let ci = h.create_ci(profile.0, placement)?;
-        let info = ci.info()?;
-        let (_, gp) = gi_info(&h, &self.profile_list(gpu, &d, false)?)?;
-        ci_info(gi, &gp, info, &ci_profile_list(&h)?)
+        self.on(Op::CreateComputeInstance, gpu, |i, d| {
+            let h = d.gpu_instance(gi.0)?;
+            let ci = h.create_ci(profile.0, placement)?;
+            let info = ci.info()?;
+            let (_, gp) = gi_info(&h, &self.profile_list(i, &d, false)?)?;
+            ci_info(gi, &gp, info, &ci_profile_list(&h)?)
+        })
     }
 
     fn destroy_compute_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
         ci: ComputeInstanceId,
     ) -> Result<(), BackendError> {
-        let d = self.device(gpu)?;
-        let h = self.gpu_instance(&d, gi)?;
-        Ok(h.compute_instance(ci.0)?.destroy()?)
-    }
-
-    fn mig_devices(&self, gpu: u32) -> Result<Vec<MigDeviceInfo>, BackendError> {
-        let d = self.device(gpu)?;
-        if !d.mig_mode()?.0 {
-            return Ok(Vec::new());
-        }
-        let gps = self.profile_list(gpu, &d, false)?;
-        // GI profile and CI profiles per GI, looked up once.
-        let mut per_gi: Vec<(u32, GiProfile, Vec<CiProfile>, GpuInstance<'_>)> = Vec::new();
-        let mut out = Vec::new();
-        for (gi_id, ci_id, m) in mig_handles(&d)? {
-            if !per_gi.iter().any(|(id, ..)| *id == gi_id) {
-                let h = d.gpu_instance(gi_id)?;
-                let (_, gp) = gi_info(&h, &gps)?;
-                per_gi.push((gi_id, gp, ci_profile_list(&h)?, h));
-            }
-            let Some((_, gp, cps, h)) = per_gi.iter().find(|(id, ..)| *id == gi_id) else {
-                continue;
-            };
-            let ci = h.compute_instance(ci_id)?.info()?;
-            let cp = find_ci_profile(cps, ci.profile_id)?;
-            out.push(MigDeviceInfo::new(
-                out.len() as u32,
-                GpuInstanceId(gi_id),
-                ComputeInstanceId(ci_id),
-                m.uuid()?,
-                gp,
-                cp,
-            ));
-        }
-        Ok(out)
-    }
-
-    fn processes(&self, gpu: u32) -> Result<Vec<ProcessInfo>, BackendError> {
-        let d = self.device(gpu)?;
-        let mig = match d.mig_mode() {
-            Ok((current, _)) => current,
-            Err(f) if f.is(raw::ERR_NOT_SUPPORTED) => false,
-            Err(f) => return Err(f.into()),
-        };
-        let mut found: Vec<(u32, u64, Option<GpuInstanceId>, Option<ComputeInstanceId>)> =
-            Vec::new();
-        if mig {
-            for (gi, ci, m) in mig_handles(&d)? {
-                for (pid, bytes) in m.compute_processes()? {
-                    found.push((
-                        pid,
-                        bytes,
-                        Some(GpuInstanceId(gi)),
-                        Some(ComputeInstanceId(ci)),
-                    ));
-                }
-            }
-        } else {
-            for (pid, bytes) in d.compute_processes()? {
-                found.push((pid, bytes, None, None));
-            }
-        }
-        Ok(found
-            .into_iter()
-            .map(|(pid, bytes, gi, ci)| ProcessInfo {
-                pid,
-                gpu,
-                gi,
-                ci,
-                name: self
-                    .nvml
-                    .process_name(pid)
-                    .unwrap_or_else(|_| "N/A".to_string()),
-                used_memory_mb: used_mb(bytes),
-            })
-            .collect())
+        self.on(Op::DestroyComputeInstance, gpu, |_, d| {
+            let h = d.gpu_instance(gi.0)?;
+            Ok(h.compute_instance(ci.0)?.destroy()?)
+        })
     }
 }
 
@@ -700,8 +836,6 @@ mod tests {
         assert!(msg.contains(lib), "{msg}");
         assert!(msg.contains("NVIDIA driver"), "{msg}");
         assert_eq!(e.summary(), "no NVIDIA driver found");
-        let b: BackendError = e.into();
-        assert!(matches!(b, BackendError::Backend(_)));
     }
 
     /// Proves a library that loads but is not NVML (here the C library)
@@ -719,55 +853,39 @@ mod tests {
         assert!(e.to_string().contains("nvmlInit_v2"), "{e}");
     }
 
-    /// Proves the -lgip order rule: by slice count, then nvidia-smi's rank
-    /// of the profile index (plain index order on A100/H100/H200: IDs 19,
-    /// 20, 15, 14, 9, 5, 0; `+me.all` before `-me` on RTX PRO 6000).
+    /// Proves NVML codes map to the CLI's error kinds with the operation
+    /// and GPU attached, and missing symbols become a machine error that
+    /// names the function.
     #[test]
-    fn gi_profiles_sort_as_nvidia_smi_lists_them() {
-        let mut h100: Vec<(u32, u32, u32)> = vec![
-            (0, 19, 1),
-            (1, 14, 2),
-            (2, 9, 3),
-            (3, 5, 4),
-            (4, 0, 7),
-            (7, 20, 1),
-            (9, 15, 1),
-        ];
-        h100.sort_by_key(|&(index, _, slices)| (slices, gi_index_rank(index)));
-        let ids: Vec<u32> = h100.iter().map(|p| p.1).collect();
-        assert_eq!(ids, [19, 20, 15, 14, 9, 5, 0]);
-
-        let mut rtx: Vec<(u32, u32, u32)> = vec![
-            (0, 14, 1),
-            (7, 21, 1),
-            (10, 47, 1),
-            (13, 67, 1),
-            (15, 65, 1),
-            (1, 5, 2),
-            (11, 35, 2),
-            (14, 66, 2),
-            (16, 64, 2),
-            (3, 0, 4),
-            (12, 32, 4),
-        ];
-        rtx.sort_by_key(|&(index, _, slices)| (slices, gi_index_rank(index)));
-        let ids: Vec<u32> = rtx.iter().map(|p| p.1).collect();
-        assert_eq!(ids, [14, 21, 47, 65, 67, 5, 35, 64, 66, 0, 32]);
-        assert!(gi_index_rank(40) > gi_index_rank(5));
+    fn failures_map_to_backend_errors() {
+        let g = GpuRef::Index(3);
+        let e = error(Op::CreateGpuInstance, Some(&g), Fail::Code(19).into());
+        assert_eq!(e.nvml_code(), Some(NvmlError::InUse));
+        assert_eq!(
+            e.to_string(),
+            "cannot create a GPU instance on GPU 3: In use by another client"
+        );
+        let e = error(
+            Op::Reset,
+            Some(&g),
+            Fail::Code(raw::ERR_ARGUMENT_VERSION_MISMATCH).into(),
+        );
+        assert_eq!(e.nvml_code(), Some(NvmlError::Unknown));
+        let e = error(
+            Op::MigMode,
+            None,
+            Fail::Missing("nvmlDeviceGetMigMode").into(),
+        );
+        assert_eq!(e.nvml_code(), None);
+        assert!(e.to_string().contains("nvmlDeviceGetMigMode"), "{e}");
     }
 
-    /// Proves every catalog model's `-lgip` order is what the sort rule
-    /// gives from its NVML indexes, so the NVML backend lists profiles in
-    /// the simulator's order.
+    /// Proves the backend can be shared by threads (reconfiguring GPUs in
+    /// parallel needs `Send + Sync`).
     #[test]
-    fn catalog_order_matches_the_sort_rule() {
-        for m in mig_model::catalog::all() {
-            let mut sorted = m.gi_profiles.clone();
-            sorted.sort_by_key(|p| (p.slices, gi_index_rank(p.index)));
-            let want: Vec<u32> = m.gi_profiles.iter().map(|p| p.id).collect();
-            let got: Vec<u32> = sorted.iter().map(|p| p.id).collect();
-            assert_eq!(got, want, "{}", m.slug);
-        }
+    fn backend_is_send_and_sync() {
+        fn both<T: Send + Sync>() {}
+        both::<NvmlBackend>();
     }
 
     /// Proves NVML's "not available" memory reads as 0 MiB and bytes round down.

@@ -7,11 +7,11 @@
 //! so callers can tell `NOT_FOUND` from `NOT_SUPPORTED` before mapping them
 //! to [`mig_model::NvmlError`].
 
-use mig_model::{BackendError, NvmlError, Placement};
+use mig_model::Placement;
 use nvml_wrapper_sys::bindings as sys;
-use std::cell::Cell;
 use std::ffi::{c_char, c_uint, OsStr};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 pub const SUCCESS: u32 = 0;
 pub const ERR_INVALID_ARGUMENT: u32 = 2;
@@ -46,17 +46,6 @@ pub enum Fail {
 impl Fail {
     pub fn is(self, code: u32) -> bool {
         self == Fail::Code(code)
-    }
-}
-
-impl From<Fail> for BackendError {
-    fn from(f: Fail) -> BackendError {
-        match f {
-            Fail::Code(c) => BackendError::Nvml(NvmlError::from_code(c).unwrap_or(NvmlError::Unknown)),
-            Fail::Missing(name) => BackendError::Backend(format!(
-                "the NVML library has no {name}: the NVIDIA driver is too old for migctl's NVML backend"
-            )),
-        }
     }
 }
 
@@ -215,9 +204,17 @@ pub struct Nvml {
     lib: sys::NvmlLib,
     /// Profile-info struct versions this library accepts (v3 until it says
     /// `ARGUMENT_VERSION_MISMATCH`).
-    ci_info_version: Cell<u32>,
-    initialised: Cell<bool>,
+    ci_info_version: AtomicU32,
+    initialised: AtomicBool,
 }
+
+// SAFETY: `NvmlLib` holds the loaded library and plain function pointers;
+// NVML itself is thread-safe ("NVML is thread-safe so it is safe to make
+// simultaneous NVML calls from multiple threads", nvml.h), and the only
+// mutable state here is atomic.
+unsafe impl Sync for Nvml {}
+// SAFETY: as above; nothing is tied to the loading thread.
+unsafe impl Send for Nvml {}
 
 impl Nvml {
     /// Load the library at `path` (no NVML call yet).
@@ -228,8 +225,8 @@ impl Nvml {
         let lib = unsafe { sys::NvmlLib::new(path) }?;
         Ok(Nvml {
             lib,
-            ci_info_version: Cell::new(CI_PROFILE_INFO_V3),
-            initialised: Cell::new(false),
+            ci_info_version: AtomicU32::new(CI_PROFILE_INFO_V3),
+            initialised: AtomicBool::new(false),
         })
     }
 
@@ -238,7 +235,7 @@ impl Nvml {
         let f = sym!(self, nvmlInit_v2)?;
         // SAFETY: no arguments; NVML reference-counts init/shutdown.
         check(unsafe { f() })?;
-        self.initialised.set(true);
+        self.initialised.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -281,7 +278,7 @@ impl Nvml {
 
 impl Drop for Nvml {
     fn drop(&mut self) {
-        if !self.initialised.get() {
+        if !self.initialised.load(Ordering::SeqCst) {
             return;
         }
         if let Ok(f) = sym!(self, nvmlShutdown) {
@@ -318,13 +315,19 @@ impl<'a> Device<'a> {
         Ok(c_text(&buf))
     }
 
-    /// `busId` of `nvmlDeviceGetPciInfo_v3` (`00000000:07:00.0`).
-    pub fn pci_bus_id(&self) -> Res<String> {
+    /// `nvmlDeviceGetPciInfo_v3`: bus ID (`00000000:07:00.0`), `pciDeviceId`
+    /// and `pciSubSystemId`.
+    pub fn pci_info(&self) -> Res<(String, u32, u32)> {
         let f = sym!(self.nvml, nvmlDeviceGetPciInfo_v3)?;
         let mut pci: sys::nvmlPciInfo_t = zeroed();
         // SAFETY: live handle; `pci` is a valid out pointer.
         check(unsafe { f(self.h, &mut pci) })?;
-        Ok(c_text(&pci.busId))
+        Ok((c_text(&pci.busId), pci.pciDeviceId, pci.pciSubSystemId))
+    }
+
+    /// `busId` of `nvmlDeviceGetPciInfo_v3`.
+    pub fn pci_bus_id(&self) -> Res<String> {
+        Ok(self.pci_info()?.0)
     }
 
     /// `nvmlDeviceGetMinorNumber`.
@@ -336,13 +339,19 @@ impl<'a> Device<'a> {
         Ok(n)
     }
 
-    /// `total` of `nvmlDeviceGetMemoryInfo`, bytes.
-    pub fn memory_total(&self) -> Res<u64> {
+    /// `nvmlDeviceGetMemoryInfo`: (total, used) bytes; on a MIG device
+    /// handle, the GPU instance's memory.
+    pub fn memory(&self) -> Res<(u64, u64)> {
         let f = sym!(self.nvml, nvmlDeviceGetMemoryInfo)?;
         let mut m: sys::nvmlMemory_t = zeroed();
         // SAFETY: live handle; `m` is a valid out pointer.
         check(unsafe { f(self.h, &mut m) })?;
-        Ok(m.total)
+        Ok((m.total, m.used))
+    }
+
+    /// `total` of `nvmlDeviceGetMemoryInfo`, bytes.
+    pub fn memory_total(&self) -> Res<u64> {
+        Ok(self.memory()?.0)
     }
 
     /// `nvmlDeviceGetMigMode`: (current, pending).
@@ -547,7 +556,7 @@ impl<'a> GpuInstance<'a> {
     pub fn ci_profile_info(&self, index: u32) -> Res<CiProfileInfo> {
         let f = sym!(self.nvml, nvmlGpuInstanceGetComputeInstanceProfileInfoV)?;
         loop {
-            let version = self.nvml.ci_info_version.get();
+            let version = self.nvml.ci_info_version.load(Ordering::SeqCst);
             // v3 is v2 plus a trailing `capabilities`: a v3-sized buffer
             // holds either.
             let mut info: sys::nvmlComputeInstanceProfileInfo_v3_t = zeroed();
@@ -564,7 +573,9 @@ impl<'a> GpuInstance<'a> {
                 )
             };
             if rc == ERR_ARGUMENT_VERSION_MISMATCH && version == CI_PROFILE_INFO_V3 {
-                self.nvml.ci_info_version.set(CI_PROFILE_INFO_V2);
+                self.nvml
+                    .ci_info_version
+                    .store(CI_PROFILE_INFO_V2, Ordering::SeqCst);
                 continue;
             }
             check(rc)?;
@@ -732,22 +743,6 @@ mod tests {
 
         let got = fetch::<sys::nvmlGpuInstancePlacement_t>(0, |_, _| ERR_NOT_SUPPORTED);
         assert_eq!(got.map(|v| v.len()), Err(Fail::Code(ERR_NOT_SUPPORTED)));
-    }
-
-    /// Proves NVML codes map to the CLI's error kinds and missing symbols
-    /// become a backend error that names the function.
-    #[test]
-    fn failures_map_to_backend_errors() {
-        assert_eq!(
-            BackendError::from(Fail::Code(19)),
-            BackendError::Nvml(NvmlError::InUse)
-        );
-        assert_eq!(
-            BackendError::from(Fail::Code(ERR_ARGUMENT_VERSION_MISMATCH)),
-            BackendError::Nvml(NvmlError::Unknown)
-        );
-        let m = BackendError::from(Fail::Missing("nvmlDeviceGetMigMode")).to_string();
-        assert!(m.contains("nvmlDeviceGetMigMode"), "{m}");
     }
 
     /// Proves fixed C buffers become text up to the first NUL.

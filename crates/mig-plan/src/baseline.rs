@@ -20,7 +20,7 @@
 //! 4. if none does, destroy everything and fail ("all orderings failed").
 
 use crate::demand::GpuDemand;
-use mig_model::backend::{Backend, BackendError};
+use mig_model::backend::{Backend, BackendError, GpuRef};
 use mig_model::engine;
 use mig_model::{CiProfileId, GiProfileId, GpuInstanceId, GpuModel};
 use std::collections::BTreeMap;
@@ -46,7 +46,7 @@ struct Item {
 /// its GI profile with no CI.
 fn counts_now(
     b: &dyn Backend,
-    gpu: u32,
+    gpu: &GpuRef,
 ) -> Result<BTreeMap<(u32, Option<u32>), usize>, BackendError> {
     let mut out = BTreeMap::new();
     for gi in b.gpu_instances(gpu)? {
@@ -70,7 +70,7 @@ fn counts_wanted(items: &[Item]) -> BTreeMap<(u32, Option<u32>), usize> {
 }
 
 /// `ClearMigConfig`: every CI of every GI, then the GI.
-fn clear(b: &mut dyn Backend, gpu: u32) -> Result<(), BackendError> {
+fn clear(b: &dyn Backend, gpu: &GpuRef) -> Result<(), BackendError> {
     for gi in b.gpu_instances(gpu)? {
         for c in b.compute_instances(gpu, gi.id)? {
             b.destroy_compute_instance(gpu, gi.id, c.id)?;
@@ -92,7 +92,7 @@ fn next_permutation<T: Ord>(v: &mut [T]) -> bool {
 }
 
 /// One creation attempt in `order`; `Err` on the first failure.
-fn create_all(b: &mut dyn Backend, gpu: u32, order: &[Item]) -> Result<(), BackendError> {
+fn create_all(b: &dyn Backend, gpu: &GpuRef, order: &[Item]) -> Result<(), BackendError> {
     let mut last: Option<(GiProfileId, GpuInstanceId)> = None;
     for it in order {
         if let Some((_, gi)) = last.filter(|(p, _)| *p == it.gi) {
@@ -110,18 +110,14 @@ fn create_all(b: &mut dyn Backend, gpu: u32, order: &[Item]) -> Result<(), Backe
 /// Run the baseline procedure on GPU `gpu` (of catalog model `model`) for
 /// `demand`. Backend errors other than creation failures end it.
 pub fn apply_like_mig_parted(
-    b: &mut dyn Backend,
-    gpu: u32,
+    b: &dyn Backend,
+    gpu: &GpuRef,
     model: &GpuModel,
     demand: &GpuDemand,
 ) -> Result<BaselineRun, BackendError> {
-    let dev = b
-        .devices()?
-        .into_iter()
-        .find(|d| d.index == gpu)
-        .ok_or(mig_model::NvmlError::NotFound)?;
-    if dev.mig.current != demand.mig_enabled || dev.mig.pending != demand.mig_enabled {
-        if dev.mig.current {
+    let mode = b.mig_mode(gpu)?;
+    if mode.current != demand.mig_enabled || mode.pending != demand.mig_enabled {
+        if mode.current {
             clear(b, gpu)?;
         }
         if b.set_mig_mode(gpu, demand.mig_enabled)?.is_some() {

@@ -4,14 +4,12 @@
 //! back) what a crash interrupted.
 //!
 //! It drives a [`Machine`]: a whole-GPU snapshot and one step at a time,
-//! GPUs addressed by UUID. [`legacy::Legacy`] adapts today's
-//! `mig_model::Backend`; the reshaped seam's traits will implement
-//! [`Machine`] directly. Progress goes to a [`Progress`] the CLI supplies
+//! GPUs addressed by UUID; every `mig_model::Backend` is one. Progress goes to a [`Progress`] the CLI supplies
 //! (this crate never prints).
 
 use crate::journal::{GpuEntry, Journal, JournalError, JournalFile, JournalLock, Phase};
 use crate::plan::{plan_restore, GpuPlan, MigState, Step};
-use mig_model::backend::{BackendError, GpuRef, GpuSnapshot};
+use mig_model::backend::{Backend, BackendError, GpuRef, GpuSnapshot, Inventory};
 use mig_model::catalog;
 use mig_model::{ComputeInstanceId, GpuInstanceId, GpuModel};
 use serde::Serialize;
@@ -154,8 +152,8 @@ impl Shared<'_> {
 }
 
 /// One GPU's context while it runs.
-struct Gpu<'a> {
-    machine: &'a dyn Machine,
+struct Gpu<'a, M: Machine + ?Sized> {
+    machine: &'a M,
     shared: &'a Shared<'a>,
     progress: &'a dyn Progress,
     model: &'static GpuModel,
@@ -163,9 +161,12 @@ struct Gpu<'a> {
     uuid: String,
 }
 
-impl Gpu<'_> {
+impl<M: Machine + ?Sized> Gpu<'_, M> {
+    /// Steps address the GPU by the index it has in this process (resolved
+    /// from the UUID when recovering): a UUID would cost a device listing
+    /// per call.
     fn gref(&self) -> GpuRef {
-        GpuRef::Uuid(self.uuid.clone())
+        GpuRef::Index(self.index)
     }
 
     /// Run `steps`, journaling before each. On failure: the 0-based index
@@ -364,10 +365,10 @@ fn model_of(slug: &str, uuid: &str) -> Result<&'static GpuModel, ExecError> {
 
 /// Run `f` on every item, one thread each, in item order; a panicked
 /// thread reports its GPU stuck.
-fn parallel<'a, T: Sync>(
-    ctx: Ctx<'a>,
+fn parallel<'a, T: Sync, M: Machine + ?Sized>(
+    ctx: Ctx<'a, M>,
     items: &[(&'a T, &'static GpuModel, u32, String)],
-    f: impl Fn(&Gpu<'_>, &T) -> Outcome + Sync,
+    f: impl Fn(&Gpu<'_, M>, &T) -> Outcome + Sync,
 ) -> Vec<Outcome> {
     std::thread::scope(|s| {
         let handles: Vec<_> = items
@@ -401,18 +402,25 @@ fn parallel<'a, T: Sync>(
 }
 
 /// What every GPU thread shares.
-#[derive(Clone, Copy)]
-struct Ctx<'a> {
-    machine: &'a dyn Machine,
+struct Ctx<'a, M: Machine + ?Sized> {
+    machine: &'a M,
     shared: &'a Shared<'a>,
     progress: &'a dyn Progress,
 }
 
+impl<M: Machine + ?Sized> Clone for Ctx<'_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: Machine + ?Sized> Copy for Ctx<'_, M> {}
+
 /// Run `plans` (GPUs with no steps are reported unchanged and not touched),
 /// one thread per GPU. Refuses while an unfinished journal exists: call
 /// [`recover`] first.
-pub fn apply(
-    machine: &dyn Machine,
+pub fn apply<M: Machine + ?Sized>(
+    machine: &M,
     file: &JournalFile,
     command: &str,
     plans: &[GpuPlan],
@@ -523,8 +531,8 @@ pub fn pending(file: &JournalFile) -> Result<Option<Journal>, JournalError> {
 /// Finish (or, where it had failed, roll back) every GPU an interrupted
 /// apply left unfinished, then remove the journal. Returns what happened
 /// per GPU (empty when there was nothing to do).
-pub fn recover(
-    machine: &dyn Machine,
+pub fn recover<M: Machine + ?Sized>(
+    machine: &M,
     file: &JournalFile,
     progress: &dyn Progress,
 ) -> Result<Vec<GpuOutcome>, ExecError> {
@@ -555,7 +563,13 @@ pub fn recover(
     let items: Vec<_> = todo
         .iter()
         .zip(&models)
-        .map(|(e, &m)| (e, m, e.index, e.uuid.clone()))
+        .map(|(e, &m)| {
+            // indices may change across a reboot; the UUID does not
+            let index = machine
+                .snapshot(&GpuRef::Uuid(e.uuid.clone()))
+                .map_or(e.index, |s| s.identity.index);
+            (e, m, index, e.uuid.clone())
+        })
         .collect();
     let ctx = Ctx {
         machine,
@@ -577,186 +591,51 @@ pub fn recover(
         .collect())
 }
 
-pub mod legacy {
-    //! SEAM: an adapter from today's `mig_model::Backend` (methods on
-    //! `&mut self`, GPUs by index, no snapshot) to [`Machine`]. Calls are
-    //! serialised through a mutex. When the reshaped seam lands, implement
-    //! [`Machine`] for its traits and delete this module.
-
-    use super::{Machine, Performed};
-    use crate::plan::Step;
-    use mig_model::backend::{
-        Backend, BackendError, DeviceInfo, GpuIdentity, GpuRef, GpuSnapshot, MigMode,
-    };
-    use mig_model::engine::{self, ComputeInstance, GpuInstance, Layout};
-    use mig_model::{catalog, GpuModel, NvmlError};
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    /// A `Backend` behind a mutex, with the UUID-to-index map it needs.
-    pub struct Legacy<B: ?Sized> {
-        index: Mutex<HashMap<String, u32>>,
-        backend: Mutex<Box<B>>,
+/// Every backend is a machine: the seam's `snapshot`, and each step one
+/// mode or layout call.
+impl<B: Backend + ?Sized> Machine for B {
+    fn gpus(&self) -> Result<Vec<GpuRef>, BackendError> {
+        Ok(self
+            .devices()?
+            .into_iter()
+            .map(|d| GpuRef::Index(d.index))
+            .collect())
     }
 
-    impl<B: Backend + Send + ?Sized> Legacy<B> {
-        pub fn new(backend: Box<B>) -> Legacy<B> {
-            Legacy {
-                index: Mutex::new(HashMap::new()),
-                backend: Mutex::new(backend),
-            }
-        }
-
-        /// Give the backend back.
-        pub fn into_inner(self) -> Box<B> {
-            self.backend.into_inner().unwrap_or_else(|e| e.into_inner())
-        }
-
-        fn poisoned() -> BackendError {
-            BackendError::Backend("backend lock poisoned".into())
-        }
-
-        fn device(&self, b: &B, gpu: &GpuRef) -> Result<DeviceInfo, BackendError> {
-            let devs = b.devices()?;
-            let mut idx = self.index.lock().map_err(|_| Self::poisoned())?;
-            for d in &devs {
-                idx.insert(d.uuid.clone(), d.index);
-            }
-            devs.into_iter()
-                .find(|d| match gpu {
-                    GpuRef::Index(i) => d.index == *i,
-                    GpuRef::Uuid(u) => d.uuid == *u,
-                })
-                .ok_or(NvmlError::NotFound.into())
-        }
-
-        fn index_of(&self, b: &B, gpu: &GpuRef) -> Result<u32, BackendError> {
-            match gpu {
-                GpuRef::Index(i) => Ok(*i),
-                GpuRef::Uuid(u) => {
-                    if let Some(i) = self.index.lock().map_err(|_| Self::poisoned())?.get(u) {
-                        return Ok(*i);
-                    }
-                    Ok(self.device(b, gpu)?.index)
-                }
-            }
-        }
+    fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
+        Inventory::snapshot(self, gpu)
     }
 
-    /// The catalog entry of a device: by NVML name and memory size, else by name.
-    pub fn model_of(name: &str, memory: u64) -> Option<&'static GpuModel> {
-        let all = catalog::all();
-        all.iter()
-            .find(|m| m.name == name && m.memory_total_bytes == memory)
-            .or_else(|| all.iter().find(|m| m.name == name))
-    }
-
-    impl<B: Backend + Send + ?Sized> Machine for Legacy<B> {
-        fn gpus(&self) -> Result<Vec<GpuRef>, BackendError> {
-            let b = self.backend.lock().map_err(|_| Self::poisoned())?;
-            Ok(b.devices()?
-                .into_iter()
-                .map(|d| GpuRef::Index(d.index))
-                .collect())
-        }
-
-        fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
-            let b = self.backend.lock().map_err(|_| Self::poisoned())?;
-            let d = self.device(&b, gpu)?;
-            let model = model_of(&d.name, d.memory_total_bytes);
-            let mut layout = Layout::default();
-            if d.mig.current {
-                for gi in b.gpu_instances(d.index)? {
-                    let cis = b
-                        .compute_instances(d.index, gi.id)?
-                        .into_iter()
-                        .map(|c| ComputeInstance {
-                            id: c.id,
-                            profile_id: mig_model::CiProfileId(c.profile.id),
-                            placement: c.placement,
-                        })
-                        .collect();
-                    if let Some(m) = model {
-                        // the only way to see mirroring through this API
-                        if engine::gi_id(m, false, gi.placement) != gi.id {
-                            layout.mirrored = true;
-                        }
-                    }
-                    layout.gpu_instances.push(GpuInstance {
-                        id: gi.id,
-                        profile_id: mig_model::GiProfileId(gi.profile.id),
-                        placement: gi.placement,
-                        compute_instances: cis,
-                    });
-                }
+    fn perform(&self, gpu: &GpuRef, step: &Step) -> Result<Performed, BackendError> {
+        Ok(match *step {
+            Step::SetMigMode { enable } => match self.set_mig_mode(gpu, enable)? {
+                None => Performed::ModeInEffect,
+                Some(_) => Performed::ModePending,
+            },
+            Step::Reset => {
+                self.reset(gpu)?;
+                Performed::Done
             }
-            layout.gpu_instances.sort_by_key(|g| g.id);
-            for g in &mut layout.gpu_instances {
-                g.compute_instances.sort_by_key(|c| c.id);
+            Step::DestroyCi { gi, ci } => {
+                self.destroy_compute_instance(gpu, gi, ci)?;
+                Performed::Done
             }
-            let identity = GpuIdentity {
-                index: d.index,
-                uuid: d.uuid.clone(),
-                name: d.name.clone(),
-                pci_bus_id: d.pci_bus_id.clone(),
-                pci_device_id: model.map_or(0, |m| (u32::from(m.pci_device_id) << 16) | 0x10de),
-                pci_subsystem_id: model.map_or(0, |m| m.pci_subsystem_id),
-                minor: d.minor,
-                memory_total_bytes: d.memory_total_bytes,
-                model: model.map(|m| m.slug.clone()),
-                mirrored: layout.mirrored,
-                mode_change_needs_reset: model.is_some_and(|m| m.mode_change_needs_reset),
-            };
-            let mig_devices = if d.mig.current {
-                b.mig_devices(d.index)?
-            } else {
-                Vec::new()
-            };
-            Ok(GpuSnapshot {
-                identity,
-                mode: MigMode {
-                    current: d.mig.current,
-                    pending: d.mig.pending,
-                },
-                layout,
-                mig_devices,
-                processes: b.processes(d.index)?,
-            })
-        }
-
-        fn perform(&self, gpu: &GpuRef, step: &Step) -> Result<Performed, BackendError> {
-            let mut b = self.backend.lock().map_err(|_| Self::poisoned())?;
-            let i = self.index_of(&b, gpu)?;
-            Ok(match *step {
-                Step::SetMigMode { enable } => match b.set_mig_mode(i, enable)? {
-                    None => Performed::ModeInEffect,
-                    Some(_) => Performed::ModePending,
-                },
-                Step::Reset => {
-                    b.reset(i)?;
-                    Performed::Done
-                }
-                Step::DestroyCi { gi, ci } => {
-                    b.destroy_compute_instance(i, gi, ci)?;
-                    Performed::Done
-                }
-                Step::DestroyGi { gi } => {
-                    b.destroy_gpu_instance(i, gi)?;
-                    Performed::Done
-                }
-                Step::CreateGi {
-                    profile, placement, ..
-                } => Performed::Gi(b.create_gpu_instance(i, profile, Some(placement))?.id),
-                Step::CreateCi {
-                    gi,
-                    profile,
-                    placement,
-                    ..
-                } => Performed::Ci(
-                    b.create_compute_instance(i, gi, profile, Some(placement))?
-                        .id,
-                ),
-            })
-        }
+            Step::DestroyGi { gi } => {
+                self.destroy_gpu_instance(gpu, gi)?;
+                Performed::Done
+            }
+            Step::CreateGi {
+                profile, placement, ..
+            } => Performed::Gi(self.create_gpu_instance(gpu, profile, Some(placement))?.id),
+            Step::CreateCi {
+                gi,
+                profile,
+                placement,
+                ..
+            } => Performed::Ci(
+                self.create_compute_instance(gpu, gi, profile, Some(placement))?
+                    .id,
+            ),
+        })
     }
 }

@@ -7,7 +7,7 @@ use mig_model::catalog::{self, GpuModel};
 use mig_model::engine::Layout;
 use mig_model::{CiProfileId, GiProfileId};
 use mig_plan::demand::{CiDemand, GiDemand, GpuDemand};
-use mig_plan::exec::{self, legacy::Legacy, Machine, Outcome, Quiet};
+use mig_plan::exec::{self, Machine, Outcome, Quiet};
 use mig_plan::journal::JournalFile;
 use mig_plan::plan::{plan_gpu, plan_restore, simulate, MigState, PlanError, PlanOptions, Step};
 use mig_sim::SimMachine;
@@ -81,8 +81,8 @@ fn sim(models: &[&str]) -> Sim {
 }
 
 impl Sim {
-    fn machine(&self) -> Legacy<SimMachine> {
-        Legacy::new(Box::new(SimMachine::open(&self.path).unwrap()))
+    fn machine(&self) -> SimMachine {
+        SimMachine::open(&self.path).unwrap()
     }
 
     /// Plan and apply `d` on GPU `gpu`; the outcome.
@@ -185,7 +185,7 @@ fn busy_instances_are_kept_or_refused() {
     let sm = SimMachine::open(&s.path).unwrap();
     let pid = sm
         .start_process(
-            0,
+            &GpuRef::Index(0),
             Some((gi3.id.0, gi3.compute_instances[0].id.0)),
             "train",
             100,

@@ -12,8 +12,9 @@
 pub mod state;
 
 use mig_model::backend::{
-    Backend, BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus,
-    MigDeviceInfo, MigMode, ProcessInfo,
+    BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus, GpuIdentity,
+    GpuRef, GpuSnapshot, Inventory, LayoutControl, MigDeviceInfo, MigMode, ModeControl, Op,
+    ProcessInfo, ProfileQuery,
 };
 use mig_model::engine::{self, ci_placements, gi_placements};
 use mig_model::Placement;
@@ -21,11 +22,20 @@ use mig_model::{ids, CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId,
 pub use state::{MachineState, SimGpu, SimProcess, StateError, StateFile};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 /// Environment variable naming the state file.
 pub const ENV_STATE: &str = "MIGCTL_SIM_STATE";
 /// Environment variable for fault injection.
 pub const ENV_FAULT: &str = "MIGCTL_SIM_FAULT";
+
+/// Memory in use on an idle GPU instance, MiB: what the simulator reports
+/// through `nvmlDeviceGetMemoryInfo` on the handle of any of its MIG devices
+/// before a process runs (the compute instances of a GI share its memory). A fact of the simulator, taken from the MIG User Guide's A100
+/// status view (`11MiB / 20096MiB` on each idle 3g.20gb device, "Getting
+/// Started" section); real boards and drivers differ (the guide's H100
+/// capture shows 44 MiB). Processes add their own `used_memory_mb`.
+pub const IDLE_MIG_DEVICE_MEMORY_USED_MB: u64 = 11;
 
 /// Where the state lives: `$MIGCTL_SIM_STATE`, else
 /// `$XDG_STATE_HOME/migctl/sim-state.json`, else
@@ -42,7 +52,7 @@ pub fn default_state_path() -> PathBuf {
     base.join("migctl").join("sim-state.json")
 }
 
-/// A fault to inject at the Nth mutating operation of this process.
+/// A fault to inject at the Nth mutating operation of a machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Fail with this NVML error, changing nothing.
@@ -51,13 +61,18 @@ pub enum Fault {
     Abort(u32),
 }
 
+/// A fault specification that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{ENV_FAULT}={spec:?}: expected fail:N[:ERROR] or abort:N (N >= 1, ERROR like IN_USE)")]
+pub struct BadFault {
+    pub spec: String,
+}
+
 impl Fault {
     /// Parse `fail:N[:ERROR]` or `abort:N`.
-    pub fn parse(s: &str) -> Result<Fault, String> {
-        let bad = || {
-            format!(
-                "{ENV_FAULT}={s:?}: expected fail:N[:ERROR] or abort:N (N >= 1, ERROR like IN_USE)"
-            )
+    pub fn parse(s: &str) -> Result<Fault, BadFault> {
+        let bad = || BadFault {
+            spec: s.to_string(),
         };
         let parts: Vec<&str> = s.split(':').collect();
         let n: u32 = parts
@@ -74,7 +89,7 @@ impl Fault {
     }
 
     /// The fault configured in the environment, if any.
-    pub fn from_env() -> Result<Option<Fault>, String> {
+    pub fn from_env() -> Result<Option<Fault>, BadFault> {
         match std::env::var(ENV_FAULT) {
             Ok(s) if !s.trim().is_empty() => Fault::parse(s.trim()).map(Some),
             _ => Ok(None),
@@ -95,64 +110,85 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Mutating operations so far in this process (for `MIGCTL_SIM_FAULT`).
-static MUTATIONS: AtomicU32 = AtomicU32::new(0);
+/// Why a simulated process could not be started or stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessError {
+    #[error("GPU {0} has MIG disabled; start the process without --gi/--ci")]
+    MigDisabled(u32),
+    #[error("GPU {0} is in MIG mode; name a MIG device with --gi and --ci")]
+    MigEnabled(u32),
+    #[error("GPU {gpu} has no MIG device with GPU instance {gi} and compute instance {ci} (`migctl -L` lists them)")]
+    NoMigDevice { gpu: u32, gi: u32, ci: u32 },
+    #[error("no simulated process with pid {0}")]
+    NoProcess(u32),
+}
 
-/// The simulated machine behind a state file.
+/// The simulated machine behind a state file. Clones share the fault
+/// counter, so "the Nth mutating operation" counts across them.
 #[derive(Debug, Clone)]
 pub struct SimMachine {
     file: StateFile,
     fault: Option<Fault>,
+    mutations: Arc<AtomicU32>,
 }
 
-fn state_err(e: StateError) -> BackendError {
-    BackendError::Backend(e.to_string())
+fn state_err(op: Op, gpu: Option<&GpuRef>) -> impl Fn(StateError) -> BackendError + '_ {
+    move |e| BackendError::machine(op, gpu.cloned(), e)
 }
 
 impl SimMachine {
-    /// Open the machine at `path`, with the fault from the environment.
-    pub fn open(path: impl Into<PathBuf>) -> Result<SimMachine, String> {
-        Ok(SimMachine {
+    /// Open the machine at `path`, with the fault `MIGCTL_SIM_FAULT` names.
+    pub fn open(path: impl Into<PathBuf>) -> Result<SimMachine, BadFault> {
+        Ok(SimMachine::with_fault(path, Fault::from_env()?))
+    }
+
+    /// Open the machine at `path` with this fault (or none), whatever the
+    /// environment says.
+    pub fn with_fault(path: impl Into<PathBuf>, fault: Option<Fault>) -> SimMachine {
+        SimMachine {
             file: StateFile::new(path),
-            fault: Fault::from_env()?,
-        })
+            fault,
+            mutations: Arc::new(AtomicU32::new(0)),
+        }
     }
 
     pub fn path(&self) -> &Path {
         self.file.path()
     }
 
-    /// Create a fresh machine, replacing any earlier state at this path (but
+    /// Create a fresh machine, replacing an earlier state at this path (but
     /// never a file that is not ours).
     pub fn init(&self, models: &[(String, bool)]) -> Result<MachineState, StateError> {
-        self.init_with(models, false)
+        self.init_with(models, false, false)
     }
 
-    /// [`SimMachine::init`]; with `root_only`, MIG management needs root.
+    /// [`SimMachine::init`]; with `root_only`, MIG management needs root;
+    /// with `force`, a file that is not a migctl state file is replaced too.
     pub fn init_with(
         &self,
         models: &[(String, bool)],
         root_only: bool,
+        force: bool,
     ) -> Result<MachineState, StateError> {
         let mut st = MachineState::new(models)?;
         st.root_only = root_only;
-        let lock = self.file.lock(true)?;
-        if self.file.exists() {
-            match self.file.load(&lock) {
-                Ok(_) | Err(StateError::Corrupt { .. }) => {}
-                Err(e @ StateError::Foreign { .. }) => return Err(e),
-                Err(e @ StateError::Io { .. }) => return Err(e),
-                Err(_) => {}
+        let mut lock = self.file.lock(true)?;
+        if self.file.exists() && !force {
+            match self.file.load_or_tidy(&mut lock) {
+                Ok(_) => {}
+                // ours, but unreadable: replacing it is what init is for
+                Err(StateError::Corrupt { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         self.file.save(&lock, &st)?;
         Ok(st)
     }
 
-    /// A consistent snapshot of the machine.
-    pub fn snapshot(&self) -> Result<MachineState, StateError> {
-        let lock = self.file.lock(false)?;
-        self.file.load(&lock)
+    /// The whole machine's state, read under the shared lock.
+    pub fn state(&self) -> Result<MachineState, StateError> {
+        let mut lock = self.file.lock(false)?;
+        self.file.load_or_tidy(&mut lock)
     }
 
     /// Run `f` on the state under the exclusive lock and save the result if it
@@ -160,23 +196,33 @@ impl SimMachine {
     /// `counted`.
     fn update<T>(
         &self,
+        op: Op,
+        gpu: Option<&GpuRef>,
         counted: bool,
         f: impl FnOnce(&mut MachineState) -> Result<T, BackendError>,
     ) -> Result<T, BackendError> {
-        let lock = self.file.lock(true).map_err(state_err)?;
-        let mut st = self.file.load(&lock).map_err(state_err)?;
+        let mut lock = self.file.lock(true).map_err(state_err(op, gpu))?;
+        let mut st = self
+            .file
+            .load_or_tidy(&mut lock)
+            .map_err(state_err(op, gpu))?;
         let n = if counted {
-            MUTATIONS.fetch_add(1, Ordering::SeqCst) + 1
+            self.mutations.fetch_add(1, Ordering::SeqCst) + 1
         } else {
             0
         };
+        let fail = |code| BackendError::Nvml {
+            op,
+            gpu: gpu.cloned(),
+            code,
+        };
         if let Some(Fault::Fail(k, e)) = self.fault {
             if k == n {
-                return Err(e.into());
+                return Err(fail(e));
             }
         }
         if counted && st.root_only && !is_root() {
-            return Err(NvmlError::NoPermission.into());
+            return Err(fail(NvmlError::NoPermission));
         }
         let out = f(&mut st)?;
         if let Some(Fault::Abort(k)) = self.fault {
@@ -187,54 +233,71 @@ impl SimMachine {
                 });
             }
         }
-        self.file.save(&lock, &st).map_err(state_err)?;
+        self.file.save(&lock, &st).map_err(state_err(op, gpu))?;
         Ok(out)
+    }
+
+    /// Run `f` on one GPU of the state under the exclusive lock (see
+    /// [`SimMachine::update`]); NVML codes `f` returns carry `op` and the GPU.
+    fn update_gpu<T>(
+        &self,
+        op: Op,
+        gpu: &GpuRef,
+        f: impl FnOnce(&mut MachineState, u32) -> Result<T, NvmlError>,
+    ) -> Result<T, BackendError> {
+        self.update(op, Some(gpu), true, |st| {
+            let index = resolve(st, op, gpu)?;
+            f(st, index).map_err(|code| BackendError::nvml(op, gpu.clone(), code))
+        })
     }
 
     fn read<T>(
         &self,
-        f: impl FnOnce(&MachineState) -> Result<T, BackendError>,
+        op: Op,
+        gpu: &GpuRef,
+        f: impl FnOnce(&MachineState, u32, &SimGpu) -> Result<T, NvmlError>,
     ) -> Result<T, BackendError> {
-        let st = self.snapshot().map_err(state_err)?;
-        f(&st)
+        let st = self.state().map_err(state_err(op, Some(gpu)))?;
+        let index = resolve(&st, op, gpu)?;
+        f(&st, index, &st.gpus[index as usize])
+            .map_err(|code| BackendError::nvml(op, gpu.clone(), code))
     }
 
     /// Start a simulated process on MIG device `gi`/`ci` of `gpu` (or on the
-    /// whole GPU when both are `None` and MIG is disabled). Returns its pid.
+    /// whole GPU when `mig` is `None` and MIG is disabled). Returns its pid.
     pub fn start_process(
         &self,
-        gpu: u32,
+        gpu: &GpuRef,
         mig: Option<(u32, u32)>,
         name: &str,
         used_memory_mb: u64,
     ) -> Result<u32, BackendError> {
-        self.update(false, |st| {
-            let g = gpu_of(st, gpu)?;
+        let op = Op::StartProcess;
+        self.update(op, Some(gpu), false, |st| {
+            let index = resolve(st, op, gpu)?;
+            let g = &st.gpus[index as usize];
+            let refuse = |e: ProcessError| BackendError::machine(op, Some(gpu.clone()), e);
             match mig {
                 Some((gi, ci)) => {
                     if !g.mig_current {
-                        return Err(BackendError::Backend(format!(
-                            "GPU {gpu} has MIG disabled; start the process without --gi/--ci"
-                        )));
+                        return Err(refuse(ProcessError::MigDisabled(index)));
                     }
-                    if !g.layout.mig_devices().any(|(a, b)| a.id.0 == gi && b.id.0 == ci) {
-                        return Err(BackendError::Backend(format!(
-                            "GPU {gpu} has no MIG device with GPU instance {gi} and compute instance {ci}"
-                        )));
+                    if !g
+                        .layout
+                        .mig_devices()
+                        .any(|(a, b)| a.id.0 == gi && b.id.0 == ci)
+                    {
+                        return Err(refuse(ProcessError::NoMigDevice { gpu: index, gi, ci }));
                     }
                 }
-                None if g.mig_current => {
-                    return Err(BackendError::Backend(format!(
-                        "GPU {gpu} is in MIG mode; name a MIG device with --gi and --ci"
-                    )))
-                }
+                None if g.mig_current => return Err(refuse(ProcessError::MigEnabled(index))),
                 None => {}
             }
             let pid = st.next_pid;
             st.next_pid += 1;
             st.processes.push(SimProcess {
                 pid,
-                gpu,
+                gpu: index,
                 gi: mig.map(|m| m.0),
                 ci: mig.map(|m| m.1),
                 name: name.to_string(),
@@ -246,41 +309,50 @@ impl SimMachine {
 
     /// End a simulated process.
     pub fn kill_process(&self, pid: u32) -> Result<(), BackendError> {
-        self.update(false, |st| {
+        let op = Op::StopProcess;
+        self.update(op, None, false, |st| {
             let at = st
                 .processes
                 .iter()
                 .position(|p| p.pid == pid)
-                .ok_or_else(|| {
-                    BackendError::Backend(format!("no simulated process with pid {pid}"))
-                })?;
+                .ok_or_else(|| BackendError::machine(op, None, ProcessError::NoProcess(pid)))?;
             st.processes.remove(at);
             Ok(())
         })
     }
 }
 
-fn gpu_of(st: &MachineState, gpu: u32) -> Result<&SimGpu, BackendError> {
-    st.gpus
-        .get(gpu as usize)
-        .ok_or(NvmlError::InvalidArgument.into())
+/// The index of the GPU `gpu` names in `st`.
+fn resolve(st: &MachineState, op: Op, gpu: &GpuRef) -> Result<u32, BackendError> {
+    let found = match gpu {
+        GpuRef::Index(i) => (*i as usize) < st.gpus.len(),
+        GpuRef::Uuid(_) => false,
+    };
+    if found {
+        if let GpuRef::Index(i) = gpu {
+            return Ok(*i);
+        }
+    }
+    if let GpuRef::Uuid(u) = gpu {
+        if let Some(i) = st.gpus.iter().position(|g| g.uuid.eq_ignore_ascii_case(u)) {
+            return Ok(i as u32);
+        }
+    }
+    Err(BackendError::NoSuchGpu {
+        op,
+        gpu: gpu.clone(),
+    })
 }
 
-fn gpu_mut(st: &mut MachineState, gpu: u32) -> Result<&mut SimGpu, BackendError> {
-    st.gpus
-        .get_mut(gpu as usize)
-        .ok_or(NvmlError::InvalidArgument.into())
-}
-
-fn mig_on(g: &SimGpu) -> Result<(), BackendError> {
+fn mig_on(g: &SimGpu) -> Result<(), NvmlError> {
     if g.mig_current {
         Ok(())
     } else {
-        Err(NvmlError::NotSupported.into())
+        Err(NvmlError::NotSupported)
     }
 }
 
-fn gi_info(g: &SimGpu, gi: &engine::GpuInstance) -> Result<GiInfo, BackendError> {
+fn gi_info(g: &SimGpu, gi: &engine::GpuInstance) -> Result<GiInfo, NvmlError> {
     Ok(GiInfo {
         id: gi.id,
         profile: engine::gi_profile(g.model(), gi.profile_id)?.clone(),
@@ -292,7 +364,7 @@ fn ci_info(
     g: &SimGpu,
     gi: &engine::GpuInstance,
     ci: &engine::ComputeInstance,
-) -> Result<CiInfo, BackendError> {
+) -> Result<CiInfo, NvmlError> {
     let gp = engine::gi_profile(g.model(), gi.profile_id)?;
     let cp = engine::ci_profile(gp, ci.profile_id)?;
     Ok(CiInfo {
@@ -304,21 +376,74 @@ fn ci_info(
     })
 }
 
-/// MIG devices of a simulated GPU, in enumeration order.
-pub fn mig_devices_of(g: &SimGpu) -> Result<Vec<MigDeviceInfo>, BackendError> {
+/// MIG devices of GPU `index` of `st` in the simulator's enumeration order:
+/// by GI ID, then CI ID, the order `nvidia-smi -L` prints on real boards
+/// (the guide's captures), which is the best evidence of the driver's own.
+/// Memory in use: [`IDLE_MIG_DEVICE_MEMORY_USED_MB`] plus the processes on
+/// any compute instance of the device's GPU instance.
+pub fn mig_devices_of(st: &MachineState, index: u32) -> Result<Vec<MigDeviceInfo>, NvmlError> {
+    let g = st
+        .gpus
+        .get(index as usize)
+        .ok_or(NvmlError::InvalidArgument)?;
+    if !g.mig_current {
+        return Ok(Vec::new());
+    }
     let m = g.model();
     let mut out = Vec::new();
-    for (index, (gi, ci)) in g.layout.mig_devices().enumerate() {
+    for (n, (gi, ci)) in g.layout.mig_devices().enumerate() {
         let gp = engine::gi_profile(m, gi.profile_id)?;
         let cp = engine::ci_profile(gp, ci.profile_id)?;
         let pipe = engine::syspipe(m, g.layout.mirrored, gi.placement, ci.placement);
         let uuid = ids::mig_uuid(m.pci_device_id, g.pdi, gi.id, pipe);
-        out.push(MigDeviceInfo::new(index as u32, gi.id, ci.id, uuid, gp, cp));
+        let used = IDLE_MIG_DEVICE_MEMORY_USED_MB
+            + st.processes_on(index)
+                .filter(|p| p.gi == Some(gi.id.0))
+                .map(|p| p.used_memory_mb)
+                .sum::<u64>();
+        out.push(MigDeviceInfo::new(
+            n as u32, gi.id, ci.id, uuid, gp, cp, used,
+        ));
     }
     Ok(out)
 }
 
-impl Backend for SimMachine {
+fn identity_of(index: u32, g: &SimGpu) -> GpuIdentity {
+    let m = g.model();
+    GpuIdentity {
+        index,
+        uuid: g.uuid.clone(),
+        name: m.name.clone(),
+        pci_bus_id: g.pci_bus_id.clone(),
+        pci_device_id: (u32::from(m.pci_device_id) << 16) | 0x10de,
+        pci_subsystem_id: m.pci_subsystem_id,
+        minor: g.minor,
+        memory_total_bytes: m.memory_total_bytes,
+        model: Some(m.slug.clone()),
+        mirrored: g.layout.mirrored,
+        mode_change_needs_reset: m.mode_change_needs_reset,
+    }
+}
+
+fn processes_of(st: &MachineState, index: u32) -> Vec<ProcessInfo> {
+    // listed MIG device by MIG device (the guide's capture shows GI 1's
+    // process before GI 2's although it started later), then by start
+    let mut procs: Vec<ProcessInfo> = st
+        .processes_on(index)
+        .map(|p| ProcessInfo {
+            pid: p.pid,
+            gpu: p.gpu,
+            gi: p.gi.map(GpuInstanceId),
+            ci: p.ci.map(ComputeInstanceId),
+            name: p.name.clone(),
+            used_memory_mb: p.used_memory_mb,
+        })
+        .collect();
+    procs.sort_by_key(|p| (p.gi, p.ci));
+    procs
+}
+
+impl Inventory for SimMachine {
     fn describe(&self) -> String {
         format!("simulated machine at {}", self.path().display())
     }
@@ -328,33 +453,76 @@ impl Backend for SimMachine {
     }
 
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError> {
-        self.read(|st| {
-            Ok(st
-                .gpus
-                .iter()
-                .enumerate()
-                .map(|(i, g)| DeviceInfo {
-                    index: i as u32,
-                    name: g.model().name.clone(),
-                    uuid: g.uuid.clone(),
-                    pci_bus_id: g.pci_bus_id.clone(),
-                    minor: g.minor,
-                    memory_total_bytes: g.model().memory_total_bytes,
-                    mig: MigMode {
-                        current: g.mig_current,
-                        pending: g.mig_pending,
-                    },
-                })
-                .collect())
+        let st = self.state().map_err(state_err(Op::Devices, None))?;
+        Ok(st
+            .gpus
+            .iter()
+            .enumerate()
+            .map(|(i, g)| DeviceInfo {
+                index: i as u32,
+                name: g.model().name.clone(),
+                uuid: g.uuid.clone(),
+                pci_bus_id: g.pci_bus_id.clone(),
+                minor: g.minor,
+                memory_total_bytes: g.model().memory_total_bytes,
+                mig: MigMode {
+                    current: g.mig_current,
+                    pending: g.mig_pending,
+                },
+            })
+            .collect())
+    }
+
+    fn index_of(&self, gpu: &GpuRef) -> Result<u32, BackendError> {
+        let st = self.state().map_err(state_err(Op::Identity, Some(gpu)))?;
+        resolve(&st, Op::Identity, gpu)
+    }
+
+    fn identity(&self, gpu: &GpuRef) -> Result<GpuIdentity, BackendError> {
+        self.read(Op::Identity, gpu, |_, i, g| Ok(identity_of(i, g)))
+    }
+
+    fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
+        // one read of the state file, under one shared lock
+        self.read(Op::Snapshot, gpu, |st, i, g| {
+            Ok(GpuSnapshot {
+                identity: identity_of(i, g),
+                mode: MigMode {
+                    current: g.mig_current,
+                    pending: g.mig_pending,
+                },
+                layout: g.layout.clone(),
+                mig_devices: mig_devices_of(st, i)?,
+                processes: processes_of(st, i),
+            })
         })
     }
 
-    fn set_mig_mode(&mut self, gpu: u32, enable: bool) -> Result<Option<NvmlError>, BackendError> {
-        self.update(true, |st| {
-            let busy = st.processes_on(gpu).next().is_some();
-            let g = gpu_mut(st, gpu)?;
+    fn mig_devices(&self, gpu: &GpuRef) -> Result<Vec<MigDeviceInfo>, BackendError> {
+        self.read(Op::MigDevices, gpu, |st, i, _| mig_devices_of(st, i))
+    }
+
+    fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError> {
+        self.read(Op::Processes, gpu, |st, i, _| Ok(processes_of(st, i)))
+    }
+}
+
+impl ModeControl for SimMachine {
+    fn mig_mode(&self, gpu: &GpuRef) -> Result<MigMode, BackendError> {
+        self.read(Op::MigMode, gpu, |_, _, g| {
+            Ok(MigMode {
+                current: g.mig_current,
+                pending: g.mig_pending,
+            })
+        })
+    }
+
+    fn set_mig_mode(&self, gpu: &GpuRef, enable: bool) -> Result<Option<NvmlError>, BackendError> {
+        self.update_gpu(Op::SetMigMode, gpu, |st, i| {
+            let busy = st.processes_on(i).next().is_some();
+            let g = &mut st.gpus[i as usize];
             if !enable && !g.layout.gpu_instances.is_empty() {
-                return Err(NvmlError::InUse.into());
+                return Err(NvmlError::InUse);
             }
             g.mig_pending = enable;
             if g.mig_current == enable {
@@ -372,54 +540,69 @@ impl Backend for SimMachine {
         })
     }
 
-    fn reset(&mut self, gpu: u32) -> Result<(), BackendError> {
-        self.update(true, |st| {
-            if st.processes_on(gpu).next().is_some() {
-                return Err(NvmlError::InUse.into());
+    fn reset(&self, gpu: &GpuRef) -> Result<(), BackendError> {
+        self.update_gpu(Op::Reset, gpu, |st, i| {
+            if st.processes_on(i).next().is_some() {
+                return Err(NvmlError::InUse);
             }
-            let g = gpu_mut(st, gpu)?;
+            let g = &mut st.gpus[i as usize];
             g.mig_current = g.mig_pending;
             // MIG devices do not survive a GPU reset (guide, "Getting Started").
             g.layout.gpu_instances.clear();
             Ok(())
         })
     }
+}
 
-    fn gi_profiles(&self, gpu: u32) -> Result<Vec<GiProfileStatus>, BackendError> {
-        self.read(|st| {
-            let g = gpu_of(st, gpu)?;
+impl LayoutControl for SimMachine {
+    fn gi_profiles(
+        &self,
+        gpu: &GpuRef,
+        _want: ProfileQuery,
+    ) -> Result<Vec<GiProfileStatus>, BackendError> {
+        // the whole answer costs nothing here, so `want` is not needed
+        self.read(Op::GiProfiles, gpu, |_, _, g| {
             let m = g.model();
-            Ok(m.gi_profiles
+            let mut out: Vec<GiProfileStatus> = m
+                .gi_profiles
                 .iter()
                 .map(|p| GiProfileStatus {
                     profile: p.clone(),
                     placements: gi_placements(p).collect(),
+                    // with MIG disabled the layout is empty: the real
+                    // H100 then lists every instance as free (h100_lgip.txt)
                     remaining: g.layout.gi_remaining(m, p),
                 })
-                .collect())
+                .collect();
+            // the driver's order: NVML profile index
+            out.sort_by_key(|p| p.profile.index);
+            Ok(out)
         })
     }
 
-    fn gpu_instances(&self, gpu: u32) -> Result<Vec<GiInfo>, BackendError> {
-        self.read(|st| {
-            let g = gpu_of(st, gpu)?;
+    fn gpu_instances(&self, gpu: &GpuRef) -> Result<Vec<GiInfo>, BackendError> {
+        self.read(Op::GpuInstances, gpu, |_, _, g| {
             mig_on(g)?;
-            g.layout
-                .gpu_instances
-                .iter()
-                .map(|gi| gi_info(g, gi))
-                .collect()
+            let mut out: Vec<(u32, GiInfo)> = Vec::new();
+            for gi in &g.layout.gpu_instances {
+                let index = engine::gi_profile(g.model(), gi.profile_id)?.index;
+                out.push((index, gi_info(g, gi)?));
+            }
+            // as NVML answers them: profile by profile (index order), each
+            // profile's instances by GI ID
+            out.sort_by_key(|(index, gi)| (*index, gi.id));
+            Ok(out.into_iter().map(|(_, gi)| gi).collect())
         })
     }
 
     fn create_gpu_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         profile: GiProfileId,
         placement: Option<Placement>,
     ) -> Result<GiInfo, BackendError> {
-        self.update(true, |st| {
-            let g = gpu_mut(st, gpu)?;
+        self.update_gpu(Op::CreateGpuInstance, gpu, |st, i| {
+            let g = &mut st.gpus[i as usize];
             mig_on(g)?;
             let m = g.model();
             let id = g.layout.create_gi(m, profile, placement)?;
@@ -427,14 +610,14 @@ impl Backend for SimMachine {
         })
     }
 
-    fn destroy_gpu_instance(&mut self, gpu: u32, gi: GpuInstanceId) -> Result<(), BackendError> {
-        self.update(true, |st| {
-            let busy = st.processes_on(gpu).any(|p| p.gi == Some(gi.0));
-            let g = gpu_mut(st, gpu)?;
+    fn destroy_gpu_instance(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<(), BackendError> {
+        self.update_gpu(Op::DestroyGpuInstance, gpu, |st, i| {
+            let busy = st.processes_on(i).any(|p| p.gi == Some(gi.0));
+            let g = &mut st.gpus[i as usize];
             mig_on(g)?;
             g.layout.gpu_instance(gi)?;
             if busy {
-                return Err(NvmlError::InUse.into());
+                return Err(NvmlError::InUse);
             }
             g.layout.destroy_gi(gi)?;
             Ok(())
@@ -443,48 +626,58 @@ impl Backend for SimMachine {
 
     fn ci_profiles(
         &self,
-        gpu: u32,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
     ) -> Result<Vec<CiProfileStatus>, BackendError> {
-        self.read(|st| {
-            let g = gpu_of(st, gpu)?;
+        self.read(Op::CiProfiles, gpu, |_, _, g| {
             mig_on(g)?;
+            let m = g.model();
             let inst = g.layout.gpu_instance(gi)?;
-            let gp = engine::gi_profile(g.model(), inst.profile_id)?;
-            Ok(gp
+            let gp = engine::gi_profile(m, inst.profile_id)?;
+            let mut out: Vec<CiProfileStatus> = gp
                 .ci_profiles
                 .iter()
                 .map(|c| CiProfileStatus {
                     profile: c.clone(),
                     name: ids::ci_profile_name(gp, c),
                     placements: ci_placements(c).collect(),
-                    remaining: g.layout.ci_remaining(gi, c),
+                    remaining: g.layout.ci_remaining(m, gi, c),
                 })
-                .collect())
+                .collect();
+            // the driver's order: CI profile index, which is the profile ID
+            out.sort_by_key(|c| c.profile.id);
+            Ok(out)
         })
     }
 
-    fn compute_instances(&self, gpu: u32, gi: GpuInstanceId) -> Result<Vec<CiInfo>, BackendError> {
-        self.read(|st| {
-            let g = gpu_of(st, gpu)?;
+    fn compute_instances(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+    ) -> Result<Vec<CiInfo>, BackendError> {
+        self.read(Op::ComputeInstances, gpu, |_, _, g| {
             mig_on(g)?;
             let inst = g.layout.gpu_instance(gi)?;
-            inst.compute_instances
+            let mut out = inst
+                .compute_instances
                 .iter()
                 .map(|c| ci_info(g, inst, c))
-                .collect()
+                .collect::<Result<Vec<_>, _>>()?;
+            // as NVML answers them: profile by profile, then CI ID
+            out.sort_by_key(|c| (c.profile.id, c.id));
+            Ok(out)
         })
     }
 
     fn create_compute_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
         profile: CiProfileId,
         placement: Option<Placement>,
     ) -> Result<CiInfo, BackendError> {
-        self.update(true, |st| {
-            let g = gpu_mut(st, gpu)?;
+        self.update_gpu(Op::CreateComputeInstance, gpu, |st, i| {
+            let g = &mut st.gpus[i as usize];
             mig_on(g)?;
             let m = g.model();
             let id = g.layout.create_ci(m, gi, profile, placement)?;
@@ -499,57 +692,26 @@ impl Backend for SimMachine {
     }
 
     fn destroy_compute_instance(
-        &mut self,
-        gpu: u32,
+        &self,
+        gpu: &GpuRef,
         gi: GpuInstanceId,
         ci: ComputeInstanceId,
     ) -> Result<(), BackendError> {
-        self.update(true, |st| {
+        self.update_gpu(Op::DestroyComputeInstance, gpu, |st, i| {
             let busy = st
-                .processes_on(gpu)
+                .processes_on(i)
                 .any(|p| p.gi == Some(gi.0) && p.ci == Some(ci.0));
-            let g = gpu_mut(st, gpu)?;
+            let g = &mut st.gpus[i as usize];
             mig_on(g)?;
             let inst = g.layout.gpu_instance(gi)?;
             if !inst.compute_instances.iter().any(|c| c.id == ci) {
-                return Err(NvmlError::NotFound.into());
+                return Err(NvmlError::NotFound);
             }
             if busy {
-                return Err(NvmlError::InUse.into());
+                return Err(NvmlError::InUse);
             }
             g.layout.destroy_ci(gi, ci)?;
             Ok(())
-        })
-    }
-
-    fn mig_devices(&self, gpu: u32) -> Result<Vec<MigDeviceInfo>, BackendError> {
-        self.read(|st| {
-            let g = gpu_of(st, gpu)?;
-            if !g.mig_current {
-                return Ok(Vec::new());
-            }
-            mig_devices_of(g)
-        })
-    }
-
-    fn processes(&self, gpu: u32) -> Result<Vec<ProcessInfo>, BackendError> {
-        self.read(|st| {
-            gpu_of(st, gpu)?;
-            // listed MIG device by MIG device (the guide's capture shows GI 1's
-            // process before GI 2's although it started later), then by start
-            let mut procs: Vec<ProcessInfo> = st
-                .processes_on(gpu)
-                .map(|p| ProcessInfo {
-                    pid: p.pid,
-                    gpu: p.gpu,
-                    gi: p.gi.map(GpuInstanceId),
-                    ci: p.ci.map(ComputeInstanceId),
-                    name: p.name.clone(),
-                    used_memory_mb: p.used_memory_mb,
-                })
-                .collect();
-            procs.sort_by_key(|p| (p.gi, p.ci));
-            Ok(procs)
         })
     }
 }

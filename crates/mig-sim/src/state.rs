@@ -68,9 +68,10 @@ pub struct SimProcess {
 /// Problems with the state file. Each names the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot {action}: {source}{}", hint(.source))]
     Io {
         path: PathBuf,
+        action: &'static str,
         source: std::io::Error,
     },
     #[error("{path}: no simulated machine here; create one with `migctl sim init MODEL...`")]
@@ -81,6 +82,22 @@ pub enum StateError {
     Corrupt { path: PathBuf, why: String },
     #[error("unknown GPU model {0:?}; `migctl sim models` lists them")]
     UnknownModel(String),
+}
+
+/// What to do about an I/O error on the state path.
+fn hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            " (set MIGCTL_SIM_STATE to a path you may write)"
+        }
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
+            " (a directory on the path is missing or is a file; set MIGCTL_SIM_STATE to another path)"
+        }
+        std::io::ErrorKind::AlreadyExists => {
+            " (a file stands where a directory of the path must be; set MIGCTL_SIM_STATE to another path)"
+        }
+        _ => "",
+    }
 }
 
 impl SimGpu {
@@ -123,9 +140,11 @@ impl MachineState {
     /// Parse and check a state file's text.
     pub fn parse(path: &Path, text: &str) -> Result<MachineState, StateError> {
         let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| StateError::Corrupt {
+            // migctl writes state atomically, so a file that is not JSON
+            // was never one of its state files
+            serde_json::from_str(text).map_err(|e| StateError::Foreign {
                 path: path.into(),
-                why: format!("not valid JSON ({e})"),
+                why: format!("it is not JSON: {e}"),
             })?;
         let tag = value.get("format").and_then(|v| v.as_str());
         if tag != Some(FORMAT) {
@@ -141,7 +160,12 @@ impl MachineState {
         if version != Some(u64::from(VERSION)) {
             return Err(StateError::Foreign {
                 path: path.into(),
-                why: format!("state version {version:?}, this migctl reads version {VERSION}"),
+                why: match version {
+                    Some(v) => {
+                        format!("it is state version {v}, this migctl reads version {VERSION}")
+                    }
+                    None => format!("it has no state version, this migctl reads version {VERSION}"),
+                },
             });
         }
         let st: MachineState = serde_json::from_value(value).map_err(|e| StateError::Corrupt {
@@ -202,8 +226,21 @@ pub struct StateFile {
     path: PathBuf,
 }
 
-/// A held lock; released on drop.
-pub struct Lock(#[allow(dead_code)] File);
+/// A held lock; released on drop. A lock file this lock created beside a
+/// state file that turned out missing or foreign is removed again, so a
+/// refused path is left as it was found.
+pub struct Lock {
+    _file: File,
+    created: Option<PathBuf>,
+}
+
+impl Lock {
+    fn forget_created(&mut self) {
+        if let Some(p) = self.created.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
 
 impl StateFile {
     pub fn new(path: impl Into<PathBuf>) -> StateFile {
@@ -214,9 +251,10 @@ impl StateFile {
         &self.path
     }
 
-    fn io(&self, source: std::io::Error) -> StateError {
-        StateError::Io {
+    fn io(&self, action: &'static str) -> impl Fn(std::io::Error) -> StateError + '_ {
+        move |source| StateError::Io {
             path: self.path.clone(),
+            action,
             source,
         }
     }
@@ -230,17 +268,35 @@ impl StateFile {
     /// Take the machine's lock: shared for reading, exclusive for updates.
     pub fn lock(&self, exclusive: bool) -> Result<Lock, StateError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+            fs::create_dir_all(dir).map_err(self.io("create its directory"))?;
         }
+        let lock_path = self.lock_path();
+        let existed = lock_path.exists();
         let f = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
-            .open(self.lock_path())
-            .map_err(|e| self.io(e))?;
-        if exclusive { f.lock() } else { f.lock_shared() }.map_err(|e| self.io(e))?;
-        Ok(Lock(f))
+            .open(&lock_path)
+            .map_err(self.io("open its lock file"))?;
+        if exclusive { f.lock() } else { f.lock_shared() }.map_err(self.io("lock it"))?;
+        Ok(Lock {
+            _file: f,
+            created: (!existed).then_some(lock_path),
+        })
+    }
+
+    /// [`StateFile::load`], removing a lock file that `lock` created when the
+    /// state turns out missing or foreign.
+    pub fn load_or_tidy(&self, lock: &mut Lock) -> Result<MachineState, StateError> {
+        let r = self.load(lock);
+        if matches!(
+            r,
+            Err(StateError::Missing { .. } | StateError::Foreign { .. })
+        ) {
+            lock.forget_created();
+        }
+        r
     }
 
     pub fn exists(&self) -> bool {
@@ -256,7 +312,7 @@ impl StateFile {
                     path: self.path.clone(),
                 })
             }
-            Err(e) => return Err(self.io(e)),
+            Err(e) => return Err(self.io("read it")(e)),
         };
         MachineState::parse(&self.path, &text)
     }
@@ -302,7 +358,7 @@ impl StateFile {
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            self.io(e)
+            self.io("write it")(e)
         })
     }
 }

@@ -9,7 +9,7 @@ mod smi_args;
 mod smi_out;
 mod smi_run;
 
-use mig_model::Backend;
+use mig_model::backend::{Backend, Inventory};
 use mig_nvml::NvmlBackend;
 use mig_sim::SimMachine;
 use std::io::Write;
@@ -40,7 +40,7 @@ fn backend_choice() -> Result<BackendChoice, String> {
 
 /// Open the simulated machine, creating the default one on first use.
 fn open_sim() -> Result<SimMachine, String> {
-    let sim = SimMachine::open(mig_sim::default_state_path())?;
+    let sim = SimMachine::open(mig_sim::default_state_path()).map_err(|e| e.to_string())?;
     if !sim.path().exists() {
         sim.init(&[(DEFAULT_MODEL.to_string(), false)])
             .map_err(|e| e.to_string())?;
@@ -53,20 +53,31 @@ fn open_sim() -> Result<SimMachine, String> {
     Ok(sim)
 }
 
+/// The NVML backend, after printing how long opening it took when
+/// `MIGCTL_TRACE` is set.
+fn traced(b: NvmlBackend) -> Box<dyn Backend> {
+    if std::env::var_os("MIGCTL_TRACE").is_some() {
+        let t = b.timings();
+        eprintln!("migctl trace: load {}: {:?}", b.library(), t.load);
+        eprintln!("migctl trace: nvmlInit_v2 + device count: {:?}", t.init);
+    }
+    Box::new(b)
+}
+
 /// Pick the backend as `MIGCTL_BACKEND` says: `nvml` requires NVML, `sim`
 /// is the simulated machine, `auto` (the default) uses NVML when it loads,
 /// initialises and has a GPU, else the simulated machine with a note.
 /// Also says whether it is the simulated machine (whose apply journal lives
 /// next to its state file).
-fn open_backend_kind() -> Result<(Box<dyn Backend + Send>, bool), String> {
+fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
     match backend_choice()? {
         BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok((Box::new(b), false)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok((Box::new(b), false)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -105,7 +116,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut backend = match open_backend_kind() {
+    let backend = match open_backend_kind() {
         Ok((b, sim)) => {
             if let Some(w) = reconcile_cmd::unfinished_warning(sim) {
                 eprintln!("migctl: {w}");
@@ -119,7 +130,7 @@ fn main() -> ExitCode {
     };
     let t0 = std::time::Instant::now();
     let trace = std::env::var_os("MIGCTL_TRACE").is_some();
-    let result = smi_run::run(backend.as_mut(), &cmd, style);
+    let result = smi_run::run(backend.as_ref(), &cmd, style);
     if trace {
         eprintln!("migctl trace: command: {:?}", t0.elapsed());
     }

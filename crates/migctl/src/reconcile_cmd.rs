@@ -7,7 +7,7 @@ use clap::{Args, Parser, ValueEnum};
 use mig_model::backend::{Backend, GpuSnapshot};
 use mig_model::{catalog, engine, GpuModel};
 use mig_plan::config::Spec;
-use mig_plan::exec::{self, legacy::Legacy, GpuOutcome, Machine, Outcome};
+use mig_plan::exec::{self, GpuOutcome, Machine, Outcome};
 use mig_plan::journal::{self, JournalFile};
 use mig_plan::plan::{plan_gpu, GpuPlan, MigState, PlanOptions};
 use mig_plan::validate::{validate, Selection};
@@ -119,17 +119,14 @@ fn unfinished_at(file: &JournalFile) -> Option<String> {
 /// A machine ready for planning: the backend behind the executor's
 /// interface, the journal, and every GPU's snapshot.
 pub struct Session {
-    pub machine: Legacy<dyn Backend + Send>,
+    pub machine: Box<dyn Backend>,
     pub journal: JournalFile,
     pub snaps: Vec<GpuSnapshot>,
 }
 
 impl Session {
-    /// SEAM: opens today's `Backend` and adapts it; with the reshaped
-    /// backend this becomes the seam's own `Machine` implementation.
     pub fn open() -> Result<Session, Failure> {
-        let (backend, sim) = crate::open_backend_kind().map_err(|e| Failure(1, e))?;
-        let machine = Legacy::new(backend);
+        let (machine, sim) = crate::open_backend_kind().map_err(|e| Failure(1, e))?;
         Ok(Session {
             machine,
             journal: journal_file(sim),
@@ -139,7 +136,7 @@ impl Session {
 
     /// Finish or roll back an interrupted apply, printing what happened.
     pub fn recover(&self, display: &Display) -> Result<Vec<GpuOutcome>, Failure> {
-        let out = exec::recover(&self.machine, &self.journal, display)
+        let out = exec::recover(self.machine.as_ref(), &self.journal, display)
             .map_err(|e| Failure(1, e.to_string()))?;
         for o in &out {
             eprintln!("migctl: {}", describe_recovery(o));
@@ -394,8 +391,14 @@ fn run_apply(cli: ApplyCli, command: &str) -> Result<(), Failure> {
         return Ok(());
     }
     let command = format!("migctl {command}");
-    let outcomes = exec::apply(&s.machine, &s.journal, &command, &planned.plans, &display)
-        .map_err(|e| Failure(1, e.to_string()))?;
+    let outcomes = exec::apply(
+        s.machine.as_ref(),
+        &s.journal,
+        &command,
+        &planned.plans,
+        &display,
+    )
+    .map_err(|e| Failure(1, e.to_string()))?;
     display.finish();
     let ok = outcomes.iter().all(|o| o.outcome.success());
     match cli.cfg.output {

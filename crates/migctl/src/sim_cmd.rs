@@ -32,6 +32,10 @@ enum SimCmd {
         /// (mode 0400); others get "Insufficient Permissions".
         #[arg(long)]
         root_only: bool,
+        /// Replace the file at the state path even if it is not a migctl
+        /// state file (without it, such a file is refused and left alone).
+        #[arg(long)]
+        force: bool,
         /// Model slugs (`migctl sim models`), e.g. a100-sxm4-40gb or h100-sxm5-80gbx8.
         #[arg(required = true, value_name = "MODEL")]
         models: Vec<String>,
@@ -39,7 +43,7 @@ enum SimCmd {
     /// List the GPU models the simulator knows.
     Models,
     /// Start a simulated process on a MIG device (or on a GPU with MIG
-    /// disabled); prints its pid.
+    /// disabled); prints its pid first, then what it is.
     Run {
         /// GPU index.
         #[arg(long)]
@@ -96,8 +100,21 @@ fn expand_models(args: &[String], mirrored: bool) -> Result<Vec<(String, bool)>,
     Ok(out)
 }
 
+/// Exit status for a backend failure: 6 for a GPU that does not exist
+/// (as nvidia-smi's "No devices were found"), the NVML code's status for an
+/// NVML error, else 1.
+fn backend_exit(e: &mig_model::BackendError) -> u8 {
+    match (e, e.nvml_code()) {
+        (mig_model::BackendError::NoSuchGpu { .. }, _) => 6,
+        (_, Some(code)) => crate::smi_run::exit_code(code).clamp(0, 255) as u8,
+        _ => 1,
+    }
+}
+
 pub fn main(args: &[String]) -> ExitCode {
-    let cli = match SimCli::try_parse_from(args) {
+    // usage lines name the command as typed: `migctl sim ...`
+    let argv = std::iter::once("migctl sim".to_string()).chain(args.iter().skip(1).cloned());
+    let cli = match SimCli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -114,7 +131,7 @@ pub fn main(args: &[String]) -> ExitCode {
 }
 
 fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
-    let open = || SimMachine::open(mig_sim::default_state_path()).map_err(|e| (2, e));
+    let open = || SimMachine::open(mig_sim::default_state_path()).map_err(|e| (2, e.to_string()));
     match cmd {
         SimCmd::Models => {
             for m in catalog::all() {
@@ -125,13 +142,19 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
         SimCmd::Init {
             mirrored,
             root_only,
+            force,
             models,
         } => {
             let models = expand_models(&models, mirrored).map_err(|e| (2, e))?;
             let sim = open()?;
             let st = sim
-                .init_with(&models, root_only)
-                .map_err(|e| (1, e.to_string()))?;
+                .init_with(&models, root_only, force)
+                .map_err(|e| match e {
+                    mig_sim::StateError::Foreign { .. } => {
+                        (1, format!("{e}; `migctl sim init --force ...` replaces it"))
+                    }
+                    e => (1, e.to_string()),
+                })?;
             println!(
                 "Simulated machine at {}: {} GPU(s), MIG disabled",
                 sim.path().display(),
@@ -157,14 +180,21 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             let sim = open()?;
             let mig = gi.zip(ci);
             let pid = sim
-                .start_process(gpu, mig, &name, memory)
-                .map_err(|e| (1, e.to_string()))?;
-            println!("{pid}");
+                .start_process(&mig_model::GpuRef::Index(gpu), mig, &name, memory)
+                .map_err(|e| (backend_exit(&e), e.to_string()))?;
+            let on = match mig {
+                Some((gi, ci)) => format!("GPU {gpu} GPU instance {gi} compute instance {ci}"),
+                None => format!("GPU {gpu}"),
+            };
+            println!(
+                "{pid}: pid of simulated process {name:?} on {on} (`migctl sim kill {pid}` ends it)"
+            );
             Ok(())
         }
         SimCmd::Kill { pid } => {
             let sim = open()?;
-            sim.kill_process(pid).map_err(|e| (1, e.to_string()))
+            sim.kill_process(pid)
+                .map_err(|e| (backend_exit(&e), e.to_string()))
         }
         SimCmd::Path => {
             println!("{}", mig_sim::default_state_path().display());
@@ -182,8 +212,12 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
 const SHIM_FILE: &str = "libnvml_shim.so";
 /// The name NVML clients load.
 const NVML_SONAME: &str = "libnvidia-ml.so.1";
+/// Environment variable naming the shim library when it is not beside the
+/// executable (an installed migctl).
+const ENV_SHIM: &str = "MIGCTL_NVML_SHIM";
 
-/// Find the shim Cargo built beside this executable and make
+/// Find the shim (`$MIGCTL_NVML_SHIM`, else `<exe dir>/../lib/migctl/`, else
+/// where Cargo built it beside this executable) and make
 /// `<its dir>/nvml-shim/libnvidia-ml.so.1` point at it, replacing a stale
 /// link. The link gets its own directory so that putting it on
 /// `LD_LIBRARY_PATH` exposes nothing else.
@@ -199,7 +233,15 @@ fn nvml_lib() -> Result<PathBuf, String> {
     let dir = exe.parent().unwrap_or(Path::new("."));
     // Listed so that on equal times (Cargo's uplift is a hard link) the
     // executable's own directory, which comes last, wins.
+    if let Some(p) = std::env::var_os(ENV_SHIM).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            return Err(format!("{ENV_SHIM}={}: no such file", p.display()));
+        }
+        return link_soname(&p);
+    }
     let shim = [
+        dir.parent().map(|d| d.join("lib").join("migctl")),
         dir.parent().map(Path::to_path_buf),
         Some(dir.join("deps")),
         Some(dir.to_path_buf()),
@@ -219,11 +261,17 @@ fn nvml_lib() -> Result<PathBuf, String> {
     .map(|(_, p)| p)
     .ok_or_else(|| {
         format!(
-            "the NVML shim {SHIM_FILE} is not next to {}; build it with \
-                 `cargo build --release` (the nvml-shim crate)",
+            "the NVML shim {SHIM_FILE} is not next to {} nor in its ../lib/migctl/; build it \
+             with `cargo build --release -p nvml-shim` and copy it there, or name it with {ENV_SHIM}",
             exe.display()
         )
     })?;
+    link_soname(&shim)
+}
+
+/// Make `<shim's dir>/nvml-shim/libnvidia-ml.so.1` point at `shim`.
+fn link_soname(shim: &Path) -> Result<PathBuf, String> {
+    let shim = shim.canonicalize().unwrap_or_else(|_| shim.to_path_buf());
     let link_dir = shim.with_file_name("nvml-shim");
     let link = link_dir.join(NVML_SONAME);
     let fail = |p: &Path, e: std::io::Error| format!("cannot create {}: {e}", p.display());

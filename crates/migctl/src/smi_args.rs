@@ -42,6 +42,9 @@ pub enum MigAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigArgs {
     pub action: MigAction,
+    /// Further listing actions of the same call (`-lgip -lgipp`): nvidia-smi
+    /// prints each listing in turn.
+    pub more: Vec<MigAction>,
     pub ids: Option<String>,
     pub gi: Option<String>,
     pub ci: Option<String>,
@@ -218,6 +221,7 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
             "-h" | "--help" => {
                 return Ok(MigArgs {
                     action: MigAction::Help,
+                    more: Vec::new(),
                     ids,
                     gi,
                     ci,
@@ -252,15 +256,37 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
     // nvidia-smi 580 accepts one action per call; its message for more was
     // not captured, so this one says what is wrong in the mig parser's style.
     let invalid = || UsageError {
-        text: "Invalid combination of options: give one action (-lgip, -cgi, -lci, ...) per call; \
-               -C goes with -cgi only.\n"
-            .into(),
+        text:
+            "Invalid combination of options: give one action (-cgi, -dgi, -cci, -dci) per call, or \
+               only listings (-lgip, -lgipp, -lgi, -lcip, -lcipp, -lci); -C goes with -cgi only.\n"
+                .into(),
         code: 2,
+    };
+    // Several listings in one call are accepted, as on a real H200
+    // (`nvidia-smi mig -lgip -lgipp` prints both and exits 0); anything that
+    // changes the GPU stays alone.
+    let listing = |a: &MigAction| {
+        matches!(
+            a,
+            MigAction::ListGiProfiles
+                | MigAction::ListGiPlacements
+                | MigAction::ListGi
+                | MigAction::ListCiProfiles
+                | MigAction::ListCiPlacements
+                | MigAction::ListCi
+        )
+    };
+    if actions.len() > 1 && !actions.iter().all(listing) {
+        return Err(invalid());
+    }
+    let more = if actions.len() > 1 {
+        actions.split_off(1)
+    } else {
+        Vec::new()
     };
     let mut action = match actions.len() {
         0 => MigAction::Help,
-        1 => actions.remove(0),
-        _ => return Err(invalid()),
+        _ => actions.remove(0),
     };
     if default_ci {
         match &mut action {
@@ -270,6 +296,7 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
     }
     Ok(MigArgs {
         action,
+        more,
         ids,
         gi,
         ci,
@@ -335,6 +362,17 @@ mod tests {
         assert_eq!(m("mig").action, MigAction::Help);
     }
 
+    /// Proves several listings share one call, in the order given.
+    #[test]
+    fn listings_combine() {
+        let Ok(SmiCommand::Mig(m)) = p("mig -lgipp -lgip -i 0") else {
+            panic!("listings refused")
+        };
+        assert_eq!(m.action, MigAction::ListGiPlacements);
+        assert_eq!(m.more, vec![MigAction::ListGiProfiles]);
+        assert_eq!(m.ids.as_deref(), Some("0"));
+    }
+
     /// Proves wrong flags are refused with nvidia-smi's message.
     #[test]
     fn bad_flags_are_refused() {
@@ -354,7 +392,8 @@ mod tests {
         assert!(p("-x").is_err());
         assert!(p("-mig 2").is_err());
         assert!(p("-mig").is_err());
-        assert!(p("mig -lgi -lci").is_err());
+        assert!(p("mig -lgi -cgi 9").is_err());
+        assert!(p("mig -dgi -dci").is_err());
         assert!(p("mig -lgi -C").is_err());
         assert!(p("-i 0 -L").is_err());
         assert!(p("mig -cgi").is_err());

@@ -5,7 +5,7 @@
 use mig_model::backend::{
     CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus, MigDeviceInfo, ProcessInfo,
 };
-use mig_model::{ComputeInstanceId, GpuInstanceId, NvmlError, Placement};
+use mig_model::{ids, ComputeInstanceId, GpuInstanceId, NvmlError, Placement};
 use std::fmt::Write;
 
 /// Which generation of nvidia-smi's layouts to print where they differ
@@ -45,6 +45,33 @@ pub fn gib(mb: u64) -> String {
     format!("{:.2}", mb as f64 / 1024.0)
 }
 
+/// nvidia-smi's `-lgip` order for GI profiles the backend lists in NVML
+/// index order: by slice count, then [`gi_index_rank`].
+pub fn lgip_order(mut profiles: Vec<GiProfileStatus>) -> Vec<GiProfileStatus> {
+    profiles.sort_by_key(|p| (p.profile.slices, gi_index_rank(p.profile.index)));
+    profiles
+}
+
+/// Where nvidia-smi lists a GI profile index among those of the same slice
+/// count. On A100/H100/H200 that is index order (19, 20, 15 for indexes 0,
+/// 7, 9); on the RTX PRO 6000 capture the `+me.all` profiles (indexes 15,
+/// 16) come before the `-me` ones (13, 14), so a plain index sort is not
+/// enough. Indexes unknown here go last, by index.
+pub fn gi_index_rank(index: u32) -> u32 {
+    const ORDER: [u32; 18] = [0, 7, 9, 10, 15, 13, 1, 8, 11, 16, 14, 2, 17, 3, 12, 6, 4, 5];
+    ORDER
+        .iter()
+        .position(|&i| i == index)
+        .map_or(ORDER.len() as u32 + index, |p| p as u32)
+}
+
+/// nvidia-smi's `-lcip` order: by slices, then CI profile ID (go-nvml#146
+/// shows 1c profiles 0 and 7 together on an H100 2g GI).
+pub fn lcip_order(mut profiles: Vec<CiProfileStatus>) -> Vec<CiProfileStatus> {
+    profiles.sort_by_key(|c| (c.profile.slices, c.profile.id));
+    profiles
+}
+
 const LGIP_RULE: &str =
     "+-------------------------------------------------------------------------------+\n";
 
@@ -71,7 +98,7 @@ pub fn lgip(rows: &[(u32, Vec<GiProfileStatus>)]) -> String {
                 s,
                 "|{:>4}  {:<18}{:>4}     {:<11}{:<11}{:<7}{:<7}{:<6}{:<4}|",
                 gpu,
-                format!("MIG {}", p.name),
+                ids::gi_profile_name(p),
                 p.id,
                 format!("{}/{}", st.remaining, p.instances),
                 gib(p.memory_mb),
@@ -138,7 +165,7 @@ pub fn lgi(style: Style, rows: &[(u32, Vec<GiInfo>)]) -> String {
     s.push_str(head);
     for (gpu, gis) in rows {
         for gi in gis {
-            let name = format!("MIG {}", gi.profile.name);
+            let name = ids::gi_profile_name(&gi.profile);
             let (id, p) = (gi.profile.id, gi.placement);
             let _ = match style {
                 Style::R580 => writeln!(
@@ -219,8 +246,16 @@ pub fn lcip(rows: &[(u32, GpuInstanceId, u32, Vec<CiProfileStatus>)]) -> String 
         for st in profiles {
             let p = &st.profile;
             // The default profile (the one `-cci` without a profile creates)
-            // uses the whole GI and is marked with a `*` after its ID.
-            let star = if p.slices == *gi_slices { '*' } else { ' ' };
+            // is marked with a `*` after its ID.
+            let default = mig_model::engine::default_ci_profile(
+                *gi_slices,
+                profiles.iter().map(|c| &c.profile),
+            );
+            let star = if default.is_some_and(|d| d.id == p.id) {
+                '*'
+            } else {
+                ' '
+            };
             let _ = writeln!(
                 s,
                 "|{:>4}{:>7}       {:<16}{:>6}{}     {}/{}           {:<2}{:>9}{:>6}{:>6}   |",
@@ -262,8 +297,11 @@ pub fn lcipp(rows: &[(u32, GpuInstanceId, Vec<CiProfileStatus>)]) -> String {
 /// `-cgi` success line.
 pub fn created_gi(gpu: u32, gi: &GiInfo) -> String {
     format!(
-        "Successfully created GPU instance ID {:>2} on GPU {:>2} using profile MIG {} (ID {:>2})\n",
-        gi.id.0, gpu, gi.profile.name, gi.profile.id
+        "Successfully created GPU instance ID {:>2} on GPU {:>2} using profile {} (ID {:>2})\n",
+        gi.id.0,
+        gpu,
+        ids::gi_profile_name(&gi.profile),
+        gi.profile.id
     )
 }
 
@@ -342,6 +380,9 @@ pub fn list_gpus(style: Style, rows: &[(DeviceInfo, Vec<MigDeviceInfo>)]) -> Str
     let mut s = String::new();
     for (d, migs) in rows {
         let _ = writeln!(s, "GPU {}: {} (UUID: {})", d.index, d.name, d.uuid);
+        // nvidia-smi lists a GPU's MIG devices by GI ID, then CI ID
+        let mut migs: Vec<&MigDeviceInfo> = migs.iter().collect();
+        migs.sort_by_key(|m| (m.gi, m.ci));
         for m in migs {
             let short = m.name.strip_prefix("MIG ").unwrap_or(&m.name);
             let _ = match style {
@@ -366,17 +407,62 @@ const MIG_ROW_RULE: &str =
 const MIG_ROW_RULE_SHARED: &str =
     "+------------------+                      +-----------+-----------------------+\n";
 
-/// One MIG device for the status view, with its memory in use.
+/// One MIG device for the status view.
 pub struct StatusMig<'a> {
     pub gpu: u32,
     pub dev: &'a MigDeviceInfo,
-    pub used_mb: u64,
 }
 
-/// The "MIG devices" and "Processes" tables of bare `nvidia-smi`, in the
+/// `Enabled` / `Disabled`.
+fn enabled(on: bool) -> &'static str {
+    if on {
+        "Enabled"
+    } else {
+        "Disabled"
+    }
+}
+
+/// Text cut to `width` columns, as nvidia-smi cuts long names (`...`).
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(width - 3).collect();
+        format!("{head}...")
+    }
+}
+
+/// The status view: a table of the GPUs with their MIG mode (migctl's own:
+/// nvidia-smi's GPU table shows live sensors a simulator cannot have), then
+/// the "MIG devices" and "Processes" tables of bare `nvidia-smi`, in the
 /// layout of the MIG User Guide's examples.
-pub fn status(migs: &[StatusMig<'_>], procs: &[ProcessInfo]) -> String {
+pub fn status(gpus: &[DeviceInfo], migs: &[StatusMig<'_>], procs: &[ProcessInfo]) -> String {
     let mut s = String::new();
+    s.push_str(STATUS_RULE);
+    let _ = writeln!(
+        s,
+        "|{:>4}  {:<32}{:<18}{:<9}{:<12}|",
+        "GPU", "Name", "Bus-Id", "MIG M.", "Pending"
+    );
+    s.push_str("|=============================================================================|\n");
+    for d in gpus {
+        let pending = if d.mig.pending == d.mig.current {
+            "-"
+        } else {
+            enabled(d.mig.pending)
+        };
+        let _ = writeln!(
+            s,
+            "|{:>4}  {:<32}{:<18}{:<9}{:<12}|",
+            d.index,
+            fit(&d.name, 31),
+            d.pci_bus_id,
+            enabled(d.mig.current),
+            pending
+        );
+    }
+    s.push_str(STATUS_RULE);
+    s.push('\n');
     s.push_str(STATUS_RULE);
     s.push_str("| MIG devices:                                                                |\n");
     s.push_str(MIG_ROW_RULE);
@@ -397,7 +483,7 @@ pub fn status(migs: &[StatusMig<'_>], procs: &[ProcessInfo]) -> String {
         let memory = if first_of_gi {
             format!(
                 "{:>10} / {:>8} ",
-                format!("{}MiB", m.used_mb),
+                format!("{}MiB", m.dev.memory_used_mb),
                 format!("{}MiB", m.dev.memory_mb)
             )
         } else {

@@ -5,8 +5,9 @@
 use crate::smi_args::{MigAction, MigArgs, SmiCommand};
 use crate::smi_out::{self, StatusMig, Style};
 use mig_model::backend::{
-    Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo, ProfileQuery,
+    Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo, GpuRef, ProfileQuery,
 };
+use mig_model::engine;
 use mig_model::{CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, NvmlError, Placement};
 
 /// What a command printed and its exit status.
@@ -31,7 +32,7 @@ impl Outcome {
 
 /// A failure of the backend itself (state file, library): not an NVML error.
 #[derive(Debug)]
-pub struct Fatal(pub String);
+pub struct Fatal(pub BackendError);
 
 type R<T> = Result<T, Fatal>;
 
@@ -53,15 +54,22 @@ pub fn exit_code(e: NvmlError) -> i32 {
 fn nv<T>(r: Result<T, BackendError>) -> R<Result<T, NvmlError>> {
     match r {
         Ok(v) => Ok(Ok(v)),
-        Err(BackendError::Nvml(e)) => Ok(Err(e)),
-        Err(BackendError::Backend(m)) => Err(Fatal(m)),
+        Err(e) => match e.nvml_code() {
+            Some(code) => Ok(Err(code)),
+            None => Err(Fatal(e)),
+        },
     }
 }
 
 /// Like [`nv`], but an NVML error is fatal too (for reads that cannot fail
 /// on a selected, MIG-enabled GPU).
 fn must<T>(r: Result<T, BackendError>) -> R<T> {
-    r.map_err(|e| Fatal(e.to_string()))
+    r.map_err(Fatal)
+}
+
+/// A GPU by its index, as the backend takes it.
+fn at(index: u32) -> GpuRef {
+    GpuRef::Index(index)
 }
 
 const NO_DEVICES: &str = "No devices were found\n";
@@ -137,7 +145,7 @@ pub fn without_backend(cmd: &SmiCommand) -> Option<Outcome> {
 }
 
 /// Run one command.
-pub fn run(b: &mut dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
+pub fn run(b: &dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
     match cmd {
         SmiCommand::Help | SmiCommand::Version => Ok(without_backend(cmd).unwrap_or_default()),
         SmiCommand::List => list(b, style),
@@ -151,7 +159,7 @@ pub fn run(b: &mut dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
 fn list(b: &dyn Backend, style: Style) -> R<Outcome> {
     let mut rows = Vec::new();
     for d in must(b.devices())? {
-        let migs = must(b.mig_devices(d.index))?;
+        let migs = must(b.mig_devices(&at(d.index)))?;
         rows.push((d, migs));
     }
     Ok(Outcome::ok(smi_out::list_gpus(style, &rows)))
@@ -165,30 +173,19 @@ fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
     let mut migs = Vec::new();
     let mut procs = Vec::new();
     for d in &devs {
-        let ps = must(b.processes(d.index))?;
-        for m in must(b.mig_devices(d.index))? {
-            // memory in use per GPU instance: a driver baseline plus processes
-            let used: u64 = 11
-                + ps.iter()
-                    .filter(|p| p.gi == Some(m.gi))
-                    .map(|p| p.used_memory_mb)
-                    .sum::<u64>();
-            migs.push((d.index, m, used));
+        procs.extend(must(b.processes(&at(d.index)))?);
+        for m in must(b.mig_devices(&at(d.index)))? {
+            migs.push((d.index, m));
         }
-        procs.extend(ps);
     }
     let rows: Vec<StatusMig<'_>> = migs
         .iter()
-        .map(|(gpu, dev, used)| StatusMig {
-            gpu: *gpu,
-            dev,
-            used_mb: *used,
-        })
+        .map(|(gpu, dev)| StatusMig { gpu: *gpu, dev })
         .collect();
-    Ok(Outcome::ok(smi_out::status(&rows, &procs)))
+    Ok(Outcome::ok(smi_out::status(&devs, &rows, &procs)))
 }
 
-fn set_mig(b: &mut dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {
+fn set_mig(b: &dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {
     let devs = match select(b, ids)? {
         Ok(d) => d,
         Err(o) => return Ok(o),
@@ -201,7 +198,7 @@ fn set_mig(b: &mut dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {
     };
     for d in devs {
         let bus = &d.pci_bus_id;
-        match nv(b.set_mig_mode(d.index, enable))? {
+        match nv(b.set_mig_mode(&at(d.index), enable))? {
             Ok(None) => out.push_str(&format!("{done} MIG Mode for GPU {bus}\n")),
             Ok(Some(why)) => {
                 out.push_str(&format!(
@@ -235,7 +232,7 @@ fn set_mig(b: &mut dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {
     Ok(Outcome::ok(out))
 }
 
-fn reset(b: &mut dyn Backend, ids: Option<&str>) -> R<Outcome> {
+fn reset(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
     let devs = match select(b, ids)? {
         Ok(d) => d,
         Err(o) => return Ok(o),
@@ -243,7 +240,7 @@ fn reset(b: &mut dyn Backend, ids: Option<&str>) -> R<Outcome> {
     let mut out = String::new();
     let mut failed = Vec::new();
     for d in devs {
-        match nv(b.reset(d.index))? {
+        match nv(b.reset(&at(d.index)))? {
             Ok(()) => out.push_str(&format!("GPU {} was successfully reset.\n", d.pci_bus_id)),
             Err(NvmlError::NotSupported) => {
                 out.push_str(&format!(
@@ -285,7 +282,21 @@ fn mig_gpus(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Out
     Ok(select(b, ids)?.map(|ds| ds.into_iter().filter(|d| d.mig.current).collect()))
 }
 
-fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
+/// A `mig` call: its action, then any further listings, their output one
+/// after another; the exit status is the first failure's.
+fn mig(b: &dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
+    let mut out = mig_action(b, m, &m.action, style)?;
+    for action in &m.more {
+        let next = mig_action(b, m, action, style)?;
+        out.stdout.push_str(&next.stdout);
+        if out.code == 0 {
+            out.code = next.code;
+        }
+    }
+    Ok(out)
+}
+
+fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) -> R<Outcome> {
     let gi_ids = match id_list("GPU instance", m.gi.as_deref()) {
         Ok(v) => v,
         Err(o) => return Ok(o),
@@ -295,7 +306,7 @@ fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
         Err(o) => return Ok(o),
     };
     let ids = m.ids.as_deref();
-    match &m.action {
+    match action {
         MigAction::Help => Ok(Outcome::ok(crate::help::MIG.to_string())),
         MigAction::ListGiProfiles | MigAction::ListGiPlacements => {
             let devs = match select(b, ids)? {
@@ -304,13 +315,14 @@ fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
             };
             let mut rows = Vec::new();
             let want = ProfileQuery {
-                placements: m.action == MigAction::ListGiPlacements,
-                remaining: m.action == MigAction::ListGiProfiles,
+                placements: *action == MigAction::ListGiPlacements,
+                remaining: *action == MigAction::ListGiProfiles,
             };
             for d in devs {
-                rows.push((d.index, must(b.gi_profiles_for(d.index, want))?));
+                let profiles = must(b.gi_profiles(&at(d.index), want))?;
+                rows.push((d.index, smi_out::lgip_order(profiles)));
             }
-            Ok(Outcome::ok(if m.action == MigAction::ListGiProfiles {
+            Ok(Outcome::ok(if *action == MigAction::ListGiProfiles {
                 smi_out::lgip(&rows)
             } else {
                 smi_out::lgipp(&rows)
@@ -336,10 +348,10 @@ fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
                     gpu,
                     gi.id,
                     gi.profile.slices,
-                    must(b.ci_profiles(gpu, gi.id))?,
+                    smi_out::lcip_order(must(b.ci_profiles(&at(gpu), gi.id))?),
                 ));
             }
-            if m.action == MigAction::ListCiProfiles {
+            if *action == MigAction::ListCiProfiles {
                 Ok(Outcome::ok(smi_out::lcip(&rows)))
             } else {
                 let rows: Vec<_> = rows.into_iter().map(|(g, gi, _, p)| (g, gi, p)).collect();
@@ -357,7 +369,10 @@ fn mig(b: &mut dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
             };
             let mut cis = Vec::new();
             for (gpu, gi) in targets {
-                for c in must(b.compute_instances(gpu, gi.id))? {
+                let mut listed = must(b.compute_instances(&at(gpu), gi.id))?;
+                // nvidia-smi lists a GI's compute instances by CI ID
+                listed.sort_by_key(|c| c.id);
+                for c in listed {
                     if ci_ids.as_ref().is_none_or(|l| l.contains(&c.id.0)) {
                         cis.push((gpu, c));
                     }
@@ -390,6 +405,7 @@ fn order_for_listing(
     profiles: &[mig_model::backend::GiProfileStatus],
     mut gis: Vec<GiInfo>,
 ) -> Vec<GiInfo> {
+    let profiles = smi_out::lgip_order(profiles.to_vec());
     let rank = |g: &GiInfo| {
         profiles
             .iter()
@@ -413,11 +429,11 @@ fn gi_targets(
     };
     let mut out = Vec::new();
     for d in devs {
-        let gis = must(b.gpu_instances(d.index))?
+        let gis = must(b.gpu_instances(&at(d.index)))?
             .into_iter()
             .filter(|gi| gi_ids.is_none_or(|l| l.contains(&gi.id.0)))
             .collect();
-        let profiles = must(b.gi_profiles_for(d.index, ProfileQuery::BARE))?;
+        let profiles = must(b.gi_profiles(&at(d.index), ProfileQuery::BARE))?;
         for gi in order_for_listing(&profiles, gis) {
             out.push((d.index, gi));
         }
@@ -453,7 +469,7 @@ fn find_gi_profile(
 }
 
 fn create_gi(
-    b: &mut dyn Backend,
+    b: &dyn Backend,
     ids: Option<&str>,
     tuples: &str,
     default_ci: bool,
@@ -468,7 +484,7 @@ fn create_gi(
     // changes nothing.
     let mut plans = Vec::new();
     for d in &devs {
-        let profiles = must(b.gi_profiles(d.index))?;
+        let profiles = must(b.gi_profiles(&at(d.index), ProfileQuery::ALL))?;
         let mut plan = Vec::new();
         for tok in tuples.split(',') {
             let (prof, start) = match tok.split_once(':') {
@@ -519,31 +535,19 @@ fn create_gi(
                     .unwrap_or(1);
                 Placement::new(s, size)
             });
-            match nv(b.create_gpu_instance(gpu, t.profile, placement))? {
+            match nv(b.create_gpu_instance(&at(gpu), t.profile, placement))? {
                 Ok(gi) => {
                     out.push_str(&smi_out::created_gi(gpu, &gi));
                     if default_ci {
-                        let full = must(b.ci_profiles(gpu, gi.id))?
-                            .into_iter()
-                            .find(|c| c.profile.slices == gi.profile.slices);
-                        let Some(full) = full else {
-                            return Err(Fatal(format!(
-                                "GPU {gpu}: GI profile {} has no default CI profile",
-                                gi.profile.name
-                            )));
-                        };
-                        match nv(b.create_compute_instance(
-                            gpu,
-                            gi.id,
-                            CiProfileId(full.profile.id),
-                            None,
-                        ))? {
+                        let avail = must(b.ci_profiles(&at(gpu), gi.id))?;
+                        let full = default_ci_of(gpu, &gi, &avail)?;
+                        match nv(b.create_compute_instance(&at(gpu), gi.id, full, None))? {
                             Ok(ci) => out.push_str(&smi_out::created_ci(style, true, gpu, &ci)),
                             Err(e) => {
                                 out.push_str(&smi_out::create_ci_failed(
                                     gpu,
                                     gi.id,
-                                    &full.profile.id.to_string(),
+                                    &full.0.to_string(),
                                     e,
                                 ));
                                 return Ok(Outcome::fail(out, exit_code(e)));
@@ -561,7 +565,24 @@ fn create_gi(
     Ok(Outcome::ok(out))
 }
 
-fn destroy_gi(b: &mut dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) -> R<Outcome> {
+/// The CI profile a GI gets by default (`-cgi -C`, a bare `-cci`): the
+/// model's rule over what the backend lists for that GI.
+fn default_ci_of(gpu: u32, gi: &GiInfo, avail: &[CiProfileStatus]) -> R<CiProfileId> {
+    engine::default_ci_profile(gi.profile.slices, avail.iter().map(|c| &c.profile))
+        .map(|c| CiProfileId(c.id))
+        .ok_or_else(|| {
+            Fatal(BackendError::Inconsistent {
+                op: mig_model::backend::Op::CiProfiles,
+                gpu: at(gpu),
+                what: format!(
+                    "GPU instance {} (profile {}) lists no compute instance profile that spans it",
+                    gi.id, gi.profile.name
+                ),
+            })
+        })
+}
+
+fn destroy_gi(b: &dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) -> R<Outcome> {
     let devs = match mig_gpus(b, ids)? {
         Ok(d) if !d.is_empty() => d,
         Ok(_) => return Ok(Outcome::ok(NO_MIG.into())),
@@ -569,13 +590,15 @@ fn destroy_gi(b: &mut dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) ->
     };
     let mut batch = Batch::default();
     for d in devs {
-        let existing = must(b.gpu_instances(d.index))?;
+        let mut existing = must(b.gpu_instances(&at(d.index)))?;
+        // nvidia-smi destroys them in GI ID order (the guide's -dgi: 1, then 2)
+        existing.sort_by_key(|g| g.id);
         let targets: Vec<GpuInstanceId> = match gi_ids {
             Some(l) => l.iter().map(|&g| GpuInstanceId(g)).collect(),
             None => existing.iter().map(|g| g.id).collect(),
         };
         for gi in targets {
-            let r = nv(b.destroy_gpu_instance(d.index, gi))?;
+            let r = nv(b.destroy_gpu_instance(&at(d.index), gi))?;
             batch.record(r, smi_out::destroyed_gi(d.index, gi), |e| {
                 smi_out::destroy_gi_failed(d.index, gi, e)
             });
@@ -643,7 +666,7 @@ fn find_ci_profile(profiles: &[CiProfileStatus], s: &str) -> Option<CiProfileId>
 }
 
 fn create_ci(
-    b: &mut dyn Backend,
+    b: &dyn Backend,
     ids: Option<&str>,
     gi_ids: Option<&[u32]>,
     profiles: Option<&str>,
@@ -656,16 +679,10 @@ fn create_ci(
     // resolve every requested profile in every target GI before creating
     let mut plan = Vec::new();
     for (gpu, gi) in &targets {
-        let avail = must(b.ci_profiles(*gpu, gi.id))?;
+        let avail = must(b.ci_profiles(&at(*gpu), gi.id))?;
         let wanted: Vec<(String, CiProfileId)> = match profiles {
             None => {
-                let full = avail
-                    .iter()
-                    .find(|c| c.profile.slices == gi.profile.slices)
-                    .map(|c| CiProfileId(c.profile.id));
-                let Some(full) = full else {
-                    return Err(Fatal(format!("GPU {gpu}: no default CI profile")));
-                };
+                let full = default_ci_of(*gpu, gi, &avail)?;
                 vec![(full.0.to_string(), full)]
             }
             Some(list) => {
@@ -694,7 +711,7 @@ fn create_ci(
     let mut out = String::new();
     for (gpu, gi, wanted) in plan {
         for (text, id) in wanted {
-            match nv(b.create_compute_instance(gpu, gi, id, None))? {
+            match nv(b.create_compute_instance(&at(gpu), gi, id, None))? {
                 Ok(ci) => out.push_str(&smi_out::created_ci(style, false, gpu, &ci)),
                 Err(e) => {
                     out.push_str(&smi_out::create_ci_failed(gpu, gi, &text, e));
@@ -707,7 +724,7 @@ fn create_ci(
 }
 
 fn destroy_ci(
-    b: &mut dyn Backend,
+    b: &dyn Backend,
     ids: Option<&str>,
     gi_ids: Option<&[u32]>,
     ci_ids: Option<&[u32]>,
@@ -722,13 +739,14 @@ fn destroy_ci(
     targets.sort_by_key(|(gpu, gi)| (*gpu, gi.id));
     let mut batch = Batch::default();
     for (gpu, gi) in targets {
-        let existing = must(b.compute_instances(gpu, gi.id))?;
+        let mut existing = must(b.compute_instances(&at(gpu), gi.id))?;
+        existing.sort_by_key(|c| c.id);
         let cis: Vec<ComputeInstanceId> = match ci_ids {
             Some(l) => l.iter().map(|&c| ComputeInstanceId(c)).collect(),
             None => existing.iter().map(|c| c.id).collect(),
         };
         for ci in cis {
-            let r = nv(b.destroy_compute_instance(gpu, gi.id, ci))?;
+            let r = nv(b.destroy_compute_instance(&at(gpu), gi.id, ci))?;
             batch.record(r, smi_out::destroyed_ci(gpu, gi.id, ci), |e| {
                 smi_out::destroy_ci_failed(gpu, gi.id, ci, e)
             });

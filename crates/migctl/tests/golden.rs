@@ -71,14 +71,11 @@ fn lgip_lgipp_equal_real_boards() {
             common::assert_same(&got, &want, &format!("{slug} {flag}"));
         }
     }
-    let shared = root.join("../shared/reference/h100-80gb-hbm3");
-    if !shared.exists() {
-        eprintln!(
-            "skipping the ../shared H100 reference comparison: {} is absent",
-            shared.display()
-        );
+    let Some(shared) = testkit::shared("lgip_lgipp_equal_real_boards (the shared H100 reference)")
+    else {
         return;
-    }
+    };
+    let shared = shared.join("reference/h100-80gb-hbm3");
     let m = common::Machine::new();
     m.ok(&["sim", "init", "h100-sxm5-80gb"]);
     for (flag, file) in [("-lgip", "h100_lgip.txt"), ("-lgipp", "h100_lgipp.txt")] {

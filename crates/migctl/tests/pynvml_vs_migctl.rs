@@ -61,22 +61,29 @@ fn pynvml_and_migctl_see_the_same_machine() {
         .env("LD_LIBRARY_PATH", dir)
         .env("MIGCTL_SIM_STATE", m.state())
         .output();
-    let required = std::env::var_os("MIGCTL_REQUIRE_PYNVML").is_some();
+    let test = "pynvml_and_migctl_see_the_same_machine";
     let o = match o {
         Ok(o) if o.status.success() => o,
-        Ok(o) if !required && String::from_utf8_lossy(&o.stderr).contains("No module named") => {
-            eprintln!("SKIPPED: pynvml is not installed (pip install nvidia-ml-py)");
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named") => {
+            testkit::skip(
+                test,
+                testkit::Needs::Pynvml,
+                "pynvml is not installed (python3 -m pip install nvidia-ml-py)",
+            );
             return;
         }
         Ok(o) => panic!(
             "pynvml script failed:\n{}",
             String::from_utf8_lossy(&o.stderr)
         ),
-        Err(e) if !required => {
-            eprintln!("SKIPPED: python3 not runnable: {e}");
+        Err(e) => {
+            testkit::skip(
+                test,
+                testkit::Needs::Pynvml,
+                &format!("python3 is not runnable: {e}"),
+            );
             return;
         }
-        Err(e) => panic!("python3: {e}"),
     };
     let out = String::from_utf8_lossy(&o.stdout);
     // GIs: the 3g went to 4:4 (GI 2), the 2g to 0:2 (GI 3); the 1g is gone

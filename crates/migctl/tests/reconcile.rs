@@ -16,7 +16,6 @@ use mig_model::GiProfileId;
 use mig_plan::assertion::assert_gpu;
 use mig_plan::config::Spec;
 use mig_plan::demand::GpuDemand;
-use mig_plan::exec::{legacy::Legacy, Machine as _};
 use mig_plan::validate::{catalog_identity, validate};
 use mig_sim::SimMachine;
 use std::path::{Path, PathBuf};
@@ -50,8 +49,8 @@ fn machine(models: &[&str]) -> Machine {
 }
 
 fn snapshot(m: &Machine, gpu: u32) -> mig_model::GpuSnapshot {
-    let l = Legacy::new(Box::new(SimMachine::open(m.state()).unwrap()));
-    l.snapshot(&GpuRef::Index(gpu)).unwrap()
+    let l = SimMachine::open(m.state()).unwrap();
+    mig_plan::exec::Machine::snapshot(&l, &GpuRef::Index(gpu)).unwrap()
 }
 
 /// The demand config `name` of `file` puts on GPU `gpu` of `m`.

@@ -16,6 +16,13 @@ fn a100() -> Machine {
     m
 }
 
+/// The first number on a line (`sim run` prints the pid first).
+fn first_number(s: &str) -> &str {
+    let s = s.trim_start();
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    &s[..end]
+}
+
 /// Run, expect failure with `code`, stdout or stderr containing `needle`,
 /// and the state file byte-for-byte unchanged.
 fn refused(m: &Machine, args: &[&str], code: i32, needle: &str) {
@@ -116,11 +123,11 @@ fn bad_input_changes_nothing() {
 fn bad_state_files_are_reported() {
     let m = Machine::new();
     for (text, needle) in [
-        ("{ not json", "corrupt simulated-machine state"),
+        ("{ not json", "not a migctl simulated-machine state file (it is not JSON"),
         ("{\"hello\": 1}", "not a migctl simulated-machine state file"),
         (
             "{\"format\":\"migctl-sim-state\",\"version\":99}",
-            "state version",
+            "it is state version 99, this migctl reads version 1",
         ),
         (
             "{\"format\":\"migctl-sim-state\",\"version\":1,\"gpus\":[{\"model\":\"nope\"}],\"next_pid\":1}",
@@ -249,7 +256,7 @@ fn mig_mode_pending_and_reset() {
     let r = m.run(&["-r"]);
     assert_eq!(r.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&r.stdout).contains("In use by another client"));
-    m.ok(&["sim", "kill", pid.trim()]);
+    m.ok(&["sim", "kill", first_number(&pid)]);
     assert_eq!(
         m.ok(&["-r", "-i", "0"]),
         "GPU 00000000:07:00.0 was successfully reset.\nAll done.\n"
@@ -343,10 +350,14 @@ fn root_only_machine_refuses_other_users() {
         let probe = unprivileged(&["--version"]);
         if !probe.status.success() {
             // e.g. a temporary directory mounted noexec
-            eprintln!(
-                "SKIPPED: cannot run migctl as nobody from {}: {}",
-                copy.display(),
-                String::from_utf8_lossy(&probe.stderr)
+            testkit::skip(
+                "root_only_machine_refuses_other_users",
+                testkit::Needs::Environment,
+                &format!(
+                    "cannot run migctl as nobody from {}: {}",
+                    copy.display(),
+                    String::from_utf8_lossy(&probe.stderr)
+                ),
             );
             return;
         }
@@ -375,4 +386,84 @@ fn root_only_machine_refuses_other_users() {
     if as_root {
         m.ok(&["mig", "-cgi", "14"]);
     }
+}
+
+/// Proves what a new user hit on a fresh clone is fixed (issue 6, item 6):
+/// exit statuses as the README says, `sim` verbs that name what is wrong,
+/// state paths reported with the reason, no leftovers beside refused files,
+/// the status view with MIG disabled, and several listings in one call.
+#[test]
+fn new_user_paper_cuts() {
+    let m = Machine::new();
+    m.ok(&["sim", "init", "a100-sxm4-40gb"]);
+
+    // top-level unknown options exit 255, as nvidia-smi 580 does
+    let o = m.run(&["--bogus"]);
+    assert_eq!(o.status.code(), Some(255));
+    // nvidia-smi's quirk: -cgi with MIG disabled is not an error
+    let o = m.run(&["mig", "-cgi", "9"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "No MIG-enabled devices found.\n"
+    );
+
+    // the status view shows each GPU and its MIG mode even with MIG off
+    let status = m.ok(&[]);
+    assert!(
+        status.contains("NVIDIA A100-SXM4-40GB           00000000:07:00.0  Disabled -"),
+        "{status}"
+    );
+    assert!(status.contains("No MIG devices found"), "{status}");
+    m.ok(&["-i", "0", "-mig", "1"]);
+    assert!(m.ok(&[]).contains("00000000:07:00.0  Enabled  -"));
+
+    // several listings in one call print each in turn and exit 0
+    let both = m.ok(&["mig", "-lgip", "-lgipp"]);
+    let (lgip, lgipp) = (m.ok(&["mig", "-lgip"]), m.ok(&["mig", "-lgipp"]));
+    assert_eq!(both, format!("{lgip}{lgipp}"));
+    refused(&m, &["mig", "-lgip", "-cgi", "9"], 2, "only listings");
+
+    // sim run: a missing GPU is named, exit 6; the pid comes first, explained
+    refused(&m, &["sim", "run", "--gpu", "5"], 6, "GPU 5");
+    m.ok(&["mig", "-cgi", "9", "-C"]);
+    let line = m.ok(&["sim", "run", "--gpu", "0", "--gi", "2", "--ci", "0"]);
+    assert!(line.starts_with(first_number(&line)), "{line}");
+    assert!(line.contains("pid of simulated process"), "{line}");
+    // usage lines name the command as typed
+    let o = m.run(&["sim", "run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Usage: migctl sim run"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // sim init refuses a file that is not a state file, unless --force
+    let other = Machine::new();
+    std::fs::write(other.state(), "my notes, not JSON\n").unwrap();
+    refused(&other, &["sim", "init", "a30-24gb"], 1, "--force");
+    assert!(
+        !other.dir.path().join("state.json.lock").exists(),
+        "a lock file was left beside the refused file"
+    );
+    other.ok(&["sim", "init", "--force", "a30-24gb"]);
+    assert!(other.state_text().contains("migctl-sim-state"));
+
+    // a state path that cannot be created: which path, and why
+    let blocker = other.dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let o = other
+        .cmd(&["sim", "init", "a30-24gb"])
+        .env("MIGCTL_SIM_STATE", blocker.join("state.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&blocker.join("state.json").display().to_string())
+            && err.contains("cannot create its directory")
+            && err.contains("MIGCTL_SIM_STATE"),
+        "{err}"
+    );
 }

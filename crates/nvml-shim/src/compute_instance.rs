@@ -15,7 +15,8 @@ use crate::errors::{
 use crate::handles::{Handle, Kind};
 use crate::machine::{self, GiRef};
 use mig_model::backend::CiProfileStatus;
-use mig_model::{Backend, CiProfileId, ComputeInstanceId, Placement};
+use mig_model::backend::LayoutControl;
+use mig_model::{CiProfileId, ComputeInstanceId, Placement};
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_uint;
 
@@ -47,7 +48,7 @@ fn with_profiles<T>(
 ) -> Result<T> {
     let st = machine::snapshot()?;
     let gi = machine::gpu_instance(&st, gpu_instance)?;
-    let profiles = machine::sim()?.ci_profiles(gi.gpu, gi.gi.id)?;
+    let profiles = machine::sim()?.ci_profiles(&mig_model::GpuRef::Index(gi.gpu), gi.gi.id)?;
     f(&gi, profiles)
 }
 
@@ -220,7 +221,7 @@ fn create(
     let st = machine::snapshot()?;
     let gi = machine::gpu_instance(&st, gpu_instance)?;
     let ci = machine::sim()?.create_compute_instance(
-        gi.gpu,
+        &mig_model::GpuRef::Index(gi.gpu),
         gi.gi.id,
         CiProfileId(profile_id),
         placement,
@@ -282,7 +283,11 @@ pub unsafe extern "C" fn nvmlComputeInstanceDestroy(
         || {
             let st = machine::snapshot()?;
             let ci = machine::compute_instance(&st, compute_instance)?;
-            machine::sim()?.destroy_compute_instance(ci.gi.gpu, ci.gi.gi.id, ci.ci.id)?;
+            machine::sim()?.destroy_compute_instance(
+                &mig_model::GpuRef::Index(ci.gi.gpu),
+                ci.gi.gi.id,
+                ci.ci.id,
+            )?;
             Ok(())
         },
     )

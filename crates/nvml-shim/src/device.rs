@@ -99,7 +99,7 @@ fn find_uuid(st: &MachineState, uuid: &str) -> Result<sys::nvmlDevice_t> {
         if !g.mig_current || !uuid.starts_with("MIG-") {
             continue;
         }
-        for d in mig_sim::mig_devices_of(g)? {
+        for d in mig_sim::mig_devices_of(st, i)? {
             if d.uuid.eq_ignore_ascii_case(uuid) {
                 return machine::mig_handle(i, g, &d);
             }
@@ -111,7 +111,7 @@ fn find_uuid(st: &MachineState, uuid: &str) -> Result<sys::nvmlDevice_t> {
             .and_then(|(_, ids)| ids.split_once('/'))
             .and_then(|(gi, ci)| Some((gi.parse::<u32>().ok()?, ci.parse::<u32>().ok()?)));
         if let Some((gi, ci)) = legacy {
-            if let Some(d) = mig_sim::mig_devices_of(g)?
+            if let Some(d) = mig_sim::mig_devices_of(st, i)?
                 .into_iter()
                 .find(|d| d.gi.0 == gi && d.ci.0 == ci)
             {
@@ -351,21 +351,16 @@ pub unsafe extern "C" fn nvmlDeviceGetIndex(
 /// (total, used) bytes: the board's memory, or a MIG device's GPU instance's;
 /// used is what the simulated processes there hold.
 fn memory(st: &MachineState, d: &Device<'_>) -> (u64, u64) {
-    let gpu = d.gpu_index();
-    let procs = st.processes_on(gpu);
     match d {
         Device::Gpu { sim, .. } => {
-            let used = procs.map(|p| p.used_memory_mb * MIB).sum();
-            (sim.model().memory_total_bytes, used)
-        }
-        Device::Mig { ci, info } => {
-            let gi = ci.gi.gi.id.0;
-            let used = procs
-                .filter(|p| p.gi == Some(gi))
+            let used = st
+                .processes_on(d.gpu_index())
                 .map(|p| p.used_memory_mb * MIB)
                 .sum();
-            (info.memory_mb * MIB, used)
+            (sim.model().memory_total_bytes, used)
         }
+        // the simulator's model of a GI's memory in use (mig-sim)
+        Device::Mig { info, .. } => (info.memory_mb * MIB, info.memory_used_mb * MIB),
     }
 }
 

@@ -48,9 +48,11 @@ impl From<NvmlError> for Fail {
 /// `NVML_ERROR_UNKNOWN` and the user one line on stderr saying what to fix.
 impl From<BackendError> for Fail {
     fn from(e: BackendError) -> Fail {
-        match e {
-            BackendError::Nvml(e) => e.into(),
-            BackendError::Backend(msg) => report(&msg),
+        match e.nvml_code() {
+            Some(code) => code.into(),
+            // a GPU index past the machine: what NVML answers for a bad handle
+            None if matches!(e, BackendError::NoSuchGpu { .. }) => Fail::INVALID_ARGUMENT,
+            None => report(&e.to_string()),
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::errors::{
 use crate::handles::Handle;
 use crate::machine;
 use mig_model::backend::GiProfileStatus;
-use mig_model::{ids, Backend, GiProfile, GiProfileId, GpuInstanceId, Placement};
+use mig_model::backend::LayoutControl;
+use mig_model::{ids, GiProfile, GiProfileId, GpuInstanceId, Placement};
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_uint;
 
@@ -36,7 +37,13 @@ const CAPS_GFX: c_uint = 0x2;
 fn profiles(device: sys::nvmlDevice_t) -> Result<(u32, Vec<GiProfileStatus>)> {
     let st = machine::snapshot()?;
     let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
-    Ok((gpu, machine::sim()?.gi_profiles(gpu)?))
+    Ok((
+        gpu,
+        machine::sim()?.gi_profiles(
+            &mig_model::GpuRef::Index(gpu),
+            mig_model::backend::ProfileQuery::ALL,
+        )?,
+    ))
 }
 
 /// A profile by `NVML_GPU_INSTANCE_PROFILE_*` index.
@@ -274,7 +281,11 @@ fn create(
 ) -> Result<sys::nvmlGpuInstance_t> {
     let st = machine::snapshot()?;
     let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
-    let gi = machine::sim()?.create_gpu_instance(gpu, GiProfileId(profile_id), placement)?;
+    let gi = machine::sim()?.create_gpu_instance(
+        &mig_model::GpuRef::Index(gpu),
+        GiProfileId(profile_id),
+        placement,
+    )?;
     Handle::gpu_instance(gpu, gi.id.0, gi.profile.id).to_ptr()
 }
 
@@ -326,7 +337,7 @@ pub unsafe extern "C" fn nvmlGpuInstanceDestroy(gpu_instance: sys::nvmlGpuInstan
         || {
             let st = machine::snapshot()?;
             let gi = machine::gpu_instance(&st, gpu_instance)?;
-            machine::sim()?.destroy_gpu_instance(gi.gpu, gi.gi.id)?;
+            machine::sim()?.destroy_gpu_instance(&mig_model::GpuRef::Index(gi.gpu), gi.gi.id)?;
             Ok(())
         },
     )
@@ -348,7 +359,7 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstances(
             let (gpu, all) = profiles(device)?;
             by_id(&all, profile_id)?;
             let handles = machine::sim()?
-                .gpu_instances(gpu)?
+                .gpu_instances(&mig_model::GpuRef::Index(gpu))?
                 .iter()
                 .filter(|g| g.profile.id == profile_id)
                 .map(|g| Handle::gpu_instance(gpu, g.id.0, g.profile.id).to_ptr())
@@ -372,7 +383,7 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceById(
             let st = machine::snapshot()?;
             let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
             let gi = machine::sim()?
-                .gpu_instances(gpu)?
+                .gpu_instances(&mig_model::GpuRef::Index(gpu))?
                 .into_iter()
                 .find(|g| g.id == GpuInstanceId(id))
                 .ok_or(Fail::NOT_FOUND)?;

@@ -38,9 +38,9 @@ pub fn init() -> Result<()> {
         s.refs += 1;
         return Ok(());
     }
-    let sim =
-        SimMachine::open(mig_sim::default_state_path()).map_err(|e| crate::errors::report(&e))?;
-    sim.snapshot()?;
+    let sim = SimMachine::open(mig_sim::default_state_path())
+        .map_err(|e| crate::errors::report(&e.to_string()))?;
+    sim.state()?;
     *s = Some(Session { sim, refs: 1 });
     Ok(())
 }
@@ -71,7 +71,7 @@ pub fn sim() -> Result<SimMachine> {
 
 /// A consistent view of the machine for one call.
 pub fn snapshot() -> Result<MachineState> {
-    Ok(sim()?.snapshot()?)
+    Ok(sim()?.state()?)
 }
 
 /// A GPU of the snapshot by NVML index; an index beyond the machine (a
@@ -173,7 +173,7 @@ pub fn device<T>(st: &MachineState, p: *mut T) -> Result<Device<'_>> {
     match h.kind {
         Kind::MigDevice => {
             let ci = ci_ref(st, &h)?;
-            let info = mig_sim::mig_devices_of(ci.gi.sim)?
+            let info = mig_sim::mig_devices_of(st, ci.gi.gpu)?
                 .into_iter()
                 .find(|d| d.gi == ci.gi.gi.id && d.ci == ci.ci.id)
                 .ok_or(Fail::NOT_FOUND)?;

@@ -9,26 +9,14 @@
 
 use crate::errors::{call, out, Fail, Result, Return};
 use crate::machine::{self, Device};
-use mig_model::{Backend, GpuModel};
+use mig_model::backend::ModeControl;
+use mig_model::engine::max_mig_devices;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_uint;
 
 /// `NVML_DEVICE_MIG_ENABLE` / `_DISABLE`.
 const MIG_ENABLE: c_uint = 1;
 const MIG_DISABLE: c_uint = 0;
-
-/// `nvmlDeviceGetMaxMigDeviceCount` with MIG on: how many MIG devices the
-/// chip can hold at once (7 on A100/H100, 4 on A30). That is the catalog's
-/// most GIs of one profile times the most CIs in such a GI; reading it from
-/// the catalog keeps it right for every model without a table here.
-pub fn max_mig_devices(model: &GpuModel) -> u32 {
-    model
-        .gi_profiles
-        .iter()
-        .map(|p| p.instances * p.ci_profiles.iter().map(|c| c.instances).max().unwrap_or(1))
-        .max()
-        .unwrap_or(0)
-}
 
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMigMode(
@@ -72,7 +60,7 @@ pub unsafe extern "C" fn nvmlDeviceSetMigMode(
             };
             let st = machine::snapshot()?;
             let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
-            let status = machine::sim()?.set_mig_mode(gpu, enable)?;
+            let status = machine::sim()?.set_mig_mode(&mig_model::GpuRef::Index(gpu), enable)?;
             *activation_status = status.map_or(crate::errors::SUCCESS, |e| e.code());
             Ok(())
         },
@@ -120,7 +108,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMigDeviceHandleByIndex(
             if !g.mig_current || index >= max_mig_devices(g.model()) {
                 return Err(Fail::INVALID_ARGUMENT);
             }
-            let devices = mig_sim::mig_devices_of(g)?;
+            let devices = mig_sim::mig_devices_of(&st, gpu)?;
             let d = devices.get(index as usize).ok_or(Fail::NOT_FOUND)?;
             *mig_device = machine::mig_handle(gpu, g, d)?;
             Ok(())
@@ -208,19 +196,4 @@ pub unsafe extern "C" fn nvmlDeviceGetDeviceHandleFromMigDeviceHandle(
             Ok(())
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Proves the maximum MIG device count is what NVML reports on real
-    /// boards: 7 on A100/H100, 4 on A30.
-    #[test]
-    fn max_mig_devices_matches_real_boards() {
-        let m = |s: &str| mig_model::catalog::model(s).map(max_mig_devices);
-        assert_eq!(m("a100-sxm4-40gb"), Some(7));
-        assert_eq!(m("h100-sxm5-80gb"), Some(7));
-        assert_eq!(m("a30-24gb"), Some(4));
-    }
 }

@@ -3,7 +3,7 @@
 
 use crate::errors::{call, error_string, out, write_str, Return};
 use crate::machine;
-use mig_model::Backend;
+use mig_model::backend::Inventory;
 use std::ffi::{c_char, c_int, c_uint};
 
 /// CUDA driver API version of the simulated driver (R580 ships CUDA 13.0),

@@ -6,7 +6,11 @@
 //! The library's session is process-wide (as NVML's is), so the tests take
 //! one lock and each points `MIGCTL_SIM_STATE` at its own machine.
 
-use mig_model::{Backend, ComputeInstanceId, GpuInstanceId};
+use mig_model::backend::{GpuRef, Inventory, LayoutControl};
+use mig_model::{ComputeInstanceId, GpuInstanceId};
+
+/// The first GPU of a test machine.
+const G0: GpuRef = GpuRef::Index(0);
 use mig_sim::SimMachine;
 use nvml_shim::*;
 use nvml_wrapper_sys::bindings as sys;
@@ -281,7 +285,7 @@ fn discovery_matches_the_simulator() {
         INVALID_ARGUMENT
     );
 
-    let st = m.sim().snapshot().expect("snapshot");
+    let st = m.sim().state().expect("snapshot");
     let mut pdi = device::NvmlPdi {
         version: 0x0100_0010,
         value: 0,
@@ -366,7 +370,10 @@ fn bad_handles_are_refused() {
 fn gi_profile_info_and_placements() {
     let m = Machine::new(&["h100-sxm5-80gb"], true);
     let d = device(0);
-    let profiles = m.sim().gi_profiles(0).expect("profiles");
+    let profiles = m
+        .sim()
+        .gi_profiles(&G0, mig_model::backend::ProfileQuery::ALL)
+        .expect("profiles");
 
     let mut v1: sys::nvmlGpuInstanceProfileInfo_t = zeroed();
     assert_eq!(
@@ -498,7 +505,7 @@ fn gi_ci_lifecycle_through_the_c_api() {
     let r = unsafe { nvmlDeviceCreateGpuInstanceWithPlacement(d, 9, null(), &mut gi_c) };
     assert_eq!(r, INVALID_ARGUMENT);
 
-    let sim_gis = m.sim().gpu_instances(0).expect("gis");
+    let sim_gis = m.sim().gpu_instances(&G0).expect("gis");
     assert_eq!(sim_gis.len(), 2);
     for (h, profile) in [(gi_a, 19), (gi_b, 9)] {
         let mut info: sys::nvmlGpuInstanceInfo_t = zeroed();
@@ -587,7 +594,10 @@ fn gi_ci_lifecycle_through_the_c_api() {
         SUCCESS
     );
 
-    let sim_cis = m.sim().compute_instances(0, GpuInstanceId(2)).expect("cis");
+    let sim_cis = m
+        .sim()
+        .compute_instances(&G0, GpuInstanceId(2))
+        .expect("cis");
     let mut cis = [null_mut(); 8];
     let mut count = 0;
     let r = unsafe { nvmlGpuInstanceGetComputeInstances(gi_b, 0, cis.as_mut_ptr(), &mut count) };
@@ -613,8 +623,8 @@ fn gi_ci_lifecycle_through_the_c_api() {
     }
 
     // MIG devices: enumeration, names, UUIDs, IDs and attributes as the sim reports.
-    let st = m.sim().snapshot().expect("snapshot");
-    let sim_devs = mig_sim::mig_devices_of(&st.gpus[0]).expect("mig devices");
+    let st = m.sim().state().expect("snapshot");
+    let sim_devs = mig_sim::mig_devices_of(&st, 0).expect("mig devices");
     assert_eq!(sim_devs.len(), 3);
     for i in 0..max {
         let mut md = null_mut();
@@ -730,7 +740,7 @@ fn gi_ci_lifecycle_through_the_c_api() {
     );
     assert_eq!(unsafe { nvmlGpuInstanceDestroy(gi_4g) }, SUCCESS);
     assert_eq!(unsafe { nvmlGpuInstanceDestroy(gi_3g_again) }, SUCCESS);
-    assert!(m.sim().gpu_instances(0).expect("gis").is_empty());
+    assert!(m.sim().gpu_instances(&G0).expect("gis").is_empty());
 
     assert_eq!(unsafe { nvmlDeviceSetMigMode(d, 0, &mut status) }, SUCCESS);
     assert_eq!(status, SUCCESS);
@@ -764,12 +774,12 @@ fn processes_on_mig_devices() {
     assert_eq!(unsafe { nvmlGpuInstanceGetInfo(gi, &mut info) }, SUCCESS);
     let pid = m
         .sim()
-        .start_process(0, Some((info.id, 0)), "trainer", 512)
+        .start_process(&G0, Some((info.id, 0)), "trainer", 512)
         .expect("start process");
 
     let (mut busy, mut idle) = (null_mut(), null_mut());
-    let st = m.sim().snapshot().expect("snapshot");
-    let devs = mig_sim::mig_devices_of(&st.gpus[0]).expect("mig devices");
+    let st = m.sim().state().expect("snapshot");
+    let devs = mig_sim::mig_devices_of(&st, 0).expect("mig devices");
     let busy_index = devs
         .iter()
         .position(|x| x.gi.0 == info.id)
@@ -827,7 +837,9 @@ fn processes_on_mig_devices() {
 
     let mut mem: sys::nvmlMemory_t = zeroed();
     assert_eq!(unsafe { nvmlDeviceGetMemoryInfo(busy, &mut mem) }, SUCCESS);
-    assert_eq!(mem.used, 512 * 1024 * 1024);
+    // the simulator's idle GI use plus the process's memory
+    let idle_mb = mig_sim::IDLE_MIG_DEVICE_MEMORY_USED_MB;
+    assert_eq!(mem.used, (idle_mb + 512) * 1024 * 1024);
     assert_eq!(mem.free, mem.total - mem.used);
 
     assert_eq!(unsafe { nvmlComputeInstanceDestroy(ci) }, IN_USE);
@@ -835,7 +847,7 @@ fn processes_on_mig_devices() {
     assert_eq!(unsafe { nvmlComputeInstanceDestroy(ci) }, SUCCESS);
     let cis = m
         .sim()
-        .compute_instances(0, GpuInstanceId(info.id))
+        .compute_instances(&G0, GpuInstanceId(info.id))
         .expect("cis");
     assert!(!cis.iter().any(|c| c.id == ComputeInstanceId(0)));
 }

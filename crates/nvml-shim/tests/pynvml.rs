@@ -13,7 +13,10 @@
 //! Without python3 or pynvml the tests skip with a message, unless
 //! `MIGCTL_REQUIRE_PYNVML=1` (CI sets it), where that is a failure.
 
-use mig_model::Backend;
+use mig_model::backend::{GpuRef, LayoutControl};
+
+/// The first GPU of a test machine.
+const G0: GpuRef = GpuRef::Index(0);
 use mig_sim::SimMachine;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -116,25 +119,13 @@ fn pynvml_available() -> bool {
         ),
         Err(e) => format!("python3 is not runnable ({e})"),
     };
-    if std::env::var("MIGCTL_REQUIRE_PYNVML").as_deref() == Ok("1") {
-        panic!("MIGCTL_REQUIRE_PYNVML=1 but {why}");
-    }
-    eprintln!("SKIPPED: {why}");
+    testkit::skip("nvml-shim pynvml tests", testkit::Needs::Pynvml, &why);
     false
 }
 
 /// `../shared` beside the repository, where the reference capture lives.
 fn shared_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (it holds the real H100 capture and nvml_dump.py)",
-            dir.display()
-        );
-        None
-    }
+    testkit::shared("nvml-shim pynvml dump vs the real H100 capture and nvml_dump.py")
 }
 
 /// Drop the fields that identify one board: they differ on every GPU.
@@ -242,7 +233,7 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
     );
 
     // The layout pynvml listed is the simulator's, GI by GI, CI by CI.
-    let st = s.sim().snapshot().expect("snapshot");
+    let st = s.sim().state().expect("snapshot");
     let gpu = &st.gpus[0];
     let layout: Vec<Value> = gpu
         .layout
@@ -268,12 +259,15 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
         .collect();
     assert_eq!(created["gpu_instances"], Value::Array(layout));
     assert_eq!(
-        s.sim().gi_profiles(0).expect("profiles")[0].remaining,
+        s.sim()
+            .gi_profiles(&G0, mig_model::backend::ProfileQuery::ALL)
+            .expect("profiles")[0]
+            .remaining,
         created["remaining_1g"].as_u64().expect("remaining") as u32
     );
 
     // MIG devices: same order, UUIDs, names, IDs and sizes as the simulator.
-    let devices = mig_sim::mig_devices_of(gpu).expect("mig devices");
+    let devices = mig_sim::mig_devices_of(&st, 0).expect("mig devices");
     let listed = created["mig_devices"].as_array().expect("mig_devices");
     assert_eq!(listed.len(), devices.len());
     assert_eq!(devices.len(), 5);
@@ -303,7 +297,7 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
         .expect("2c device");
     let pid = s
         .sim()
-        .start_process(0, Some((target.gi.0, target.ci.0)), "trainer", 1024)
+        .start_process(&G0, Some((target.gi.0, target.ci.0)), "trainer", 1024)
         .expect("start process");
     let busy = s.phase("busy");
     assert_eq!(
@@ -319,7 +313,13 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
             .find(|x| d["uuid"] == x.uuid.as_str())
             .expect("known device")
             .gi;
-        let used: u64 = if gi_of == target.gi { 1024 << 20 } else { 0 };
+        // the simulator's idle GI use, plus the process in the target's GI
+        let idle = mig_sim::IDLE_MIG_DEVICE_MEMORY_USED_MB << 20;
+        let used: u64 = if gi_of == target.gi {
+            idle + (1024 << 20)
+        } else {
+            idle
+        };
         assert_eq!(d["used"], used, "memory of {}", d["uuid"]);
     }
     assert_eq!(busy["destroy_busy_ci"], "In use by another client");
@@ -331,6 +331,6 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
     assert_eq!(gone["activation"], 0);
     assert_eq!(gone["mig_mode"], serde_json::json!([0, 0]));
     assert_eq!(gone["max_mig_devices"], 0);
-    let st = s.sim().snapshot().expect("snapshot");
+    let st = s.sim().state().expect("snapshot");
     assert!(!st.gpus[0].mig_current && st.gpus[0].layout.gpu_instances.is_empty());
 }

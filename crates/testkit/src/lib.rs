@@ -1,0 +1,74 @@
+//! `testkit`: what every test suite of the workspace shares.
+//!
+//! What it is for: skipping a test *visibly* and finding `../shared`.
+//! libtest captures `eprintln!` of passing tests, so a test that returned
+//! early looked like a pass; [`skip`] writes its `SKIPPED:` line straight to
+//! the process's stderr, where `cargo test` shows it beside the summary,
+//! and counts it in `target/skipped-tests.txt` for CI to read. Where CI asks
+//! for a dependency (`MIGCTL_REQUIRE_SHARED=1`, `MIGCTL_REQUIRE_PYNVML=1`,
+//! ...), a skip for it fails the test instead.
+//!
+//! What it is not for: anything a test asserts. Only dev-dependencies use it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why a test cannot run here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// `../shared` beside the repository (`MIGCTL_REQUIRE_SHARED=1` in CI).
+    Shared,
+    /// python3 with pynvml (`MIGCTL_REQUIRE_PYNVML=1` in CI).
+    Pynvml,
+    /// Something this machine may lack that no CI variable demands
+    /// (namespaces, a tool); the reason says what.
+    Environment,
+}
+
+impl Needs {
+    /// The environment variable that turns this skip into a failure.
+    pub fn required_by(self) -> Option<&'static str> {
+        match self {
+            Needs::Shared => Some("MIGCTL_REQUIRE_SHARED"),
+            Needs::Pynvml => Some("MIGCTL_REQUIRE_PYNVML"),
+            Needs::Environment => None,
+        }
+    }
+}
+
+/// The repository's root (the workspace directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `../shared` beside the repository, if present; `None` after a visible
+/// skip (or a panic, where `MIGCTL_REQUIRE_SHARED=1`) naming `test`.
+pub fn shared(test: &str) -> Option<PathBuf> {
+    let dir = repo_root().join("../shared");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    skip(test, Needs::Shared, &format!("{} is absent", dir.display()));
+    None
+}
+
+/// Report that `test` does not run here, and why. Panics instead when the
+/// environment variable of `needs` is `1`: CI promised the dependency.
+pub fn skip(test: &str, needs: Needs, why: &str) {
+    if let Some(var) = needs.required_by() {
+        if std::env::var(var).as_deref() == Ok("1") {
+            panic!("{test}: {why}, and {var}=1 says it must run");
+        }
+    }
+    let line = format!("SKIPPED: {test}: {why}\n");
+    // straight to fd 2: libtest's capture only takes the print macros
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    let log = repo_root().join("target").join("skipped-tests.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
