@@ -1,6 +1,7 @@
 //! `migctl`: the command line. Parses arguments, picks the backend, prints.
 //! No MIG rule is decided here (they live in `mig-model`).
 
+mod bench_cmd;
 mod help;
 mod progress;
 mod reconcile_cmd;
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("sim") => return sim_cmd::main(&args),
         Some("plan" | "apply") => return reconcile_cmd::main(&args),
+        Some("bench") => return bench_cmd::main(&args),
         _ => {}
     }
     let cmd = match smi_args::parse(&args) {

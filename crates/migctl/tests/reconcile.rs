@@ -287,7 +287,12 @@ fn busy_instances() {
         "--name",
         "trainer",
     ]);
-    let pid = pid.split_whitespace().next().unwrap().to_string();
+    // the first number on stdout (DESIGN.md)
+    let pid: String = pid
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     let out = m.ok(&["apply", "-f", &f, "-c", "grow"]);
     assert!(out.contains("applied (4 steps)"), "{out}");
     let l = snapshot(&m, 0).layout;
