@@ -81,12 +81,22 @@ impl Failure {
 /// machine's state file when the backend is the simulator; else the
 /// system default.
 pub fn journal_file(sim: bool) -> JournalFile {
-    let beside = sim.then(|| {
-        let mut p = mig_sim::default_state_path().into_os_string();
-        p.push(".journal.json");
-        PathBuf::from(p)
-    });
+    let beside = sim.then(beside_sim_state);
     JournalFile::new(journal::default_path(beside, mig_sim::is_root()))
+}
+
+/// The journal's place beside the simulated machine's state file.
+fn beside_sim_state() -> PathBuf {
+    let mut p = mig_sim::default_state_path().into_os_string();
+    p.push(".journal.json");
+    PathBuf::from(p)
+}
+
+/// Remove the journal beside a simulated machine that `sim init` replaced
+/// (a journal `$MIGCTL_JOURNAL` names is left alone: it may be another
+/// machine's).
+pub fn forget_journal() {
+    let _ = std::fs::remove_file(beside_sim_state());
 }
 
 /// The line every backend command prints while an interrupted apply is
@@ -136,12 +146,7 @@ impl Session {
 
     /// Finish or roll back an interrupted apply, printing what happened.
     pub fn recover(&self, display: &Display) -> Result<Vec<GpuOutcome>, Failure> {
-        let out = exec::recover(self.machine.as_ref(), &self.journal, display)
-            .map_err(|e| Failure(1, e.to_string()))?;
-        for o in &out {
-            eprintln!("migctl: {}", describe_recovery(o));
-        }
-        Ok(out)
+        recover(self.machine.as_ref(), &self.journal, display)
     }
 
     /// Read every GPU.
@@ -154,6 +159,21 @@ impl Session {
             .map_err(|e| Failure(1, e.to_string()))?;
         Ok(())
     }
+}
+
+/// Finish (or roll back) what an interrupted apply left, saying so on
+/// stderr; `migctl apply` and `migctl assert` call this before reading the
+/// GPUs.
+pub fn recover(
+    machine: &dyn Backend,
+    journal: &JournalFile,
+    display: &Display,
+) -> Result<Vec<GpuOutcome>, Failure> {
+    let out = exec::recover(machine, journal, display).map_err(|e| Failure(1, e.to_string()))?;
+    for o in &out {
+        eprintln!("migctl: {}", describe_recovery(o));
+    }
+    Ok(out)
 }
 
 /// One recovery outcome as a sentence.
@@ -252,6 +272,18 @@ pub fn plan_config(cfg: &ConfigArgs, snaps: &[GpuSnapshot]) -> Result<Planned, F
         mode_only: cfg.mode_only,
         skip_reset: cfg.skip_reset,
     };
+    plan_selection(&named.name, selection, snaps, opts)
+}
+
+/// Plan every GPU a validated selection names (the entry point for the
+/// config verbs' executor plug: they load and validate, this plans, and
+/// [`execute`] runs). Any GPU that cannot be planned stops everything.
+pub fn plan_selection(
+    name: &str,
+    selection: Selection,
+    snaps: &[GpuSnapshot],
+    opts: PlanOptions,
+) -> Result<Planned, Failure> {
     let mut plans = Vec::new();
     let mut problems = Vec::new();
     for t in &selection.targets {
@@ -277,14 +309,51 @@ pub fn plan_config(cfg: &ConfigArgs, snaps: &[GpuSnapshot]) -> Result<Planned, F
         ));
     }
     Ok(Planned {
-        name: named.name.clone(),
+        name: name.to_string(),
         selection,
         plans,
     })
 }
 
+/// Run a plan through the journal, with progress on stderr; the report to
+/// print on stdout, and whether every GPU ended as wanted.
+pub fn execute(
+    machine: &dyn Backend,
+    journal: &JournalFile,
+    command: &str,
+    planned: &Planned,
+    json: bool,
+) -> Result<(String, bool), Failure> {
+    let display = Display::new(json);
+    let outcomes = exec::apply(machine, journal, command, &planned.plans, &display)
+        .map_err(|e| Failure(1, e.to_string()))?;
+    display.finish();
+    let ok = outcomes.iter().all(|o| o.outcome.success());
+    let out = if json {
+        format!(
+            "{:#}\n",
+            serde_json::json!({"config": planned.name, "ok": ok, "gpus": outcomes})
+        )
+    } else {
+        let mut s = String::new();
+        for o in &outcomes {
+            s.push_str(&format!(
+                "GPU {} ({}): {}\n",
+                o.index,
+                o.uuid,
+                describe_outcome(&o.outcome)
+            ));
+        }
+        if ok {
+            s.push_str("MIG configuration applied successfully\n");
+        }
+        s
+    };
+    Ok((out, ok))
+}
+
 /// The plan as text.
-fn plan_text(p: &Planned) -> String {
+pub fn plan_text(p: &Planned) -> String {
     let mut out = String::new();
     for plan in &p.plans {
         let Some(model) = catalog::model(&plan.model) else {
@@ -337,7 +406,7 @@ fn plan_text(p: &Planned) -> String {
     out
 }
 
-fn plan_json(p: &Planned) -> serde_json::Value {
+pub fn plan_json(p: &Planned) -> serde_json::Value {
     serde_json::json!({
         "config": p.name,
         "gpus": p.plans.iter().map(|plan| {
@@ -391,35 +460,14 @@ fn run_apply(cli: ApplyCli, command: &str) -> Result<(), Failure> {
         return Ok(());
     }
     let command = format!("migctl {command}");
-    let outcomes = exec::apply(
+    let (out, ok) = execute(
         s.machine.as_ref(),
         &s.journal,
         &command,
-        &planned.plans,
-        &display,
-    )
-    .map_err(|e| Failure(1, e.to_string()))?;
-    display.finish();
-    let ok = outcomes.iter().all(|o| o.outcome.success());
-    match cli.cfg.output {
-        Output::Text => {
-            for o in &outcomes {
-                println!(
-                    "GPU {} ({}): {}",
-                    o.index,
-                    o.uuid,
-                    describe_outcome(&o.outcome)
-                );
-            }
-            if ok {
-                println!("MIG configuration applied successfully");
-            }
-        }
-        Output::Json => println!(
-            "{:#}",
-            serde_json::json!({"config": planned.name, "ok": ok, "gpus": outcomes})
-        ),
-    }
+        &planned,
+        cli.cfg.output == Output::Json,
+    )?;
+    print!("{out}");
     if ok {
         Ok(())
     } else {
