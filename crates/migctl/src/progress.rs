@@ -50,7 +50,7 @@ impl Progress for Display {
         if let Some((m, bars)) = &self.bars {
             let bar = m.add(ProgressBar::new(n as u64));
             bar.set_style(
-                ProgressStyle::with_template("GPU {prefix}: {msg:.bold} [{pos}/{len}] {wide_msg}")
+                ProgressStyle::with_template("GPU {prefix} [{pos}/{len}] {wide_msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_prefix(gpu.to_string());
