@@ -50,6 +50,7 @@ pub enum Op {
     Processes,
     StartProcess,
     StopProcess,
+    SetTelemetry,
 }
 
 impl std::fmt::Display for Op {
@@ -75,6 +76,7 @@ impl std::fmt::Display for Op {
             Op::Processes => "list processes",
             Op::StartProcess => "start a simulated process",
             Op::StopProcess => "stop a simulated process",
+            Op::SetTelemetry => "set simulated readings",
         })
     }
 }

@@ -97,11 +97,22 @@ pub const CAPS_CONFIG_MINOR: u32 = 1;
 /// nvidia-caps minor for `mig/monitor`.
 pub const CAPS_MONITOR_MINOR: u32 = 2;
 
+/// GPU slots of the driver's nvidia-caps table (`kernel-open/nvidia/nv-caps.c`):
+/// `gpu0` .. `gpu31`, each with GI IDs 0..=14 and CI IDs 0..=7, whether or
+/// not such a GPU or instance exists. `/proc/driver/nvidia-caps/mig-minors`
+/// lists all of them.
+pub const CAPS_GPU_SLOTS: u32 = 32;
+/// GPU-instance slots per GPU in the nvidia-caps table (swizzle IDs 0..=14).
+pub const CAPS_GI_SLOTS: u32 = 15;
+/// Compute-instance slots per GPU instance in the nvidia-caps table.
+pub const CAPS_CI_SLOTS: u32 = 8;
+
 /// nvidia-caps minor of `gpu<G>/gi<I>/access`, where `gpu_minor` is the
 /// `/dev/nvidiaN` minor. Table order of `kernel-open/nvidia/nv-caps.c`:
 /// 15 GIs x (1 + 8 CIs) = 135 entries per GPU, after config (1) and monitor (2).
 pub fn gi_caps_minor(gpu_minor: u32, gi: GpuInstanceId) -> u32 {
-    3 + 135 * gpu_minor + 9 * gi.0
+    let per_gi = 1 + CAPS_CI_SLOTS;
+    CAPS_MONITOR_MINOR + 1 + CAPS_GI_SLOTS * per_gi * gpu_minor + per_gi * gi.0
 }
 
 /// nvidia-caps minor of `gpu<G>/gi<I>/ci<C>/access`.

@@ -1,9 +1,12 @@
 //! `assert`: does the machine hold what a validated config asks for?
 //!
 //! A GPU matches its [`GpuDemand`] when its current MIG mode is the wanted
-//! one and, with MIG on, its GPU instances are the wanted ones: the same GI
-//! profiles, each holding the same CI profiles (the structure mig-parted's
-//! packing gives), at the pinned placements where the demand pins them.
+//! one and, with MIG on, it holds the wanted instances: GIs the demand pins
+//! (a start slot, or CI starts; migctl/v1) exactly as pinned, the others by
+//! profile counts, one per compute instance (`3g.20gb`, `1c.3g.20gb`), as
+//! mig-parted's `MigConfig.Equals` compares them. Which GI an unpinned CI
+//! sits in is not compared, so a layout mig-parted made with the same counts
+//! asserts, and an exported config asserts on the machine it came from.
 //!
 //! Unlike mig-parted (whose `AssertMigConfig` fails unless *every* GPU of the
 //! node was matched by an entry, so a config that selects only some GPUs can
@@ -121,8 +124,23 @@ fn describe_want(model: &catalog::GpuModel, demand: &GpuDemand) -> String {
         .join(", ")
 }
 
+/// What names a CI profile inside a GI of profile `gi`: its compute slices
+/// (`1c.2g.20gb`), since mig-parted names CIs by size and H100's 2g.20gb has
+/// two 1-slice CI profiles (0 and 7) under one name. Without the board, the ID.
+fn ci_key(
+    model: Option<&catalog::GpuModel>,
+    gi: mig_model::GiProfileId,
+    ci: mig_model::CiProfileId,
+) -> u32 {
+    model
+        .and_then(|m| engine::gi_profile(m, gi).ok())
+        .and_then(|p| engine::ci_profile(p, ci).ok())
+        .map(|c| c.slices)
+        .unwrap_or(1000 + ci.0)
+}
+
 /// Whether the CIs of `have` are exactly `want` (pinned ones where pinned).
-fn cis_match(have: &GpuInstance, want: &[CiDemand]) -> bool {
+fn cis_match(model: Option<&catalog::GpuModel>, have: &GpuInstance, want: &[CiDemand]) -> bool {
     if have.compute_instances.len() != want.len() {
         return false;
     }
@@ -136,8 +154,9 @@ fn cis_match(have: &GpuInstance, want: &[CiDemand]) -> bool {
             .enumerate()
             .position(|(i, c)| {
                 !used[i]
-                    && c.profile_id == w.profile
-                    && w.placement.is_none_or(|p| p == c.placement)
+                    && ci_key(model, have.profile_id, c.profile_id)
+                        == ci_key(model, have.profile_id, w.profile)
+                    && w.placement.is_none_or(|p| p.start == c.placement.start)
             });
         match hit {
             Some(i) => used[i] = true,
@@ -147,37 +166,80 @@ fn cis_match(have: &GpuInstance, want: &[CiDemand]) -> bool {
     true
 }
 
-fn gi_matches(have: &GpuInstance, want: &GiDemand) -> bool {
+fn gi_matches(model: Option<&catalog::GpuModel>, have: &GpuInstance, want: &GiDemand) -> bool {
     have.profile_id == want.profile
-        && want.placement.is_none_or(|p| p == have.placement)
-        && cis_match(have, &want.compute_instances)
+        && want
+            .placement
+            .is_none_or(|p| p.start == have.placement.start)
+        && cis_match(model, have, &want.compute_instances)
 }
 
-/// Whether `layout` holds exactly the GIs of `demand`.
-pub fn layout_matches(layout: &Layout, demand: &GpuDemand) -> bool {
-    if layout.gpu_instances.len() != demand.gpu_instances.len() {
-        return false;
+/// What an unpinned GI contributes to the profile counts: one key per CI
+/// (mig-parted's `GetMigConfig` names), or one for a GI without CIs.
+fn count_keys(
+    model: Option<&catalog::GpuModel>,
+    gi: mig_model::GiProfileId,
+    cis: impl Iterator<Item = mig_model::CiProfileId>,
+) -> Vec<(u32, Option<u32>)> {
+    let v: Vec<(u32, Option<u32>)> = cis.map(|c| (gi.0, Some(ci_key(model, gi, c)))).collect();
+    if v.is_empty() {
+        vec![(gi.0, None)]
+    } else {
+        v
     }
+}
+
+/// Whether `layout` holds what `demand` asks for: GIs with a pinned GI or CI
+/// placement exactly (profile, placement, CIs); the rest by profile counts
+/// (which GI each CI sits in is not compared, as mig-parted compares counts).
+pub fn layout_matches(
+    model: Option<&catalog::GpuModel>,
+    layout: &Layout,
+    demand: &GpuDemand,
+) -> bool {
     let mut used = vec![false; layout.gpu_instances.len()];
-    let mut order: Vec<&GiDemand> = demand.gpu_instances.iter().collect();
-    order.sort_by_key(|g| {
-        (
-            g.placement.is_none(),
-            g.compute_instances.iter().all(|c| c.placement.is_none()),
-        )
-    });
-    for w in order {
+    let pinned = |g: &GiDemand| {
+        g.placement.is_some() || g.compute_instances.iter().any(|c| c.placement.is_some())
+    };
+    for w in demand.gpu_instances.iter().filter(|g| pinned(g)) {
         let hit = layout
             .gpu_instances
             .iter()
             .enumerate()
-            .position(|(i, g)| !used[i] && gi_matches(g, w));
+            .position(|(i, g)| !used[i] && gi_matches(model, g, w));
         match hit {
             Some(i) => used[i] = true,
             None => return false,
         }
     }
-    true
+    let mut want: Vec<(u32, Option<u32>)> = demand
+        .gpu_instances
+        .iter()
+        .filter(|g| !pinned(g))
+        .flat_map(|g| {
+            count_keys(
+                model,
+                g.profile,
+                g.compute_instances.iter().map(|c| c.profile),
+            )
+        })
+        .collect();
+    let mut have: Vec<(u32, Option<u32>)> = layout
+        .gpu_instances
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .flat_map(|(g, _)| {
+            count_keys(
+                model,
+                g.profile_id,
+                g.compute_instances.iter().map(|c| c.profile_id),
+            )
+        })
+        .collect();
+    want.sort();
+    have.sort();
+    want == have
 }
 
 /// Does one GPU match its demand (`mode_only`: the MIG mode alone)?
@@ -191,10 +253,11 @@ pub fn assert_gpu(snap: &GpuSnapshot, demand: &GpuDemand, mode_only: bool) -> Re
             pending: snap.mode.pending,
         });
     }
-    if mode_only || !demand.mig_enabled || layout_matches(&snap.layout, demand) {
+    let model = snap.identity.model.as_deref().and_then(catalog::model);
+    if mode_only || !demand.mig_enabled || layout_matches(model, &snap.layout, demand) {
         return Ok(());
     }
-    let Some(model) = snap.identity.model.as_deref().and_then(catalog::model) else {
+    let Some(model) = model else {
         return Err(Mismatch::Layout {
             gpu,
             have: format!("{} GPU instances", snap.layout.gpu_instances.len()),

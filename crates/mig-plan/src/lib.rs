@@ -10,10 +10,13 @@
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
 pub mod assertion;
 pub mod baseline;
+pub mod checkpoint;
 pub mod config;
 pub mod demand;
 pub mod exec;
 pub mod export;
+pub mod generate;
+pub mod hooks;
 pub mod journal;
 pub mod plan;
 #[cfg(test)]

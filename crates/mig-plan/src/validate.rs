@@ -359,7 +359,8 @@ fn pack_counts(
     mirrored: bool,
 ) -> Result<Vec<GiDemand>, ProfileError> {
     let mut items: Vec<(&ProfileName, &GiProfile, &CiProfile)> = Vec::new();
-    for (name, n) in counts {
+    // Zero counts are not resolved, as mig-parted's Flatten skips them.
+    for (name, n) in counts.iter().filter(|(_, n)| *n > 0) {
         let (gi, ci) = name.resolve(model)?;
         for _ in 0..*n {
             items.push((name, gi, ci));

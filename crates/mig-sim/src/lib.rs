@@ -4,12 +4,18 @@
 //! so that several processes (migctl, the fake `libnvidia-ml.so.1`, tests) see
 //! the same machine. Every operation takes the file's lock, reads the state,
 //! applies the MIG engine of `mig-model`, and replaces the file atomically.
-//! It also simulates processes that keep MIG devices busy, and injects faults
-//! (`MIGCTL_SIM_FAULT`).
+//! It also simulates processes that keep MIG devices busy (or registers real
+//! ones, [`procs`]), injects faults (`MIGCTL_SIM_FAULT`), writes the machine
+//! as a host tree kept current after every change ([`host`]), and shows that
+//! tree to a program in a private namespace ([`view`]).
 //!
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
 
+pub mod host;
+pub mod procs;
 pub mod state;
+pub mod telemetry;
+pub mod view;
 
 use mig_model::backend::{
     BackendError, CiInfo, CiProfileStatus, DeviceInfo, GiInfo, GiProfileStatus, GpuIdentity,
@@ -121,6 +127,8 @@ pub enum ProcessError {
     NoMigDevice { gpu: u32, gi: u32, ci: u32 },
     #[error("no simulated process with pid {0}")]
     NoProcess(u32),
+    #[error("process {0} is already registered on a GPU")]
+    AlreadyRegistered(u32),
 }
 
 /// The simulated machine behind a state file. Clones share the fault
@@ -182,6 +190,7 @@ impl SimMachine {
             }
         }
         self.file.save(&lock, &st)?;
+        let _ = host::refresh_roots(self.path(), &st);
         Ok(st)
     }
 
@@ -234,6 +243,9 @@ impl SimMachine {
             }
         }
         self.file.save(&lock, &st).map_err(state_err(op, gpu))?;
+        // Host trees follow the change, still under the lock; their errors
+        // are recorded in each tree and cannot undo the saved change.
+        let _ = host::refresh_roots(self.path(), &st);
         Ok(out)
     }
 
@@ -272,6 +284,21 @@ impl SimMachine {
         name: &str,
         used_memory_mb: u64,
     ) -> Result<u32, BackendError> {
+        self.add_process(gpu, mig, name, used_memory_mb, None)
+    }
+
+    /// Register a process on a MIG device (or a GPU with MIG disabled):
+    /// a simulated one (`host` is `None`, the pid is the machine's next), or
+    /// a live host process `(pid, start time)` that holds the device until
+    /// it exits ([`state::host_start_time`]).
+    fn add_process(
+        &self,
+        gpu: &GpuRef,
+        mig: Option<(u32, u32)>,
+        name: &str,
+        used_memory_mb: u64,
+        host: Option<(u32, u64)>,
+    ) -> Result<u32, BackendError> {
         let op = Op::StartProcess;
         self.update(op, Some(gpu), false, |st| {
             let index = resolve(st, op, gpu)?;
@@ -293,8 +320,16 @@ impl SimMachine {
                 None if g.mig_current => return Err(refuse(ProcessError::MigEnabled(index))),
                 None => {}
             }
-            let pid = st.next_pid;
-            st.next_pid += 1;
+            let pid = match host {
+                Some((pid, _)) if st.processes.iter().any(|p| p.pid == pid) => {
+                    return Err(refuse(ProcessError::AlreadyRegistered(pid)))
+                }
+                Some((pid, _)) => pid,
+                None => {
+                    st.next_pid += 1;
+                    st.next_pid - 1
+                }
+            };
             st.processes.push(SimProcess {
                 pid,
                 gpu: index,
@@ -302,6 +337,7 @@ impl SimMachine {
                 ci: mig.map(|m| m.1),
                 name: name.to_string(),
                 used_memory_mb,
+                start_time: host.map(|h| h.1),
             });
             Ok(pid)
         })

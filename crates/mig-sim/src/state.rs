@@ -52,6 +52,9 @@ pub struct SimGpu {
     pub mig_current: bool,
     pub mig_pending: bool,
     pub layout: Layout,
+    /// Modelled sensor readings and modes (`migctl sim set`); absent in older files.
+    #[serde(default)]
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 /// A simulated process holding a GPU or a MIG device busy.
@@ -63,6 +66,34 @@ pub struct SimProcess {
     pub ci: Option<u32>,
     pub name: String,
     pub used_memory_mb: u64,
+    /// For a live host process (`migctl sim run -- CMD`, `--pid`): its start
+    /// time in clock ticks after boot (`/proc/PID/stat` field 22), which
+    /// tells it from a later process that reuses the pid. It holds the
+    /// device while that process lives; `None` for simulated processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
+}
+
+/// The start time of live process `pid` (`/proc/PID/stat` field 22), or
+/// `None` when no such process runs (zombies count as gone).
+pub fn host_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name (field 2) may hold spaces and parentheses
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if matches!(fields.first(), Some(&"Z") | Some(&"X") | None) {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+impl SimProcess {
+    /// Whether the process still holds its device: simulated ones until
+    /// `migctl sim kill`, host ones while the same process lives.
+    pub fn is_alive(&self) -> bool {
+        self.start_time
+            .is_none_or(|t| host_start_time(self.pid) == Some(t))
+    }
 }
 
 /// Problems with the state file. Each names the file and what to do.
@@ -125,6 +156,7 @@ impl MachineState {
                 mig_current: false,
                 mig_pending: false,
                 layout: Layout::new(*mirrored),
+                telemetry: Default::default(),
             });
         }
         Ok(MachineState {
@@ -314,7 +346,10 @@ impl StateFile {
             }
             Err(e) => return Err(self.io("read it")(e)),
         };
-        MachineState::parse(&self.path, &text)
+        let mut st = MachineState::parse(&self.path, &text)?;
+        // host processes that have exited free their devices
+        st.processes.retain(SimProcess::is_alive);
+        Ok(st)
     }
 
     /// Replace the state atomically: write a temporary file beside it, flush

@@ -1,5 +1,26 @@
 //! Help texts.
 
+/// A help text with the usage lines naming the program as invoked: through
+/// a link named `nvidia-smi`, `Usage: nvidia-smi mig [options]` and
+/// `nvidia-smi -L`, as nvidia-smi's own help says (mig-parted and scripts
+/// run migctl under that name). Other lines keep migctl's name.
+pub fn name_program(text: &str, prog: &str) -> String {
+    if prog == "migctl" || !prog.starts_with("nvidia-smi") {
+        return text.to_string();
+    }
+    text.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("migctl ") || t == "migctl" || t.starts_with("Usage: migctl") {
+                l.replacen("migctl", prog, 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
 /// `migctl -h`.
 pub const TOP: &str = r#"migctl: manage NVIDIA Multi-Instance GPU (MIG), on real GPUs or a simulated machine.
 
@@ -10,6 +31,12 @@ Usage:
     migctl [-i IDS] -r             Reset GPUs (applies a pending MIG mode).
     migctl mig [options]           MIG management, as `nvidia-smi mig` ("migctl mig -h").
     migctl sim <command>           The simulated machine ("migctl sim --help").
+    migctl assert -f FILE [-c NAME]  Exit 0 when the GPUs hold config NAME of a mig-parted
+                                   file ("migctl assert -h"; -f - reads stdin).
+    migctl export [--placements]   The current layout as a mig-parted config.
+    migctl apply|plan -f FILE [-c NAME]  Apply a config, or show the steps.
+    migctl parted <command>        nvidia-mig-parted's command line (also through a link
+                                   named nvidia-mig-parted).
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.
@@ -100,3 +127,28 @@ pub const MIG: &str = r#"
 
 
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves that under the nvidia-smi name every usage line names
+    /// nvidia-smi (no usage line still says migctl), and that under
+    /// migctl's own name the texts are unchanged.
+    #[test]
+    fn usage_lines_name_the_program() {
+        for text in [TOP, MIG] {
+            let t = name_program(text, "nvidia-smi");
+            for l in t.lines() {
+                let l = l.trim_start();
+                assert!(
+                    !l.starts_with("migctl ") && !l.starts_with("Usage: migctl"),
+                    "{l}"
+                );
+            }
+            assert_eq!(name_program(text, "migctl"), text);
+        }
+        assert!(name_program(MIG, "nvidia-smi").contains("Usage: nvidia-smi mig [options]"));
+        assert!(name_program(TOP, "nvidia-smi").contains("    nvidia-smi -L "));
+    }
+}

@@ -2,10 +2,15 @@
 //! No MIG rule is decided here (they live in `mig-model`).
 
 mod bench_cmd;
+mod config_verbs;
 mod help;
+mod live;
+mod parted;
 mod progress;
 mod reconcile_cmd;
 mod sim_cmd;
+mod sim_host;
+mod sim_set;
 mod smi_args;
 mod smi_out;
 mod smi_run;
@@ -19,6 +24,16 @@ use std::process::ExitCode;
 /// The model a simulated machine starts with when none was initialised:
 /// the MIG User Guide's examples run on an A100-SXM4-40GB.
 const DEFAULT_MODEL: &str = "a100-sxm4-40gb";
+
+/// The name this binary was invoked by (`argv[0]`'s file name): `migctl`,
+/// or `nvidia-mig-parted` / `nvidia-smi` through a link.
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "migctl".into())
+}
 
 /// Which backend `MIGCTL_BACKEND` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,17 +83,32 @@ fn traced(b: NvmlBackend) -> Box<dyn Backend> {
 /// Pick the backend as `MIGCTL_BACKEND` says: `nvml` requires NVML, `sim`
 /// is the simulated machine, `auto` (the default) uses NVML when it loads,
 /// initialises and has a GPU, else the simulated machine with a note.
-/// Also says whether it is the simulated machine (whose apply journal lives
-/// next to its state file).
+fn open_backend() -> Result<Box<dyn Backend>, String> {
+    open_backend_kind().map(|(b, _)| b)
+}
+
+/// [`open_backend`], and whether it is the simulated machine (whose apply
+/// journal lives beside its state file).
 fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
+    let chose_sim = std::cell::Cell::new(false);
+    let b = open_backend_inner(&chose_sim)?;
+    reconcile_cmd::set_backend_is_sim(chose_sim.get());
+    Ok((b, chose_sim.get()))
+}
+
+fn open_backend_inner(chose_sim: &std::cell::Cell<bool>) -> Result<Box<dyn Backend>, String> {
+    let open_sim = || {
+        chose_sim.set(true);
+        open_sim()
+    };
     match backend_choice()? {
-        BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
+        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok((traced(b), false)),
+            Ok(b) => Ok(traced(b)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok((traced(b), false)),
+            Ok(b) => Ok(traced(b)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -86,17 +116,22 @@ fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
                     e.summary(),
                     sim.describe()
                 );
-                Ok((Box::new(sim), true))
+                Ok(Box::new(sim))
             }
         },
     }
 }
 
 fn main() -> ExitCode {
+    let prog = program_name();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if prog == "nvidia-mig-parted" {
+        return parted::main(&args);
+    }
     match args.first().map(String::as_str) {
         Some("sim") => return sim_cmd::main(&args),
-        Some("plan" | "apply") => return reconcile_cmd::main(&args),
+        Some("parted") => return parted::main(&args[1..]),
+        Some("assert" | "export" | "apply" | "plan") => return config_verbs::main(&args),
         Some("bench") => return bench_cmd::main(&args),
         _ => {}
     }
@@ -108,7 +143,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(o) = smi_run::without_backend(&cmd) {
-        print!("{}", o.stdout);
+        print!("{}", help::name_program(&o.stdout, &prog));
         return ExitCode::SUCCESS;
     }
     let style = match smi_out::Style::from_env() {
@@ -143,8 +178,14 @@ fn main() -> ExitCode {
     std::mem::forget(backend);
     match result {
         Ok(o) => {
+            let text = if matches!(&cmd, smi_args::SmiCommand::Mig(m) if m.action == smi_args::MigAction::Help)
+            {
+                help::name_program(&o.stdout, &prog)
+            } else {
+                o.stdout
+            };
             let mut out = std::io::stdout().lock();
-            let _ = out.write_all(o.stdout.as_bytes());
+            let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
             ExitCode::from(o.code.clamp(0, 255) as u8)
         }

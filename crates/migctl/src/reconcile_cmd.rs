@@ -1,16 +1,17 @@
-//! `migctl plan` and `migctl apply`: mig-parted configs planned per GPU
-//! and applied through the journal (`mig_plan::plan`, `mig_plan::exec`).
-//! This file parses, wires and prints; the decisions are mig-plan's.
+//! The reconciler's side of `migctl plan` / `migctl apply` (and of the
+//! `nvidia-mig-parted` drop-in's apply): plan a validated selection per GPU,
+//! run it through the journal with progress, recover an interrupted apply,
+//! and say what happened. `config_verbs::reconcile` (the executor plug)
+//! calls these; the decisions are `mig_plan::plan`'s and `mig_plan::exec`'s.
 
 use crate::progress::Display;
-use clap::{Args, Parser, ValueEnum};
+use clap::{Parser, ValueEnum};
 use mig_model::backend::{Backend, GpuSnapshot};
 use mig_model::{catalog, engine, GpuModel};
-use mig_plan::config::Spec;
-use mig_plan::exec::{self, GpuOutcome, Machine, Outcome};
+use mig_plan::exec::{self, GpuOutcome, Outcome};
 use mig_plan::journal::{self, JournalFile};
 use mig_plan::plan::{plan_gpu, GpuPlan, MigState, PlanOptions};
-use mig_plan::validate::{validate, Selection};
+use mig_plan::validate::Selection;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,60 +22,19 @@ pub enum Output {
     Json,
 }
 
-/// What `plan` and `apply` share.
-#[derive(Args, Debug)]
-pub struct ConfigArgs {
-    /// The mig-parted config file (`-` reads standard input).
-    #[arg(short = 'f', long = "config-file", value_name = "FILE")]
-    pub file: PathBuf,
-    /// The named config to use (optional when the file holds one).
-    #[arg(short = 'c', long = "selected-config", value_name = "NAME")]
-    pub config: Option<String>,
-    /// Only the MIG mode: no instances are created (those in the way of
-    /// disabling MIG are destroyed).
-    #[arg(short = 'm', long)]
-    pub mode_only: bool,
-    /// Never reset a GPU; on Ampere a mode change then stays pending.
-    #[arg(short = 's', long)]
-    pub skip_reset: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: Output,
-}
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "migctl plan",
-    about = "Show what `migctl apply` would do: the steps per GPU and each GPU's layout before and after",
-    disable_version_flag = true
-)]
-struct PlanCli {
-    #[command(flatten)]
-    cfg: ConfigArgs,
-}
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "migctl apply",
-    about = "Apply a mig-parted config: keep what can stay, change the rest, roll a GPU back if a step fails",
-    disable_version_flag = true
-)]
-struct ApplyCli {
-    #[command(flatten)]
-    cfg: ConfigArgs,
-    /// Plan and print, change nothing.
-    #[arg(long)]
-    dry_run: bool,
-}
-
 /// A failure with its exit status (documented in the README).
 pub struct Failure(pub u8, pub String);
 
-impl Failure {
-    fn exit(self) -> ExitCode {
-        eprintln!("migctl: {}", self.1);
-        ExitCode::from(self.0)
-    }
+static SIM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Record whether the backend this process opened is the simulator.
+pub fn set_backend_is_sim(sim: bool) {
+    SIM.store(sim, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The journal for the backend this process opened.
+pub fn current_journal() -> JournalFile {
+    journal_file(SIM.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 /// Where the journal lives: `$MIGCTL_JOURNAL`; next to the simulated
@@ -105,7 +65,7 @@ pub fn unfinished_warning(sim: bool) -> Option<String> {
     unfinished_at(&journal_file(sim))
 }
 
-fn unfinished_at(file: &JournalFile) -> Option<String> {
+pub fn unfinished_at(file: &JournalFile) -> Option<String> {
     match exec::pending(file) {
         Ok(None) => None,
         Ok(Some(j)) => {
@@ -123,41 +83,6 @@ fn unfinished_at(file: &JournalFile) -> Option<String> {
             ))
         }
         Err(e) => Some(e.to_string()),
-    }
-}
-
-/// A machine ready for planning: the backend behind the executor's
-/// interface, the journal, and every GPU's snapshot.
-pub struct Session {
-    pub machine: Box<dyn Backend>,
-    pub journal: JournalFile,
-    pub snaps: Vec<GpuSnapshot>,
-}
-
-impl Session {
-    pub fn open() -> Result<Session, Failure> {
-        let (machine, sim) = crate::open_backend_kind().map_err(|e| Failure(1, e))?;
-        Ok(Session {
-            machine,
-            journal: journal_file(sim),
-            snaps: Vec::new(),
-        })
-    }
-
-    /// Finish or roll back an interrupted apply, printing what happened.
-    pub fn recover(&self, display: &Display) -> Result<Vec<GpuOutcome>, Failure> {
-        recover(self.machine.as_ref(), &self.journal, display)
-    }
-
-    /// Read every GPU.
-    pub fn read(&mut self) -> Result<(), Failure> {
-        let gpus = self.machine.gpus().map_err(|e| Failure(1, e.to_string()))?;
-        self.snaps = gpus
-            .iter()
-            .map(|g| self.machine.snapshot(g))
-            .collect::<Result<_, _>>()
-            .map_err(|e| Failure(1, e.to_string()))?;
-        Ok(())
     }
 }
 
@@ -258,23 +183,6 @@ pub struct Planned {
     pub plans: Vec<GpuPlan>,
 }
 
-/// Load, validate and plan. Nothing is changed; any problem on any GPU
-/// stops everything.
-pub fn plan_config(cfg: &ConfigArgs, snaps: &[GpuSnapshot]) -> Result<Planned, Failure> {
-    let spec = Spec::load(&cfg.file).map_err(|e| Failure(2, e.to_string()))?;
-    let origin = cfg.file.display().to_string();
-    let named = spec
-        .select(cfg.config.as_deref(), &origin)
-        .map_err(|e| Failure(2, e.to_string()))?;
-    let ids: Vec<_> = snaps.iter().map(|s| s.identity.clone()).collect();
-    let selection = validate(named, &ids).map_err(|e| Failure(2, e.to_string()))?;
-    let opts = PlanOptions {
-        mode_only: cfg.mode_only,
-        skip_reset: cfg.skip_reset,
-    };
-    plan_selection(&named.name, selection, snaps, opts)
-}
-
 /// Plan every GPU a validated selection names (the entry point for the
 /// config verbs' executor plug: they load and validate, this plans, and
 /// [`execute`] runs). Any GPU that cannot be planned stops everything.
@@ -344,12 +252,69 @@ pub fn execute(
                 describe_outcome(&o.outcome)
             ));
         }
-        if ok {
-            s.push_str("MIG configuration applied successfully\n");
-        }
         s
     };
     Ok((out, ok))
+}
+
+/// The state of each GPU before the first phase of this process's apply
+/// (mig-parted's orchestration runs the mode, then the instances, as two
+/// plans).
+static FIRST: std::sync::Mutex<Vec<GpuPlan>> = std::sync::Mutex::new(Vec::new());
+
+/// Remember, once per process, where the GPUs of the first phase started.
+pub fn remember_first_phase(planned: &Planned) {
+    if let Ok(mut f) = FIRST.lock() {
+        if f.is_empty() {
+            *f = planned.plans.clone();
+        }
+    }
+}
+
+/// After a later phase failed and rolled back: bring every GPU an earlier
+/// phase changed back to where the first phase found it. The report, empty
+/// when nothing had to go back.
+pub fn undo_earlier_phases(
+    machine: &dyn Backend,
+    journal: &JournalFile,
+) -> Result<String, Failure> {
+    let first = FIRST.lock().map(|f| f.clone()).unwrap_or_default();
+    let mut back = Vec::new();
+    for p in first {
+        let Some(model) = catalog::model(&p.model) else {
+            continue;
+        };
+        let now = exec::Machine::snapshot(machine, &mig_model::GpuRef::Uuid(p.uuid.clone()))
+            .map_err(|e| Failure(1, e.to_string()))?;
+        let now = MigState::of(&now);
+        if now == p.before {
+            continue;
+        }
+        let steps = mig_plan::plan::plan_restore(model, &now, &p.before)
+            .map_err(|e| Failure(1, format!("GPU {}: {e}", p.index)))?;
+        back.push(GpuPlan {
+            after: p.before.clone(),
+            before: now,
+            steps,
+            ..p
+        });
+    }
+    if back.is_empty() {
+        return Ok(String::new());
+    }
+    let planned = Planned {
+        name: "the state before this apply".into(),
+        selection: Selection::default(),
+        plans: back,
+    };
+    let (out, ok) = execute(machine, journal, "migctl apply (undo)", &planned, false)?;
+    if !ok {
+        return Err(Failure(1, format!("{out}undoing the earlier phase failed")));
+    }
+    Ok(out
+        .lines()
+        .map(|l| format!("{l} (undoing the MIG mode change of this apply)\n"))
+        .collect())
 }
 
 /// The plan as text.
@@ -427,82 +392,10 @@ pub fn plan_json(p: &Planned) -> serde_json::Value {
     })
 }
 
-fn run_plan(cli: PlanCli) -> Result<(), Failure> {
-    let mut s = Session::open()?;
-    if let Some(w) = unfinished_at(&s.journal) {
-        eprintln!("migctl: {w}");
-    }
-    s.read()?;
-    let planned = plan_config(&cli.cfg, &s.snaps)?;
-    match cli.cfg.output {
-        Output::Text => print!("{}", plan_text(&planned)),
-        Output::Json => println!("{:#}", plan_json(&planned)),
-    }
-    Ok(())
-}
-
-/// `migctl apply`: recover, read, validate, plan, run.
-fn run_apply(cli: ApplyCli, command: &str) -> Result<(), Failure> {
-    let mut s = Session::open()?;
-    let display = Display::new(cli.cfg.output == Output::Json);
-    if !cli.dry_run {
-        s.recover(&display)?;
-    } else if let Some(w) = unfinished_at(&s.journal) {
-        eprintln!("migctl: {w}");
-    }
-    s.read()?;
-    let planned = plan_config(&cli.cfg, &s.snaps)?;
-    if cli.dry_run {
-        match cli.cfg.output {
-            Output::Text => println!("{}dry run: nothing was changed", plan_text(&planned)),
-            Output::Json => println!("{:#}", plan_json(&planned)),
-        }
-        return Ok(());
-    }
-    let command = format!("migctl {command}");
-    let (out, ok) = execute(
-        s.machine.as_ref(),
-        &s.journal,
-        &command,
-        &planned,
-        cli.cfg.output == Output::Json,
-    )?;
-    print!("{out}");
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure(
-            1,
-            "the config was not applied on every GPU (see above)".into(),
-        ))
-    }
-}
-
 /// Parse a verb's command line; help and usage errors exit here, as clap prints them.
 pub fn parse<T: Parser>(args: &[String]) -> Result<T, ExitCode> {
     T::try_parse_from(args).map_err(|e| {
         let _ = e.print();
         ExitCode::from(if e.use_stderr() { 2 } else { 0 })
     })
-}
-
-/// `migctl plan ...` / `migctl apply ...` (`args[0]` is the verb).
-pub fn main(args: &[String]) -> ExitCode {
-    let argv: Vec<String> = std::iter::once(format!("migctl {}", args[0]))
-        .chain(args[1..].iter().cloned())
-        .collect();
-    let r = match args[0].as_str() {
-        "plan" => match parse::<PlanCli>(&argv) {
-            Ok(cli) => run_plan(cli),
-            Err(code) => return code,
-        },
-        _ => match parse::<ApplyCli>(&argv) {
-            Ok(cli) => run_apply(cli, &args.join(" ")),
-            Err(code) => return code,
-        },
-    };
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => f.exit(),
-    }
 }

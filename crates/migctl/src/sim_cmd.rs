@@ -43,7 +43,9 @@ enum SimCmd {
     /// List the GPU models the simulator knows.
     Models,
     /// Start a simulated process on a MIG device (or on a GPU with MIG
-    /// disabled); prints its pid first, then what it is.
+    /// disabled) and print its pid; with `-- CMD ARGS...`, run CMD as a real
+    /// process holding the device until it exits (exit status is CMD's);
+    /// with `--pid`, register a running process.
     Run {
         /// GPU index.
         #[arg(long)]
@@ -60,9 +62,26 @@ enum SimCmd {
         /// GPU memory the process uses, MiB.
         #[arg(long, default_value_t = 256)]
         memory: u64,
+        /// Register this running process (it holds the device while it lives).
+        #[arg(long, conflicts_with_all = ["name", "cmd"])]
+        pid: Option<u32>,
+        /// The program to run on the device, after `--`.
+        #[arg(last = true, value_name = "CMD", conflicts_with = "name")]
+        cmd: Vec<String>,
     },
+    /// Write the simulated host (sysfs PCI entries, /proc/driver files,
+    /// /dev nodes) under DIR at the host's own paths and keep it current
+    /// after every change of the machine.
+    Root(crate::sim_host::RootArgs),
+    /// Run CMD with the simulated host in view: /sys/bus/pci, /proc/driver,
+    /// /proc/devices, /proc/modules and /dev/nvidia* from the tree, the fake
+    /// libnvidia-ml.so.1 first on LD_LIBRARY_PATH and migctl as nvidia-smi.
+    Exec(crate::sim_host::ExecArgs),
     /// End a simulated process.
     Kill { pid: u32 },
+    /// Set modelled readings of simulated GPUs (temperature=85 power=300
+    /// utilization=50 ...), or show them.
+    Set(crate::sim_set::SetArgs),
     /// Print the state file's path.
     Path,
     /// Print the path of a libnvidia-ml.so.1 that serves the NVML API from
@@ -176,8 +195,22 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             gpu,
             gi,
             ci,
+            memory,
+            pid,
+            cmd,
+            ..
+        } if pid.is_some() || !cmd.is_empty() => {
+            crate::sim_host::run_host(&open()?, gpu, gi.zip(ci), memory, pid, &cmd)
+        }
+        SimCmd::Root(a) => crate::sim_host::root(&open()?, a),
+        SimCmd::Exec(a) => crate::sim_host::exec(&open()?, a),
+        SimCmd::Run {
+            gpu,
+            gi,
+            ci,
             name,
             memory,
+            ..
         } => {
             let sim = open()?;
             let mig = gi.zip(ci);
@@ -198,6 +231,7 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             sim.kill_process(pid)
                 .map_err(|e| (backend_exit(&e), e.to_string()))
         }
+        SimCmd::Set(a) => crate::sim_set::run(open()?, a),
         SimCmd::Path => {
             println!("{}", mig_sim::default_state_path().display());
             Ok(())
@@ -228,7 +262,7 @@ const ENV_SHIM: &str = "MIGCTL_NVML_SHIM";
 /// only `target/<profile>/deps/` when `cargo test` built it as a test
 /// dependency; a test binary itself runs from `deps/`, one level below. The
 /// newest candidate wins, so a stale copy never shadows a fresh build.
-fn nvml_lib() -> Result<PathBuf, String> {
+pub(crate) fn nvml_lib() -> Result<PathBuf, String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot locate the migctl executable: {e}"))?;
     let exe = exe.canonicalize().unwrap_or(exe);

@@ -388,13 +388,20 @@ fn fault_sweep() {
                     .env("MIGCTL_SIM_FAULT", format!("fail:{n}:{e}"))
                     .output()
                     .unwrap();
-                let out = String::from_utf8_lossy(&o.stdout);
+                let out = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
                 assert_eq!(o.status.code(), Some(1), "{to} fail:{n}:{e}: {out}");
                 assert!(
                     out.contains("rolled back, the GPU is exactly as before"),
                     "{to} fail:{n}:{e}: {out}"
                 );
-                assert!(!out.contains(": applied"), "{to} fail:{n}:{e}: {out}");
+                assert!(
+                    !out.contains(&format!("{to}: applied")),
+                    "{to} fail:{n}:{e}: {out}"
+                );
                 assert_eq!(
                     m.state_text(),
                     start,
@@ -463,7 +470,7 @@ fn dry_run_and_mode_only() {
     let before = m.state_text();
     let out = m.ok(&["apply", "--dry-run", "-f", f, "-c", "all-balanced"]);
     assert!(out.contains("1. set MIG mode on"), "{out}");
-    assert!(out.contains("dry run: nothing was changed"));
+    assert!(out.contains("nothing changed"), "{out}");
     assert_eq!(m.state_text(), before);
     m.ok(&["apply", "--mode-only", "-f", f, "-c", "all-balanced"]);
     let s = snapshot(&m, 0);

@@ -324,26 +324,16 @@ fn root_only_machine_refuses_other_users() {
             return m.run(args);
         }
         let plain = m.cmd(args);
-        for attempt in 0.. {
-            let mut c = std::process::Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .arg(&copy)
-                .args(args);
-            for (k, v) in plain.get_envs() {
-                if let Some(v) = v {
-                    c.env(k, v);
-                }
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&copy)
+            .args(args);
+        for (k, v) in plain.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
             }
-            let o = c.output().expect("setpriv (util-linux) runs");
-            // a test thread forking while the copy was open for writing
-            // makes exec fail with "Text file busy" for a moment
-            let busy = String::from_utf8_lossy(&o.stderr).contains("Text file busy");
-            if !busy || attempt == 20 {
-                return o;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        unreachable!()
+        common::output_retrying_busy(&mut c)
     };
     let before = m.state_text();
     if as_root {

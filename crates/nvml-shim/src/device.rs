@@ -140,6 +140,70 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByUUID(
     )
 }
 
+/// `NVML_STRUCT_VERSION(UUID, 1)` (`nvmlUUID_v1_t` is 52 bytes).
+const UUID_V1: c_uint = 0x0100_0034;
+/// `NVML_UUID_TYPE_ASCII` / `_BINARY`.
+const UUID_ASCII: c_uint = 1;
+const UUID_BINARY: c_uint = 2;
+
+/// `nvmlUUID_v1_t` (NVML 13; not in the `nvml-wrapper-sys` 0.9 bindings):
+/// the value is 41 ASCII bytes or 16 binary ones.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct NvmlUuidV1 {
+    pub version: c_uint,
+    pub kind: c_uint,
+    pub value: [u8; 41],
+}
+
+/// `nvmlDeviceGetHandleByUUIDV`: as `nvmlDeviceGetHandleByUUID`, the UUID
+/// given as text or as its 16 bytes (matched against GPU and MIG UUIDs).
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetHandleByUUIDV(
+    uuid: *const NvmlUuidV1,
+    device: *mut sys::nvmlDevice_t,
+) -> Return {
+    call(
+        "nvmlDeviceGetHandleByUUIDV",
+        || log_args!(),
+        || {
+            let u = unsafe { crate::errors::input(uuid) }?;
+            let device = unsafe { out(device) }?;
+            if u.version != UUID_V1 {
+                return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+            }
+            let st = machine::snapshot()?;
+            *device = match u.kind {
+                UUID_ASCII => {
+                    let end = u
+                        .value
+                        .iter()
+                        .position(|&b| b == 0)
+                        .unwrap_or(u.value.len());
+                    let text =
+                        std::str::from_utf8(&u.value[..end]).map_err(|_| Fail::INVALID_ARGUMENT)?;
+                    find_uuid(&st, text)?
+                }
+                UUID_BINARY => {
+                    let hex: String = u.value[..16].iter().map(|b| format!("{b:02x}")).collect();
+                    let dashed = format!(
+                        "{}-{}-{}-{}-{}",
+                        &hex[..8],
+                        &hex[8..12],
+                        &hex[12..16],
+                        &hex[16..20],
+                        &hex[20..]
+                    );
+                    find_uuid(&st, &format!("GPU-{dashed}"))
+                        .or_else(|_| find_uuid(&st, &format!("MIG-{dashed}")))?
+                }
+                _ => return Err(Fail::INVALID_ARGUMENT),
+            };
+            Ok(())
+        },
+    )
+}
+
 /// `domain:bus:device.function` as numbers, from the forms NVML accepts:
 /// `00000000:07:00.0`, `0000:07:00.0` or `07:00.0` (hex, any case).
 fn parse_bus_id(s: &str) -> Option<[u32; 4]> {
@@ -300,12 +364,47 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v2(
     unsafe { get_pci("nvmlDeviceGetPciInfo_v2", device, pci) }
 }
 
+/// `nvmlPciInfo_t` as NVML v1 laid it out (52 bytes): a 16-byte bus ID in
+/// the legacy `0000:07:00.0` form, the IDs, and four reserved words. The
+/// unversioned `nvmlDeviceGetPciInfo` still writes this layout for callers
+/// built against it (nvml.h's `NVML_NO_UNVERSIONED_FUNC_DEFS` block).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PciInfoV1 {
+    pub bus_id: [c_char; 16],
+    pub domain: c_uint,
+    pub bus: c_uint,
+    pub device: c_uint,
+    pub pci_device_id: c_uint,
+    pub pci_sub_system_id: c_uint,
+    pub reserved: [c_uint; 4],
+}
+
+/// `nvmlDeviceGetPciInfo`: the v1 layout ([`PciInfoV1`]); `_v2` and `_v3`
+/// write the current 68-byte `nvmlPciInfo_t`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPciInfo(
     device: sys::nvmlDevice_t,
-    pci: *mut sys::nvmlPciInfo_t,
+    pci: *mut PciInfoV1,
 ) -> Return {
-    unsafe { get_pci("nvmlDeviceGetPciInfo", device, pci) }
+    call(
+        "nvmlDeviceGetPciInfo",
+        || log_args!(device),
+        || {
+            let pci = unsafe { out(pci) }?;
+            let p = with_device(device, pci_info)?;
+            *pci = PciInfoV1 {
+                bus_id: p.busIdLegacy,
+                domain: p.domain,
+                bus: p.bus,
+                device: p.device,
+                pci_device_id: p.pciDeviceId,
+                pci_sub_system_id: p.pciSubSystemId,
+                reserved: [0; 4],
+            };
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]

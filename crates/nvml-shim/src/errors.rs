@@ -201,26 +201,24 @@ pub fn fill_chars<const N: usize>(field: &mut [c_char; N], s: &str) {
     }
 }
 
-/// The list-returning calls (placements, processes): a null array asks for
-/// the count; an array with room for fewer than `items.len()` entries gets
-/// `INSUFFICIENT_SIZE` with the needed count written back.
+/// The placement lists (`nvmlDeviceGetGpuInstancePossiblePlacements*`,
+/// `nvmlGpuInstanceGetComputeInstancePossiblePlacements`): nvml.h makes
+/// `*count` output only ("Returns number of allowed placements") and the
+/// array "Can be NULL to discover number of allowed placements ... If
+/// non-NULL must be large enough to accommodate the placements supported by
+/// the profile", so the incoming `*count` is never read (callers may leave
+/// it uninitialised) and a non-null array gets every placement.
 ///
 /// # Safety
-/// `count` is null or valid; `array` is null or valid for `*count` writes.
+/// `count` is null or valid; `array` is null or has room for `items.len()` entries.
 pub unsafe fn write_list<T: Copy>(array: *mut T, count: *mut c_uint, items: &[T]) -> Result<()> {
     // SAFETY: per the caller's contract.
     let count = unsafe { out(count) }?;
     let needed = c_uint::try_from(items.len()).map_err(|_| Fail::UNKNOWN)?;
-    if array.is_null() {
-        *count = needed;
-        return Ok(());
+    if !array.is_null() {
+        // SAFETY: a non-null `array` has room for every placement (nvml.h).
+        unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), array, items.len()) };
     }
-    if *count < needed {
-        *count = needed;
-        return Err(Fail::INSUFFICIENT_SIZE);
-    }
-    // SAFETY: `array` has room for `*count >= items.len()` entries.
-    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), array, items.len()) };
     *count = needed;
     Ok(())
 }
@@ -290,21 +288,22 @@ mod tests {
         assert_eq!(r, Err(Fail::INVALID_ARGUMENT));
     }
 
-    /// Proves the list protocol: NULL asks for the count, short arrays get
-    /// INSUFFICIENT_SIZE plus the needed count.
+    /// Proves the placement-list protocol of nvml.h: NULL asks for the
+    /// count, and the incoming count is never read (a garbage or too small
+    /// value still gets every placement).
     #[test]
     fn write_list_protocol() {
         let items = [7u32, 8, 9];
         let mut count = 0;
         unsafe { write_list(std::ptr::null_mut(), &mut count, &items) }.unwrap();
         assert_eq!(count, 3);
+        for garbage in [0, 2, 0xDEAD_BEEF] {
+            let mut arr = [0u32; 3];
+            count = garbage;
+            unsafe { write_list(arr.as_mut_ptr(), &mut count, &items) }.unwrap();
+            assert_eq!((count, arr), (3, items));
+        }
         let mut arr = [0u32; 3];
-        count = 2;
-        let r = unsafe { write_list(arr.as_mut_ptr(), &mut count, &items) };
-        assert_eq!((r, count, arr), (Err(Fail::INSUFFICIENT_SIZE), 3, [0; 3]));
-        count = 3;
-        unsafe { write_list(arr.as_mut_ptr(), &mut count, &items) }.unwrap();
-        assert_eq!((count, arr), (3, items));
         let r = unsafe { write_list(arr.as_mut_ptr(), std::ptr::null_mut(), &items) };
         assert_eq!(r, Err(Fail::INVALID_ARGUMENT));
     }

@@ -4,7 +4,8 @@
 //! parent GPU handle lists every process of the GPU with its GI/CI IDs (the
 //! aggregate view nvml.h describes for privileged callers). Processes on a
 //! GPU with MIG disabled carry `0xFFFFFFFF` as GI and CI ID. No simulated
-//! process is a graphics one, so the graphics lists are always empty.
+//! process is a graphics one or an MPS client, so those lists are always
+//! empty. Process names also come from the host's `/proc` for live pids.
 
 use crate::errors::{call, out, Fail, Result, Return};
 use crate::machine::{self, Device};
@@ -199,9 +200,120 @@ pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses(
     }
 }
 
-/// `nvmlSystemGetProcessName`: the name given to `migctl sim run --name`,
-/// cut to `length - 1` bytes as the real call cuts long names;
-/// `NOT_FOUND` for a pid that is not a simulated process.
+/// MPS clients: no simulated process runs under an MPS server, so the list
+/// is empty (the handle is still checked), as on a real board without MPS.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMPSComputeRunningProcesses_v3(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v2_t,
+) -> Return {
+    unsafe {
+        graphics(
+            "nvmlDeviceGetMPSComputeRunningProcesses_v3",
+            device,
+            info_count,
+            infos,
+        )
+    }
+}
+
+/// MPS clients, `_v2` struct: empty, as `_v3`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMPSComputeRunningProcesses_v2(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v2_t,
+) -> Return {
+    unsafe {
+        graphics(
+            "nvmlDeviceGetMPSComputeRunningProcesses_v2",
+            device,
+            info_count,
+            infos,
+        )
+    }
+}
+
+/// MPS clients, v1 struct: empty, as `_v3`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMPSComputeRunningProcesses(
+    device: sys::nvmlDevice_t,
+    info_count: *mut c_uint,
+    infos: *mut sys::nvmlProcessInfo_v1_t,
+) -> Return {
+    unsafe {
+        graphics(
+            "nvmlDeviceGetMPSComputeRunningProcesses",
+            device,
+            info_count,
+            infos,
+        )
+    }
+}
+
+/// `NVML_STRUCT_VERSION(ProcessDetailList, 1)`.
+const PROCESS_DETAIL_LIST_V1: c_uint = 0x0100_0018;
+
+/// `nvmlDeviceGetRunningProcessDetailList`: the compute processes (mode 0)
+/// with GI/CI IDs and 0 bytes of protected memory (confidential computing
+/// is off); graphics (1) and MPS (2) lists are empty. Same count protocol
+/// as the process lists, on `numProcArrayEntries`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetRunningProcessDetailList(
+    device: sys::nvmlDevice_t,
+    plist: *mut sys::nvmlProcessDetailList_t,
+) -> Return {
+    call(
+        "nvmlDeviceGetRunningProcessDetailList",
+        || log_args!(device),
+        || {
+            let plist = unsafe { out(plist) }?;
+            if plist.version != PROCESS_DETAIL_LIST_V1 || plist.mode > 2 {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let procs = processes(device)?;
+            let items: Vec<sys::nvmlProcessDetail_v1_t> = if plist.mode == 0 {
+                procs
+                    .iter()
+                    .map(|p| {
+                        let v2 = info_v2(p);
+                        sys::nvmlProcessDetail_v1_t {
+                            pid: v2.pid,
+                            usedGpuMemory: v2.usedGpuMemory,
+                            gpuInstanceId: v2.gpuInstanceId,
+                            computeInstanceId: v2.computeInstanceId,
+                            usedGpuCcProtectedMemory: 0,
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            unsafe { write_processes(plist.procArray, &mut plist.numProcArrayEntries, &items) }
+        },
+    )
+}
+
+/// The name the driver reports for a live host process: the first word of
+/// `/proc/PID/cmdline` (argv[0], with its path, which is what nvidia-smi's
+/// "Process name" column shows), or `/proc/PID/comm` when the command line
+/// is empty (kernel threads, zombies). `None` when no such process lives.
+pub fn host_process_name(pid: u32) -> Option<String> {
+    let dir = std::path::Path::new("/proc").join(pid.to_string());
+    let cmdline = std::fs::read(dir.join("cmdline")).ok()?;
+    let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or(&[]);
+    if !argv0.is_empty() {
+        return Some(String::from_utf8_lossy(argv0).into_owned());
+    }
+    let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+    Some(comm.trim_end_matches('\n').to_string())
+}
+
+/// `nvmlSystemGetProcessName`: a simulated process's name (`migctl sim run
+/// --name`), else the name of the live host process with that pid (see
+/// [`host_process_name`]), cut to `length - 1` bytes as the real call cuts
+/// long names; `NOT_FOUND` when neither exists.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlSystemGetProcessName(
     pid: c_uint,
@@ -216,12 +328,11 @@ pub unsafe extern "C" fn nvmlSystemGetProcessName(
                 return Err(Fail::INVALID_ARGUMENT);
             }
             let st = machine::snapshot()?;
-            let p = st
-                .processes
-                .iter()
-                .find(|p| p.pid == pid)
-                .ok_or(Fail::NOT_FOUND)?;
-            let bytes = p.name.as_bytes();
+            let found = match st.processes.iter().find(|p| p.pid == pid) {
+                Some(p) => p.name.clone(),
+                None => host_process_name(pid).ok_or(Fail::NOT_FOUND)?,
+            };
+            let bytes = found.as_bytes();
             let n = bytes.len().min(length as usize - 1);
             // SAFETY: `name` holds `length > n` bytes per nvml.h.
             unsafe {

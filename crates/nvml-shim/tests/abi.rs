@@ -365,7 +365,7 @@ fn bad_handles_are_refused() {
 /// Proves GI profile lookups follow the real H100 dump: v1, v2 and v3
 /// structs, version written back as 0, NOT_SUPPORTED for indexes the GPU
 /// lacks, INVALID_ARGUMENT from 17 on, wrong versions refused; and the
-/// placement list protocol (NULL -> count, short -> INSUFFICIENT_SIZE).
+/// placement list protocol (NULL -> count; *count is output only, per nvml.h).
 #[test]
 fn gi_profile_info_and_placements() {
     let m = Machine::new(&["h100-sxm5-80gb"], true);
@@ -437,18 +437,26 @@ fn gi_profile_info_and_placements() {
     let mut count = 0;
     let r = unsafe { nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, null_mut(), &mut count) };
     assert_eq!((r, count), (SUCCESS, 4));
+    // nvml.h: *count is output only, so an uninitialised or small value
+    // still gets every placement, in both the _v2 and the unversioned symbol.
+    for garbage in [0, 3, 0xDEAD_BEEF] {
+        for v2 in [true, false] {
+            let mut arr: [sys::nvmlGpuInstancePlacement_t; 4] = zeroed();
+            count = garbage;
+            let p = arr.as_mut_ptr();
+            let r = unsafe {
+                if v2 {
+                    nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, p, &mut count)
+                } else {
+                    nvmlDeviceGetGpuInstancePossiblePlacements(d, 15, p, &mut count)
+                }
+            };
+            assert_eq!((r, count), (SUCCESS, 4), "count in {garbage:#x}, v2 {v2}");
+            let got: Vec<(u32, u32)> = arr.iter().map(|p| (p.start, p.size)).collect();
+            assert_eq!(got, [(0, 2), (2, 2), (4, 2), (6, 2)]);
+        }
+    }
     let mut arr: [sys::nvmlGpuInstancePlacement_t; 4] = zeroed();
-    count = 3;
-    let r = unsafe {
-        nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), &mut count)
-    };
-    assert_eq!((r, count), (INSUFFICIENT_SIZE, 4));
-    let r = unsafe {
-        nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), &mut count)
-    };
-    assert_eq!(r, SUCCESS);
-    let got: Vec<(u32, u32)> = arr.iter().map(|p| (p.start, p.size)).collect();
-    assert_eq!(got, [(0, 2), (2, 2), (4, 2), (6, 2)]);
     let r = unsafe {
         nvmlDeviceGetGpuInstancePossiblePlacements_v2(d, 15, arr.as_mut_ptr(), null_mut())
     };
@@ -830,7 +838,8 @@ fn processes_on_mig_devices() {
         SUCCESS
     );
     assert_eq!(text(&pname), "tra", "long names are cut, as NVML does");
-    let r = unsafe { nvmlSystemGetProcessName(pid + 1, pname.as_mut_ptr(), 8) };
+    // No process, simulated or on the host, has this pid (above pid_max).
+    let r = unsafe { nvmlSystemGetProcessName(u32::MAX - 1, pname.as_mut_ptr(), 8) };
     assert_eq!(r, NOT_FOUND);
     let r = unsafe { nvmlSystemGetProcessName(pid, null_mut(), 8) };
     assert_eq!(r, INVALID_ARGUMENT);
@@ -881,5 +890,476 @@ fn compute_capability_and_architecture() {
     assert_eq!(
         unsafe { nvmlDeviceGetArchitecture(0x1234 as sys::nvmlDevice_t, &mut arch) },
         INVALID_ARGUMENT
+    );
+}
+
+/// A buffer of `T` between guard bytes, to catch a write past the struct.
+#[repr(C)]
+struct Guarded<T> {
+    before: [u8; 16],
+    value: T,
+    after: [u8; 64],
+}
+
+const GUARD: u8 = 0xA5;
+
+impl<T: Copy> Guarded<T> {
+    fn new() -> Self {
+        // SAFETY: filled with a byte pattern; T is a plain C struct.
+        let mut g: Guarded<T> = unsafe { std::mem::zeroed() };
+        // SAFETY: the whole struct is plain bytes here.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(
+                (&mut g as *mut Guarded<T>).cast::<u8>(),
+                std::mem::size_of::<Guarded<T>>(),
+            )
+        };
+        bytes.fill(GUARD);
+        g
+    }
+
+    fn guards_intact(&self) -> bool {
+        self.before.iter().chain(&self.after).all(|&b| b == GUARD)
+    }
+}
+
+/// Proves the unversioned nvmlDeviceGetPciInfo writes the 52-byte v1 layout
+/// (legacy bus ID, IDs, zeroed reserved words) and nothing after it, while
+/// _v2 and _v3 write the 68-byte current struct and nothing after it.
+#[test]
+fn pci_info_layouts_stay_in_their_buffers() {
+    let _m = Machine::new(&["h100-sxm5-80gb"], true);
+    let d = device(0);
+    assert_eq!(std::mem::size_of::<PciInfoV1>(), 52);
+    assert_eq!(std::mem::size_of::<sys::nvmlPciInfo_t>(), 68);
+
+    let mut v1 = Guarded::<PciInfoV1>::new();
+    assert_eq!(unsafe { nvmlDeviceGetPciInfo(d, &mut v1.value) }, SUCCESS);
+    assert!(v1.guards_intact(), "v1 call wrote past its 52 bytes");
+    let mut v3: sys::nvmlPciInfo_t = zeroed();
+    assert_eq!(unsafe { nvmlDeviceGetPciInfo_v3(d, &mut v3) }, SUCCESS);
+    assert_eq!(text(&v1.value.bus_id), text(&v3.busIdLegacy));
+    assert_eq!(
+        (v1.value.domain, v1.value.bus, v1.value.device),
+        (v3.domain, v3.bus, v3.device)
+    );
+    assert_eq!(v1.value.pci_device_id, v3.pciDeviceId);
+    assert_eq!(v1.value.pci_sub_system_id, v3.pciSubSystemId);
+    assert_eq!(v1.value.reserved, [0; 4]);
+
+    for f in [nvmlDeviceGetPciInfo_v2, nvmlDeviceGetPciInfo_v3] {
+        let mut g = Guarded::<sys::nvmlPciInfo_t>::new();
+        assert_eq!(unsafe { f(d, &mut g.value) }, SUCCESS);
+        assert!(g.guards_intact(), "versioned call wrote past its 68 bytes");
+        assert_eq!(text(&g.value.busId), text(&v3.busId));
+    }
+}
+
+/// Proves nvmlSystemGetProcessName names a live host process as the driver
+/// does: argv[0] of /proc/PID/cmdline (here: this test's own executable).
+#[test]
+fn process_names_of_host_processes() {
+    let _m = Machine::new(&["a100-sxm4-40gb"], true);
+    let cmdline = std::fs::read("/proc/self/cmdline").expect("own cmdline");
+    let argv0 = String::from_utf8_lossy(cmdline.split(|&b| b == 0).next().unwrap()).into_owned();
+    let mut buf = [0 as c_char; 4096];
+    let r = unsafe { nvmlSystemGetProcessName(std::process::id(), buf.as_mut_ptr(), 4096) };
+    assert_eq!(r, SUCCESS);
+    assert_eq!(text(&buf), argv0);
+    let r = unsafe { nvmlSystemGetProcessName(std::process::id(), buf.as_mut_ptr(), 5) };
+    assert_eq!((r, text(&buf)), (SUCCESS, argv0[..4].to_string()));
+}
+
+/// Proves the monitoring getters answer the simulator's telemetry, follow
+/// nvml.h's MIG rules (no utilization with MIG enabled, BAR1 per MIG
+/// device), and change with `sim set`.
+#[test]
+fn monitoring_getters_follow_the_simulator() {
+    use mig_sim::telemetry::Setting;
+    let m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], false);
+    m.sim()
+        .set_telemetry(
+            &[1],
+            &[
+                Setting::Temperature(85),
+                Setting::Power(300),
+                Setting::Utilization(50),
+            ],
+        )
+        .expect("sim set");
+    assert_eq!(nvmlInit_v2(), SUCCESS);
+    let (h100, a100) = (device(0), device(1));
+    // MIG on the H100 (no reset needed on Hopper) with one 3g.40gb MIG device.
+    let mut status = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(h100, 1, &mut status) },
+        SUCCESS
+    );
+    let (mut gi, mut ci) = (null_mut(), null_mut());
+    assert_eq!(
+        unsafe { nvmlDeviceCreateGpuInstance(h100, 9, &mut gi) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlGpuInstanceCreateComputeInstance(gi, 2, &mut ci) },
+        SUCCESS
+    );
+    let mut v = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetTemperature(a100, 0, &mut v) },
+        SUCCESS
+    );
+    assert_eq!(v, 85);
+    assert_eq!(unsafe { nvmlDeviceGetPowerUsage(a100, &mut v) }, SUCCESS);
+    assert_eq!(v, 300_000);
+    assert_eq!(
+        unsafe { nvmlDeviceGetEnforcedPowerLimit(h100, &mut v) },
+        SUCCESS
+    );
+    assert_eq!(v, 700_000, "the lent H100's limit");
+    let mut u: sys::nvmlUtilization_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlDeviceGetUtilizationRates(a100, &mut u) },
+        SUCCESS
+    );
+    assert_eq!((u.gpu, u.memory), (50, 0));
+    assert_eq!(
+        unsafe { nvmlDeviceGetUtilizationRates(h100, &mut u) },
+        NOT_SUPPORTED,
+        "nvml.h: no utilization on MIG-enabled GPUs"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetFanSpeed(h100, &mut v) },
+        NOT_SUPPORTED
+    );
+    let mut bar1: sys::nvmlBAR1Memory_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlDeviceGetBAR1MemoryInfo(h100, &mut bar1) },
+        SUCCESS
+    );
+    assert_eq!(bar1.bar1Total, 131072 << 20, "h100_q.txt BAR1 Total");
+    let mut mig = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetMigDeviceHandleByIndex(h100, 0, &mut mig) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetBAR1MemoryInfo(mig, &mut bar1) },
+        SUCCESS
+    );
+    assert_eq!(bar1.bar1Total, 24740 << 20, "R580's 3g.40gb BAR1");
+    assert_eq!(
+        unsafe { nvmlDeviceGetTemperature(mig, 0, &mut v) },
+        NOT_SUPPORTED
+    );
+    let mut mode = 9;
+    assert_eq!(
+        unsafe { nvmlDeviceGetPersistenceMode(mig, &mut mode) },
+        SUCCESS
+    );
+    assert_eq!(mode, 1);
+    assert_eq!(
+        unsafe { nvmlDeviceGetCurrPcieLinkGeneration(h100, &mut v) },
+        SUCCESS
+    );
+    assert_eq!(v, 5);
+    assert_eq!(
+        unsafe { nvmlDeviceGetPowerUsage(null_mut(), &mut v) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetPowerUsage(h100, null_mut()) },
+        INVALID_ARGUMENT
+    );
+}
+
+/// Proves an unmodelled function answers as a driver: UNINITIALIZED before
+/// init, its handle checked, NOT_SUPPORTED for a getter, and for a setter
+/// NO_PERMISSION as non-root or NOT_SUPPORTED as root (never success).
+#[test]
+fn unmodelled_functions_answer_as_a_driver() {
+    const NO_PERMISSION: u32 = 4;
+    let m = Machine::new(&["h100-sxm5-80gb"], false);
+    let mut v = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetVbiosVersion(null_mut(), null_mut(), 0) },
+        UNINITIALIZED
+    );
+    drop(m);
+    let _m = Machine::new(&["h100-sxm5-80gb"], true);
+    let d = device(0);
+    let mut buf = [0 as c_char; 32];
+    assert_eq!(
+        unsafe { nvmlDeviceGetVbiosVersion(d, buf.as_mut_ptr(), 32) },
+        NOT_SUPPORTED
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetVbiosVersion(0x1234 as sys::nvmlDevice_t, buf.as_mut_ptr(), 32) },
+        INVALID_ARGUMENT
+    );
+    let setter = unsafe { nvmlDeviceSetPersistenceMode(d, 0) };
+    let want = if mig_sim::is_root() {
+        NOT_SUPPORTED
+    } else {
+        NO_PERMISSION
+    };
+    assert_eq!(setter, want);
+    assert_eq!(unsafe { nvmlUnitGetCount(&mut v) }, SUCCESS);
+    assert_eq!(v, 0);
+    let mut unit = null_mut();
+    assert_eq!(
+        unsafe { nvmlUnitGetHandleByIndex(0, &mut unit) },
+        INVALID_ARGUMENT
+    );
+    let mut info: sys::nvmlUnitInfo_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlUnitGetUnitInfo(unit, &mut info) },
+        INVALID_ARGUMENT
+    );
+    let mut ty = 0;
+    assert_eq!(
+        unsafe { nvmlVgpuInstanceGetType(0, &mut ty) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(unsafe { nvmlVgpuInstanceGetType(7, &mut ty) }, NOT_FOUND);
+}
+
+/// Proves the event-set model: supported types, registration checks, a wait
+/// with nothing to report times out, a MIG layout change made through NVML
+/// is reported once to the registered GPU (v2 and the 24-byte v1 struct,
+/// guard bytes intact), and a freed set is refused.
+#[test]
+fn event_sets_report_mig_config_changes() {
+    const TIMEOUT: u32 = 10;
+    const MIG_CONFIG_CHANGE: u64 = 256;
+    let _m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], true);
+    let (h100, a100) = (device(0), device(1));
+    let mut types = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetSupportedEventTypes(h100, &mut types) },
+        SUCCESS
+    );
+    assert_ne!(types & MIG_CONFIG_CHANGE, 0);
+    let mut set = null_mut();
+    assert_eq!(unsafe { nvmlEventSetCreate(&mut set) }, SUCCESS);
+    assert_eq!(
+        unsafe { nvmlDeviceRegisterEvents(h100, 128, set) },
+        NOT_SUPPORTED,
+        "power-source events are not among the supported types"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceRegisterEvents(h100, types, set) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceRegisterEvents(a100, types, set) },
+        SUCCESS
+    );
+    let mut data: sys::nvmlEventData_t = zeroed();
+    assert_eq!(unsafe { nvmlEventSetWait_v2(set, &mut data, 60) }, TIMEOUT);
+
+    let mut status = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(a100, 1, &mut status) },
+        SUCCESS
+    );
+    assert_eq!(
+        unsafe { nvmlEventSetWait_v2(set, &mut data, 1000) },
+        SUCCESS
+    );
+    assert_eq!((data.device, data.eventType), (a100, MIG_CONFIG_CHANGE));
+    assert_eq!(unsafe { nvmlEventSetWait_v2(set, &mut data, 60) }, TIMEOUT);
+
+    assert_eq!(
+        unsafe { nvmlDeviceSetMigMode(h100, 1, &mut status) },
+        SUCCESS
+    );
+    let mut v1 = Guarded::<EventDataV1>::new();
+    assert_eq!(std::mem::size_of::<EventDataV1>(), 24);
+    assert_eq!(
+        unsafe { nvmlEventSetWait(set, &mut v1.value, 1000) },
+        SUCCESS
+    );
+    assert!(v1.guards_intact(), "v1 wait wrote past its 24 bytes");
+    assert_eq!(
+        (v1.value.device, v1.value.event_type),
+        (h100, MIG_CONFIG_CHANGE)
+    );
+
+    assert_eq!(unsafe { nvmlEventSetFree(set) }, SUCCESS);
+    assert_eq!(unsafe { nvmlEventSetFree(set) }, INVALID_ARGUMENT);
+    assert_eq!(
+        unsafe { nvmlEventSetWait_v2(set, &mut data, 0) },
+        INVALID_ARGUMENT
+    );
+}
+
+/// Proves nvmlDeviceGetFieldValues answers each field on its own: modelled
+/// fields carry the simulator's telemetry (memory temperature set by
+/// `sim set`, power in mW), others NOT_SUPPORTED, and a bad count or array
+/// is INVALID_ARGUMENT.
+#[test]
+fn field_values_answer_per_field() {
+    use mig_sim::telemetry::Setting;
+    let m = Machine::new(&["h100-sxm5-80gb"], true);
+    m.sim()
+        .set_telemetry(&[0], &[Setting::MemoryTemperature(77), Setting::Power(250)])
+        .expect("sim set");
+    let d = device(0);
+    let mut f: [sys::nvmlFieldValue_t; 3] = zeroed();
+    f[0].fieldId = 82; // NVML_FI_DEV_MEMORY_TEMP
+    f[1].fieldId = 186; // NVML_FI_DEV_POWER_INSTANT
+    f[2].fieldId = 160; // an NVLink field: not modelled
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(d, 3, f.as_mut_ptr()) },
+        SUCCESS
+    );
+    assert_eq!(
+        (f[0].nvmlReturn, unsafe { f[0].value.uiVal }),
+        (SUCCESS, 77)
+    );
+    assert_eq!(
+        (f[1].nvmlReturn, unsafe { f[1].value.uiVal }),
+        (SUCCESS, 250_000)
+    );
+    assert_eq!(f[2].nvmlReturn, NOT_SUPPORTED);
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(d, -1, f.as_mut_ptr()) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(d, 1, null_mut()) },
+        INVALID_ARGUMENT
+    );
+}
+
+/// Proves the board-identity and session getters: a 13-digit simulated
+/// serial, the driver's GSP firmware version, CUDA cores as the datasheets
+/// give them (H100 SXM5 16896, A100 6912), no encoder/FBC sessions, and the
+/// process detail list carrying the simulator's process with 0 protected
+/// memory and its version and mode checked.
+#[test]
+fn board_identity_sessions_and_process_details() {
+    let m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], true);
+    let (h100, a100) = (device(0), device(1));
+    let mut buf = [0 as c_char; 64];
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(h100, buf.as_mut_ptr(), 64) },
+        SUCCESS
+    );
+    let serial = text(&buf);
+    assert!(
+        serial.len() == 13 && serial.bytes().all(|b| b.is_ascii_digit()),
+        "{serial}"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(a100, buf.as_mut_ptr(), 64) },
+        SUCCESS
+    );
+    assert_ne!(text(&buf), serial);
+    assert_eq!(
+        unsafe { nvmlDeviceGetGspFirmwareVersion(h100, buf.as_mut_ptr()) },
+        SUCCESS
+    );
+    assert_eq!(text(&buf), "580.159.04");
+    let mut v = 0;
+    assert_eq!(unsafe { nvmlDeviceGetNumGpuCores(h100, &mut v) }, SUCCESS);
+    assert_eq!(v, 16896);
+    assert_eq!(unsafe { nvmlDeviceGetNumGpuCores(a100, &mut v) }, SUCCESS);
+    assert_eq!(v, 6912);
+    let (mut n, mut fps, mut lat) = (9, 9, 9);
+    assert_eq!(
+        unsafe { nvmlDeviceGetEncoderStats(h100, &mut n, &mut fps, &mut lat) },
+        SUCCESS
+    );
+    assert_eq!((n, fps, lat), (0, 0, 0));
+
+    let pid = m
+        .sim()
+        .start_process(&GpuRef::Index(1), None, "solver", 128)
+        .expect("process");
+    let mut arr: [sys::nvmlProcessDetail_v1_t; 2] = zeroed();
+    let mut list = sys::nvmlProcessDetailList_t {
+        version: 0x0100_0018,
+        mode: 0,
+        numProcArrayEntries: 0,
+        procArray: null_mut(),
+    };
+    assert_eq!(
+        unsafe { nvmlDeviceGetRunningProcessDetailList(a100, &mut list) },
+        INSUFFICIENT_SIZE
+    );
+    assert_eq!(list.numProcArrayEntries, 1);
+    list.procArray = arr.as_mut_ptr();
+    list.numProcArrayEntries = 2;
+    assert_eq!(
+        unsafe { nvmlDeviceGetRunningProcessDetailList(a100, &mut list) },
+        SUCCESS
+    );
+    assert_eq!(list.numProcArrayEntries, 1);
+    assert_eq!((arr[0].pid, arr[0].usedGpuMemory), (pid, 128 << 20));
+    assert_eq!(arr[0].gpuInstanceId, 0xFFFF_FFFF);
+    list.version = 1;
+    assert_eq!(
+        unsafe { nvmlDeviceGetRunningProcessDetailList(a100, &mut list) },
+        INVALID_ARGUMENT
+    );
+}
+
+/// Proves the lookups by serial and by versioned UUID (ASCII and the 16
+/// binary bytes) find the GPU whose serial/UUID the getters report, and
+/// refuse unknown values, a wrong struct version and a bad UUID type.
+#[test]
+fn handles_by_serial_and_versioned_uuid() {
+    let _m = Machine::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"], true);
+    let d = device(1);
+    let mut buf = [0 as c_char; 64];
+    assert_eq!(
+        unsafe { nvmlDeviceGetSerial(d, buf.as_mut_ptr(), 64) },
+        SUCCESS
+    );
+    let mut h = null_mut();
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleBySerial(buf.as_ptr(), &mut h) },
+        SUCCESS
+    );
+    assert_eq!(h, d);
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleBySerial(c"0000000000000".as_ptr(), &mut h) },
+        NOT_FOUND
+    );
+
+    let text_uuid = uuid(d);
+    assert_eq!(std::mem::size_of::<NvmlUuidV1>(), 52);
+    let mut u = NvmlUuidV1 {
+        version: 0x0100_0034,
+        kind: 1,
+        value: [0; 41],
+    };
+    u.value[..text_uuid.len()].copy_from_slice(text_uuid.as_bytes());
+    h = null_mut();
+    assert_eq!(unsafe { nvmlDeviceGetHandleByUUIDV(&u, &mut h) }, SUCCESS);
+    assert_eq!(h, d);
+    let hex: String = text_uuid[4..].chars().filter(|c| *c != '-').collect();
+    let mut b = NvmlUuidV1 {
+        version: 0x0100_0034,
+        kind: 2,
+        value: [0; 41],
+    };
+    for i in 0..16 {
+        b.value[i] = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    h = null_mut();
+    assert_eq!(unsafe { nvmlDeviceGetHandleByUUIDV(&b, &mut h) }, SUCCESS);
+    assert_eq!(h, d);
+    b.kind = 7;
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByUUIDV(&b, &mut h) },
+        INVALID_ARGUMENT
+    );
+    u.version = 0x0100_0030;
+    assert_eq!(
+        unsafe { nvmlDeviceGetHandleByUUIDV(&u, &mut h) },
+        ARGUMENT_VERSION_MISMATCH
     );
 }

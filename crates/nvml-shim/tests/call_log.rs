@@ -79,6 +79,8 @@ fn every_export_goes_through_the_log() {
             let body = part.split("\n}\n").next().unwrap_or(part);
             let quoted = format!("\"{name}\"");
             let logs = body.contains(&format!("call({quoted}"))
+                // generated fallbacks: `answer` logs through `entry`, by name
+                || body.contains(&format!("answer({quoted}"))
                 || body.contains(&format!("call(\n        {quoted}"))
                 || body.contains(&format!("record_value({quoted}"))
                 || (body.contains(&quoted) && !body.contains("entry("));
@@ -86,5 +88,5 @@ fn every_export_goes_through_the_log() {
             checked += 1;
         }
     }
-    assert!(checked >= 60, "only {checked} exports found");
+    assert!(checked >= 400, "only {checked} exports found");
 }

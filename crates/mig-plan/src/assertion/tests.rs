@@ -77,38 +77,48 @@ fn unselected_gpus_are_not_held_against_the_config() {
     assert_eq!(assert_selection(&sel, &snaps, false), Ok(()));
 }
 
-/// Proves CI structure counts: two 1c CIs in one 2g GI is not the same as
-/// one 1c CI in each of two 2g GIs.
+/// Proves unpinned CIs are compared by counts as mig-parted compares them
+/// (two 1c CIs in one 2g GI, or one in each of two, both match
+/// `1c.2g.10gb: 2`), while pinned GIs are compared with their CIs.
 #[test]
-fn ci_structure_is_asserted() {
+fn counts_for_unpinned_structure_for_pinned() {
     let text = "version: v1\nmig-configs:\n  c:\n    - devices: all\n      mig-enabled: true\n      mig-devices: {\"1c.2g.10gb\": 2}\n";
     let m = mig_model::catalog::model("a100-sxm4-40gb").unwrap();
-    let mut s = snapshot(0, "a100-sxm4-40gb", true, &[]);
-    let id = s
+    let mut one_gi = snapshot(0, "a100-sxm4-40gb", true, &[]);
+    let id = one_gi
         .layout
         .create_gi(m, mig_model::GiProfileId(14), None)
         .unwrap();
-    s.layout
-        .create_ci(m, id, mig_model::CiProfileId(0), None)
-        .unwrap();
-    s.layout
-        .create_ci(m, id, mig_model::CiProfileId(0), None)
-        .unwrap();
-    let one = [s];
-    assert_eq!(
-        assert_selection(&selection(text, &one), &one, false),
-        Ok(())
-    );
-    let mut s = snapshot(0, "a100-sxm4-40gb", true, &[]);
     for _ in 0..2 {
-        let id = s
+        one_gi
             .layout
-            .create_gi(m, mig_model::GiProfileId(14), None)
-            .unwrap();
-        s.layout
             .create_ci(m, id, mig_model::CiProfileId(0), None)
             .unwrap();
     }
-    let two = [s];
-    assert!(assert_selection(&selection(text, &two), &two, false).is_err());
+    let mut two_gis = snapshot(0, "a100-sxm4-40gb", true, &[]);
+    for _ in 0..2 {
+        let id = two_gis
+            .layout
+            .create_gi(m, mig_model::GiProfileId(14), None)
+            .unwrap();
+        two_gis
+            .layout
+            .create_ci(m, id, mig_model::CiProfileId(0), None)
+            .unwrap();
+    }
+    for s in [&one_gi, &two_gis] {
+        let snaps = [s.clone()];
+        assert_eq!(
+            assert_selection(&selection(text, &snaps), &snaps, false),
+            Ok(())
+        );
+    }
+    let pinned = "version: migctl/v1\nmig-configs:\n  p:\n    - devices: all\n      mig-enabled: true\n      gpu-instances: [{profile: 2g.10gb, start: 4, compute-instances: [{profile: 1c.2g.10gb}, {profile: 1c.2g.10gb}]}]\n";
+    let snaps = [one_gi.clone()];
+    assert_eq!(
+        assert_selection(&selection(pinned, &snaps), &snaps, false),
+        Ok(())
+    );
+    let snaps = [two_gis.clone()];
+    assert!(assert_selection(&selection(pinned, &snaps), &snaps, false).is_err());
 }

@@ -194,14 +194,27 @@ pub enum ConfigError {
         column: Option<usize>,
         message: String,
     },
-    #[error("{origin}: no config named {name:?}; the file has {}", known.join(", "))]
+    #[error("{origin}: no config named {name:?}; the file has {}", some(known))]
     UnknownConfig {
         origin: String,
         name: String,
         known: Vec<String>,
     },
-    #[error("{origin}: the file has {} configs ({}); choose one with -c NAME", known.len(), known.join(", "))]
+    #[error("{origin}: the file has {} configs ({}); choose one with -c NAME", known.len(), some(known))]
     NoSelection { origin: String, known: Vec<String> },
+}
+
+/// Up to a dozen names, then how many more.
+fn some(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{}, ... and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
 }
 
 fn at(line: Option<usize>, column: Option<usize>) -> String {
@@ -212,24 +225,30 @@ fn at(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
+impl ConfigError {
+    /// A YAML error, with its line and column, about the file `origin`.
+    pub(crate) fn from_yaml(e: serde_yaml_ng::Error, origin: &str) -> ConfigError {
+        let loc = e.location();
+        ConfigError::Parse {
+            origin: origin.to_string(),
+            line: loc.as_ref().map(|l| l.line()),
+            column: loc.as_ref().map(|l| l.column()),
+            // The location is in the fields; drop serde_yaml's own suffix.
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+}
+
 impl Spec {
     /// Parse a config file's text; `origin` names it in errors (a path, or
     /// `<stdin>`).
     pub fn parse(text: &str, origin: &str) -> Result<Spec, ConfigError> {
-        let to_err = |e: serde_yaml_ng::Error| {
-            let loc = e.location();
-            ConfigError::Parse {
-                origin: origin.to_string(),
-                line: loc.as_ref().map(|l| l.line()),
-                column: loc.as_ref().map(|l| l.column()),
-                message: e
-                    .to_string()
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-            }
-        };
+        let to_err = |e| ConfigError::from_yaml(e, origin);
         // First pass: the version alone, so the second knows whether the
         // extension's keys are allowed (and says so at the line they are on).
         #[derive(Deserialize)]

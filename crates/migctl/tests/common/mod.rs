@@ -57,6 +57,20 @@ impl Machine {
     }
 }
 
+/// Run `c`, retrying while exec fails with "Text file busy": a test thread
+/// forking while a copied binary was open for writing makes exec of the
+/// copy fail for a moment.
+pub fn output_retrying_busy(c: &mut Command) -> Output {
+    for _ in 0..20 {
+        let o = c.output().expect("run command");
+        if !String::from_utf8_lossy(&o.stderr).contains("Text file busy") {
+            return o;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    c.output().expect("run command")
+}
+
 /// Compare outputs and show the first differing line when they differ.
 pub fn assert_same(got: &str, want: &str, what: &str) {
     if got == want {

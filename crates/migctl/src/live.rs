@@ -1,0 +1,22 @@
+//! The live machine as `mig_model::GpuSnapshot`s, for the verbs that plan,
+//! assert, export or picture it: one backend snapshot per GPU (taken under
+//! one lock on the simulator; read part by part through NVML).
+
+use mig_model::backend::{Backend, BackendError, GpuRef, GpuSnapshot};
+
+/// Every GPU of the machine, in index order.
+pub fn machine_snapshots(b: &dyn Backend) -> Result<Vec<GpuSnapshot>, String> {
+    snapshots(b, None).map_err(|e| e.to_string())
+}
+
+/// Snapshots of every GPU, or only of GPU `only` (a GPU that does not exist
+/// is [`BackendError::NoSuchGpu`]).
+pub fn snapshots(b: &dyn Backend, only: Option<u32>) -> Result<Vec<GpuSnapshot>, BackendError> {
+    if let Some(i) = only {
+        return Ok(vec![b.snapshot(&GpuRef::Index(i))?]);
+    }
+    b.devices()?
+        .iter()
+        .map(|d| b.snapshot(&GpuRef::Index(d.index)))
+        .collect()
+}

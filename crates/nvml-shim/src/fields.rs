@@ -1,0 +1,86 @@
+//! Field values (`nvmlDeviceGetFieldValues`), the batched query DCGM-style
+//! exporters and nvitop use. Each requested field gets its own return code:
+//! the fields below are modelled from the same telemetry as the single
+//! getters (`sensors.rs`, `modes.rs`, `pcie.rs`), every other field is
+//! `NOT_SUPPORTED`, and so is every field of a MIG device handle (the
+//! readings belong to the board).
+
+use crate::errors::{call, Fail, Return};
+use crate::machine::{self, Device};
+use mig_sim::SimGpu;
+use nvml_wrapper_sys::bindings::{self as sys, field_id as fi};
+use std::ffi::c_int;
+
+/// The value and its `nvmlValueType_t` of one field on GPU `g` and scope
+/// `scope` (0 = the GPU), or the code that field answers.
+fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fail> {
+    let uint = |v: u32| {
+        (
+            sys::nvmlValue_t { uiVal: v },
+            sys::nvmlValueType_enum_NVML_VALUE_TYPE_UNSIGNED_INT,
+        )
+    };
+    let ull = |v: u64| {
+        (
+            sys::nvmlValue_t { ullVal: v },
+            sys::nvmlValueType_enum_NVML_VALUE_TYPE_UNSIGNED_LONG_LONG,
+        )
+    };
+    match id {
+        // ECC is enabled, current and pending (h100_q.txt).
+        fi::NVML_FI_DEV_ECC_CURRENT | fi::NVML_FI_DEV_ECC_PENDING => Ok(uint(1)),
+        fi::NVML_FI_DEV_MEMORY_TEMP => Ok(uint(g.telemetry.memory_temperature_c)),
+        // Power of the GPU scope, milliwatts; module and memory scopes are N/A
+        // on the lent boards ("Module Power Readings: N/A").
+        fi::NVML_FI_DEV_POWER_INSTANT | fi::NVML_FI_DEV_POWER_AVERAGE if scope == 0 => {
+            Ok(uint(g.telemetry.power_mw))
+        }
+        fi::NVML_FI_DEV_PCIE_REPLAY_COUNTER => Ok(ull(0)),
+        _ => Err(Fail::NOT_SUPPORTED),
+    }
+}
+
+/// `nvmlDeviceGetFieldValues`: see the module documentation; a negative
+/// count or a null array is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetFieldValues(
+    device: sys::nvmlDevice_t,
+    values_count: c_int,
+    values: *mut sys::nvmlFieldValue_t,
+) -> Return {
+    call(
+        "nvmlDeviceGetFieldValues",
+        || log_args!(device, values_count),
+        || {
+            let n = usize::try_from(values_count).map_err(|_| Fail::INVALID_ARGUMENT)?;
+            if values.is_null() {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let st = machine::snapshot()?;
+            let d = machine::device(&st, device)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|t| t.as_micros() as i64)
+                .unwrap_or(0);
+            // SAFETY: nvml.h: `values` holds `valuesCount` entries.
+            let values = unsafe { std::slice::from_raw_parts_mut(values, n) };
+            for v in values {
+                let answer = match &d {
+                    Device::Gpu { sim, .. } => field(sim, v.fieldId, v.scopeId),
+                    Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
+                };
+                v.timestamp = now;
+                v.latencyUsec = 0;
+                match answer {
+                    Ok((value, ty)) => {
+                        v.value = value;
+                        v.valueType = ty;
+                        v.nvmlReturn = crate::errors::SUCCESS;
+                    }
+                    Err(Fail(code)) => v.nvmlReturn = code,
+                }
+            }
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,177 @@
+//! The PCIe link: generation, width, speed, throughput and replays, from the
+//! board facts (`mig_sim::telemetry::board`). The link runs at its maximum,
+//! as on the lent H100 ("PCIe Generation Max 5 Current 5, Link Width 16x").
+//! A MIG device shares its parent's link: its handle answers the parent's values.
+
+use crate::errors::{entry, out, Fail, Result, Return};
+use crate::machine;
+use mig_sim::telemetry::BoardFacts;
+use nvml_wrapper_sys::bindings as sys;
+use std::ffi::c_uint;
+
+/// Write a fact of the (parent) GPU's link into `p`.
+///
+/// # Safety
+/// `p` is null or valid for a write.
+unsafe fn link<T>(
+    name: &str,
+    device: sys::nvmlDevice_t,
+    p: *mut T,
+    f: impl FnOnce(&BoardFacts) -> Result<T>,
+) -> Return {
+    entry(name, || {
+        let st = machine::snapshot()?;
+        let b = machine::device(&st, device)?.sim_gpu().board();
+        let v = f(&b)?;
+        *unsafe { out(p) }? = v;
+        Ok(())
+    })
+}
+
+/// Per-lane transfer rate of a PCIe generation, Mbps (PCI-SIG: 2.5, 5, 8,
+/// 16, 32, 64 GT/s), as `nvmlDeviceGetPcieSpeed` reports it.
+fn lane_mbps(gen: u32) -> u32 {
+    match gen {
+        1 => 2500,
+        2 => 5000,
+        3 => 8000,
+        4 => 16000,
+        5 => 32000,
+        _ => 64000,
+    }
+}
+
+/// `nvmlDeviceGetCurrPcieLinkGeneration`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkGeneration(
+    device: sys::nvmlDevice_t,
+    curr_link_gen: *mut c_uint,
+) -> Return {
+    unsafe {
+        link(
+            "nvmlDeviceGetCurrPcieLinkGeneration",
+            device,
+            curr_link_gen,
+            |b| Ok(b.pcie_gen),
+        )
+    }
+}
+
+/// `nvmlDeviceGetMaxPcieLinkGeneration` (of the system's link).
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkGeneration(
+    device: sys::nvmlDevice_t,
+    max_link_gen: *mut c_uint,
+) -> Return {
+    unsafe {
+        link(
+            "nvmlDeviceGetMaxPcieLinkGeneration",
+            device,
+            max_link_gen,
+            |b| Ok(b.pcie_gen),
+        )
+    }
+}
+
+/// `nvmlDeviceGetGpuMaxPcieLinkGeneration` (of the GPU).
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetGpuMaxPcieLinkGeneration(
+    device: sys::nvmlDevice_t,
+    max_link_gen_device: *mut c_uint,
+) -> Return {
+    unsafe {
+        link(
+            "nvmlDeviceGetGpuMaxPcieLinkGeneration",
+            device,
+            max_link_gen_device,
+            |b| Ok(b.pcie_gen),
+        )
+    }
+}
+
+/// `nvmlDeviceGetCurrPcieLinkWidth`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkWidth(
+    device: sys::nvmlDevice_t,
+    curr_link_width: *mut c_uint,
+) -> Return {
+    unsafe {
+        link(
+            "nvmlDeviceGetCurrPcieLinkWidth",
+            device,
+            curr_link_width,
+            |b| Ok(b.pcie_width),
+        )
+    }
+}
+
+/// `nvmlDeviceGetMaxPcieLinkWidth`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkWidth(
+    device: sys::nvmlDevice_t,
+    max_link_width: *mut c_uint,
+) -> Return {
+    unsafe {
+        link(
+            "nvmlDeviceGetMaxPcieLinkWidth",
+            device,
+            max_link_width,
+            |b| Ok(b.pcie_width),
+        )
+    }
+}
+
+/// `nvmlDeviceGetPcieSpeed`: per-lane rate of the current generation, Mbps.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPcieSpeed(
+    device: sys::nvmlDevice_t,
+    pcie_speed: *mut c_uint,
+) -> Return {
+    unsafe {
+        link("nvmlDeviceGetPcieSpeed", device, pcie_speed, |b| {
+            Ok(lane_mbps(b.pcie_gen))
+        })
+    }
+}
+
+/// `nvmlDeviceGetPcieLinkMaxSpeed`: per-lane rate of the maximum generation, Mbps.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPcieLinkMaxSpeed(
+    device: sys::nvmlDevice_t,
+    max_speed: *mut c_uint,
+) -> Return {
+    unsafe {
+        link("nvmlDeviceGetPcieLinkMaxSpeed", device, max_speed, |b| {
+            Ok(lane_mbps(b.pcie_gen))
+        })
+    }
+}
+
+/// `nvmlDeviceGetPcieThroughput`: 0 KB/s TX and RX (no simulated traffic).
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPcieThroughput(
+    device: sys::nvmlDevice_t,
+    counter: sys::nvmlPcieUtilCounter_t,
+    value: *mut c_uint,
+) -> Return {
+    unsafe {
+        link(
+            "nvmlDeviceGetPcieThroughput",
+            device,
+            value,
+            |_| match counter {
+                0 | 1 => Ok(0),
+                _ => Err(Fail::INVALID_ARGUMENT),
+            },
+        )
+    }
+}
+
+/// `nvmlDeviceGetPcieReplayCounter`: 0 (h100_q.txt "Replays Since Reset: 0").
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPcieReplayCounter(
+    device: sys::nvmlDevice_t,
+    value: *mut c_uint,
+) -> Return {
+    unsafe { link("nvmlDeviceGetPcieReplayCounter", device, value, |_| Ok(0)) }
+}
