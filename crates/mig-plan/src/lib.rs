@@ -11,18 +11,22 @@
 //! placements live in `mig_model::engine`), talking to a GPU directly (it
 //! drives any `mig_model::Backend`), or printing (the CLI prints).
 pub mod assertion;
+pub mod baseline;
 pub mod checkpoint;
 pub mod config;
 pub mod demand;
+pub mod exec;
 pub mod export;
 pub mod fit;
 pub mod fleetgen;
 pub mod generate;
 pub mod hooks;
 pub mod inventory;
+pub mod journal;
 pub mod layouts;
 pub mod pack;
 pub mod picture;
+pub mod plan;
 pub mod profiles;
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -116,57 +116,72 @@ pub struct ApplyRequest {
     pub json: bool,
 }
 
-/// THE EXECUTOR PLUG POINT. The reconciler (planner, journal, apply
-/// executor; branch `reconcile7`) replaces this body: make every GPU of
-/// `selection` hold its demand for `request.phase` (or, with `dry_run`,
-/// only report the steps, as `plan` does), returning the lines to print.
-/// `snaps` is the state read just before, by [`machine_snapshots`].
-///
-/// Until it is merged this build changes nothing: GPUs that already hold
-/// their demand are reported with no steps; any other GPU makes it fail,
-/// saying the executor is missing.
+/// THE EXECUTOR PLUG POINT: make every GPU of `selection` hold its demand
+/// for `request.phase` (with `dry_run`, only report the steps, as `plan`
+/// does), returning the lines to print. `snaps` is the state read just
+/// before, by [`machine_snapshots`]. The reconciler (`crate::reconcile_cmd`,
+/// `mig_plan::plan`, `mig_plan::exec`) first finishes an interrupted apply
+/// (re-reading the GPUs if it did), then plans every GPU and runs the plans
+/// in parallel through the journal; a failed step puts every GPU back.
 pub fn reconcile(
     backend: &mut dyn Backend,
     selection: &Selection,
     snaps: &[GpuSnapshot],
     request: &ApplyRequest,
 ) -> Result<Vec<String>, VerbError> {
-    let _ = backend;
-    let mode_only = request.phase == Phase::Mode;
-    let differing: Vec<String> = match assert_selection(selection, snaps, mode_only) {
-        Ok(()) => Vec::new(),
-        Err(ms) => ms.iter().map(|m| m.to_string()).collect(),
+    use crate::reconcile_cmd as rc;
+    let fail = |f: rc::Failure| VerbError {
+        message: f.1,
+        code: f.0,
+        stage: Stage::Other,
     };
-    if differing.is_empty() {
-        if request.json {
-            let gpus: Vec<_> = selection
-                .targets
-                .iter()
-                .map(|t| serde_json::json!({"gpu": t.index, "steps": []}))
-                .collect();
-            return Ok(vec![serde_json::json!({ "gpus": gpus }).to_string()]);
+    let journal = rc::current_journal();
+    let display = crate::progress::Display::new(request.json);
+    let fresh;
+    let mut snaps = snaps;
+    if request.dry_run {
+        if let Some(w) = rc::unfinished_at(&journal) {
+            eprintln!("migctl: {w}");
         }
-        return Ok(selection
-            .targets
-            .iter()
-            .map(|t| format!("GPU {}: as wanted, no steps", t.index))
-            .collect());
+    } else if !rc::recover(&*backend, &journal, &display)
+        .map_err(fail)?
+        .is_empty()
+    {
+        fresh = machine_snapshots(&*backend).map_err(VerbError::failure)?;
+        snaps = &fresh;
     }
-    let mut what = format!("{:?}", request.phase);
-    for (on, word) in [
-        (request.dry_run, "dry run"),
-        (request.skip_reset, "skip reset"),
-        (request.json, "json"),
-    ] {
-        if on {
-            what.push_str(", ");
-            what.push_str(word);
-        }
+    let opts = mig_plan::plan::PlanOptions {
+        mode_only: request.phase == Phase::Mode,
+        skip_reset: request.skip_reset,
+    };
+    let planned = rc::plan_selection("the config", selection.clone(), snaps, opts).map_err(fail)?;
+    if request.dry_run {
+        let text = if request.json {
+            format!("{:#}", rc::plan_json(&planned))
+        } else {
+            rc::plan_text(&planned).trim_end().to_string()
+        };
+        return Ok(vec![text]);
+    }
+    rc::remember_first_phase(&planned);
+    let (out, ok) =
+        rc::execute(&*backend, &journal, "migctl apply", &planned, request.json).map_err(fail)?;
+    let mut out = out.trim_end().to_string();
+    if ok {
+        return Ok(if out.is_empty() {
+            Vec::new()
+        } else {
+            vec![out]
+        });
+    }
+    // a mode change made by an earlier phase of this apply goes back too
+    let undone = rc::undo_earlier_phases(&*backend, &journal).map_err(fail)?;
+    if !undone.is_empty() {
+        out.push('\n');
+        out.push_str(undone.trim_end());
     }
     Err(VerbError::failure(format!(
-        "{}; making these changes ({what}) needs the apply executor, which this build \
-         does not have yet (it lands with the planning branch); nothing was changed",
-        differing.join("; ")
+        "{out}\nthe config was not applied; every GPU is as it was before this apply"
     )))
 }
 
@@ -268,6 +283,19 @@ fn mismatch_json(m: &Mismatch) -> serde_json::Value {
 
 fn run(verb: Verb) -> Result<(String, u8), VerbError> {
     let (mut backend, simulated) = crate::open_backend_kind().map_err(VerbError::failure)?;
+    if matches!(
+        verb,
+        Verb::Assert { .. } | Verb::Apply { dry_run: false, .. }
+    ) {
+        // an interrupted apply is finished (or rolled back) before judging
+        let display = crate::progress::Display::new(true);
+        crate::reconcile_cmd::recover(
+            backend.as_ref(),
+            &crate::reconcile_cmd::current_journal(),
+            &display,
+        )
+        .map_err(|f| VerbError::failure(f.1))?;
+    }
     let snaps = machine_snapshots(backend.as_ref()).map_err(VerbError::failure)?;
     match verb {
         Verb::Assert {

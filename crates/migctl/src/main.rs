@@ -4,6 +4,7 @@
 // clap turns doc comments into help text, whose `PROFILE[xN]` notation is not a doc link
 #![allow(rustdoc::broken_intra_doc_links)]
 
+mod bench_cmd;
 mod cluster_cmd;
 mod cluster_host;
 mod config_verbs;
@@ -12,6 +13,8 @@ mod live;
 mod parted;
 mod plan_pack;
 mod plan_verbs;
+mod progress;
+mod reconcile_cmd;
 mod sim_cmd;
 mod sim_host;
 mod sim_set;
@@ -91,17 +94,29 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
     open_backend_kind().map(|(b, _)| b)
 }
 
-/// [`open_backend`], and whether it is the simulated machine (whose host
-/// facts come from the model rather than from `/proc` and `/dev`).
+/// [`open_backend`], and whether it is the simulated machine (whose apply journal
+/// lives beside its state file, and whose host facts come from the model
+/// rather than from `/proc` and `/dev`).
 fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
+    let chose_sim = std::cell::Cell::new(false);
+    let b = open_backend_inner(&chose_sim)?;
+    reconcile_cmd::set_backend_is_sim(chose_sim.get());
+    Ok((b, chose_sim.get()))
+}
+
+fn open_backend_inner(chose_sim: &std::cell::Cell<bool>) -> Result<Box<dyn Backend>, String> {
+    let open_sim = || {
+        chose_sim.set(true);
+        open_sim()
+    };
     match backend_choice()? {
-        BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
+        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok((traced(b), false)),
+            Ok(b) => Ok(traced(b)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok((traced(b), false)),
+            Ok(b) => Ok(traced(b)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -109,7 +124,7 @@ fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
                     e.summary(),
                     sim.describe()
                 );
-                Ok((Box::new(sim), true))
+                Ok(Box::new(sim))
             }
         },
     }
@@ -132,6 +147,7 @@ fn main() -> ExitCode {
         Some("sim") => return sim_cmd::main(&args),
         Some("parted") => return parted::main(&args[1..]),
         Some("assert" | "export" | "apply" | "plan") => return config_verbs::main(&args),
+        Some("bench") => return bench_cmd::main(&args),
         _ => {}
     }
     let cmd = match smi_args::parse(&args) {
@@ -152,8 +168,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backend = match open_backend() {
-        Ok(b) => b,
+    let backend = match open_backend_kind() {
+        Ok((b, sim)) => {
+            if let Some(w) = reconcile_cmd::unfinished_warning(sim) {
+                eprintln!("migctl: {w}");
+            }
+            b
+        }
         Err(e) => {
             eprintln!("migctl: {e}");
             return ExitCode::from(1);

@@ -174,6 +174,8 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
                     }
                     e => (1, e.to_string()),
                 })?;
+            // An apply journal of the machine just replaced is void.
+            crate::reconcile_cmd::forget_journal();
             println!(
                 "Simulated machine at {}: {} GPU(s), MIG disabled",
                 sim.path().display(),

@@ -8,7 +8,7 @@
 //! a 9984 MiB GI, so the share is the GI memory times 24740/40448 (derived;
 //! within 2 MiB of both captures), 0 MiB used.
 
-use crate::errors::{entry, out, Return};
+use crate::errors::{call, out, Return};
 use crate::machine::{self, Device};
 use nvml_wrapper_sys::bindings as sys;
 
@@ -25,20 +25,24 @@ pub unsafe extern "C" fn nvmlDeviceGetBAR1MemoryInfo(
     device: sys::nvmlDevice_t,
     bar1_memory: *mut sys::nvmlBAR1Memory_t,
 ) -> Return {
-    entry("nvmlDeviceGetBAR1MemoryInfo", || {
-        let m = unsafe { out(bar1_memory) }?;
-        let st = machine::snapshot()?;
-        let (total, used) = match machine::device(&st, device)? {
-            Device::Gpu { sim, .. } => (sim.board().bar1_mib * MIB, MIB),
-            Device::Mig { info, .. } => (mig_bar1_mib(info.memory_mb) * MIB, 0),
-        };
-        *m = sys::nvmlBAR1Memory_t {
-            bar1Total: total,
-            bar1Free: total - used,
-            bar1Used: used,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetBAR1MemoryInfo",
+        || log_args!(device),
+        || {
+            let m = unsafe { out(bar1_memory) }?;
+            let st = machine::snapshot()?;
+            let (total, used) = match machine::device(&st, device)? {
+                Device::Gpu { sim, .. } => (sim.board().bar1_mib * MIB, MIB),
+                Device::Mig { info, .. } => (mig_bar1_mib(info.memory_mb) * MIB, 0),
+            };
+            *m = sys::nvmlBAR1Memory_t {
+                bar1Total: total,
+                bar1Free: total - used,
+                bar1Used: used,
+            };
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!   architecture whitepapers: GA100 64, Hopper and Blackwell 128); a MIG
 //!   device is `NOT_SUPPORTED` (nvml.h: use the GI profile's SM count).
 
-use crate::errors::{entry, out, write_str, Fail, Return};
+use crate::errors::{call, out, write_str, Fail, Return};
 use crate::machine::{self, Device};
 use mig_model::catalog::Architecture;
 use nvml_wrapper_sys::bindings as sys;
@@ -35,11 +35,15 @@ pub unsafe extern "C" fn nvmlDeviceGetSerial(
     serial_out: *mut c_char,
     length: c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetSerial", || {
-        let st = machine::snapshot()?;
-        let s = serial(machine::device(&st, device)?.sim_gpu().pdi);
-        unsafe { write_str(serial_out, length, &s) }
-    })
+    call(
+        "nvmlDeviceGetSerial",
+        || log_args!(device, length),
+        || {
+            let st = machine::snapshot()?;
+            let s = serial(machine::device(&st, device)?.sim_gpu().pdi);
+            unsafe { write_str(serial_out, length, &s) }
+        },
+    )
 }
 
 /// `nvmlDeviceGetHandleBySerial`: the GPU with this serial (see [`serial`]);
@@ -49,18 +53,22 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleBySerial(
     serial_in: *const c_char,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    entry("nvmlDeviceGetHandleBySerial", || {
-        let wanted = unsafe { crate::errors::c_str(serial_in) }?;
-        let device = unsafe { out(device) }?;
-        let st = machine::snapshot()?;
-        let index = st
-            .gpus
-            .iter()
-            .position(|g| serial(g.pdi) == wanted.trim())
-            .ok_or(Fail::NOT_FOUND)?;
-        *device = machine::gpu_handle(index as u32)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetHandleBySerial",
+        || log_args!(serial_in),
+        || {
+            let wanted = unsafe { crate::errors::c_str(serial_in) }?;
+            let device = unsafe { out(device) }?;
+            let st = machine::snapshot()?;
+            let index = st
+                .gpus
+                .iter()
+                .position(|g| serial(g.pdi) == wanted.trim())
+                .ok_or(Fail::NOT_FOUND)?;
+            *device = machine::gpu_handle(index as u32)?;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetGspFirmwareVersion`: the driver version (buffer of
@@ -70,11 +78,15 @@ pub unsafe extern "C" fn nvmlDeviceGetGspFirmwareVersion(
     device: sys::nvmlDevice_t,
     version: *mut c_char,
 ) -> Return {
-    entry("nvmlDeviceGetGspFirmwareVersion", || {
-        let st = machine::snapshot()?;
-        machine::device(&st, device)?;
-        unsafe { write_str(version, GSP_VERSION_BUF, mig_sim::state::DRIVER_VERSION) }
-    })
+    call(
+        "nvmlDeviceGetGspFirmwareVersion",
+        || log_args!(device),
+        || {
+            let st = machine::snapshot()?;
+            machine::device(&st, device)?;
+            unsafe { write_str(version, GSP_VERSION_BUF, mig_sim::state::DRIVER_VERSION) }
+        },
+    )
 }
 
 /// `nvmlDeviceGetGspFirmwareMode`: enabled, enabled by default.
@@ -84,13 +96,17 @@ pub unsafe extern "C" fn nvmlDeviceGetGspFirmwareMode(
     is_enabled: *mut c_uint,
     default_mode: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetGspFirmwareMode", || {
-        let st = machine::snapshot()?;
-        machine::device(&st, device)?;
-        let (e, d) = (unsafe { out(is_enabled) }?, unsafe { out(default_mode) }?);
-        (*e, *d) = (1, 1);
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetGspFirmwareMode",
+        || log_args!(device),
+        || {
+            let st = machine::snapshot()?;
+            machine::device(&st, device)?;
+            let (e, d) = (unsafe { out(is_enabled) }?, unsafe { out(default_mode) }?);
+            (*e, *d) = (1, 1);
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetMultiGpuBoard`: 0, one GPU per board.
@@ -99,12 +115,16 @@ pub unsafe extern "C" fn nvmlDeviceGetMultiGpuBoard(
     device: sys::nvmlDevice_t,
     multi_gpu_bool: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetMultiGpuBoard", || {
-        let st = machine::snapshot()?;
-        machine::device(&st, device)?;
-        *unsafe { out(multi_gpu_bool) }? = 0;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetMultiGpuBoard",
+        || log_args!(device),
+        || {
+            let st = machine::snapshot()?;
+            machine::device(&st, device)?;
+            *unsafe { out(multi_gpu_bool) }? = 0;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetNumGpuCores`: see the module documentation.
@@ -113,19 +133,23 @@ pub unsafe extern "C" fn nvmlDeviceGetNumGpuCores(
     device: sys::nvmlDevice_t,
     num_cores: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetNumGpuCores", || {
-        let st = machine::snapshot()?;
-        let m = match machine::device(&st, device)? {
-            Device::Gpu { sim, .. } => sim.model(),
-            Device::Mig { .. } => return Err(Fail::NOT_SUPPORTED),
-        };
-        let per_sm = match m.architecture {
-            Architecture::Ampere => 64,
-            Architecture::Hopper | Architecture::Blackwell => 128,
-        };
-        *unsafe { out(num_cores) }? = m.sm_count * per_sm;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetNumGpuCores",
+        || log_args!(device),
+        || {
+            let st = machine::snapshot()?;
+            let m = match machine::device(&st, device)? {
+                Device::Gpu { sim, .. } => sim.model(),
+                Device::Mig { .. } => return Err(Fail::NOT_SUPPORTED),
+            };
+            let per_sm = match m.architecture {
+                Architecture::Ampere => 64,
+                Architecture::Hopper | Architecture::Blackwell => 128,
+            };
+            *unsafe { out(num_cores) }? = m.sm_count * per_sm;
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

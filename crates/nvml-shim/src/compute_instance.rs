@@ -10,8 +10,7 @@
 //! GI lookups of the real dump.
 
 use crate::errors::{
-    entry, fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result,
-    Return,
+    call, fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result, Return,
 };
 use crate::handles::{Handle, Kind};
 use crate::machine::{self, GiRef};
@@ -92,13 +91,17 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceProfileInfo(
     eng_profile: c_uint,
     info: *mut sys::nvmlComputeInstanceProfileInfo_t,
 ) -> Return {
-    entry("nvmlGpuInstanceGetComputeInstanceProfileInfo", || {
-        let info = unsafe { out(info) }?;
-        *info = with_profiles(gpu_instance, |_, all| {
-            Ok(info_v1(&by_index(all, profile, eng_profile)?))
-        })?;
-        Ok(())
-    })
+    call(
+        "nvmlGpuInstanceGetComputeInstanceProfileInfo",
+        || log_args!(gpu_instance, profile, eng_profile),
+        || {
+            let info = unsafe { out(info) }?;
+            *info = with_profiles(gpu_instance, |_, all| {
+                Ok(info_v1(&by_index(all, profile, eng_profile)?))
+            })?;
+            Ok(())
+        },
+    )
 }
 
 /// v2 or v3 as the struct's `version` asks; `version` is cleared as the GI
@@ -110,50 +113,54 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceProfileInfoV(
     eng_profile: c_uint,
     info: *mut sys::nvmlComputeInstanceProfileInfo_v2_t,
 ) -> Return {
-    entry("nvmlGpuInstanceGetComputeInstanceProfileInfoV", || {
-        let version = unsafe { struct_version(info.cast()) }?;
-        if version != PROFILE_INFO_V2 && version != PROFILE_INFO_V3 {
-            return Err(Fail::ARGUMENT_VERSION_MISMATCH);
-        }
-        let (p, gfx) = with_profiles(gpu_instance, |gi, all| {
-            Ok((by_index(all, profile, eng_profile)?, gi.profile.gfx))
-        })?;
-        let v1 = info_v1(&p);
-        let mut v2 = sys::nvmlComputeInstanceProfileInfo_v2_t {
-            version: 0,
-            id: v1.id,
-            sliceCount: v1.sliceCount,
-            instanceCount: v1.instanceCount,
-            multiprocessorCount: v1.multiprocessorCount,
-            sharedCopyEngineCount: v1.sharedCopyEngineCount,
-            sharedDecoderCount: v1.sharedDecoderCount,
-            sharedEncoderCount: v1.sharedEncoderCount,
-            sharedJpegCount: v1.sharedJpegCount,
-            sharedOfaCount: v1.sharedOfaCount,
-            name: [0; 96],
-        };
-        fill_chars(&mut v2.name, &p.name);
-        if version == PROFILE_INFO_V2 {
-            *unsafe { out(info) }? = v2;
-        } else {
-            let v3 = unsafe { out(info.cast::<sys::nvmlComputeInstanceProfileInfo_v3_t>()) }?;
-            *v3 = sys::nvmlComputeInstanceProfileInfo_v3_t {
+    call(
+        "nvmlGpuInstanceGetComputeInstanceProfileInfoV",
+        || log_args!(gpu_instance, profile, eng_profile),
+        || {
+            let version = unsafe { struct_version(info.cast()) }?;
+            if version != PROFILE_INFO_V2 && version != PROFILE_INFO_V3 {
+                return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+            }
+            let (p, gfx) = with_profiles(gpu_instance, |gi, all| {
+                Ok((by_index(all, profile, eng_profile)?, gi.profile.gfx))
+            })?;
+            let v1 = info_v1(&p);
+            let mut v2 = sys::nvmlComputeInstanceProfileInfo_v2_t {
                 version: 0,
-                id: v2.id,
-                sliceCount: v2.sliceCount,
-                instanceCount: v2.instanceCount,
-                multiprocessorCount: v2.multiprocessorCount,
-                sharedCopyEngineCount: v2.sharedCopyEngineCount,
-                sharedDecoderCount: v2.sharedDecoderCount,
-                sharedEncoderCount: v2.sharedEncoderCount,
-                sharedJpegCount: v2.sharedJpegCount,
-                sharedOfaCount: v2.sharedOfaCount,
-                name: v2.name,
-                capabilities: if gfx { CAPS_GFX } else { 0 },
+                id: v1.id,
+                sliceCount: v1.sliceCount,
+                instanceCount: v1.instanceCount,
+                multiprocessorCount: v1.multiprocessorCount,
+                sharedCopyEngineCount: v1.sharedCopyEngineCount,
+                sharedDecoderCount: v1.sharedDecoderCount,
+                sharedEncoderCount: v1.sharedEncoderCount,
+                sharedJpegCount: v1.sharedJpegCount,
+                sharedOfaCount: v1.sharedOfaCount,
+                name: [0; 96],
             };
-        }
-        Ok(())
-    })
+            fill_chars(&mut v2.name, &p.name);
+            if version == PROFILE_INFO_V2 {
+                *unsafe { out(info) }? = v2;
+            } else {
+                let v3 = unsafe { out(info.cast::<sys::nvmlComputeInstanceProfileInfo_v3_t>()) }?;
+                *v3 = sys::nvmlComputeInstanceProfileInfo_v3_t {
+                    version: 0,
+                    id: v2.id,
+                    sliceCount: v2.sliceCount,
+                    instanceCount: v2.instanceCount,
+                    multiprocessorCount: v2.multiprocessorCount,
+                    sharedCopyEngineCount: v2.sharedCopyEngineCount,
+                    sharedDecoderCount: v2.sharedDecoderCount,
+                    sharedEncoderCount: v2.sharedEncoderCount,
+                    sharedJpegCount: v2.sharedJpegCount,
+                    sharedOfaCount: v2.sharedOfaCount,
+                    name: v2.name,
+                    capabilities: if gfx { CAPS_GFX } else { 0 },
+                };
+            }
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -162,14 +169,18 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceRemainingCapacity(
     profile_id: c_uint,
     count: *mut c_uint,
 ) -> Return {
-    entry("nvmlGpuInstanceGetComputeInstanceRemainingCapacity", || {
-        let count = unsafe { out(count) }?;
-        *count = with_profiles(
-            gpu_instance,
-            |_, all| Ok(by_id(&all, profile_id)?.remaining),
-        )?;
-        Ok(())
-    })
+    call(
+        "nvmlGpuInstanceGetComputeInstanceRemainingCapacity",
+        || log_args!(gpu_instance, profile_id),
+        || {
+            let count = unsafe { out(count) }?;
+            *count = with_profiles(
+                gpu_instance,
+                |_, all| Ok(by_id(&all, profile_id)?.remaining),
+            )?;
+            Ok(())
+        },
+    )
 }
 
 /// Placements in compute slices relative to the GI; same list protocol as
@@ -181,8 +192,9 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstancePossiblePlacements(
     placements: *mut sys::nvmlComputeInstancePlacement_t,
     count: *mut c_uint,
 ) -> Return {
-    entry(
+    call(
         "nvmlGpuInstanceGetComputeInstancePossiblePlacements",
+        || log_args!(gpu_instance, profile_id),
         || {
             let items: Vec<sys::nvmlComputeInstancePlacement_t> =
                 with_profiles(gpu_instance, |_, all| {
@@ -229,11 +241,15 @@ pub unsafe extern "C" fn nvmlGpuInstanceCreateComputeInstance(
     profile_id: c_uint,
     compute_instance: *mut sys::nvmlComputeInstance_t,
 ) -> Return {
-    entry("nvmlGpuInstanceCreateComputeInstance", || {
-        let compute_instance = unsafe { out(compute_instance) }?;
-        *compute_instance = create(gpu_instance, profile_id, None)?;
-        Ok(())
-    })
+    call(
+        "nvmlGpuInstanceCreateComputeInstance",
+        || log_args!(gpu_instance, profile_id),
+        || {
+            let compute_instance = unsafe { out(compute_instance) }?;
+            *compute_instance = create(gpu_instance, profile_id, None)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -243,13 +259,17 @@ pub unsafe extern "C" fn nvmlGpuInstanceCreateComputeInstanceWithPlacement(
     placement: *const sys::nvmlComputeInstancePlacement_t,
     compute_instance: *mut sys::nvmlComputeInstance_t,
 ) -> Return {
-    entry("nvmlGpuInstanceCreateComputeInstanceWithPlacement", || {
-        let placement = unsafe { input(placement) }?;
-        let compute_instance = unsafe { out(compute_instance) }?;
-        let p = Placement::new(placement.start, placement.size);
-        *compute_instance = create(gpu_instance, profile_id, Some(p))?;
-        Ok(())
-    })
+    call(
+        "nvmlGpuInstanceCreateComputeInstanceWithPlacement",
+        || log_args!(gpu_instance, profile_id, placement),
+        || {
+            let placement = unsafe { input(placement) }?;
+            let compute_instance = unsafe { out(compute_instance) }?;
+            let p = Placement::new(placement.start, placement.size);
+            *compute_instance = create(gpu_instance, profile_id, Some(p))?;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlComputeInstanceDestroy`: `IN_USE` while a process runs on it.
@@ -257,16 +277,20 @@ pub unsafe extern "C" fn nvmlGpuInstanceCreateComputeInstanceWithPlacement(
 pub unsafe extern "C" fn nvmlComputeInstanceDestroy(
     compute_instance: sys::nvmlComputeInstance_t,
 ) -> Return {
-    entry("nvmlComputeInstanceDestroy", || {
-        let st = machine::snapshot()?;
-        let ci = machine::compute_instance(&st, compute_instance)?;
-        machine::sim()?.destroy_compute_instance(
-            &mig_model::GpuRef::Index(ci.gi.gpu),
-            ci.gi.gi.id,
-            ci.ci.id,
-        )?;
-        Ok(())
-    })
+    call(
+        "nvmlComputeInstanceDestroy",
+        || log_args!(compute_instance),
+        || {
+            let st = machine::snapshot()?;
+            let ci = machine::compute_instance(&st, compute_instance)?;
+            machine::sim()?.destroy_compute_instance(
+                &mig_model::GpuRef::Index(ci.gi.gpu),
+                ci.gi.gi.id,
+                ci.ci.id,
+            )?;
+            Ok(())
+        },
+    )
 }
 
 /// The CI handles of `gi` whose profile matches `filter`.
@@ -291,13 +315,17 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstances(
     compute_instances: *mut sys::nvmlComputeInstance_t,
     count: *mut c_uint,
 ) -> Return {
-    entry("nvmlGpuInstanceGetComputeInstances", || {
-        let handles = with_profiles(gpu_instance, |gi, all| {
-            by_id(&all, profile_id)?;
-            ci_handles(gi, |c| c.profile_id.0 == profile_id)
-        })?;
-        unsafe { write_instances(compute_instances, count, &handles) }
-    })
+    call(
+        "nvmlGpuInstanceGetComputeInstances",
+        || log_args!(gpu_instance, profile_id),
+        || {
+            let handles = with_profiles(gpu_instance, |gi, all| {
+                by_id(&all, profile_id)?;
+                ci_handles(gi, |c| c.profile_id.0 == profile_id)
+            })?;
+            unsafe { write_instances(compute_instances, count, &handles) }
+        },
+    )
 }
 
 #[no_mangle]
@@ -306,14 +334,18 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceById(
     id: c_uint,
     compute_instance: *mut sys::nvmlComputeInstance_t,
 ) -> Return {
-    entry("nvmlGpuInstanceGetComputeInstanceById", || {
-        let compute_instance = unsafe { out(compute_instance) }?;
-        let st = machine::snapshot()?;
-        let gi = machine::gpu_instance(&st, gpu_instance)?;
-        let found = ci_handles(&gi, |c| c.id == ComputeInstanceId(id))?;
-        *compute_instance = *found.first().ok_or(Fail::NOT_FOUND)?;
-        Ok(())
-    })
+    call(
+        "nvmlGpuInstanceGetComputeInstanceById",
+        || log_args!(gpu_instance, id),
+        || {
+            let compute_instance = unsafe { out(compute_instance) }?;
+            let st = machine::snapshot()?;
+            let gi = machine::gpu_instance(&st, gpu_instance)?;
+            let found = ci_handles(&gi, |c| c.id == ComputeInstanceId(id))?;
+            *compute_instance = *found.first().ok_or(Fail::NOT_FOUND)?;
+            Ok(())
+        },
+    )
 }
 
 /// The v2 info of the CI a handle names: its parent device, GI, ID, profile
@@ -338,11 +370,15 @@ pub unsafe extern "C" fn nvmlComputeInstanceGetInfo_v2(
     compute_instance: sys::nvmlComputeInstance_t,
     info: *mut sys::nvmlComputeInstanceInfo_t,
 ) -> Return {
-    entry("nvmlComputeInstanceGetInfo_v2", || {
-        let info = unsafe { out(info) }?;
-        *info = info_v2(compute_instance)?;
-        Ok(())
-    })
+    call(
+        "nvmlComputeInstanceGetInfo_v2",
+        || log_args!(compute_instance),
+        || {
+            let info = unsafe { out(info) }?;
+            *info = info_v2(compute_instance)?;
+            Ok(())
+        },
+    )
 }
 
 /// The v1 symbol: writes only the fields the v1 struct has.
@@ -351,15 +387,19 @@ pub unsafe extern "C" fn nvmlComputeInstanceGetInfo(
     compute_instance: sys::nvmlComputeInstance_t,
     info: *mut ComputeInstanceInfoV1,
 ) -> Return {
-    entry("nvmlComputeInstanceGetInfo", || {
-        let info = unsafe { out(info) }?;
-        let v2 = info_v2(compute_instance)?;
-        *info = ComputeInstanceInfoV1 {
-            device: v2.device,
-            gpu_instance: v2.gpuInstance,
-            id: v2.id,
-            profile_id: v2.profileId,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlComputeInstanceGetInfo",
+        || log_args!(compute_instance),
+        || {
+            let info = unsafe { out(info) }?;
+            let v2 = info_v2(compute_instance)?;
+            *info = ComputeInstanceInfoV1 {
+                device: v2.device,
+                gpu_instance: v2.gpuInstance,
+                id: v2.id,
+                profile_id: v2.profileId,
+            };
+            Ok(())
+        },
+    )
 }

@@ -9,7 +9,7 @@
 //! answers only for MIG devices: the real H100 dump shows "Not Supported" on
 //! the full GPU.
 
-use crate::errors::{entry, fill_chars, out, struct_version, write_str, Fail, Result, Return};
+use crate::errors::{call, fill_chars, out, struct_version, write_str, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_model::catalog::Architecture;
 use mig_sim::MachineState;
@@ -33,33 +33,41 @@ pub struct NvmlPdi {
 }
 
 /// The GPU count of the machine.
-unsafe fn count(device_count: *mut c_uint) -> Return {
-    entry("nvmlDeviceGetCount", || {
-        let st = machine::snapshot()?;
-        *unsafe { out(device_count) }? =
-            c_uint::try_from(st.gpus.len()).map_err(|_| Fail::UNKNOWN)?;
-        Ok(())
-    })
+unsafe fn count(name: &str, device_count: *mut c_uint) -> Return {
+    call(
+        name,
+        || log_args!(),
+        || {
+            let st = machine::snapshot()?;
+            *unsafe { out(device_count) }? =
+                c_uint::try_from(st.gpus.len()).map_err(|_| Fail::UNKNOWN)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetCount_v2(device_count: *mut c_uint) -> Return {
-    unsafe { count(device_count) }
+    unsafe { count("nvmlDeviceGetCount_v2", device_count) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetCount(device_count: *mut c_uint) -> Return {
-    unsafe { count(device_count) }
+    unsafe { count("nvmlDeviceGetCount", device_count) }
 }
 
-unsafe fn by_index(index: c_uint, device: *mut sys::nvmlDevice_t) -> Return {
-    entry("nvmlDeviceGetHandleByIndex", || {
-        let device = unsafe { out(device) }?;
-        let st = machine::snapshot()?;
-        machine::gpu(&st, index)?;
-        *device = machine::gpu_handle(index)?;
-        Ok(())
-    })
+unsafe fn by_index(name: &str, index: c_uint, device: *mut sys::nvmlDevice_t) -> Return {
+    call(
+        name,
+        || log_args!(index),
+        || {
+            let device = unsafe { out(device) }?;
+            let st = machine::snapshot()?;
+            machine::gpu(&st, index)?;
+            *device = machine::gpu_handle(index)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -67,7 +75,7 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex_v2(
     index: c_uint,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    unsafe { by_index(index, device) }
+    unsafe { by_index("nvmlDeviceGetHandleByIndex_v2", index, device) }
 }
 
 #[no_mangle]
@@ -75,7 +83,7 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex(
     index: c_uint,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    unsafe { by_index(index, device) }
+    unsafe { by_index("nvmlDeviceGetHandleByIndex", index, device) }
 }
 
 /// The handle of the GPU or MIG device with this UUID. Accepts `GPU-...`,
@@ -119,13 +127,17 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByUUID(
     uuid: *const c_char,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    entry("nvmlDeviceGetHandleByUUID", || {
-        let uuid = unsafe { crate::errors::c_str(uuid) }?;
-        let device = unsafe { out(device) }?;
-        let st = machine::snapshot()?;
-        *device = find_uuid(&st, uuid)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetHandleByUUID",
+        || log_args!(uuid),
+        || {
+            let uuid = unsafe { crate::errors::c_str(uuid) }?;
+            let device = unsafe { out(device) }?;
+            let st = machine::snapshot()?;
+            *device = find_uuid(&st, uuid)?;
+            Ok(())
+        },
+    )
 }
 
 /// `NVML_STRUCT_VERSION(UUID, 1)` (`nvmlUUID_v1_t` is 52 bytes).
@@ -151,41 +163,45 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByUUIDV(
     uuid: *const NvmlUuidV1,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    entry("nvmlDeviceGetHandleByUUIDV", || {
-        let u = unsafe { crate::errors::input(uuid) }?;
-        let device = unsafe { out(device) }?;
-        if u.version != UUID_V1 {
-            return Err(Fail::ARGUMENT_VERSION_MISMATCH);
-        }
-        let st = machine::snapshot()?;
-        *device = match u.kind {
-            UUID_ASCII => {
-                let end = u
-                    .value
-                    .iter()
-                    .position(|&b| b == 0)
-                    .unwrap_or(u.value.len());
-                let text =
-                    std::str::from_utf8(&u.value[..end]).map_err(|_| Fail::INVALID_ARGUMENT)?;
-                find_uuid(&st, text)?
+    call(
+        "nvmlDeviceGetHandleByUUIDV",
+        || log_args!(),
+        || {
+            let u = unsafe { crate::errors::input(uuid) }?;
+            let device = unsafe { out(device) }?;
+            if u.version != UUID_V1 {
+                return Err(Fail::ARGUMENT_VERSION_MISMATCH);
             }
-            UUID_BINARY => {
-                let hex: String = u.value[..16].iter().map(|b| format!("{b:02x}")).collect();
-                let dashed = format!(
-                    "{}-{}-{}-{}-{}",
-                    &hex[..8],
-                    &hex[8..12],
-                    &hex[12..16],
-                    &hex[16..20],
-                    &hex[20..]
-                );
-                find_uuid(&st, &format!("GPU-{dashed}"))
-                    .or_else(|_| find_uuid(&st, &format!("MIG-{dashed}")))?
-            }
-            _ => return Err(Fail::INVALID_ARGUMENT),
-        };
-        Ok(())
-    })
+            let st = machine::snapshot()?;
+            *device = match u.kind {
+                UUID_ASCII => {
+                    let end = u
+                        .value
+                        .iter()
+                        .position(|&b| b == 0)
+                        .unwrap_or(u.value.len());
+                    let text =
+                        std::str::from_utf8(&u.value[..end]).map_err(|_| Fail::INVALID_ARGUMENT)?;
+                    find_uuid(&st, text)?
+                }
+                UUID_BINARY => {
+                    let hex: String = u.value[..16].iter().map(|b| format!("{b:02x}")).collect();
+                    let dashed = format!(
+                        "{}-{}-{}-{}-{}",
+                        &hex[..8],
+                        &hex[8..12],
+                        &hex[12..16],
+                        &hex[16..20],
+                        &hex[20..]
+                    );
+                    find_uuid(&st, &format!("GPU-{dashed}"))
+                        .or_else(|_| find_uuid(&st, &format!("MIG-{dashed}")))?
+                }
+                _ => return Err(Fail::INVALID_ARGUMENT),
+            };
+            Ok(())
+        },
+    )
 }
 
 /// `domain:bus:device.function` as numbers, from the forms NVML accepts:
@@ -204,20 +220,24 @@ fn parse_bus_id(s: &str) -> Option<[u32; 4]> {
     Some([hex(domain)?, hex(bus)?, hex(dev)?, hex(function)?])
 }
 
-unsafe fn by_pci(bus_id: *const c_char, device: *mut sys::nvmlDevice_t) -> Return {
-    entry("nvmlDeviceGetHandleByPciBusId", || {
-        let wanted = parse_bus_id(unsafe { crate::errors::c_str(bus_id) }?);
-        let device = unsafe { out(device) }?;
-        let wanted = wanted.ok_or(Fail::INVALID_ARGUMENT)?;
-        let st = machine::snapshot()?;
-        let index = st
-            .gpus
-            .iter()
-            .position(|g| parse_bus_id(&g.pci_bus_id) == Some(wanted))
-            .ok_or(Fail::NOT_FOUND)?;
-        *device = machine::gpu_handle(index as u32)?;
-        Ok(())
-    })
+unsafe fn by_pci(name: &str, bus_id: *const c_char, device: *mut sys::nvmlDevice_t) -> Return {
+    call(
+        name,
+        || log_args!(bus_id),
+        || {
+            let wanted = parse_bus_id(unsafe { crate::errors::c_str(bus_id) }?);
+            let device = unsafe { out(device) }?;
+            let wanted = wanted.ok_or(Fail::INVALID_ARGUMENT)?;
+            let st = machine::snapshot()?;
+            let index = st
+                .gpus
+                .iter()
+                .position(|g| parse_bus_id(&g.pci_bus_id) == Some(wanted))
+                .ok_or(Fail::NOT_FOUND)?;
+            *device = machine::gpu_handle(index as u32)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -225,7 +245,7 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByPciBusId_v2(
     pci_bus_id: *const c_char,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    unsafe { by_pci(pci_bus_id, device) }
+    unsafe { by_pci("nvmlDeviceGetHandleByPciBusId_v2", pci_bus_id, device) }
 }
 
 #[no_mangle]
@@ -233,7 +253,7 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByPciBusId(
     pci_bus_id: *const c_char,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    unsafe { by_pci(pci_bus_id, device) }
+    unsafe { by_pci("nvmlDeviceGetHandleByPciBusId", pci_bus_id, device) }
 }
 
 /// Run `f` on the device a handle names, in a fresh snapshot.
@@ -261,10 +281,14 @@ pub unsafe extern "C" fn nvmlDeviceGetName(
     name: *mut c_char,
     length: c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetName", || {
-        let s = with_device(device, |d| Ok(name_of(d)))?;
-        unsafe { write_str(name, length, &s) }
-    })
+    call(
+        "nvmlDeviceGetName",
+        || log_args!(device, length),
+        || {
+            let s = with_device(device, |d| Ok(name_of(d)))?;
+            unsafe { write_str(name, length, &s) }
+        },
+    )
 }
 
 #[no_mangle]
@@ -273,15 +297,19 @@ pub unsafe extern "C" fn nvmlDeviceGetUUID(
     uuid: *mut c_char,
     length: c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetUUID", || {
-        let s = with_device(device, |d| {
-            Ok(match d {
-                Device::Gpu { sim, .. } => sim.uuid.clone(),
-                Device::Mig { info, .. } => info.uuid.clone(),
-            })
-        })?;
-        unsafe { write_str(uuid, length, &s) }
-    })
+    call(
+        "nvmlDeviceGetUUID",
+        || log_args!(device, length),
+        || {
+            let s = with_device(device, |d| {
+                Ok(match d {
+                    Device::Gpu { sim, .. } => sim.uuid.clone(),
+                    Device::Mig { info, .. } => info.uuid.clone(),
+                })
+            })?;
+            unsafe { write_str(uuid, length, &s) }
+        },
+    )
 }
 
 /// `nvmlPciInfo_t` of the (parent) GPU.
@@ -339,21 +367,29 @@ fn pci_bytes(p: &sys::nvmlPciInfo_t, which: PciWrite) -> usize {
 }
 
 /// Fill the first bytes of the caller's struct, as [`PciWrite`] says.
-unsafe fn put_pci(device: sys::nvmlDevice_t, dst: *mut u8, which: PciWrite) -> Return {
-    entry("nvmlDeviceGetPciInfo", || {
-        if dst.is_null() {
-            return Err(Fail::INVALID_ARGUMENT);
-        }
-        let p = with_device(device, pci_info)?;
-        let n = pci_bytes(&p, which).min(std::mem::size_of::<sys::nvmlPciInfo_t>());
-        // SAFETY: `p` is a plain C struct of at least `n` bytes; the caller's
-        // buffer holds the struct of the version it called, which is at
-        // least `n` bytes (nvml.h).
-        unsafe {
-            std::ptr::copy_nonoverlapping((&p as *const sys::nvmlPciInfo_t).cast::<u8>(), dst, n)
-        };
-        Ok(())
-    })
+unsafe fn put_pci(name: &str, device: sys::nvmlDevice_t, dst: *mut u8, which: PciWrite) -> Return {
+    call(
+        name,
+        || log_args!(device),
+        || {
+            if dst.is_null() {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let p = with_device(device, pci_info)?;
+            let n = pci_bytes(&p, which).min(std::mem::size_of::<sys::nvmlPciInfo_t>());
+            // SAFETY: `p` is a plain C struct of at least `n` bytes; the caller's
+            // buffer holds the struct of the version it called, which is at
+            // least `n` bytes (nvml.h).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    (&p as *const sys::nvmlPciInfo_t).cast::<u8>(),
+                    dst,
+                    n,
+                )
+            };
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -361,7 +397,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v3(
     device: sys::nvmlDevice_t,
     pci: *mut sys::nvmlPciInfo_t,
 ) -> Return {
-    unsafe { put_pci(device, pci.cast(), PciWrite::V3) }
+    unsafe { put_pci("nvmlDeviceGetPciInfo_v3", device, pci.cast(), PciWrite::V3) }
 }
 
 #[no_mangle]
@@ -369,7 +405,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v2(
     device: sys::nvmlDevice_t,
     pci: *mut sys::nvmlPciInfo_t,
 ) -> Return {
-    unsafe { put_pci(device, pci.cast(), PciWrite::V2) }
+    unsafe { put_pci("nvmlDeviceGetPciInfo_v2", device, pci.cast(), PciWrite::V2) }
 }
 
 /// `nvmlPciInfo_t` as NVML v1 laid it out (52 bytes): a 16-byte bus ID in
@@ -396,7 +432,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo(
     device: sys::nvmlDevice_t,
     pci: *mut PciInfoV1,
 ) -> Return {
-    unsafe { put_pci(device, pci.cast(), PciWrite::V1) }
+    unsafe { put_pci("nvmlDeviceGetPciInfo", device, pci.cast(), PciWrite::V1) }
 }
 
 #[no_mangle]
@@ -404,14 +440,18 @@ pub unsafe extern "C" fn nvmlDeviceGetMinorNumber(
     device: sys::nvmlDevice_t,
     minor_number: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetMinorNumber", || {
-        let minor_number = unsafe { out(minor_number) }?;
-        *minor_number = with_device(device, |d| match d {
-            Device::Gpu { sim, .. } => Ok(sim.minor),
-            Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
-        })?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetMinorNumber",
+        || log_args!(device),
+        || {
+            let minor_number = unsafe { out(minor_number) }?;
+            *minor_number = with_device(device, |d| match d {
+                Device::Gpu { sim, .. } => Ok(sim.minor),
+                Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
+            })?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -419,16 +459,20 @@ pub unsafe extern "C" fn nvmlDeviceGetIndex(
     device: sys::nvmlDevice_t,
     index: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetIndex", || {
-        let index = unsafe { out(index) }?;
-        *index = with_device(device, |d| {
-            Ok(match d {
-                Device::Gpu { index, .. } => *index,
-                Device::Mig { info, .. } => info.index,
-            })
-        })?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetIndex",
+        || log_args!(device),
+        || {
+            let index = unsafe { out(index) }?;
+            *index = with_device(device, |d| {
+                Ok(match d {
+                    Device::Gpu { index, .. } => *index,
+                    Device::Mig { info, .. } => info.index,
+                })
+            })?;
+            Ok(())
+        },
+    )
 }
 
 /// (total, used) bytes: the board's memory, or a MIG device's GPU instance's;
@@ -452,17 +496,21 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo(
     device: sys::nvmlDevice_t,
     memory_out: *mut sys::nvmlMemory_t,
 ) -> Return {
-    entry("nvmlDeviceGetMemoryInfo", || {
-        let m = unsafe { out(memory_out) }?;
-        let st = machine::snapshot()?;
-        let (total, used) = memory(&st, &machine::device(&st, device)?);
-        *m = sys::nvmlMemory_t {
-            total,
-            free: total.saturating_sub(used),
-            used,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetMemoryInfo",
+        || log_args!(device),
+        || {
+            let m = unsafe { out(memory_out) }?;
+            let st = machine::snapshot()?;
+            let (total, used) = memory(&st, &machine::device(&st, device)?);
+            *m = sys::nvmlMemory_t {
+                total,
+                free: total.saturating_sub(used),
+                used,
+            };
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -470,43 +518,55 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo_v2(
     device: sys::nvmlDevice_t,
     memory_out: *mut sys::nvmlMemory_v2_t,
 ) -> Return {
-    entry("nvmlDeviceGetMemoryInfo_v2", || {
-        if unsafe { struct_version(memory_out.cast()) }? != MEMORY_V2 {
-            return Err(Fail::ARGUMENT_VERSION_MISMATCH);
-        }
-        let m = unsafe { out(memory_out) }?;
-        let st = machine::snapshot()?;
-        let (total, used) = memory(&st, &machine::device(&st, device)?);
-        *m = sys::nvmlMemory_v2_t {
-            version: MEMORY_V2,
-            total,
-            reserved: 0,
-            free: total.saturating_sub(used),
-            used,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetMemoryInfo_v2",
+        || log_args!(device),
+        || {
+            if unsafe { struct_version(memory_out.cast()) }? != MEMORY_V2 {
+                return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+            }
+            let m = unsafe { out(memory_out) }?;
+            let st = machine::snapshot()?;
+            let (total, used) = memory(&st, &machine::device(&st, device)?);
+            *m = sys::nvmlMemory_v2_t {
+                version: MEMORY_V2,
+                total,
+                reserved: 0,
+                free: total.saturating_sub(used),
+                used,
+            };
+            Ok(())
+        },
+    )
 }
 
-unsafe fn attributes(device: sys::nvmlDevice_t, attrs: *mut sys::nvmlDeviceAttributes_t) -> Return {
-    entry("nvmlDeviceGetAttributes", || {
-        let attrs = unsafe { out(attrs) }?;
-        *attrs = with_device(device, |d| match d {
-            Device::Gpu { .. } => Err(Fail::NOT_SUPPORTED),
-            Device::Mig { ci, info } => Ok(sys::nvmlDeviceAttributes_t {
-                multiprocessorCount: info.sm,
-                sharedCopyEngineCount: info.ce,
-                sharedDecoderCount: info.dec,
-                sharedEncoderCount: info.enc,
-                sharedJpegCount: info.jpeg,
-                sharedOfaCount: info.ofa,
-                gpuInstanceSliceCount: ci.gi.profile.slices,
-                computeInstanceSliceCount: ci.profile.slices,
-                memorySizeMB: info.memory_mb,
-            }),
-        })?;
-        Ok(())
-    })
+unsafe fn attributes(
+    name: &str,
+    device: sys::nvmlDevice_t,
+    attrs: *mut sys::nvmlDeviceAttributes_t,
+) -> Return {
+    call(
+        name,
+        || log_args!(device),
+        || {
+            let attrs = unsafe { out(attrs) }?;
+            *attrs = with_device(device, |d| match d {
+                Device::Gpu { .. } => Err(Fail::NOT_SUPPORTED),
+                Device::Mig { ci, info } => Ok(sys::nvmlDeviceAttributes_t {
+                    multiprocessorCount: info.sm,
+                    sharedCopyEngineCount: info.ce,
+                    sharedDecoderCount: info.dec,
+                    sharedEncoderCount: info.enc,
+                    sharedJpegCount: info.jpeg,
+                    sharedOfaCount: info.ofa,
+                    gpuInstanceSliceCount: ci.gi.profile.slices,
+                    computeInstanceSliceCount: ci.profile.slices,
+                    memorySizeMB: info.memory_mb,
+                }),
+            })?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -514,7 +574,7 @@ pub unsafe extern "C" fn nvmlDeviceGetAttributes_v2(
     device: sys::nvmlDevice_t,
     attributes_out: *mut sys::nvmlDeviceAttributes_t,
 ) -> Return {
-    unsafe { attributes(device, attributes_out) }
+    unsafe { attributes("nvmlDeviceGetAttributes_v2", device, attributes_out) }
 }
 
 #[no_mangle]
@@ -522,27 +582,31 @@ pub unsafe extern "C" fn nvmlDeviceGetAttributes(
     device: sys::nvmlDevice_t,
     attributes_out: *mut sys::nvmlDeviceAttributes_t,
 ) -> Return {
-    unsafe { attributes(device, attributes_out) }
+    unsafe { attributes("nvmlDeviceGetAttributes", device, attributes_out) }
 }
 
 /// `nvmlDeviceGetPdi`: the 64-bit per-device ID that MIG UUIDs hash.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPdi(device: sys::nvmlDevice_t, pdi: *mut NvmlPdi) -> Return {
-    entry("nvmlDeviceGetPdi", || {
-        if unsafe { struct_version(pdi.cast()) }? != PDI_V1 {
-            return Err(Fail::ARGUMENT_VERSION_MISMATCH);
-        }
-        let pdi = unsafe { out(pdi) }?;
-        let value = with_device(device, |d| match d {
-            Device::Gpu { sim, .. } => Ok(sim.pdi),
-            Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
-        })?;
-        *pdi = NvmlPdi {
-            version: PDI_V1,
-            value,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetPdi",
+        || log_args!(device),
+        || {
+            if unsafe { struct_version(pdi.cast()) }? != PDI_V1 {
+                return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+            }
+            let pdi = unsafe { out(pdi) }?;
+            let value = with_device(device, |d| match d {
+                Device::Gpu { sim, .. } => Ok(sim.pdi),
+                Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
+            })?;
+            *pdi = NvmlPdi {
+                version: PDI_V1,
+                value,
+            };
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetCudaComputeCapability`: the board's, also on a MIG handle.
@@ -553,14 +617,18 @@ pub unsafe extern "C" fn nvmlDeviceGetCudaComputeCapability(
     major: *mut c_int,
     minor: *mut c_int,
 ) -> Return {
-    entry("nvmlDeviceGetCudaComputeCapability", || {
-        let [ma, mi] = with_device(device, |d| Ok(d.model().compute_capability))?;
-        let major = unsafe { out(major) }?;
-        let minor = unsafe { out(minor) }?;
-        *major = ma as c_int;
-        *minor = mi as c_int;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetCudaComputeCapability",
+        || log_args!(device),
+        || {
+            let [ma, mi] = with_device(device, |d| Ok(d.model().compute_capability))?;
+            let major = unsafe { out(major) }?;
+            let minor = unsafe { out(minor) }?;
+            *major = ma as c_int;
+            *minor = mi as c_int;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetArchitecture`: `NVML_DEVICE_ARCH_AMPERE` (7), `_HOPPER` (9)
@@ -570,17 +638,21 @@ pub unsafe extern "C" fn nvmlDeviceGetArchitecture(
     device: sys::nvmlDevice_t,
     arch: *mut sys::nvmlDeviceArchitecture_t,
 ) -> Return {
-    entry("nvmlDeviceGetArchitecture", || {
-        let a = with_device(device, |d| {
-            Ok(match d.model().architecture {
-                Architecture::Ampere => 7,
-                Architecture::Hopper => 9,
-                Architecture::Blackwell => 10,
-            })
-        })?;
-        *unsafe { out(arch) }? = a;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetArchitecture",
+        || log_args!(device),
+        || {
+            let a = with_device(device, |d| {
+                Ok(match d.model().architecture {
+                    Architecture::Ampere => 7,
+                    Architecture::Hopper => 9,
+                    Architecture::Blackwell => 10,
+                })
+            })?;
+            *unsafe { out(arch) }? = a;
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! integer naming an entry of a table here; a freed or foreign one is
 //! `INVALID_ARGUMENT`.
 
-use crate::errors::{entry, out, Fail, Result, Return};
+use crate::errors::{call, out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::MachineState;
 use nvml_wrapper_sys::bindings as sys;
@@ -88,27 +88,35 @@ fn layout_key(st: &MachineState, gpu: u32) -> String {
 /// `nvmlEventSetCreate`: a new, empty event set.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlEventSetCreate(set: *mut sys::nvmlEventSet_t) -> Return {
-    entry("nvmlEventSetCreate", || {
-        machine::sim()?;
-        let set = unsafe { out(set) }?;
-        let mut t = table();
-        let id = t.next;
-        t.next += 1;
-        t.sets.insert(id, Vec::new());
-        *set = std::ptr::without_provenance_mut((TAG | id) as usize);
-        Ok(())
-    })
+    call(
+        "nvmlEventSetCreate",
+        || log_args!(),
+        || {
+            machine::sim()?;
+            let set = unsafe { out(set) }?;
+            let mut t = table();
+            let id = t.next;
+            t.next += 1;
+            t.sets.insert(id, Vec::new());
+            *set = std::ptr::without_provenance_mut((TAG | id) as usize);
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlEventSetFree`: the set is gone; a second free is `INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlEventSetFree(set: sys::nvmlEventSet_t) -> Return {
-    entry("nvmlEventSetFree", || {
-        machine::sim()?;
-        let id = set_id(set)?;
-        table().sets.remove(&id);
-        Ok(())
-    })
+    call(
+        "nvmlEventSetFree",
+        || log_args!(),
+        || {
+            machine::sim()?;
+            let id = set_id(set)?;
+            table().sets.remove(&id);
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetSupportedEventTypes`: [`SUPPORTED`] for a GPU; a MIG
@@ -119,12 +127,16 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedEventTypes(
     device: sys::nvmlDevice_t,
     event_types: *mut c_ulonglong,
 ) -> Return {
-    entry("nvmlDeviceGetSupportedEventTypes", || {
-        let st = machine::snapshot()?;
-        gpu_only(&st, device)?;
-        *unsafe { out(event_types) }? = SUPPORTED;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetSupportedEventTypes",
+        || log_args!(device),
+        || {
+            let st = machine::snapshot()?;
+            gpu_only(&st, device)?;
+            *unsafe { out(event_types) }? = SUPPORTED;
+            Ok(())
+        },
+    )
 }
 
 fn gpu_only(st: &MachineState, device: sys::nvmlDevice_t) -> Result<(u32, &mig_sim::SimGpu)> {
@@ -141,26 +153,30 @@ pub unsafe extern "C" fn nvmlDeviceRegisterEvents(
     event_types: c_ulonglong,
     set: sys::nvmlEventSet_t,
 ) -> Return {
-    entry("nvmlDeviceRegisterEvents", || {
-        let st = machine::snapshot()?;
-        let (gpu, _) = gpu_only(&st, device)?;
-        let id = set_id(set)?;
-        if event_types & !SUPPORTED != 0 {
-            return Err(Fail::NOT_SUPPORTED);
-        }
-        let seen = layout_key(&st, gpu);
-        let mut t = table();
-        let regs = t.sets.get_mut(&id).ok_or(Fail::INVALID_ARGUMENT)?;
-        match regs.iter_mut().find(|r| r.gpu == gpu) {
-            Some(r) => r.types |= event_types,
-            None => regs.push(Registration {
-                gpu,
-                types: event_types,
-                seen,
-            }),
-        }
-        Ok(())
-    })
+    call(
+        "nvmlDeviceRegisterEvents",
+        || log_args!(device, event_types),
+        || {
+            let st = machine::snapshot()?;
+            let (gpu, _) = gpu_only(&st, device)?;
+            let id = set_id(set)?;
+            if event_types & !SUPPORTED != 0 {
+                return Err(Fail::NOT_SUPPORTED);
+            }
+            let seen = layout_key(&st, gpu);
+            let mut t = table();
+            let regs = t.sets.get_mut(&id).ok_or(Fail::INVALID_ARGUMENT)?;
+            match regs.iter_mut().find(|r| r.gpu == gpu) {
+                Some(r) => r.types |= event_types,
+                None => regs.push(Registration {
+                    gpu,
+                    types: event_types,
+                    seen,
+                }),
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Wait up to `timeout_ms` for an event of `set`; the GPU and type.
@@ -199,18 +215,22 @@ pub unsafe extern "C" fn nvmlEventSetWait_v2(
     data: *mut sys::nvmlEventData_t,
     timeoutms: c_uint,
 ) -> Return {
-    entry("nvmlEventSetWait_v2", || {
-        let data = unsafe { out(data) }?;
-        let (gpu, ty) = wait(set, timeoutms)?;
-        *data = sys::nvmlEventData_t {
-            device: machine::gpu_handle(gpu)?,
-            eventType: ty,
-            eventData: 0,
-            gpuInstanceId: NO_INSTANCE,
-            computeInstanceId: NO_INSTANCE,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlEventSetWait_v2",
+        || log_args!(timeoutms),
+        || {
+            let data = unsafe { out(data) }?;
+            let (gpu, ty) = wait(set, timeoutms)?;
+            *data = sys::nvmlEventData_t {
+                device: machine::gpu_handle(gpu)?,
+                eventType: ty,
+                eventData: 0,
+                gpuInstanceId: NO_INSTANCE,
+                computeInstanceId: NO_INSTANCE,
+            };
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlEventData_t` as the v1 `nvmlEventSetWait` wrote it: without the
@@ -230,14 +250,18 @@ pub unsafe extern "C" fn nvmlEventSetWait(
     data: *mut EventDataV1,
     timeoutms: c_uint,
 ) -> Return {
-    entry("nvmlEventSetWait", || {
-        let data = unsafe { out(data) }?;
-        let (gpu, ty) = wait(set, timeoutms)?;
-        *data = EventDataV1 {
-            device: machine::gpu_handle(gpu)?,
-            event_type: ty,
-            event_data: 0,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlEventSetWait",
+        || log_args!(timeoutms),
+        || {
+            let data = unsafe { out(data) }?;
+            let (gpu, ty) = wait(set, timeoutms)?;
+            *data = EventDataV1 {
+                device: machine::gpu_handle(gpu)?,
+                event_type: ty,
+                event_data: 0,
+            };
+            Ok(())
+        },
+    )
 }

@@ -5,7 +5,7 @@
 //! `NOT_SUPPORTED`, and so is every field of a MIG device handle (the
 //! readings belong to the board).
 
-use crate::errors::{entry, Fail, Return};
+use crate::errors::{call, Fail, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings::{self as sys, field_id as fi};
@@ -48,35 +48,39 @@ pub unsafe extern "C" fn nvmlDeviceGetFieldValues(
     values_count: c_int,
     values: *mut sys::nvmlFieldValue_t,
 ) -> Return {
-    entry("nvmlDeviceGetFieldValues", || {
-        let n = usize::try_from(values_count).map_err(|_| Fail::INVALID_ARGUMENT)?;
-        if values.is_null() {
-            return Err(Fail::INVALID_ARGUMENT);
-        }
-        let st = machine::snapshot()?;
-        let d = machine::device(&st, device)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|t| t.as_micros() as i64)
-            .unwrap_or(0);
-        // SAFETY: nvml.h: `values` holds `valuesCount` entries.
-        let values = unsafe { std::slice::from_raw_parts_mut(values, n) };
-        for v in values {
-            let answer = match &d {
-                Device::Gpu { sim, .. } => field(sim, v.fieldId, v.scopeId),
-                Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
-            };
-            v.timestamp = now;
-            v.latencyUsec = 0;
-            match answer {
-                Ok((value, ty)) => {
-                    v.value = value;
-                    v.valueType = ty;
-                    v.nvmlReturn = crate::errors::SUCCESS;
-                }
-                Err(Fail(code)) => v.nvmlReturn = code,
+    call(
+        "nvmlDeviceGetFieldValues",
+        || log_args!(device, values_count),
+        || {
+            let n = usize::try_from(values_count).map_err(|_| Fail::INVALID_ARGUMENT)?;
+            if values.is_null() {
+                return Err(Fail::INVALID_ARGUMENT);
             }
-        }
-        Ok(())
-    })
+            let st = machine::snapshot()?;
+            let d = machine::device(&st, device)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|t| t.as_micros() as i64)
+                .unwrap_or(0);
+            // SAFETY: nvml.h: `values` holds `valuesCount` entries.
+            let values = unsafe { std::slice::from_raw_parts_mut(values, n) };
+            for v in values {
+                let answer = match &d {
+                    Device::Gpu { sim, .. } => field(sim, v.fieldId, v.scopeId),
+                    Device::Mig { .. } => Err(Fail::NOT_SUPPORTED),
+                };
+                v.timestamp = now;
+                v.latencyUsec = 0;
+                match answer {
+                    Ok((value, ty)) => {
+                        v.value = value;
+                        v.valueType = ty;
+                        v.nvmlReturn = crate::errors::SUCCESS;
+                    }
+                    Err(Fail(code)) => v.nvmlReturn = code,
+                }
+            }
+            Ok(())
+        },
+    )
 }

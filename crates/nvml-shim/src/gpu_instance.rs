@@ -11,8 +11,7 @@
 //! `version` 0 (the driver clears the struct before filling it).
 
 use crate::errors::{
-    entry, fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result,
-    Return,
+    call, fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result, Return,
 };
 use crate::handles::Handle;
 use crate::machine;
@@ -144,12 +143,16 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceProfileInfo(
     profile: c_uint,
     info: *mut sys::nvmlGpuInstanceProfileInfo_t,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstanceProfileInfo", || {
-        let info = unsafe { out(info) }?;
-        let (_, all) = profiles(device)?;
-        *info = info_v1(&by_index(&all, profile)?.profile);
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetGpuInstanceProfileInfo",
+        || log_args!(device, profile),
+        || {
+            let info = unsafe { out(info) }?;
+            let (_, all) = profiles(device)?;
+            *info = info_v1(&by_index(&all, profile)?.profile);
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetGpuInstanceProfileInfoV`: v2 or v3 by profile index.
@@ -159,11 +162,15 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceProfileInfoV(
     profile: c_uint,
     info: *mut sys::nvmlGpuInstanceProfileInfo_v2_t,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstanceProfileInfoV", || {
-        let (_, all) = profiles(device)?;
-        let p = by_index(&all, profile)?;
-        unsafe { fill_versioned(info, &p.profile) }
-    })
+    call(
+        "nvmlDeviceGetGpuInstanceProfileInfoV",
+        || log_args!(device, profile),
+        || {
+            let (_, all) = profiles(device)?;
+            let p = by_index(&all, profile)?;
+            unsafe { fill_versioned(info, &p.profile) }
+        },
+    )
 }
 
 /// `nvmlDeviceGetGpuInstanceProfileInfoByIdV`: v2 or v3 by profile ID.
@@ -173,31 +180,40 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceProfileInfoByIdV(
     profile_id: c_uint,
     info: *mut sys::nvmlGpuInstanceProfileInfo_v2_t,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstanceProfileInfoByIdV", || {
-        let (_, all) = profiles(device)?;
-        let p = by_id(&all, profile_id)?;
-        unsafe { fill_versioned(info, &p.profile) }
-    })
+    call(
+        "nvmlDeviceGetGpuInstanceProfileInfoByIdV",
+        || log_args!(device, profile_id),
+        || {
+            let (_, all) = profiles(device)?;
+            let p = by_id(&all, profile_id)?;
+            unsafe { fill_versioned(info, &p.profile) }
+        },
+    )
 }
 
 unsafe fn placements(
+    name: &str,
     device: sys::nvmlDevice_t,
     profile_id: c_uint,
     array: *mut sys::nvmlGpuInstancePlacement_t,
     count: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstancePossiblePlacements_v2", || {
-        let (_, all) = profiles(device)?;
-        let items: Vec<sys::nvmlGpuInstancePlacement_t> = by_id(&all, profile_id)?
-            .placements
-            .iter()
-            .map(|p| sys::nvmlGpuInstancePlacement_t {
-                start: p.start,
-                size: p.size,
-            })
-            .collect();
-        unsafe { write_list(array, count, &items) }
-    })
+    call(
+        name,
+        || log_args!(device, profile_id),
+        || {
+            let (_, all) = profiles(device)?;
+            let items: Vec<sys::nvmlGpuInstancePlacement_t> = by_id(&all, profile_id)?
+                .placements
+                .iter()
+                .map(|p| sys::nvmlGpuInstancePlacement_t {
+                    start: p.start,
+                    size: p.size,
+                })
+                .collect();
+            unsafe { write_list(array, count, &items) }
+        },
+    )
 }
 
 /// `nvmlDeviceGetGpuInstancePossiblePlacements_v2`: every placement of the
@@ -209,7 +225,15 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements_v2(
     placements_out: *mut sys::nvmlGpuInstancePlacement_t,
     count: *mut c_uint,
 ) -> Return {
-    unsafe { placements(device, profile_id, placements_out, count) }
+    unsafe {
+        placements(
+            "nvmlDeviceGetGpuInstancePossiblePlacements_v2",
+            device,
+            profile_id,
+            placements_out,
+            count,
+        )
+    }
 }
 
 /// The deprecated v1 symbol, answered like v2 but for a NULL array, which
@@ -224,11 +248,21 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements(
     count: *mut c_uint,
 ) -> Return {
     if placements_out.is_null() {
-        return entry("nvmlDeviceGetGpuInstancePossiblePlacements", || {
-            Err(Fail::INVALID_ARGUMENT)
-        });
+        return call(
+            "nvmlDeviceGetGpuInstancePossiblePlacements",
+            || log_args!(device, profile_id),
+            || Err(Fail::INVALID_ARGUMENT),
+        );
     }
-    unsafe { placements(device, profile_id, placements_out, count) }
+    unsafe {
+        placements(
+            "nvmlDeviceGetGpuInstancePossiblePlacements",
+            device,
+            profile_id,
+            placements_out,
+            count,
+        )
+    }
 }
 
 #[no_mangle]
@@ -237,12 +271,16 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceRemainingCapacity(
     profile_id: c_uint,
     count: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstanceRemainingCapacity", || {
-        let count = unsafe { out(count) }?;
-        let (_, all) = profiles(device)?;
-        *count = by_id(&all, profile_id)?.remaining;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetGpuInstanceRemainingCapacity",
+        || log_args!(device, profile_id),
+        || {
+            let count = unsafe { out(count) }?;
+            let (_, all) = profiles(device)?;
+            *count = by_id(&all, profile_id)?.remaining;
+            Ok(())
+        },
+    )
 }
 
 /// Create through the backend and hand back the new GI's handle.
@@ -269,11 +307,15 @@ pub unsafe extern "C" fn nvmlDeviceCreateGpuInstance(
     profile_id: c_uint,
     gpu_instance: *mut sys::nvmlGpuInstance_t,
 ) -> Return {
-    entry("nvmlDeviceCreateGpuInstance", || {
-        let gpu_instance = unsafe { out(gpu_instance) }?;
-        *gpu_instance = create(device, profile_id, None)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceCreateGpuInstance",
+        || log_args!(device, profile_id),
+        || {
+            let gpu_instance = unsafe { out(gpu_instance) }?;
+            *gpu_instance = create(device, profile_id, None)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -283,24 +325,32 @@ pub unsafe extern "C" fn nvmlDeviceCreateGpuInstanceWithPlacement(
     placement: *const sys::nvmlGpuInstancePlacement_t,
     gpu_instance: *mut sys::nvmlGpuInstance_t,
 ) -> Return {
-    entry("nvmlDeviceCreateGpuInstanceWithPlacement", || {
-        let placement = unsafe { input(placement) }?;
-        let gpu_instance = unsafe { out(gpu_instance) }?;
-        let p = Placement::new(placement.start, placement.size);
-        *gpu_instance = create(device, profile_id, Some(p))?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceCreateGpuInstanceWithPlacement",
+        || log_args!(device, profile_id, placement),
+        || {
+            let placement = unsafe { input(placement) }?;
+            let gpu_instance = unsafe { out(gpu_instance) }?;
+            let p = Placement::new(placement.start, placement.size);
+            *gpu_instance = create(device, profile_id, Some(p))?;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlGpuInstanceDestroy`: `IN_USE` while compute instances or processes remain.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlGpuInstanceDestroy(gpu_instance: sys::nvmlGpuInstance_t) -> Return {
-    entry("nvmlGpuInstanceDestroy", || {
-        let st = machine::snapshot()?;
-        let gi = machine::gpu_instance(&st, gpu_instance)?;
-        machine::sim()?.destroy_gpu_instance(&mig_model::GpuRef::Index(gi.gpu), gi.gi.id)?;
-        Ok(())
-    })
+    call(
+        "nvmlGpuInstanceDestroy",
+        || log_args!(gpu_instance),
+        || {
+            let st = machine::snapshot()?;
+            let gi = machine::gpu_instance(&st, gpu_instance)?;
+            machine::sim()?.destroy_gpu_instance(&mig_model::GpuRef::Index(gi.gpu), gi.gi.id)?;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetGpuInstances`: the GIs of one profile (see
@@ -312,17 +362,21 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstances(
     gpu_instances: *mut sys::nvmlGpuInstance_t,
     count: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstances", || {
-        let (gpu, all) = profiles(device)?;
-        by_id(&all, profile_id)?;
-        let handles = machine::sim()?
-            .gpu_instances(&mig_model::GpuRef::Index(gpu))?
-            .iter()
-            .filter(|g| g.profile.id == profile_id)
-            .map(|g| Handle::gpu_instance(gpu, g.id.0, g.profile.id).to_ptr())
-            .collect::<Result<Vec<sys::nvmlGpuInstance_t>>>()?;
-        unsafe { write_instances(gpu_instances, count, &handles) }
-    })
+    call(
+        "nvmlDeviceGetGpuInstances",
+        || log_args!(device, profile_id),
+        || {
+            let (gpu, all) = profiles(device)?;
+            by_id(&all, profile_id)?;
+            let handles = machine::sim()?
+                .gpu_instances(&mig_model::GpuRef::Index(gpu))?
+                .iter()
+                .filter(|g| g.profile.id == profile_id)
+                .map(|g| Handle::gpu_instance(gpu, g.id.0, g.profile.id).to_ptr())
+                .collect::<Result<Vec<sys::nvmlGpuInstance_t>>>()?;
+            unsafe { write_instances(gpu_instances, count, &handles) }
+        },
+    )
 }
 
 #[no_mangle]
@@ -331,18 +385,22 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceById(
     id: c_uint,
     gpu_instance: *mut sys::nvmlGpuInstance_t,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstanceById", || {
-        let gpu_instance = unsafe { out(gpu_instance) }?;
-        let st = machine::snapshot()?;
-        let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
-        let gi = machine::sim()?
-            .gpu_instances(&mig_model::GpuRef::Index(gpu))?
-            .into_iter()
-            .find(|g| g.id == GpuInstanceId(id))
-            .ok_or(Fail::NOT_FOUND)?;
-        *gpu_instance = Handle::gpu_instance(gpu, gi.id.0, gi.profile.id).to_ptr()?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetGpuInstanceById",
+        || log_args!(device, id),
+        || {
+            let gpu_instance = unsafe { out(gpu_instance) }?;
+            let st = machine::snapshot()?;
+            let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
+            let gi = machine::sim()?
+                .gpu_instances(&mig_model::GpuRef::Index(gpu))?
+                .into_iter()
+                .find(|g| g.id == GpuInstanceId(id))
+                .ok_or(Fail::NOT_FOUND)?;
+            *gpu_instance = Handle::gpu_instance(gpu, gi.id.0, gi.profile.id).to_ptr()?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -350,19 +408,23 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetInfo(
     gpu_instance: sys::nvmlGpuInstance_t,
     info: *mut sys::nvmlGpuInstanceInfo_t,
 ) -> Return {
-    entry("nvmlGpuInstanceGetInfo", || {
-        let info = unsafe { out(info) }?;
-        let st = machine::snapshot()?;
-        let gi = machine::gpu_instance(&st, gpu_instance)?;
-        *info = sys::nvmlGpuInstanceInfo_t {
-            device: machine::gpu_handle(gi.gpu)?,
-            id: gi.gi.id.0,
-            profileId: gi.gi.profile_id.0,
-            placement: sys::nvmlGpuInstancePlacement_t {
-                start: gi.gi.placement.start,
-                size: gi.gi.placement.size,
-            },
-        };
-        Ok(())
-    })
+    call(
+        "nvmlGpuInstanceGetInfo",
+        || log_args!(gpu_instance),
+        || {
+            let info = unsafe { out(info) }?;
+            let st = machine::snapshot()?;
+            let gi = machine::gpu_instance(&st, gpu_instance)?;
+            *info = sys::nvmlGpuInstanceInfo_t {
+                device: machine::gpu_handle(gi.gpu)?,
+                id: gi.gi.id.0,
+                profileId: gi.gi.profile_id.0,
+                placement: sys::nvmlGpuInstancePlacement_t {
+                    start: gi.gi.placement.start,
+                    size: gi.gi.placement.size,
+                },
+            };
+            Ok(())
+        },
+    )
 }

@@ -35,6 +35,9 @@
 #![allow(clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// first: its `log_args!` macro is used by the modules below
+#[macro_use]
+pub mod call_log;
 pub mod compute_instance;
 pub mod device;
 pub mod errors;

@@ -4,7 +4,7 @@
 //! Active Sessions 0, Average FPS 0, Average Latency 0"; "FBC Stats" the same).
 //! The handle is still checked; a null output is `INVALID_ARGUMENT`.
 
-use crate::errors::{entry, out, Return};
+use crate::errors::{call, entry, out, Return};
 use crate::machine;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_uint;
@@ -53,16 +53,20 @@ pub unsafe extern "C" fn nvmlDeviceGetFBCStats(
     device: sys::nvmlDevice_t,
     fbc_stats: *mut sys::nvmlFBCStats_t,
 ) -> Return {
-    entry("nvmlDeviceGetFBCStats", || {
-        let st = machine::snapshot()?;
-        machine::device(&st, device)?;
-        *unsafe { out(fbc_stats) }? = sys::nvmlFBCStats_t {
-            sessionsCount: 0,
-            averageFPS: 0,
-            averageLatency: 0,
-        };
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetFBCStats",
+        || log_args!(device),
+        || {
+            let st = machine::snapshot()?;
+            machine::device(&st, device)?;
+            *unsafe { out(fbc_stats) }? = sys::nvmlFBCStats_t {
+                sessionsCount: 0,
+                averageFPS: 0,
+                averageLatency: 0,
+            };
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetFBCSessions`: no sessions.

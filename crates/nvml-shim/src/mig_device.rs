@@ -7,7 +7,7 @@
 //! answer a physical GPU handle with `NOT_SUPPORTED` or `INVALID_ARGUMENT`
 //! as nvml.h documents.
 
-use crate::errors::{entry, out, Fail, Result, Return};
+use crate::errors::{call, out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_model::backend::ModeControl;
 use mig_model::engine::max_mig_devices;
@@ -24,15 +24,19 @@ pub unsafe extern "C" fn nvmlDeviceGetMigMode(
     current_mode: *mut c_uint,
     pending_mode: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetMigMode", || {
-        let current_mode = unsafe { out(current_mode) }?;
-        let pending_mode = unsafe { out(pending_mode) }?;
-        let st = machine::snapshot()?;
-        let (_, g) = machine::device(&st, device)?.require_gpu()?;
-        *current_mode = c_uint::from(g.mig_current);
-        *pending_mode = c_uint::from(g.mig_pending);
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetMigMode",
+        || log_args!(device),
+        || {
+            let current_mode = unsafe { out(current_mode) }?;
+            let pending_mode = unsafe { out(pending_mode) }?;
+            let st = machine::snapshot()?;
+            let (_, g) = machine::device(&st, device)?.require_gpu()?;
+            *current_mode = c_uint::from(g.mig_current);
+            *pending_mode = c_uint::from(g.mig_pending);
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceSetMigMode`: the call succeeds and `activationStatus` says
@@ -44,19 +48,23 @@ pub unsafe extern "C" fn nvmlDeviceSetMigMode(
     mode: c_uint,
     activation_status: *mut sys::nvmlReturn_t,
 ) -> Return {
-    entry("nvmlDeviceSetMigMode", || {
-        let activation_status = unsafe { out(activation_status) }?;
-        let enable = match mode {
-            MIG_ENABLE => true,
-            MIG_DISABLE => false,
-            _ => return Err(Fail::INVALID_ARGUMENT),
-        };
-        let st = machine::snapshot()?;
-        let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
-        let status = machine::sim()?.set_mig_mode(&mig_model::GpuRef::Index(gpu), enable)?;
-        *activation_status = status.map_or(crate::errors::SUCCESS, |e| e.code());
-        Ok(())
-    })
+    call(
+        "nvmlDeviceSetMigMode",
+        || log_args!(device, mode),
+        || {
+            let activation_status = unsafe { out(activation_status) }?;
+            let enable = match mode {
+                MIG_ENABLE => true,
+                MIG_DISABLE => false,
+                _ => return Err(Fail::INVALID_ARGUMENT),
+            };
+            let st = machine::snapshot()?;
+            let (gpu, _) = machine::device(&st, device)?.require_gpu()?;
+            let status = machine::sim()?.set_mig_mode(&mig_model::GpuRef::Index(gpu), enable)?;
+            *activation_status = status.map_or(crate::errors::SUCCESS, |e| e.code());
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -64,17 +72,21 @@ pub unsafe extern "C" fn nvmlDeviceGetMaxMigDeviceCount(
     device: sys::nvmlDevice_t,
     count: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetMaxMigDeviceCount", || {
-        let count = unsafe { out(count) }?;
-        let st = machine::snapshot()?;
-        let (_, g) = machine::device(&st, device)?.require_gpu()?;
-        *count = if g.mig_current {
-            max_mig_devices(g.model())
-        } else {
-            0
-        };
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetMaxMigDeviceCount",
+        || log_args!(device),
+        || {
+            let count = unsafe { out(count) }?;
+            let st = machine::snapshot()?;
+            let (_, g) = machine::device(&st, device)?.require_gpu()?;
+            *count = if g.mig_current {
+                max_mig_devices(g.model())
+            } else {
+                0
+            };
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetMigDeviceHandleByIndex`: indexes past the maximum are
@@ -86,18 +98,22 @@ pub unsafe extern "C" fn nvmlDeviceGetMigDeviceHandleByIndex(
     index: c_uint,
     mig_device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    entry("nvmlDeviceGetMigDeviceHandleByIndex", || {
-        let mig_device = unsafe { out(mig_device) }?;
-        let st = machine::snapshot()?;
-        let (gpu, g) = machine::device(&st, device)?.require_gpu()?;
-        if !g.mig_current || index >= max_mig_devices(g.model()) {
-            return Err(Fail::INVALID_ARGUMENT);
-        }
-        let devices = mig_sim::mig_devices_of(&st, gpu)?;
-        let d = devices.get(index as usize).ok_or(Fail::NOT_FOUND)?;
-        *mig_device = machine::mig_handle(gpu, g, d)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetMigDeviceHandleByIndex",
+        || log_args!(device, index),
+        || {
+            let mig_device = unsafe { out(mig_device) }?;
+            let st = machine::snapshot()?;
+            let (gpu, g) = machine::device(&st, device)?.require_gpu()?;
+            if !g.mig_current || index >= max_mig_devices(g.model()) {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let devices = mig_sim::mig_devices_of(&st, gpu)?;
+            let d = devices.get(index as usize).ok_or(Fail::NOT_FOUND)?;
+            *mig_device = machine::mig_handle(gpu, g, d)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -105,13 +121,17 @@ pub unsafe extern "C" fn nvmlDeviceIsMigDeviceHandle(
     device: sys::nvmlDevice_t,
     is_mig_device: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceIsMigDeviceHandle", || {
-        let is_mig_device = unsafe { out(is_mig_device) }?;
-        let st = machine::snapshot()?;
-        let d = machine::device(&st, device)?;
-        *is_mig_device = c_uint::from(matches!(d, Device::Mig { .. }));
-        Ok(())
-    })
+    call(
+        "nvmlDeviceIsMigDeviceHandle",
+        || log_args!(device),
+        || {
+            let is_mig_device = unsafe { out(is_mig_device) }?;
+            let st = machine::snapshot()?;
+            let d = machine::device(&st, device)?;
+            *is_mig_device = c_uint::from(matches!(d, Device::Mig { .. }));
+            Ok(())
+        },
+    )
 }
 
 /// Run `f` on a MIG device handle; a physical GPU is `NOT_SUPPORTED`.
@@ -128,11 +148,15 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceId(
     device: sys::nvmlDevice_t,
     id: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetGpuInstanceId", || {
-        let id = unsafe { out(id) }?;
-        *id = on_mig(device, |ci| ci.gi.gi.id.0)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetGpuInstanceId",
+        || log_args!(device),
+        || {
+            let id = unsafe { out(id) }?;
+            *id = on_mig(device, |ci| ci.gi.gi.id.0)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -140,11 +164,15 @@ pub unsafe extern "C" fn nvmlDeviceGetComputeInstanceId(
     device: sys::nvmlDevice_t,
     id: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetComputeInstanceId", || {
-        let id = unsafe { out(id) }?;
-        *id = on_mig(device, |ci| ci.ci.id.0)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetComputeInstanceId",
+        || log_args!(device),
+        || {
+            let id = unsafe { out(id) }?;
+            *id = on_mig(device, |ci| ci.ci.id.0)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
@@ -152,16 +180,20 @@ pub unsafe extern "C" fn nvmlDeviceGetDeviceHandleFromMigDeviceHandle(
     mig_device: sys::nvmlDevice_t,
     device: *mut sys::nvmlDevice_t,
 ) -> Return {
-    entry("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", || {
-        let device = unsafe { out(device) }?;
-        let gpu = on_mig(mig_device, |ci| ci.gi.gpu).map_err(|e| {
-            if e == Fail::NOT_SUPPORTED {
-                Fail::INVALID_ARGUMENT
-            } else {
-                e
-            }
-        })?;
-        *device = machine::gpu_handle(gpu)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
+        || log_args!(mig_device),
+        || {
+            let device = unsafe { out(device) }?;
+            let gpu = on_mig(mig_device, |ci| ci.gi.gpu).map_err(|e| {
+                if e == Fail::NOT_SUPPORTED {
+                    Fail::INVALID_ARGUMENT
+                } else {
+                    e
+                }
+            })?;
+            *device = machine::gpu_handle(gpu)?;
+            Ok(())
+        },
+    )
 }

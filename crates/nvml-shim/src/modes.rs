@@ -4,7 +4,7 @@
 //! (`shared/reference/h100-80gb-hbm3/h100_q.txt`, driver 580.159.04) unless
 //! a line says otherwise; a MIG device handle answers its parent's mode.
 
-use crate::errors::{entry, out, Fail, Result, Return};
+use crate::errors::{call, entry, out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;
@@ -210,14 +210,18 @@ pub unsafe extern "C" fn nvmlDeviceGetRemappedRows(
     is_pending: *mut c_uint,
     failure_occurred: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetRemappedRows", || {
-        let st = machine::snapshot()?;
-        machine::device(&st, device)?;
-        for p in [corr_rows, unc_rows, is_pending, failure_occurred] {
-            *unsafe { out(p) }? = 0;
-        }
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetRemappedRows",
+        || log_args!(device),
+        || {
+            let st = machine::snapshot()?;
+            machine::device(&st, device)?;
+            for p in [corr_rows, unc_rows, is_pending, failure_occurred] {
+                *unsafe { out(p) }? = 0;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetAccountingMode`: Disabled (h100_q.txt).

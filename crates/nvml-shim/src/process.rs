@@ -7,7 +7,7 @@
 //! process is a graphics one or an MPS client, so those lists are always
 //! empty. Process names also come from the host's `/proc` for live pids.
 
-use crate::errors::{entry, out, Fail, Result, Return};
+use crate::errors::{call, out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimProcess;
 use nvml_wrapper_sys::bindings as sys;
@@ -65,14 +65,19 @@ fn info_v2(p: &SimProcess) -> sys::nvmlProcessInfo_v2_t {
 
 /// `_v2` and `_v3` share the struct with GI/CI IDs.
 unsafe fn compute_v2(
+    name: &str,
     device: sys::nvmlDevice_t,
     count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    entry("nvmlDeviceGetComputeRunningProcesses", || {
-        let items: Vec<_> = processes(device)?.iter().map(info_v2).collect();
-        unsafe { write_processes(infos, count, &items) }
-    })
+    call(
+        name,
+        || log_args!(device),
+        || {
+            let items: Vec<_> = processes(device)?.iter().map(info_v2).collect();
+            unsafe { write_processes(infos, count, &items) }
+        },
+    )
 }
 
 #[no_mangle]
@@ -81,7 +86,14 @@ pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v3(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { compute_v2(device, info_count, infos) }
+    unsafe {
+        compute_v2(
+            "nvmlDeviceGetComputeRunningProcesses_v3",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 #[no_mangle]
@@ -90,7 +102,14 @@ pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v2(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { compute_v2(device, info_count, infos) }
+    unsafe {
+        compute_v2(
+            "nvmlDeviceGetComputeRunningProcesses_v2",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 /// The v1 symbol: `{pid, usedGpuMemory}` entries.
@@ -100,28 +119,37 @@ pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v1_t,
 ) -> Return {
-    entry("nvmlDeviceGetComputeRunningProcesses", || {
-        let items: Vec<_> = processes(device)?
-            .iter()
-            .map(|p| sys::nvmlProcessInfo_v1_t {
-                pid: p.pid,
-                usedGpuMemory: p.used_memory_mb * MIB,
-            })
-            .collect();
-        unsafe { write_processes(infos, info_count, &items) }
-    })
+    call(
+        "nvmlDeviceGetComputeRunningProcesses",
+        || log_args!(device),
+        || {
+            let items: Vec<_> = processes(device)?
+                .iter()
+                .map(|p| sys::nvmlProcessInfo_v1_t {
+                    pid: p.pid,
+                    usedGpuMemory: p.used_memory_mb * MIB,
+                })
+                .collect();
+            unsafe { write_processes(infos, info_count, &items) }
+        },
+    )
 }
 
 /// Graphics processes: none are simulated, but the handle is still checked.
 unsafe fn graphics<T: Copy>(
+    name: &str,
     device: sys::nvmlDevice_t,
     count: *mut c_uint,
     infos: *mut T,
 ) -> Return {
-    entry("nvmlDeviceGetGraphicsRunningProcesses", || {
-        processes(device)?;
-        unsafe { write_processes::<T>(infos, count, &[]) }
-    })
+    call(
+        name,
+        || log_args!(device),
+        || {
+            processes(device)?;
+            unsafe { write_processes::<T>(infos, count, &[]) }
+        },
+    )
 }
 
 #[no_mangle]
@@ -130,7 +158,14 @@ pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses_v3(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetGraphicsRunningProcesses_v3",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 #[no_mangle]
@@ -139,7 +174,14 @@ pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses_v2(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetGraphicsRunningProcesses_v2",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 #[no_mangle]
@@ -148,7 +190,14 @@ pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v1_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetGraphicsRunningProcesses",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 /// MPS clients: no simulated process runs under an MPS server, so the list
@@ -159,7 +208,14 @@ pub unsafe extern "C" fn nvmlDeviceGetMPSComputeRunningProcesses_v3(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetMPSComputeRunningProcesses_v3",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 /// MPS clients, `_v2` struct: empty, as `_v3`.
@@ -169,7 +225,14 @@ pub unsafe extern "C" fn nvmlDeviceGetMPSComputeRunningProcesses_v2(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v2_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetMPSComputeRunningProcesses_v2",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 /// MPS clients, v1 struct: empty, as `_v3`.
@@ -179,7 +242,14 @@ pub unsafe extern "C" fn nvmlDeviceGetMPSComputeRunningProcesses(
     info_count: *mut c_uint,
     infos: *mut sys::nvmlProcessInfo_v1_t,
 ) -> Return {
-    unsafe { graphics(device, info_count, infos) }
+    unsafe {
+        graphics(
+            "nvmlDeviceGetMPSComputeRunningProcesses",
+            device,
+            info_count,
+            infos,
+        )
+    }
 }
 
 /// `NVML_STRUCT_VERSION(ProcessDetailList, 1)`.
@@ -194,31 +264,35 @@ pub unsafe extern "C" fn nvmlDeviceGetRunningProcessDetailList(
     device: sys::nvmlDevice_t,
     plist: *mut sys::nvmlProcessDetailList_t,
 ) -> Return {
-    entry("nvmlDeviceGetRunningProcessDetailList", || {
-        let plist = unsafe { out(plist) }?;
-        if plist.version != PROCESS_DETAIL_LIST_V1 || plist.mode > 2 {
-            return Err(Fail::INVALID_ARGUMENT);
-        }
-        let procs = processes(device)?;
-        let items: Vec<sys::nvmlProcessDetail_v1_t> = if plist.mode == 0 {
-            procs
-                .iter()
-                .map(|p| {
-                    let v2 = info_v2(p);
-                    sys::nvmlProcessDetail_v1_t {
-                        pid: v2.pid,
-                        usedGpuMemory: v2.usedGpuMemory,
-                        gpuInstanceId: v2.gpuInstanceId,
-                        computeInstanceId: v2.computeInstanceId,
-                        usedGpuCcProtectedMemory: 0,
-                    }
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        unsafe { write_processes(plist.procArray, &mut plist.numProcArrayEntries, &items) }
-    })
+    call(
+        "nvmlDeviceGetRunningProcessDetailList",
+        || log_args!(device),
+        || {
+            let plist = unsafe { out(plist) }?;
+            if plist.version != PROCESS_DETAIL_LIST_V1 || plist.mode > 2 {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let procs = processes(device)?;
+            let items: Vec<sys::nvmlProcessDetail_v1_t> = if plist.mode == 0 {
+                procs
+                    .iter()
+                    .map(|p| {
+                        let v2 = info_v2(p);
+                        sys::nvmlProcessDetail_v1_t {
+                            pid: v2.pid,
+                            usedGpuMemory: v2.usedGpuMemory,
+                            gpuInstanceId: v2.gpuInstanceId,
+                            computeInstanceId: v2.computeInstanceId,
+                            usedGpuCcProtectedMemory: 0,
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            unsafe { write_processes(plist.procArray, &mut plist.numProcArrayEntries, &items) }
+        },
+    )
 }
 
 /// The name the driver reports for a live host process: the first word of
@@ -246,22 +320,26 @@ pub unsafe extern "C" fn nvmlSystemGetProcessName(
     name: *mut c_char,
     length: c_uint,
 ) -> Return {
-    entry("nvmlSystemGetProcessName", || {
-        if name.is_null() || length == 0 {
-            return Err(Fail::INVALID_ARGUMENT);
-        }
-        let st = machine::snapshot()?;
-        let found = match st.processes.iter().find(|p| p.pid == pid) {
-            Some(p) => p.name.clone(),
-            None => host_process_name(pid).ok_or(Fail::NOT_FOUND)?,
-        };
-        let bytes = found.as_bytes();
-        let n = bytes.len().min(length as usize - 1);
-        // SAFETY: `name` holds `length > n` bytes per nvml.h.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), name, n);
-            *name.add(n) = 0;
-        }
-        Ok(())
-    })
+    call(
+        "nvmlSystemGetProcessName",
+        || log_args!(pid, length),
+        || {
+            if name.is_null() || length == 0 {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let st = machine::snapshot()?;
+            let found = match st.processes.iter().find(|p| p.pid == pid) {
+                Some(p) => p.name.clone(),
+                None => host_process_name(pid).ok_or(Fail::NOT_FOUND)?,
+            };
+            let bytes = found.as_bytes();
+            let n = bytes.len().min(length as usize - 1);
+            // SAFETY: `name` holds `length > n` bytes per nvml.h.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), name, n);
+                *name.add(n) = 0;
+            }
+            Ok(())
+        },
+    )
 }

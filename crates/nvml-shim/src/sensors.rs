@@ -8,7 +8,7 @@
 //! MIG-enabled GPUs, querying device utilization rates is not currently
 //! supported": `NOT_SUPPORTED` on a MIG-enabled GPU and on MIG devices.
 
-use crate::errors::{entry, out, Fail, Result, Return};
+use crate::errors::{call, entry, out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;
@@ -67,18 +67,22 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperatureV(
     device: sys::nvmlDevice_t,
     temperature: *mut sys::nvmlTemperature_t,
 ) -> Return {
-    entry("nvmlDeviceGetTemperatureV", || {
-        let t = unsafe { out(temperature) }?;
-        if t.version != TEMPERATURE_V1 {
-            return Err(Fail::ARGUMENT_VERSION_MISMATCH);
-        }
-        if t.sensorType != sys::nvmlTemperatureSensors_enum_NVML_TEMPERATURE_GPU {
-            return Err(Fail::INVALID_ARGUMENT);
-        }
-        let g = board_of(device)?;
-        t.temperature = i32::try_from(g.telemetry.temperature_c).map_err(|_| Fail::UNKNOWN)?;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetTemperatureV",
+        || log_args!(device),
+        || {
+            let t = unsafe { out(temperature) }?;
+            if t.version != TEMPERATURE_V1 {
+                return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+            }
+            if t.sensorType != sys::nvmlTemperatureSensors_enum_NVML_TEMPERATURE_GPU {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let g = board_of(device)?;
+            t.temperature = i32::try_from(g.telemetry.temperature_c).map_err(|_| Fail::UNKNOWN)?;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetTemperatureThreshold`: shutdown and slowdown limits of the
@@ -165,12 +169,16 @@ pub unsafe extern "C" fn nvmlDeviceGetPowerManagementLimitConstraints(
     min_limit: *mut c_uint,
     max_limit: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetPowerManagementLimitConstraints", || {
-        let b = board_of(device)?.board();
-        let (min, max) = (unsafe { out(min_limit) }?, unsafe { out(max_limit) }?);
-        (*min, *max) = (b.power_min_mw, b.power_max_mw);
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetPowerManagementLimitConstraints",
+        || log_args!(device),
+        || {
+            let b = board_of(device)?.board();
+            let (min, max) = (unsafe { out(min_limit) }?, unsafe { out(max_limit) }?);
+            (*min, *max) = (b.power_min_mw, b.power_max_mw);
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetPowerManagementMode`: enabled on every data-centre board.

@@ -1,0 +1,86 @@
+//! Progress of `migctl apply`: on a terminal, one line per GPU (step k of
+//! n, what it does) drawn by indicatif; otherwise plain log lines on
+//! stderr, one per step, so logs and pipes stay readable.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mig_plan::exec::{Outcome, Progress};
+use mig_plan::journal::Phase;
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+/// Where progress goes.
+pub struct Display {
+    bars: Option<(MultiProgress, Mutex<HashMap<u32, ProgressBar>>)>,
+    /// Plain lines are not printed (machine-readable output asked for, and
+    /// no terminal to draw on).
+    quiet: bool,
+}
+
+fn phase_word(p: Phase) -> &'static str {
+    match p {
+        Phase::RollingBack => "rollback ",
+        Phase::Finishing => "finish ",
+        _ => "",
+    }
+}
+
+impl Display {
+    /// Bars on a terminal; plain lines otherwise (none when `quiet`).
+    pub fn new(quiet: bool) -> Display {
+        let bars = std::io::stderr().is_terminal().then(|| {
+            (
+                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                Mutex::new(HashMap::new()),
+            )
+        });
+        Display { bars, quiet }
+    }
+
+    /// Leave the bars on screen as they ended.
+    pub fn finish(&self) {
+        if let Some((m, _)) = &self.bars {
+            let _ = m.clear();
+        }
+    }
+}
+
+impl Progress for Display {
+    fn begin(&self, gpu: u32, uuid: &str, n: usize, phase: Phase) {
+        if let Some((m, bars)) = &self.bars {
+            let bar = m.add(ProgressBar::new(n as u64));
+            bar.set_style(
+                ProgressStyle::with_template("GPU {prefix} [{pos}/{len}] {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(gpu.to_string());
+            bar.set_message(phase_word(phase).trim().to_string());
+            if let Ok(mut b) = bars.lock() {
+                if let Some(old) = b.insert(gpu, bar) {
+                    old.finish_and_clear();
+                }
+            }
+        } else if !self.quiet {
+            eprintln!("GPU {gpu} ({uuid}): {}{n} steps", phase_word(phase));
+        }
+    }
+
+    fn step(&self, gpu: u32, k: usize, n: usize, what: &str, phase: Phase) {
+        if let Some((_, bars)) = &self.bars {
+            if let Some(b) = bars.lock().ok().and_then(|b| b.get(&gpu).cloned()) {
+                b.set_position(k as u64 - 1);
+                b.set_message(format!("{}step {k} of {n}: {what}", phase_word(phase)));
+            }
+        } else if !self.quiet {
+            eprintln!("GPU {gpu}: {}step {k} of {n}: {what}", phase_word(phase));
+        }
+    }
+
+    fn end(&self, gpu: u32, outcome: &Outcome) {
+        if let Some((_, bars)) = &self.bars {
+            if let Some(b) = bars.lock().ok().and_then(|b| b.get(&gpu).cloned()) {
+                b.finish_with_message(crate::reconcile_cmd::describe_outcome(outcome));
+            }
+        }
+    }
+}
