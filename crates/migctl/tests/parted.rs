@@ -370,16 +370,19 @@ fn checkpoint_restore_generate() {
     );
 }
 
-/// Proves an apply that needs changes, in this build without the
-/// reconciler, fails with exit 1 and leaves the machine byte-identical.
+/// Proves the drop-in's apply runs the reconciler: it succeeds, says so as
+/// mig-parted does, and the drop-in's assert then holds.
 #[test]
-fn apply_needing_changes_changes_nothing_here() {
+fn apply_through_the_drop_in_applies() {
     let n = Node::new();
-    let before = n.m.state_text();
     let (rc, out, err) = n.parted(&["apply", "-f", n.cfg(), "-c", "all-balanced"]);
-    assert_eq!(rc, 1, "{out}{err}");
-    assert!(err.contains("nothing was changed"), "{err}");
-    assert_eq!(n.m.state_text(), before);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("MIG configuration applied successfully"),
+        "{out}{err}"
+    );
+    let (rc, out, err) = n.parted(&["assert", "-f", n.cfg(), "-c", "all-balanced"]);
+    assert_eq!(rc, 0, "{out}{err}");
 }
 
 /// Proves that invoked as `nvidia-smi` the usage lines name nvidia-smi.
