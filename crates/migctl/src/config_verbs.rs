@@ -258,6 +258,8 @@ enum Verb {
         /// pre-apply-config, apply-exit).
         #[arg(short = 'k', long = "hooks-file", value_name = "FILE")]
         hooks_file: Option<PathBuf>,
+        #[command(flatten)]
+        cluster: crate::cluster_cmd::AfterApply,
     },
     /// Print the steps an apply would take, per GPU.
     Plan {
@@ -280,7 +282,7 @@ fn mismatch_json(m: &Mismatch) -> serde_json::Value {
 }
 
 fn run(verb: Verb) -> Result<(String, u8), VerbError> {
-    let mut backend = crate::open_backend().map_err(VerbError::failure)?;
+    let (mut backend, simulated) = crate::open_backend_kind().map_err(VerbError::failure)?;
     if matches!(
         verb,
         Verb::Assert { .. } | Verb::Apply { dry_run: false, .. }
@@ -363,8 +365,21 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
             mode_only,
             skip_reset,
             hooks_file,
+            cluster,
         } => {
-            let l = load(&file, config.as_deref(), &snaps)?;
+            let l = match load(&file, config.as_deref(), &snaps) {
+                Ok(l) => l,
+                Err(e) => {
+                    cluster.report_state(crate::cluster_cmd::StateInputs::invalid());
+                    return Err(e);
+                }
+            };
+            let before = crate::cluster_cmd::StateInputs {
+                config_valid: true,
+                applied: assert_selection(&l.selection, &snaps, false).is_ok(),
+                mode_applied: assert_selection(&l.selection, &snaps, true).is_ok(),
+                ..crate::cluster_cmd::StateInputs::invalid()
+            };
             let hooks = match &hooks_file {
                 Some(p) => mig_plan::hooks::Hooks::load(p).map_err(VerbError::input)?,
                 None => mig_plan::hooks::Hooks::default(),
@@ -389,8 +404,15 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                 skip_reset,
                 printed: Vec::new(),
             };
-            mig_plan::hooks::apply_with_hooks(&hooks, &envs, false, mode_only, &mut applier)
-                .map_err(VerbError::failure)?;
+            let outcome =
+                mig_plan::hooks::apply_with_hooks(&hooks, &envs, false, mode_only, &mut applier);
+            if !dry_run {
+                cluster.report_state(crate::cluster_cmd::StateInputs {
+                    apply_succeeded: Some(outcome.is_ok()),
+                    ..before
+                });
+            }
+            outcome.map_err(VerbError::failure)?;
             let mut text = applier.printed.join("\n");
             if !text.is_empty() {
                 text.push('\n');
@@ -404,6 +426,15 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                     "applied"
                 }
             ));
+            if !dry_run {
+                for line in cluster
+                    .refresh(backend.as_ref(), simulated)
+                    .map_err(VerbError::failure)?
+                {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
             Ok((text, 0))
         }
         Verb::Plan {

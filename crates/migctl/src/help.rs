@@ -31,12 +31,18 @@ Usage:
     migctl [-i IDS] -r             Reset GPUs (applies a pending MIG mode).
     migctl mig [options]           MIG management, as `nvidia-smi mig` ("migctl mig -h").
     migctl sim <command>           The simulated machine ("migctl sim --help").
+    migctl caps [--create]         nvidia-caps capability files and /dev/nvidia-caps nodes.
+    migctl export cdi|slurm|k8s    A CDI spec, Slurm gres.conf, Kubernetes labels ("-h" each).
+    migctl env                     CUDA_VISIBLE_DEVICES, docker --gpus and CDI names per device.
+    migctl mps [--start|--stop]    One MPS control daemon per MIG device.
     migctl assert -f FILE [-c NAME]  Exit 0 when the GPUs hold config NAME of a mig-parted
                                    file ("migctl assert -h"; -f - reads stdin).
     migctl export [--placements]   The current layout as a mig-parted config.
     migctl apply|plan -f FILE [-c NAME]  Apply a config, or show the steps.
     migctl parted <command>        nvidia-mig-parted's command line (also through a link
                                    named nvidia-mig-parted).
+    migctl layouts|fit|show|pack   Planning: every layout of a model, what fits, slice pictures,
+                                   packing a fleet's demand ("migctl fit -h", ...).
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.

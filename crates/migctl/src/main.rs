@@ -1,11 +1,18 @@
 //! `migctl`: the command line. Parses arguments, picks the backend, prints.
 //! No MIG rule is decided here (they live in `mig-model`).
 
+// clap turns doc comments into help text, whose `PROFILE[xN]` notation is not a doc link
+#![allow(rustdoc::broken_intra_doc_links)]
+
 mod bench_cmd;
+mod cluster_cmd;
+mod cluster_host;
 mod config_verbs;
 mod help;
 mod live;
 mod parted;
+mod plan_pack;
+mod plan_verbs;
 mod progress;
 mod reconcile_cmd;
 mod sim_cmd;
@@ -87,28 +94,24 @@ fn open_backend() -> Result<Box<dyn Backend>, String> {
     open_backend_kind().map(|(b, _)| b)
 }
 
-/// [`open_backend`], and whether it is the simulated machine (whose apply
-/// journal lives beside its state file).
+/// [`open_backend`], and whether it is the simulated machine (whose host
+/// facts come from the model rather than from `/proc` and `/dev`).
 fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
-    let chose_sim = std::cell::Cell::new(false);
-    let b = open_backend_inner(&chose_sim)?;
-    reconcile_cmd::set_backend_is_sim(chose_sim.get());
-    Ok((b, chose_sim.get()))
+    let (b, sim) = open_backend_choice()?;
+    // the apply journal of the simulator lives beside its state file
+    reconcile_cmd::set_backend_is_sim(sim);
+    Ok((b, sim))
 }
 
-fn open_backend_inner(chose_sim: &std::cell::Cell<bool>) -> Result<Box<dyn Backend>, String> {
-    let open_sim = || {
-        chose_sim.set(true);
-        open_sim()
-    };
+fn open_backend_choice() -> Result<(Box<dyn Backend>, bool), String> {
     match backend_choice()? {
-        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
+        BackendChoice::Sim => Ok((Box::new(open_sim()?), true)),
         BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok(traced(b)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
         },
         BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok(traced(b)),
+            Ok(b) => Ok((traced(b), false)),
             Err(e) => {
                 let sim = open_sim()?;
                 eprintln!(
@@ -116,7 +119,7 @@ fn open_backend_inner(chose_sim: &std::cell::Cell<bool>) -> Result<Box<dyn Backe
                     e.summary(),
                     sim.describe()
                 );
-                Ok(Box::new(sim))
+                Ok((Box::new(sim), true))
             }
         },
     }
@@ -127,6 +130,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if prog == "nvidia-mig-parted" {
         return parted::main(&args);
+    }
+    if cluster_cmd::handles(&args) {
+        return cluster_cmd::main(&args);
+    }
+    // the planning verbs first: they claim `export --inventory` only
+    if let Some(code) = plan_verbs::main(&args) {
+        return code;
     }
     match args.first().map(String::as_str) {
         Some("sim") => return sim_cmd::main(&args),

@@ -42,8 +42,8 @@ pub enum MigAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigArgs {
     pub action: MigAction,
-    /// Further listing actions of the same call (`-lgip -lgipp`): nvidia-smi
-    /// prints each listing in turn.
+    /// Further listing flags of the same call, which nvidia-smi accepts and
+    /// ignores: it runs the one listing [`listing_rank`] puts first.
     pub more: Vec<MigAction>,
     pub ids: Option<String>,
     pub gi: Option<String>,
@@ -206,6 +206,22 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     }
 }
 
+/// Which listing nvidia-smi runs when a call names several: -lgip, then
+/// -lgipp (both seen on the lent H200); the GI and CI listings after them in
+/// the order of `nvidia-smi mig -h` (they print the same with MIG disabled,
+/// so the board could not tell their order apart).
+pub fn listing_rank(a: &MigAction) -> u8 {
+    match a {
+        MigAction::ListGiProfiles => 0,
+        MigAction::ListGiPlacements => 1,
+        MigAction::ListGi => 2,
+        MigAction::ListCiProfiles => 3,
+        MigAction::ListCiPlacements => 4,
+        MigAction::ListCi => 5,
+        _ => 6,
+    }
+}
+
 fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
     let mut a = Args {
         items: argv,
@@ -262,9 +278,10 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
                 .into(),
         code: 2,
     };
-    // Several listings in one call are accepted, as on a real H200
-    // (`nvidia-smi mig -lgip -lgipp` prints both and exits 0); anything that
-    // changes the GPU stays alone.
+    // Several listings in one call are accepted, as on a real H200: nvidia-smi
+    // 580 prints one of them and exits 0 (lent H200, driver 580.159.04:
+    // `-lgipp -lgip` and `-lci -lgip` print -lgip, `-lgi -lgipp` and
+    // `-lcip -lgipp` print -lgipp); anything that changes the GPU stays alone.
     let listing = |a: &MigAction| {
         matches!(
             a,
@@ -279,6 +296,7 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
     if actions.len() > 1 && !actions.iter().all(listing) {
         return Err(invalid());
     }
+    actions.sort_by_key(listing_rank);
     let more = if actions.len() > 1 {
         actions.split_off(1)
     } else {
@@ -362,15 +380,20 @@ mod tests {
         assert_eq!(m("mig").action, MigAction::Help);
     }
 
-    /// Proves several listings share one call, in the order given.
+    /// Proves several listings share one call and the one nvidia-smi 580
+    /// runs is chosen as on the lent H200 (-lgip over -lgipp over the rest).
     #[test]
     fn listings_combine() {
         let Ok(SmiCommand::Mig(m)) = p("mig -lgipp -lgip -i 0") else {
             panic!("listings refused")
         };
+        assert_eq!(m.action, MigAction::ListGiProfiles);
+        assert_eq!(m.more, vec![MigAction::ListGiPlacements]);
+        let Ok(SmiCommand::Mig(m)) = p("mig -lci -lgi -lgipp") else {
+            panic!("listings refused")
+        };
         assert_eq!(m.action, MigAction::ListGiPlacements);
-        assert_eq!(m.more, vec![MigAction::ListGiProfiles]);
-        assert_eq!(m.ids.as_deref(), Some("0"));
+        assert_eq!(m.ids, None);
     }
 
     /// Proves wrong flags are refused with nvidia-smi's message.

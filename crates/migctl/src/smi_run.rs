@@ -282,18 +282,10 @@ fn mig_gpus(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Out
     Ok(select(b, ids)?.map(|ds| ds.into_iter().filter(|d| d.mig.current).collect()))
 }
 
-/// A `mig` call: its action, then any further listings, their output one
-/// after another; the exit status is the first failure's.
+/// A `mig` call: its one action (further listing flags in `m.more` are
+/// accepted and ignored, as nvidia-smi 580 does).
 fn mig(b: &dyn Backend, m: &MigArgs, style: Style) -> R<Outcome> {
-    let mut out = mig_action(b, m, &m.action, style)?;
-    for action in &m.more {
-        let next = mig_action(b, m, action, style)?;
-        out.stdout.push_str(&next.stdout);
-        if out.code == 0 {
-            out.code = next.code;
-        }
-    }
-    Ok(out)
+    mig_action(b, m, &m.action, style)
 }
 
 fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) -> R<Outcome> {

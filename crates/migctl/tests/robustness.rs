@@ -408,10 +408,11 @@ fn new_user_paper_cuts() {
     m.ok(&["-i", "0", "-mig", "1"]);
     assert!(m.ok(&[]).contains("00000000:07:00.0  Enabled  -"));
 
-    // several listings in one call print each in turn and exit 0
-    let both = m.ok(&["mig", "-lgip", "-lgipp"]);
+    // several listings in one call: exit 0 and print the one nvidia-smi 580
+    // prints (the lent H200: -lgip over -lgipp over the GI/CI listings)
     let (lgip, lgipp) = (m.ok(&["mig", "-lgip"]), m.ok(&["mig", "-lgipp"]));
-    assert_eq!(both, format!("{lgip}{lgipp}"));
+    assert_eq!(m.ok(&["mig", "-lgipp", "-lgip"]), lgip);
+    assert_eq!(m.ok(&["mig", "-lgi", "-lgipp"]), lgipp);
     refused(&m, &["mig", "-lgip", "-cgi", "9"], 2, "only listings");
 
     // sim run: a missing GPU is named, exit 6; the pid comes first, explained

@@ -336,13 +336,57 @@ fn pci_info(d: &Device<'_>) -> Result<sys::nvmlPciInfo_t> {
     Ok(p)
 }
 
-unsafe fn get_pci(name: &str, device: sys::nvmlDevice_t, pci: *mut sys::nvmlPciInfo_t) -> Return {
+/// How many leading bytes of `nvmlPciInfo_t` each entry point writes, as the
+/// lent H200 showed with a guarded buffer (driver 580.159.04,
+/// `catalog/measured/h200-580.159.04/monitoring-probe.json`): the unversioned
+/// call 32 (legacy bus ID, domain, bus, device, `pciDeviceId`), `_v2` 36
+/// (adding `pciSubSystemId`), `_v3` those plus the bus ID string through its
+/// NUL. Writing no more than the driver keeps callers built against an older,
+/// shorter struct safe.
+#[derive(Debug, Clone, Copy)]
+enum PciWrite {
+    V1,
+    V2,
+    V3,
+}
+
+fn pci_bytes(p: &sys::nvmlPciInfo_t, which: PciWrite) -> usize {
+    const LEGACY_IDS: usize = 16 + 4 * 4;
+    match which {
+        PciWrite::V1 => LEGACY_IDS,
+        PciWrite::V2 => LEGACY_IDS + 4,
+        PciWrite::V3 => {
+            let len = p
+                .busId
+                .iter()
+                .position(|&c| c == 0)
+                .unwrap_or(p.busId.len() - 1);
+            LEGACY_IDS + 4 + len + 1
+        }
+    }
+}
+
+/// Fill the first bytes of the caller's struct, as [`PciWrite`] says.
+unsafe fn put_pci(device: sys::nvmlDevice_t, dst: *mut u8, which: PciWrite) -> Return {
     call(
-        name,
+        "nvmlDeviceGetPciInfo",
         || log_args!(device),
         || {
-            let pci = unsafe { out(pci) }?;
-            *pci = with_device(device, pci_info)?;
+            if dst.is_null() {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let p = with_device(device, pci_info)?;
+            let n = pci_bytes(&p, which).min(std::mem::size_of::<sys::nvmlPciInfo_t>());
+            // SAFETY: `p` is a plain C struct of at least `n` bytes; the caller's
+            // buffer holds the struct of the version it called, which is at
+            // least `n` bytes (nvml.h).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    (&p as *const sys::nvmlPciInfo_t).cast::<u8>(),
+                    dst,
+                    n,
+                )
+            };
             Ok(())
         },
     )
@@ -353,7 +397,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v3(
     device: sys::nvmlDevice_t,
     pci: *mut sys::nvmlPciInfo_t,
 ) -> Return {
-    unsafe { get_pci("nvmlDeviceGetPciInfo_v3", device, pci) }
+    unsafe { put_pci(device, pci.cast(), PciWrite::V3) }
 }
 
 #[no_mangle]
@@ -361,13 +405,14 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v2(
     device: sys::nvmlDevice_t,
     pci: *mut sys::nvmlPciInfo_t,
 ) -> Return {
-    unsafe { get_pci("nvmlDeviceGetPciInfo_v2", device, pci) }
+    unsafe { put_pci(device, pci.cast(), PciWrite::V2) }
 }
 
 /// `nvmlPciInfo_t` as NVML v1 laid it out (52 bytes): a 16-byte bus ID in
 /// the legacy `0000:07:00.0` form, the IDs, and four reserved words. The
-/// unversioned `nvmlDeviceGetPciInfo` still writes this layout for callers
-/// built against it (nvml.h's `NVML_NO_UNVERSIONED_FUNC_DEFS` block).
+/// unversioned `nvmlDeviceGetPciInfo` is declared with this layout for
+/// callers built against it (nvml.h's `NVML_NO_UNVERSIONED_FUNC_DEFS`
+/// block); it fills its first 32 bytes, as the real driver does.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PciInfoV1 {
@@ -380,31 +425,14 @@ pub struct PciInfoV1 {
     pub reserved: [c_uint; 4],
 }
 
-/// `nvmlDeviceGetPciInfo`: the v1 layout ([`PciInfoV1`]); `_v2` and `_v3`
-/// write the current 68-byte `nvmlPciInfo_t`.
+/// `nvmlDeviceGetPciInfo`: the first 32 bytes of the v1 layout
+/// ([`PciInfoV1`]).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPciInfo(
     device: sys::nvmlDevice_t,
     pci: *mut PciInfoV1,
 ) -> Return {
-    call(
-        "nvmlDeviceGetPciInfo",
-        || log_args!(device),
-        || {
-            let pci = unsafe { out(pci) }?;
-            let p = with_device(device, pci_info)?;
-            *pci = PciInfoV1 {
-                bus_id: p.busIdLegacy,
-                domain: p.domain,
-                bus: p.bus,
-                device: p.device,
-                pci_device_id: p.pciDeviceId,
-                pci_sub_system_id: p.pciSubSystemId,
-                reserved: [0; 4],
-            };
-            Ok(())
-        },
-    )
+    unsafe { put_pci(device, pci.cast(), PciWrite::V1) }
 }
 
 #[no_mangle]

@@ -236,7 +236,10 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements_v2(
     }
 }
 
-/// The deprecated v1 symbol, answered like v2.
+/// The deprecated v1 symbol, answered like v2 but for a NULL array, which
+/// it refuses with INVALID_ARGUMENT (count untouched) where `_v2` answers
+/// the count: what the lent H200 answered (driver 580.159.04,
+/// `catalog/measured/h200-580.159.04/monitoring-probe.json`).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements(
     device: sys::nvmlDevice_t,
@@ -244,6 +247,13 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstancePossiblePlacements(
     placements_out: *mut sys::nvmlGpuInstancePlacement_t,
     count: *mut c_uint,
 ) -> Return {
+    if placements_out.is_null() {
+        return call(
+            "nvmlDeviceGetGpuInstancePossiblePlacements",
+            || log_args!(device, profile_id),
+            || Err(Fail::INVALID_ARGUMENT),
+        );
+    }
     unsafe {
         placements(
             "nvmlDeviceGetGpuInstancePossiblePlacements",

@@ -296,7 +296,7 @@ pub unsafe extern "C" fn nvmlDeviceGetRunningProcessDetailList(
 }
 
 /// The name the driver reports for a live host process: the first word of
-/// `/proc/PID/cmdline` (argv[0], with its path, which is what nvidia-smi's
+/// `/proc/PID/cmdline` (`argv[0]`, with its path, which is what nvidia-smi's
 /// "Process name" column shows), or `/proc/PID/comm` when the command line
 /// is empty (kernel threads, zombies). `None` when no such process lives.
 pub fn host_process_name(pid: u32) -> Option<String> {

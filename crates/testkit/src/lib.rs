@@ -20,6 +20,10 @@ pub enum Needs {
     Shared,
     /// python3 with pynvml (`MIGCTL_REQUIRE_PYNVML=1` in CI).
     Pynvml,
+    /// Slurm and munge, and root to run them (`MIGCTL_REQUIRE_SLURM=1` in CI).
+    Slurm,
+    /// python3 with jsonschema and yaml (`MIGCTL_REQUIRE_JSONSCHEMA=1` in CI).
+    Jsonschema,
     /// Something this machine may lack that no CI variable demands
     /// (namespaces, a tool); the reason says what.
     Environment,
@@ -31,6 +35,8 @@ impl Needs {
         match self {
             Needs::Shared => Some("MIGCTL_REQUIRE_SHARED"),
             Needs::Pynvml => Some("MIGCTL_REQUIRE_PYNVML"),
+            Needs::Slurm => Some("MIGCTL_REQUIRE_SLURM"),
+            Needs::Jsonschema => Some("MIGCTL_REQUIRE_JSONSCHEMA"),
             Needs::Environment => None,
         }
     }
