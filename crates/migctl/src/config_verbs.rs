@@ -159,7 +159,9 @@ pub fn reconcile(
         let text = if request.json {
             format!("{:#}", rc::plan_json(&planned))
         } else {
-            rc::plan_text(&planned).trim_end().to_string()
+            use std::io::IsTerminal;
+            let pictures = std::io::stdout().is_terminal().then_some(&snaps[..]);
+            rc::plan_text(&planned, pictures).trim_end().to_string()
         };
         return Ok(vec![text]);
     }

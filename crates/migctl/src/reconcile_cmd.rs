@@ -318,7 +318,10 @@ pub fn undo_earlier_phases(
 }
 
 /// The plan as text.
-pub fn plan_text(p: &Planned) -> String {
+/// The steps per GPU with a before/after line each; with `pictures` (the
+/// machine's snapshots, given when stdout is a terminal) also `migctl
+/// show`'s slice map of each GPU before and after, busy instances marked.
+pub fn plan_text(p: &Planned, pictures: Option<&[mig_model::GpuSnapshot]>) -> String {
     let mut out = String::new();
     for plan in &p.plans {
         let Some(model) = catalog::model(&plan.model) else {
@@ -343,6 +346,26 @@ pub fn plan_text(p: &Planned) -> String {
         ));
         out.push_str(&format!("  before: {}\n", layout_line(model, &plan.before)));
         out.push_str(&format!("  after:  {}\n", layout_line(model, &plan.after)));
+        if let Some(snap) =
+            pictures.and_then(|ss| ss.iter().find(|s| s.identity.index == plan.index))
+        {
+            let busy = mig_plan::picture::busy_of(snap);
+            for (when, st) in [("before", &plan.before), ("after", &plan.after)] {
+                let view = mig_plan::picture::View {
+                    title: format!("GPU {} {when}", plan.index),
+                    model,
+                    mode: mig_model::backend::MigMode {
+                        current: st.mig_current,
+                        pending: st.mig_pending,
+                    },
+                    layout: &st.layout,
+                    busy: &busy,
+                };
+                for line in mig_plan::picture::text(&view, false).lines() {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
         for (k, s) in plan.steps.iter().enumerate() {
             let names = if s.is_destroy() {
                 &plan.before

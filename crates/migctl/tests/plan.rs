@@ -365,7 +365,11 @@ fn show_colour_only_on_a_terminal() {
         .output()
         .is_err()
     {
-        println!("SKIPPED: show_colour_only_on_a_terminal: `script` (util-linux) is not installed");
+        testkit::skip(
+            "show_colour_only_on_a_terminal",
+            testkit::Needs::Environment,
+            "`script` (util-linux) is not installed",
+        );
         return;
     }
     let m = mirrored_machine();
@@ -391,5 +395,52 @@ fn show_colour_only_on_a_terminal() {
     assert!(
         plain.contains("GI 2") && !plain.contains('\x1b'),
         "{plain:?}"
+    );
+}
+
+/// Proves `plan` on a terminal draws `show`'s slice map of each GPU before
+/// and after the change (run under `script` for a pseudo-terminal), and that
+/// piped output carries only the before/after lines.
+#[test]
+fn plan_pictures_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        testkit::skip(
+            "plan_pictures_on_a_terminal",
+            testkit::Needs::Environment,
+            "`script` (util-linux) is not installed",
+        );
+        return;
+    }
+    let m = common::Machine::new();
+    m.ok(&["sim", "init", "a100-sxm4-40gb"]);
+    m.ok(&["-mig", "1"]);
+    let cfg = m.dir.path().join("cfg.yaml");
+    std::fs::write(
+        &cfg,
+        "version: v1\nmig-configs:\n  two:\n    - devices: all\n      mig-enabled: true\n      mig-devices:\n        \"3g.20gb\": 2\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_migctl");
+    let cmd = format!("{bin} plan -f {} -c two", cfg.display());
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("MIGCTL_SIM_STATE", m.state())
+        .env("MIGCTL_BACKEND", "sim")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("script runs");
+    let tty = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        tty.contains("GPU 0 before") && tty.contains("GPU 0 after") && tty.contains("3g.20gb"),
+        "{tty}"
+    );
+    let piped = m.ok(&["plan", "-f", cfg.to_str().unwrap(), "-c", "two"]);
+    assert!(
+        piped.contains("  after:") && !piped.contains("GPU 0 after"),
+        "{piped}"
     );
 }
