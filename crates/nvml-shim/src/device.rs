@@ -367,9 +367,9 @@ fn pci_bytes(p: &sys::nvmlPciInfo_t, which: PciWrite) -> usize {
 }
 
 /// Fill the first bytes of the caller's struct, as [`PciWrite`] says.
-unsafe fn put_pci(device: sys::nvmlDevice_t, dst: *mut u8, which: PciWrite) -> Return {
+unsafe fn put_pci(name: &str, device: sys::nvmlDevice_t, dst: *mut u8, which: PciWrite) -> Return {
     call(
-        "nvmlDeviceGetPciInfo",
+        name,
         || log_args!(device),
         || {
             if dst.is_null() {
@@ -397,7 +397,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v3(
     device: sys::nvmlDevice_t,
     pci: *mut sys::nvmlPciInfo_t,
 ) -> Return {
-    unsafe { put_pci(device, pci.cast(), PciWrite::V3) }
+    unsafe { put_pci("nvmlDeviceGetPciInfo_v3", device, pci.cast(), PciWrite::V3) }
 }
 
 #[no_mangle]
@@ -405,7 +405,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v2(
     device: sys::nvmlDevice_t,
     pci: *mut sys::nvmlPciInfo_t,
 ) -> Return {
-    unsafe { put_pci(device, pci.cast(), PciWrite::V2) }
+    unsafe { put_pci("nvmlDeviceGetPciInfo_v2", device, pci.cast(), PciWrite::V2) }
 }
 
 /// `nvmlPciInfo_t` as NVML v1 laid it out (52 bytes): a 16-byte bus ID in
@@ -432,7 +432,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfo(
     device: sys::nvmlDevice_t,
     pci: *mut PciInfoV1,
 ) -> Return {
-    unsafe { put_pci(device, pci.cast(), PciWrite::V1) }
+    unsafe { put_pci("nvmlDeviceGetPciInfo", device, pci.cast(), PciWrite::V1) }
 }
 
 #[no_mangle]
