@@ -160,7 +160,7 @@ pub fn reconcile(
             format!("{:#}", rc::plan_json(&planned))
         } else {
             use std::io::IsTerminal;
-            let pictures = std::io::stdout().is_terminal().then_some(&snaps[..]);
+            let pictures = std::io::stdout().is_terminal().then_some(snaps);
             rc::plan_text(&planned, pictures).trim_end().to_string()
         };
         return Ok(vec![text]);
