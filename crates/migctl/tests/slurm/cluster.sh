@@ -10,7 +10,7 @@
 #      `slurmd -G` on each host reading the same records;
 #   2. jobs with --gres=gpu:<type>:1 landing on the node that has the type,
 #      with CUDA_VISIBLE_DEVICES the index of that record;
-#   3. a layout change (migctl mig -dci/-dgi/-cgi on the H100 sim), the
+#   3. a layout change (migctl apply of a mig-parted config on the H100 sim), the
 #      documented reload (new gres.conf and Gres=, scontrol reconfigure,
 #      restart of that slurmd), and Slurm seeing the new counts, no drain.
 # Usage: cluster.sh MIGCTL_BINARY. Needs root, slurmctld, slurmd, munged, ip.
@@ -222,9 +222,20 @@ run_job nvidia_a100_1g.5gb a100
 run_job nvidia_h100_80gb_hbm3_1g.10gb h100
 
 step "3. layout change on the H100 node: two 1g.10gb become one 2g.20gb"
-sim h100 mig -dci -i 0 -gi 11,12 >/dev/null
-sim h100 mig -dgi -i 0 -gi 11,12 >/dev/null
-sim h100 mig -cgi 14 -i 0 -C >/dev/null
+cat > "$W/h100-change.yaml" <<'YAML'
+version: v1
+mig-configs:
+  five-1g-one-2g:
+    - devices: all
+      mig-enabled: true
+      mig-devices:
+        "1g.10gb": 5
+        "2g.20gb": 1
+YAML
+sim h100 apply -f "$W/h100-change.yaml" -c five-1g-one-2g >/dev/null 2>&1 \
+  || fail "migctl apply of the new H100 layout failed"
+sim h100 assert -f "$W/h100-change.yaml" -c five-1g-one-2g >/dev/null \
+  || fail "migctl assert after apply failed"
 sim h100 -L
 make_host h100
 write_conf
