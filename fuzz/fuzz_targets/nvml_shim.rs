@@ -174,10 +174,14 @@ fuzz_target!(|data: &[u8]| {
                     nv::nvmlGpuInstanceDestroy(gi)
                 }
                 8 | 9 => {
-                    // a list call with a buffer of fuzzed length and count
+                    // a list call with a fuzzed incoming count; nvml.h makes
+                    // the caller size these arrays for every instance or
+                    // placement the profile can have (never more than 8) and
+                    // the count output-only, so the array always has room
+                    // (a short one would overflow the real driver too)
                     let d = pick(&pool.devices, &mut inp, |r| r as sys::nvmlDevice_t);
                     let pid = inp.byte() as c_uint % 24;
-                    let len = inp.byte() as usize % 10;
+                    let len = 8 + inp.byte() as usize % 2;
                     let mut count = inp.byte() as c_uint % 12;
                     if op == 8 {
                         let mut buf: Vec<sys::nvmlGpuInstance_t> = vec![std::ptr::null_mut(); len];
@@ -194,7 +198,6 @@ fuzz_target!(|data: &[u8]| {
                     } else {
                         let mut buf: Vec<sys::nvmlGpuInstancePlacement_t> =
                             vec![std::mem::zeroed(); len];
-                        count = count.min(len as c_uint);
                         nv::nvmlDeviceGetGpuInstancePossiblePlacements_v2(
                             d,
                             pid,
@@ -226,7 +229,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 12 => {
                     let gi = pick(&pool.gis, &mut inp, |r| r as sys::nvmlGpuInstance_t);
-                    let len = inp.byte() as usize % 10;
+                    let len = 8 + inp.byte() as usize % 2; // room for every CI (as nvml.h asks)
                     let mut count = len as c_uint;
                     let mut buf: Vec<sys::nvmlComputeInstance_t> = vec![std::ptr::null_mut(); len];
                     let rc = nv::nvmlGpuInstanceGetComputeInstances(
