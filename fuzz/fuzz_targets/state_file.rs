@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(st) = MachineState::parse(Path::new("fuzz.json"), text) {
         for g in &st.gpus {
-            g.layout.validate(g.model()).expect("accepted layouts obey the rules");
+            g.layout
+                .validate(g.model())
+                .expect("accepted layouts obey the rules");
         }
         let again = serde_json::to_string(&st).expect("serialises");
         let back = MachineState::parse(Path::new("fuzz.json"), &again).expect("round trip");

@@ -203,7 +203,9 @@ impl JournalFile {
         self.parse(&text).map(Some)
     }
 
-    fn parse(&self, text: &str) -> Result<Journal, JournalError> {
+    /// Parse `text` as this file's contents (what [`JournalFile::load`] does
+    /// after reading it): any text gives a journal or an error naming the file.
+    pub fn parse(&self, text: &str) -> Result<Journal, JournalError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| JournalError::Corrupt {
                 path: self.path.clone(),

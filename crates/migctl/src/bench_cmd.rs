@@ -44,6 +44,21 @@ enum BenchCmd {
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Many migctl processes at once on one simulated machine (create/destroy
+    /// through the simulator and through the fake NVML library, apply,
+    /// listings), then checks: no corrupt state, lost update, deadlock or
+    /// orphaned journal, and consistent listings. Exit 1 if a check fails.
+    Soak {
+        /// How long to run, in seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: u64,
+        /// Create/destroy workers, one GPU each (at least 2).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// mig-parted's apply procedure on this machine's backend (the
     /// benchmark's baseline; see `mig_plan::baseline`).
     #[command(hide = true)]
@@ -353,6 +368,21 @@ pub fn main(args: &[String]) -> ExitCode {
             output,
         } => run_apply(&file, &models, output),
         BenchCmd::MigPartedBaseline { file, config } => run_baseline(&file, config.as_deref()),
+        BenchCmd::Soak {
+            duration,
+            workers,
+            output,
+        } => crate::soak::soak(std::time::Duration::from_secs(duration), workers).and_then(|r| {
+            crate::soak::print(&r, output);
+            if r.failures.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure(
+                    1,
+                    format!("{} soak checks failed", r.failures.len()),
+                ))
+            }
+        }),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,6 +21,7 @@ mod sim_set;
 mod smi_args;
 mod smi_out;
 mod smi_run;
+mod soak;
 
 use mig_model::backend::{Backend, Inventory};
 use mig_nvml::NvmlBackend;

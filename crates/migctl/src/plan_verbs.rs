@@ -157,7 +157,9 @@ fn bad(msg: impl Into<String>) -> Failure {
 pub fn main(args: &[String]) -> Option<ExitCode> {
     let verb = args.first()?.as_str();
     let is_inventory_export = verb == "export" && args.iter().any(|a| a == "--inventory");
-    if !VERBS.contains(&verb) && !is_inventory_export {
+    // `bench pack` only: `bench apply` and `bench soak` are bench_cmd's
+    let other_bench = verb == "bench" && args.get(1).is_some_and(|a| a != "pack");
+    if (!VERBS.contains(&verb) || other_bench) && !is_inventory_export {
         return None;
     }
     let result = if is_inventory_export {
