@@ -5,7 +5,7 @@
 //! both are counted by the library's own `MIGCTL_NVML_LOG`, so they are
 //! measured on equal terms. A benchmark, not a test: it prints figures.
 
-use crate::reconcile_cmd::{parse, Failure, Output};
+use crate::reconcile_cmd::{Failure, Output};
 use clap::{Parser, Subcommand};
 use mig_model::backend::{GpuRef, Inventory};
 use mig_model::catalog;
@@ -357,7 +357,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let argv: Vec<String> = std::iter::once("migctl bench".to_string())
         .chain(args[1..].iter().cloned())
         .collect();
-    let cli = match parse::<BenchCli>(&argv) {
+    let cli = match crate::parse_verb::<BenchCli>(argv.iter().cloned()) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -167,14 +167,11 @@ impl From<mig_cluster::ClusterError> for Failure {
 }
 
 pub fn main(args: &[String]) -> ExitCode {
-    let cli = match Cli::try_parse_from(
+    let cli: Cli = match crate::parse_verb(
         std::iter::once("migctl".to_string()).chain(args.iter().cloned()),
     ) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(code) => return code,
     };
     match run(cli.cmd) {
         Ok(code) => ExitCode::from(code),

@@ -131,6 +131,15 @@ fn open_backend_inner(chose_sim: &std::cell::Cell<bool>) -> Result<Box<dyn Backe
     }
 }
 
+/// Parse a verb's command line with clap; help and usage errors are printed
+/// as clap prints them and become the exit status (0 for help, 2 for errors).
+fn parse_verb<T: clap::Parser>(argv: impl IntoIterator<Item = String>) -> Result<T, ExitCode> {
+    T::try_parse_from(argv).map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    })
+}
+
 fn main() -> ExitCode {
     let prog = program_name();
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -5,7 +5,7 @@
 //! calls these; the decisions are `mig_plan::plan`'s and `mig_plan::exec`'s.
 
 use crate::progress::Display;
-use clap::{Parser, ValueEnum};
+use clap::ValueEnum;
 use mig_model::backend::{Backend, GpuSnapshot};
 use mig_model::{catalog, engine, GpuModel};
 use mig_plan::exec::{self, GpuOutcome, Outcome};
@@ -13,7 +13,6 @@ use mig_plan::journal::{self, JournalFile};
 use mig_plan::plan::{plan_gpu, GpuPlan, MigState, PlanOptions};
 use mig_plan::validate::Selection;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Output format of the data verbs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -412,13 +411,5 @@ pub fn plan_json(p: &Planned) -> serde_json::Value {
         }).collect::<Vec<_>>(),
         "skipped": p.selection.skipped.iter().map(|(g, why)| serde_json::json!({"index": g, "why": why})).collect::<Vec<_>>(),
         "unselected": p.selection.unselected,
-    })
-}
-
-/// Parse a verb's command line; help and usage errors exit here, as clap prints them.
-pub fn parse<T: Parser>(args: &[String]) -> Result<T, ExitCode> {
-    T::try_parse_from(args).map_err(|e| {
-        let _ = e.print();
-        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
     })
 }

@@ -133,12 +133,9 @@ fn backend_exit(e: &mig_model::BackendError) -> u8 {
 pub fn main(args: &[String]) -> ExitCode {
     // usage lines name the command as typed: `migctl sim ...`
     let argv = std::iter::once("migctl sim".to_string()).chain(args.iter().skip(1).cloned());
-    let cli = match SimCli::try_parse_from(argv) {
+    let cli: SimCli = match crate::parse_verb(argv) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(code) => return code,
     };
     match run(cli.cmd) {
         Ok(()) => ExitCode::SUCCESS,
