@@ -1,24 +1,8 @@
-//! The simulated machine's state-file loader never panics, and whatever it
-//! accepts obeys the MIG rules (every layout revalidates) and survives a
-//! save/load round trip.
+//! Fuzz target `state_file`: the property it checks is documented in
+//! `fuzz/harness/state_file.rs`, shared with the replay of kept inputs in the normal suite.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use mig_sim::MachineState;
-use std::path::Path;
+#[path = "../harness/state_file.rs"]
+mod harness;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(st) = MachineState::parse(Path::new("fuzz.json"), text) {
-        for g in &st.gpus {
-            g.layout
-                .validate(g.model())
-                .expect("accepted layouts obey the rules");
-        }
-        let again = serde_json::to_string(&st).expect("serialises");
-        let back = MachineState::parse(Path::new("fuzz.json"), &again).expect("round trip");
-        assert_eq!(back, st);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::run(data));

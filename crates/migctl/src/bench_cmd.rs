@@ -55,6 +55,10 @@ enum BenchCmd {
         /// Create/destroy workers, one GPU each (at least 2).
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Also run a writer that bypasses the state lock and drops GPU 0's
+        /// GIs behind its owner: the soak must then fail (a check of the checks).
+        #[arg(long)]
+        sabotage: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
@@ -371,18 +375,20 @@ pub fn main(args: &[String]) -> ExitCode {
         BenchCmd::Soak {
             duration,
             workers,
+            sabotage,
             output,
-        } => crate::soak::soak(std::time::Duration::from_secs(duration), workers).and_then(|r| {
-            crate::soak::print(&r, output);
-            if r.failures.is_empty() {
-                Ok(())
-            } else {
-                Err(Failure(
-                    1,
-                    format!("{} soak checks failed", r.failures.len()),
-                ))
-            }
-        }),
+        } => crate::soak::soak(std::time::Duration::from_secs(duration), workers, sabotage)
+            .and_then(|r| {
+                crate::soak::print(&r, output);
+                if r.failures.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Failure(
+                        1,
+                        format!("{} soak checks failed", r.failures.len()),
+                    ))
+                }
+            }),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,15 +3,34 @@
 //! one child process after another): a `migctl mig` create/destroy worker
 //! per owned GPU, half of them through the NVML backend over the fake
 //! library; an apply worker cycling one GPU between two configs; listing
-//! workers. Checks: the state file loads and every layout revalidates after
-//! every round (no corrupt state); each owned GPU ends with the GI count its
-//! owner last saw succeed (no lost update); every child finishes within
-//! [`CHILD_TIMEOUT`] (no deadlock); no unfinished journal once the apply
-//! worker stops, and the last applied config asserts; every listing exits 0
-//! (or 6, listing nothing) and lists only 1g.10gb GIs (profile 19) on owned GPUs, at most 7 each.
+//! workers through both backends.
+//!
+//! Checks, each counted:
+//! - no corrupt state: after every worker round the state file loads and
+//!   every layout revalidates;
+//! - no lost update: after every round each owner finds its GPU's whole
+//!   layout (GI IDs, placements, profiles, CIs) equal to the layout it
+//!   expects from the operations it saw succeed, modelled with
+//!   `mig_model::engine`; the apply worker finds its GPU holding exactly the
+//!   config it last applied; the final state agrees with both;
+//! - no deadlock: every child finishes within [`CHILD_TIMEOUT`];
+//! - no orphaned journal once the apply worker stops, and the last applied
+//!   config asserts;
+//! - consistent listings: every listing during the run exits 0 (or 6,
+//!   listing nothing) and shows only 1g.10gb GIs (profile 19), at most 7, on
+//!   owned GPUs; the final `-lgi`/`-lci` listings, through the simulator and
+//!   through NVML, show exactly the final state's instances.
+//!
+//! `--sabotage` adds a writer that bypasses the state lock and drops a GI
+//! behind an owner's back: the run must then fail, which shows the checks
+//! catch a lost update.
 
 use crate::reconcile_cmd::{Failure, Output};
+use mig_model::catalog::{self, GpuModel};
+use mig_model::engine::{self, Layout};
+use mig_model::types::{CiProfileId, GiProfileId};
 use mig_sim::MachineState;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,8 +118,9 @@ impl Soak {
         status.map(|s| (s.code().unwrap_or(-1), text))
     }
 
-    /// The state file loads and every layout obeys the MIG rules.
-    fn check_state(&self) {
+    /// The state file loads and every layout obeys the MIG rules; the state
+    /// if so.
+    fn check_state(&self) -> Option<MachineState> {
         let p = self.state();
         let r = std::fs::read_to_string(&p)
             .map_err(|e| e.to_string())
@@ -109,8 +129,21 @@ impl Soak {
                 st.gpus
                     .iter()
                     .try_for_each(|g| g.layout.validate(g.model()).map_err(|e| e.to_string()))
+                    .map(|()| st)
             });
-        self.check(r.is_ok(), || format!("corrupt state: {r:?}"));
+        self.check(r.is_ok(), || {
+            format!("corrupt state: {:?}", r.as_ref().err())
+        });
+        r.ok()
+    }
+
+    /// GPU `gpu`'s whole layout in `st` equals `want`.
+    fn check_layout(&self, st: Option<&MachineState>, gpu: u32, want: &Layout, who: &str) {
+        let Some(st) = st else { return };
+        let got = st.gpus.get(gpu as usize).map(|g| &g.layout);
+        self.check(got == Some(want), || {
+            format!("lost update on GPU {gpu} ({who}): state holds {got:?}, expected {want:?}")
+        });
     }
 
     /// GI rows of `migctl mig -lgi` output: (gpu, profile id).
@@ -127,28 +160,119 @@ impl Soak {
     }
 }
 
-/// A create/destroy worker owning `gpu`; returns the GI count it last saw succeed.
-fn owner(s: &Soak, gpu: u32, nvml: bool, until: Instant) -> usize {
-    let g = gpu.to_string();
-    let mut count = 0usize;
-    while Instant::now() < until {
-        let destroy = count >= 3;
-        let r = if destroy {
-            s.run(&["mig", "-dci", "-i", &g], nvml)
-                .filter(|(c, _)| *c == 0)
-                .and_then(|_| s.run(&["mig", "-dgi", "-i", &g], nvml))
-        } else {
-            s.run(&["mig", "-cgi", "19", "-C", "-i", &g], nvml)
-        };
-        match r {
-            Some((0, _)) => count = if destroy { 0 } else { count + 1 },
-            Some((code, _)) => s.fail(format!("GPU {gpu} owner: exit {code} (destroy: {destroy})")),
-            None => {}
-        }
-        s.check_state();
-    }
-    count
+/// The GI and CI rows of `migctl mig -lgi` and `-lci` listings, one string
+/// each, comparable with [`state_rows`].
+fn listing_rows(lgi: &str, lci: &str) -> BTreeSet<String> {
+    let fields = |l: &str| -> Vec<String> {
+        l.trim_matches('|')
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let gis = lgi
+        .lines()
+        .map(fields)
+        .filter(|f| f.len() >= 6 && f[1] == "MIG");
+    // |   0     13       MIG 1g.10gb          0         0          0:1     |
+    let cis = lci
+        .lines()
+        .map(fields)
+        .filter(|f| f.len() >= 7 && f[2] == "MIG");
+    gis.map(|f| format!("GPU {} GI {} profile {} at {}", f[0], f[4], f[3], f[5]))
+        .chain(cis.map(|f| {
+            format!(
+                "GPU {} GI {} CI {} profile {} at {}",
+                f[0], f[1], f[5], f[4], f[6]
+            )
+        }))
+        .collect()
 }
+
+/// The rows a listing of `st` must show (see [`listing_rows`]).
+fn state_rows(st: &MachineState) -> BTreeSet<String> {
+    let mut rows = BTreeSet::new();
+    for (g, gpu) in st.gpus.iter().enumerate() {
+        for gi in &gpu.layout.gpu_instances {
+            rows.insert(format!(
+                "GPU {g} GI {} profile {} at {}",
+                gi.id, gi.profile_id.0, gi.placement
+            ));
+            for ci in &gi.compute_instances {
+                rows.insert(format!(
+                    "GPU {g} GI {} CI {} profile {} at {}",
+                    gi.id, ci.id, ci.profile_id.0, ci.placement
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// What `migctl mig -cgi 19 -C` does to `layout`, per the model: a 1g.10gb
+/// GI at its default placement, holding one CI of the default CI profile.
+fn model_create(model: &GpuModel, layout: &mut Layout) -> Result<(), String> {
+    let gi = layout
+        .create_gi(model, GiProfileId(19), None)
+        .map_err(|e| e.to_string())?;
+    let gp = engine::gi_profile(model, GiProfileId(19)).map_err(|e| e.to_string())?;
+    let ci = engine::default_ci_profile(gp.slices, &gp.ci_profiles)
+        .ok_or("profile 19 has no full CI profile")?;
+    layout
+        .create_ci(model, gi, CiProfileId(ci.id), None)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// A create/destroy worker owning `gpu`, starting from layout `start`:
+/// creates 1g.10gb GIs (with their CI) three at a time, then destroys them
+/// all, checking after every round that the GPU holds exactly the layout its
+/// own successful operations give; returns the layout it expects at the end.
+fn owner(s: &Soak, gpu: u32, nvml: bool, until: Instant, start: Layout) -> Layout {
+    let g = gpu.to_string();
+    let model = catalog::model(SOAK_MODEL).expect("catalog board");
+    let mut want = start;
+    while Instant::now() < until {
+        let destroy = want.gpu_instances.len() >= 3;
+        if destroy {
+            match s.run(&["mig", "-dci", "-i", &g], nvml) {
+                Some((0, _)) => {
+                    want.gpu_instances
+                        .iter_mut()
+                        .for_each(|gi| gi.compute_instances.clear());
+                    match s.run(&["mig", "-dgi", "-i", &g], nvml) {
+                        Some((0, _)) => want.gpu_instances.clear(),
+                        Some((code, _)) => s.fail(format!("GPU {gpu} owner: -dgi exit {code}")),
+                        None => {}
+                    }
+                }
+                Some((code, _)) => s.fail(format!("GPU {gpu} owner: -dci exit {code}")),
+                None => {}
+            }
+        } else {
+            match s.run(&["mig", "-cgi", "19", "-C", "-i", &g], nvml) {
+                Some((0, _)) => {
+                    if let Err(e) = model_create(model, &mut want) {
+                        s.fail(format!(
+                            "GPU {gpu} owner: the model refuses the create: {e}"
+                        ));
+                    }
+                }
+                Some((code, _)) => s.fail(format!("GPU {gpu} owner: -cgi exit {code}")),
+                None => {}
+            }
+        }
+        let st = s.check_state();
+        s.check_layout(st.as_ref(), gpu, &want, "its owner");
+        // after a failure, follow the state so one fault is reported once
+        if let Some(st) = st {
+            want = st.gpus[gpu as usize].layout.clone();
+        }
+    }
+    want
+}
+
+/// The board every soak GPU is.
+const SOAK_MODEL: &str = "h100-sxm5-80gb";
 
 const CONFIGS: &str = "version: v1\nmig-configs:\n  soak-a:\n    - devices: [OWNED]\n      mig-enabled: true\n      mig-devices:\n        \"3g.40gb\": 2\n  soak-b:\n    - devices: [OWNED]\n      mig-enabled: true\n      mig-devices:\n        \"2g.20gb\": 3\n";
 
@@ -160,12 +284,14 @@ pub struct Report {
     pub ops: u64,
     pub ops_per_s: f64,
     pub checks: u64,
+    /// Whether a lock-bypassing writer ran (`--sabotage`).
+    pub sabotage: bool,
     pub failures: Vec<String>,
 }
 
 fn setup(s: &Soak, gpus: u32) -> Result<(), Failure> {
     let mut init = vec!["sim", "init"];
-    init.extend(std::iter::repeat_n("h100-sxm5-80gb", gpus as usize));
+    init.extend(std::iter::repeat_n(SOAK_MODEL, gpus as usize));
     let list: Vec<String> = (0..gpus).map(|i| i.to_string()).collect();
     let list = list.join(",");
     for a in [init, vec!["-i", &list, "-mig", "1"]] {
@@ -177,8 +303,9 @@ fn setup(s: &Soak, gpus: u32) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Run the soak for `duration` with `owners` create/destroy workers (at least 2).
-pub fn soak(duration: Duration, owners: usize) -> Result<Report, Failure> {
+/// Run the soak for `duration` with `owners` create/destroy workers (at
+/// least 2); `sabotage` adds a writer that bypasses the state lock.
+pub fn soak(duration: Duration, owners: usize, sabotage: bool) -> Result<Report, Failure> {
     let owners = owners.max(2);
     let exe = std::env::current_exe().map_err(|e| Failure(1, e.to_string()))?;
     let dir = std::env::temp_dir().join(format!("migctl-soak-{}", std::process::id()));
@@ -201,17 +328,25 @@ pub fn soak(duration: Duration, owners: usize) -> Result<Report, Failure> {
     let cfg = dir.join("soak.yaml");
     std::fs::write(&cfg, CONFIGS.replace("OWNED", &apply_gpu.to_string()))
         .map_err(|e| Failure(1, e.to_string()))?;
+    let start = s
+        .check_state()
+        .ok_or_else(|| Failure(1, "soak setup left an unreadable state".into()))?;
     let t0 = Instant::now();
     let until = t0 + duration;
     let owner_threads: Vec<_> = (0..owners as u32)
         .map(|g| {
             let s = Arc::clone(&s);
-            std::thread::spawn(move || owner(&s, g, g % 2 == 1, until))
+            let layout = start.gpus[g as usize].layout.clone();
+            std::thread::spawn(move || owner(&s, g, g % 2 == 1, until, layout))
         })
         .collect();
+    let saboteur = sabotage.then(|| {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || sabotage_worker(&s, until))
+    });
     let applier = {
         let (s, cfg) = (Arc::clone(&s), cfg.clone());
-        std::thread::spawn(move || apply_worker(&s, &cfg, until))
+        std::thread::spawn(move || apply_worker(&s, &cfg, until, apply_gpu))
     };
     let listers: Vec<_> = (0..2)
         .map(|i| {
@@ -229,12 +364,12 @@ pub fn soak(duration: Duration, owners: usize) -> Result<Report, Failure> {
     let last = applier
         .join()
         .map_err(|_| Failure(1, "the apply worker panicked".into()))?;
-    for l in listers {
+    for l in listers.into_iter().chain(saboteur) {
         l.join()
             .map_err(|_| Failure(1, "a listing worker panicked".into()))?;
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    final_checks(&s, &expected, &cfg, last);
+    final_checks(&s, &expected, &cfg, last, apply_gpu);
     let _ = std::fs::remove_dir_all(&dir);
     let ops = s.ops.load(Ordering::Relaxed);
     let failures = std::mem::take(&mut *s.failures.lock().expect("not poisoned"));
@@ -244,26 +379,98 @@ pub fn soak(duration: Duration, owners: usize) -> Result<Report, Failure> {
         ops,
         ops_per_s: ops as f64 / elapsed,
         checks: s.checks.load(Ordering::Relaxed),
+        sabotage,
         failures,
     })
 }
 
-/// Cycle the apply GPU between the two configs; the last one applied.
-fn apply_worker(s: &Soak, cfg: &Path, until: Instant) -> Option<&'static str> {
+/// The (profile name, count) pairs config `name` of [`CONFIGS`] asks for.
+fn config_counts(name: &str) -> &'static [(&'static str, usize)] {
+    match name {
+        "soak-a" => &[("3g.40gb", 2)],
+        _ => &[("2g.20gb", 3)],
+    }
+}
+
+/// GPU `gpu` in `st` holds exactly what config `name` asks for: its GI
+/// counts by profile, each GI with one CI spanning it.
+fn check_applied(s: &Soak, st: Option<&MachineState>, gpu: u32, name: &str) {
+    let Some(st) = st else { return };
+    let g = &st.gpus[gpu as usize];
+    let model = g.model();
+    let mut got: Vec<(String, usize)> = Vec::new();
+    let mut whole = true;
+    for gi in &g.layout.gpu_instances {
+        // one CI, of the profile spanning the GI (what mig-parted creates)
+        let (pname, full_ci) = match engine::gi_profile(model, gi.profile_id) {
+            Ok(p) => (
+                p.name.clone(),
+                engine::default_ci_profile(p.slices, &p.ci_profiles).map(|c| c.id),
+            ),
+            Err(_) => (format!("profile {}", gi.profile_id.0), None),
+        };
+        whole &= gi.compute_instances.len() == 1
+            && Some(gi.compute_instances[0].profile_id.0) == full_ci;
+        match got.iter_mut().find(|(n, _)| *n == pname) {
+            Some((_, c)) => *c += 1,
+            None => got.push((pname, 1)),
+        }
+    }
+    let want: Vec<(String, usize)> = config_counts(name)
+        .iter()
+        .map(|(n, c)| (n.to_string(), *c))
+        .collect();
+    got.sort();
+    s.check(got == want && whole, || {
+        format!("GPU {gpu} after apply {name}: holds {got:?} (one whole CI each: {whole}), config asks {want:?}")
+    });
+}
+
+/// Cycle the apply GPU between the two configs, checking after each apply
+/// that the GPU holds it; the last one applied.
+fn apply_worker(s: &Soak, cfg: &Path, until: Instant, gpu: u32) -> Option<&'static str> {
     let f = cfg.display().to_string();
     let mut last = None;
     let mut i = 0;
     while Instant::now() < until {
         let name = if i % 2 == 0 { "soak-a" } else { "soak-b" };
         i += 1;
-        match s.run(&["apply", "-f", &f, "-c", name], false) {
-            Some((0, _)) => last = Some(name),
+        let r = s.run(&["apply", "-f", &f, "-c", name], false);
+        let st = s.check_state();
+        match r {
+            Some((0, _)) => {
+                last = Some(name);
+                check_applied(s, st.as_ref(), gpu, name);
+            }
             Some((code, _)) => s.fail(format!("apply {name}: exit {code}")),
             None => {}
         }
-        s.check_state();
     }
     last
+}
+
+/// `--sabotage`: every 100 ms, read the state, drop the last GI of GPU 0
+/// and write the file back without taking the lock (as a tool that ignored
+/// it would). The owner of GPU 0 must see its layout change under it.
+fn sabotage_worker(s: &Soak, until: Instant) {
+    let p = s.state();
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        let Ok(mut st) = MachineState::parse(&p, &text) else {
+            continue;
+        };
+        if st.gpus[0].layout.gpu_instances.pop().is_none() {
+            continue;
+        }
+        let tmp = p.with_extension("sabotage");
+        let json = serde_json::to_string(&st).expect("state serialises");
+        if std::fs::write(&tmp, json).is_ok() {
+            let _ = std::fs::rename(&tmp, &p);
+        }
+    }
 }
 
 fn list_worker(s: &Soak, nvml: bool, owners: u32, until: Instant) {
@@ -284,19 +491,32 @@ fn list_worker(s: &Soak, nvml: bool, owners: u32, until: Instant) {
     }
 }
 
-fn final_checks(s: &Soak, expected: &[usize], cfg: &Path, last: Option<&str>) {
-    s.check_state();
-    if let Some((code, text)) = s.run(&["mig", "-lgi"], false) {
-        let rows = Soak::gi_rows(&text);
-        s.check(code == 0 || (code == 6 && rows.is_empty()), || {
-            format!("final listing exit {code}")
+fn final_checks(s: &Soak, expected: &[Layout], cfg: &Path, last: Option<&str>, apply_gpu: u32) {
+    let Some(st) = s.check_state() else { return };
+    for (g, want) in expected.iter().enumerate() {
+        s.check_layout(Some(&st), g as u32, want, "final state");
+    }
+    if let Some(name) = last {
+        check_applied(s, Some(&st), apply_gpu, name);
+    }
+    // every listing, through either backend, shows exactly the final state
+    let want = state_rows(&st);
+    for nvml in [false, true] {
+        let lgi = s.run(&["mig", "-lgi"], nvml);
+        let lci = s.run(&["mig", "-lci"], nvml);
+        let (Some((c1, lgi)), Some((c2, lci))) = (lgi, lci) else {
+            continue;
+        };
+        let got = listing_rows(&lgi, &lci);
+        let via = if nvml { "NVML" } else { "the simulator" };
+        s.check((c1 == 0 || c1 == 6) && (c2 == 0 || c2 == 6), || {
+            format!("final listings through {via}: exit {c1}/{c2}")
         });
-        for (g, want) in expected.iter().enumerate() {
-            let got = rows.iter().filter(|r| r.0 == g as u32).count();
-            s.check(got == *want, || {
-                format!("lost update: GPU {g} has {got} GIs, its owner last saw {want}")
-            });
-        }
+        s.check(got == want, || {
+            let missing: Vec<_> = want.difference(&got).collect();
+            let extra: Vec<_> = got.difference(&want).collect();
+            format!("final listing through {via} disagrees with the state: missing {missing:?}, extra {extra:?}")
+        });
     }
     let j = mig_plan::journal::JournalFile::new(s.journal());
     let orphan = matches!(j.load(), Ok(Some(ref x)) if x.unfinished());
@@ -317,9 +537,14 @@ pub fn print(r: &Report, output: Output) {
     match output {
         Output::Text => {
             println!(
-                "soak: {:.1} s, {} workers, {} ops, {:.1} ops/s, {} checks, {} failures",
+                "soak: {:.1} s, {} workers{}, {} ops, {:.1} ops/s, {} checks, {} failures",
                 r.duration_s,
                 r.workers,
+                if r.sabotage {
+                    " and a lock-bypassing writer"
+                } else {
+                    ""
+                },
                 r.ops,
                 r.ops_per_s,
                 r.checks,

@@ -25,3 +25,32 @@ fn a_short_soak_passes_every_check() {
     assert!(v["checks"].as_u64().unwrap_or(0) > 0, "{v}");
     assert_eq!(v["failures"].as_array().map(Vec::len), Some(0), "{v}");
 }
+
+/// The checks can fail: with `--sabotage`, a writer that ignores the state
+/// lock drops GIs from GPU 0 behind its owner, and the soak reports the lost
+/// update and exits 1.
+#[test]
+fn a_lock_bypassing_writer_is_caught() {
+    let o = Command::new(env!("CARGO_BIN_EXE_migctl"))
+        .args([
+            "bench",
+            "soak",
+            "--duration",
+            "4",
+            "--sabotage",
+            "--output",
+            "json",
+        ])
+        .output()
+        .expect("migctl runs");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+    let failures = v["failures"].as_array().expect("failures listed");
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.as_str().unwrap_or("").starts_with("lost update on GPU 0")),
+        "{v}"
+    );
+}
