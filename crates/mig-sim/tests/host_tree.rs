@@ -49,15 +49,7 @@ fn under<'a>(entries: &'a [Entry], prefix: &str) -> BTreeSet<&'a str> {
 }
 
 fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("MIGCTL_REQUIRE_SHARED").as_deref() != Ok("1"),
-        "../shared is missing and MIGCTL_REQUIRE_SHARED=1"
-    );
-    None
+    testkit::shared("mig-sim host_tree: the real board's captures")
 }
 
 /// Proves `mig-minors` has the driver's whole table: 4322 lines, the
@@ -301,8 +293,6 @@ fn sysfs_ids_match_the_real_board() {
         assert_eq!(bar1_total.as_deref(), Some("131072 MiB"));
         let m = catalog::model("h100-sxm5-80gb").expect("model");
         assert_eq!(host::bar1_bytes(m), 131072 << 20);
-    } else {
-        println!("SKIPPED: sysfs_ids_match_the_real_board's h100_q.txt part: ../shared is missing");
     }
 }
 

@@ -257,11 +257,19 @@ fn sim_exec_shows_the_simulated_host() {
         .expect("run migctl sim exec");
     let stderr = String::from_utf8_lossy(&o.stderr);
     if !o.status.success() && stderr.contains("cannot create a private") {
-        println!("SKIPPED: sim_exec_shows_the_simulated_host: namespaces are not permitted here: {stderr}");
+        testkit::skip(
+            "sim_exec_shows_the_simulated_host",
+            testkit::Needs::Environment,
+            &format!("namespaces are not permitted here: {stderr}"),
+        );
         return;
     }
     if !o.status.success() && stderr.contains("cannot run \"python3\"") {
-        println!("SKIPPED: sim_exec_shows_the_simulated_host: python3 is not installed");
+        testkit::skip(
+            "sim_exec_shows_the_simulated_host",
+            testkit::Needs::Pynvml,
+            "python3 is not installed",
+        );
         return;
     }
     assert!(o.status.success(), "sim exec failed: {stderr}");
@@ -372,8 +380,10 @@ fn sim_exec_shows_the_simulated_host() {
         None if std::env::var_os("MIGCTL_REQUIRE_PYNVML").is_some() => {
             panic!("pynvml is required (MIGCTL_REQUIRE_PYNVML=1) but not installed")
         }
-        None => println!(
-            "SKIPPED: the NVML part of sim_exec_shows_the_simulated_host: pynvml is not installed"
+        None => testkit::skip(
+            "the NVML part of sim_exec_shows_the_simulated_host",
+            testkit::Needs::Pynvml,
+            "pynvml is not installed",
         ),
         Some(gpus) => {
             for (i, g) in gpus.iter().enumerate() {
@@ -508,14 +518,22 @@ fn guide_python_example_runs() {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     );
     if !o.status.success() && err.contains("cannot create a private") {
-        println!("SKIPPED: guide_python_example_runs: namespaces are not permitted here: {err}");
+        testkit::skip(
+            "guide_python_example_runs",
+            testkit::Needs::Environment,
+            &format!("namespaces are not permitted here: {err}"),
+        );
         return;
     }
     if !o.status.success()
         && err.contains("No module named")
         && std::env::var_os("MIGCTL_REQUIRE_PYNVML").is_none()
     {
-        println!("SKIPPED: guide_python_example_runs: pynvml is not installed");
+        testkit::skip(
+            "guide_python_example_runs",
+            testkit::Needs::Pynvml,
+            "pynvml is not installed",
+        );
         return;
     }
     assert!(o.status.success(), "{err}");
@@ -584,10 +602,14 @@ fn sim_exec_for_an_unprivileged_user() {
     };
     let probe = run(&["sim", "init", "a100-sxm4-40gb"]);
     if !probe.status.success() {
-        println!(
-            "SKIPPED: sim_exec_for_an_unprivileged_user: cannot run migctl unprivileged from {}: {}",
-            bin.display(),
-            String::from_utf8_lossy(&probe.stderr)
+        testkit::skip(
+            "sim_exec_for_an_unprivileged_user",
+            testkit::Needs::Environment,
+            &format!(
+                "cannot run migctl unprivileged from {}: {}",
+                bin.display(),
+                String::from_utf8_lossy(&probe.stderr)
+            ),
         );
         return;
     }
@@ -601,7 +623,11 @@ fn sim_exec_for_an_unprivileged_user() {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     );
     if !o.status.success() && err.contains("cannot create a private") {
-        println!("SKIPPED: sim_exec_for_an_unprivileged_user: user namespaces are not permitted here: {err}");
+        testkit::skip(
+            "sim_exec_for_an_unprivileged_user",
+            testkit::Needs::Environment,
+            &format!("user namespaces are not permitted here: {err}"),
+        );
         return;
     }
     assert!(o.status.success(), "{out}\n{err}");
@@ -674,4 +700,158 @@ fn sim_run_of_a_missing_program_frees_the_device() {
         "the program ran although it could not be registered"
     );
     m.ok(&["mig", "-dci"]);
+}
+
+/// Whether python3 can import `module`; if not, a visible skip (a failure
+/// under `MIGCTL_REQUIRE_PYNVML=1`, where CI installs it with pip).
+fn python_has(test: &str, module: &str) -> bool {
+    let o = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output();
+    let why = match o {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => format!(
+            "python3 cannot import {module} ({}); `python3 -m pip install {module}` installs it",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("python3 is not runnable ({e})"),
+    };
+    testkit::skip(test, testkit::Needs::Pynvml, &why);
+    false
+}
+
+/// Proves nvitop (PyPI, one-shot view) and gpustat (PyPI), unmodified, run
+/// through `migctl sim exec` on a machine with MIG enabled on an H100 (three
+/// MIG devices, one held by a real process from `sim run`) and disabled on
+/// an A100: exit 0, no traceback, both GPUs with the readings `sim set`
+/// gave them; nvitop lists every MIG device of the simulator with its index
+/// and GI/CI IDs and puts the process on its MIG device; gpustat, which has
+/// no MIG view of its own (upstream wookayin/gpustat#102: it shows GPUs
+/// only, and `??` for the MIG GPU's utilization, which NVML does not report
+/// with MIG enabled), lists that process, with its pid and name, on GPU 0.
+#[test]
+fn nvitop_and_gpustat_run_through_sim_exec() {
+    const TEST: &str = "nvitop_and_gpustat_run_through_sim_exec";
+    if !python_has(TEST, "nvitop") || !python_has(TEST, "gpustat") {
+        return;
+    }
+    let m = common::Machine::new();
+    m.ok(&["sim", "init", "h100-sxm5-80gb", "a100-sxm4-40gb"]);
+    m.ok(&["-i", "0", "-mig", "1"]);
+    m.ok(&["mig", "-cgi", "9,19,19", "-C", "-i", "0"]);
+    m.ok(&["sim", "set", "--gpu", "0", "power=300"]);
+    m.ok(&[
+        "sim",
+        "set",
+        "--gpu",
+        "1",
+        "temperature=85",
+        "utilization=42",
+    ]);
+    // a real process on GI 7 / CI 0 (the first 1g.10gb)
+    let mut holder = m
+        .cmd(&[
+            "sim", "run", "--gpu", "0", "--gi", "7", "--ci", "0", "--", "sleep", "60",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sim run");
+    let pid = {
+        use std::io::BufRead;
+        let mut err = std::io::BufReader::new(holder.stderr.take().expect("stderr"));
+        let mut text = String::new();
+        err.read_line(&mut text).expect("read");
+        text.split_whitespace()
+            .nth(4)
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no pid in {text:?}"))
+    };
+    let exec = |tool: &[&str]| -> Option<String> {
+        let mut args = vec!["sim", "exec", "--", "python3", "-m"];
+        args.extend(tool);
+        let o = m
+            .cmd(&args)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("sim exec");
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        );
+        if !o.status.success() && err.contains("cannot create a private") {
+            testkit::skip(
+                TEST,
+                testkit::Needs::Environment,
+                &format!("namespaces are not permitted here: {err}"),
+            );
+            return None;
+        }
+        assert!(o.status.success(), "{tool:?} failed:\n{out}{err}");
+        assert!(!err.contains("Traceback"), "{tool:?} traceback:\n{err}");
+        Some(out)
+    };
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let Some(nvitop) = exec(&["nvitop", "-1"]) else {
+        let _ = holder.kill();
+        let _ = holder.wait();
+        return;
+    };
+    let gpustat = exec(&["gpustat", "--no-color", "-cp"]).expect("namespaces worked once");
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let _ = holder.wait();
+
+    for want in [
+        "H100 80GB HBM3",
+        "A100-SXM4-40GB",
+        "300W / 700W",
+        " 85C ",
+        " 42% ",
+        "Driver Version: 580.159.04",
+    ] {
+        assert!(nvitop.contains(want), "nvitop lacks {want:?}:\n{nvitop}");
+    }
+    let st = mig_sim::MachineState::parse(&m.state(), &m.state_text()).expect("state");
+    let devices = mig_sim::mig_devices_of(&st, 0).expect("MIG devices");
+    assert_eq!(devices.len(), 3);
+    let flat = squeeze(&nvitop);
+    for d in &devices {
+        let want = format!(
+            "0:{} {} @ GI/CI: {}/{}",
+            d.index,
+            d.name.trim_start_matches("MIG "),
+            d.gi.0,
+            d.ci.0
+        );
+        assert!(
+            flat.contains(&want),
+            "nvitop lacks MIG device {want:?}:\n{nvitop}"
+        );
+    }
+    let held = devices.iter().find(|d| d.gi.0 == 7).expect("GI 7");
+    let row = format!("0:{} {pid} C", held.index);
+    assert!(
+        nvitop
+            .lines()
+            .any(|l| squeeze(l).contains(&row) && l.contains("sleep")),
+        "nvitop lacks the process row {row:?}:\n{nvitop}"
+    );
+
+    for want in [
+        "[0] NVIDIA H100 80GB HBM3 |".to_string(),
+        "[1] NVIDIA A100-SXM4-40GB | 85°C,  42 %".to_string(),
+        "580.159.04".to_string(),
+    ] {
+        assert!(
+            gpustat.contains(&want),
+            "gpustat lacks {want:?}:\n{gpustat}"
+        );
+    }
+    let gpu0 = gpustat
+        .lines()
+        .find(|l| l.starts_with("[0]"))
+        .expect("GPU 0 line");
+    assert!(
+        gpu0.contains(&format!("sleep/{pid}(")),
+        "gpustat lacks the MIG device's process:\n{gpustat}"
+    );
 }

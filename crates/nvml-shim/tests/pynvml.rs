@@ -17,7 +17,7 @@
 //! Without python3, pynvml, nvitop or gpustat the tests skip with a message, unless
 //! `MIGCTL_REQUIRE_PYNVML=1` (CI sets it), where that is a failure.
 
-use mig_model::backend::{GpuRef, LayoutControl, ModeControl};
+use mig_model::backend::{GpuRef, LayoutControl};
 
 /// The first GPU of a test machine.
 const G0: GpuRef = GpuRef::Index(0);
@@ -349,84 +349,4 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
     assert_eq!(gone["max_mig_devices"], 0);
     let st = s.sim().state().expect("snapshot");
     assert!(!st.gpus[0].mig_current && st.gpus[0].layout.gpu_instances.is_empty());
-}
-
-/// Proves nvitop (one-shot view) and gpustat run unmodified on a simulated
-/// machine with MIG enabled on an H100 and disabled on an A100: exit 0, no
-/// traceback, both GPUs with the readings `sim set` gave them, and nvitop
-/// lists every MIG device of the simulator with its GI/CI IDs. (gpustat has
-/// no MIG support of its own, upstream issue wookayin/gpustat#102: it lists
-/// the GPUs only, and `??` for the MIG GPU's utilization, which NVML does not
-/// report with MIG enabled.)
-#[test]
-fn nvitop_and_gpustat_show_the_simulated_machine() {
-    use mig_sim::telemetry::Setting;
-    if !python_module_available("nvitop", "nvitop")
-        || !python_module_available("gpustat", "gpustat")
-    {
-        return;
-    }
-    let Some(s) = Setup::new(&["h100-sxm5-80gb", "a100-sxm4-40gb"]) else {
-        return;
-    };
-    let sim = s.sim();
-    sim.set_mig_mode(&G0, true).expect("MIG on");
-    for profile in [9, 19, 19] {
-        let gi = sim
-            .create_gpu_instance(&G0, mig_model::GiProfileId(profile), None)
-            .expect("create GI");
-        let cis = sim.ci_profiles(&G0, gi.id).expect("CI profiles");
-        let full = mig_model::engine::default_ci_profile(
-            gi.profile.slices,
-            cis.iter().map(|c| &c.profile),
-        )
-        .expect("a default CI profile");
-        sim.create_compute_instance(&G0, gi.id, mig_model::CiProfileId(full.id), None)
-            .expect("create CI");
-    }
-    sim.set_telemetry(&[0], &[Setting::Power(300)])
-        .expect("sim set");
-    sim.set_telemetry(&[1], &[Setting::Temperature(85), Setting::Utilization(42)])
-        .expect("sim set");
-
-    let nvitop = s.python(&["-m", "nvitop", "-1"]);
-    for want in [
-        "H100 80GB HBM3",
-        "A100-SXM4-40GB",
-        "300W / 700W",
-        " 85C ",
-        " 42% ",
-        "Driver Version: 580.159.04",
-    ] {
-        assert!(nvitop.contains(want), "nvitop lacks {want:?}:\n{nvitop}");
-    }
-    let st = s.sim().state().expect("state");
-    let devices = mig_sim::mig_devices_of(&st, 0).expect("MIG devices");
-    assert_eq!(devices.len(), 3);
-    for d in &devices {
-        let want = format!(
-            "0:{} {:>12} @ GI/CI: {}/{}",
-            d.index,
-            d.name.trim_start_matches("MIG "),
-            d.gi.0,
-            d.ci.0
-        );
-        assert!(
-            nvitop
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .contains(&want.split_whitespace().collect::<Vec<_>>().join(" ")),
-            "nvitop lacks MIG device {want:?}:\n{nvitop}"
-        );
-    }
-
-    let gpustat = s.python(&["-m", "gpustat", "--no-color"]);
-    for want in [
-        "[0] NVIDIA H100 80GB HBM3 |",
-        "[1] NVIDIA A100-SXM4-40GB | 85°C,  42 %",
-        "580.159.04",
-    ] {
-        assert!(gpustat.contains(want), "gpustat lacks {want:?}:\n{gpustat}");
-    }
 }
