@@ -13,7 +13,6 @@
 use crate::plan::{MigState, Step};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Tag in every journal, so a foreign file is never taken for one.
@@ -264,22 +263,7 @@ impl JournalFile {
         })?;
         text.push(b'\n');
         let tmp = self.sibling(".tmp");
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)?;
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if let Ok(d) = File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            self.io(e)
-        })
+        mig_atomic::replace(&self.path, &tmp, &text).map_err(|e| self.io(e))
     }
 
     /// Remove the journal once every GPU is finished.

@@ -6,7 +6,6 @@ use mig_model::engine::Layout;
 use mig_model::ids;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Tag in every state file, so a foreign JSON file is never taken for ours.
@@ -375,25 +374,6 @@ impl StateFile {
         // once, and a crash leaves at most this one file, replaced next time.
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            let half = text.len() / 2;
-            f.write_all(&text[..half])?;
-            mid_write(&mut f, &text[half..])?;
-            f.write_all(&text[half..])?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)?;
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                // make the rename durable; not all filesystems allow opening a dir
-                if let Ok(d) = File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            self.io("write it")(e)
-        })
+        mig_atomic::replace_with(&self.path, &tmp, &text, mid_write).map_err(self.io("write it"))
     }
 }

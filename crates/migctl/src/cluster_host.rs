@@ -6,7 +6,6 @@ use mig_cluster::caps::{CapNode, Observed};
 use mig_cluster::node::ControlNode;
 use mig_cluster::{Majors, Minors, NodeFacts};
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -131,8 +130,8 @@ pub fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Write `text` to `path` through a temporary file in the same directory,
-/// synced and renamed over it, so a reader sees the old file or the new one.
+/// Write `text` to `path` through a temporary file in the same directory
+/// ([`mig_atomic::replace`]), so a reader sees the old file or the new one.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -146,16 +145,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    let res = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    res.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        format!("{}: {e}", path.display())
-    })
+    mig_atomic::replace(path, &tmp, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The first directory of `PATH` holding an executable `name`.
