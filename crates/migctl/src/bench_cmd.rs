@@ -55,8 +55,8 @@ enum BenchCmd {
         /// Create/destroy workers, one GPU each (at least 2).
         #[arg(long, default_value_t = 2)]
         workers: usize,
-        /// Also run a writer that bypasses the state lock and drops GPU 0's
-        /// GIs behind its owner: the soak must then fail (a check of the checks).
+        /// Also run a writer that drops GPU 0's GIs behind its owner's back
+        /// (what a lost update does): the soak must then fail (a check of the checks).
         #[arg(long)]
         sabotage: bool,
         /// Output format.

@@ -21,9 +21,8 @@
 //!   owned GPUs; the final `-lgi`/`-lci` listings, through the simulator and
 //!   through NVML, show exactly the final state's instances.
 //!
-//! `--sabotage` adds a writer that bypasses the state lock and drops a GI
-//! behind an owner's back: the run must then fail, which shows the checks
-//! catch a lost update.
+//! `--sabotage` adds a writer that drops GIs from GPU 0 behind its owner's
+//! back: the run must then fail, which shows the checks catch a lost update.
 
 use crate::reconcile_cmd::{Failure, Output};
 use mig_model::catalog::{self, GpuModel};
@@ -67,7 +66,8 @@ impl Soak {
     }
 
     /// Run migctl with `args` (NVML backend over the fake library when
-    /// `nvml`), counting one op and one deadlock check; None if it hung.
+    /// `nvml`), counting one op and one deadlock check: its exit status and
+    /// stdout (with stderr after it when it failed); None if it hung.
     fn run(&self, args: &[&str], nvml: bool) -> Option<(i32, String)> {
         let mut c = Command::new(&self.exe);
         c.args(args)
@@ -78,7 +78,7 @@ impl Soak {
             .env_remove("MIGCTL_NVML_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
         if nvml {
             c.env("MIGCTL_NVML_LIB", &self.lib);
         }
@@ -89,14 +89,17 @@ impl Soak {
                 return None;
             }
         };
-        let out = child.stdout.take();
-        let reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut o) = out {
-                let _ = std::io::Read::read_to_string(&mut o, &mut s);
-            }
-            s
-        });
+        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_string(&mut s);
+                }
+                s
+            })
+        };
+        let reader = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let err_reader = drain(child.stderr.take().map(|p| Box::new(p) as _));
         let t0 = Instant::now();
         let status = loop {
             match child.try_wait() {
@@ -111,11 +114,17 @@ impl Soak {
             }
         };
         self.ops.fetch_add(1, Ordering::Relaxed);
-        let text = reader.join().unwrap_or_default();
+        let mut text = reader.join().unwrap_or_default();
+        let err = err_reader.join().unwrap_or_default();
         self.check(status.is_some(), || {
             format!("deadlock: {args:?} ran past {CHILD_TIMEOUT:?}")
         });
-        status.map(|s| (s.code().unwrap_or(-1), text))
+        let code = status.map(|s| s.code().unwrap_or(-1))?;
+        if code != 0 {
+            // what the command said, for the failure message
+            text.push_str(&err);
+        }
+        Some((code, text))
     }
 
     /// The state file loads and every layout obeys the MIG rules; the state
@@ -158,6 +167,15 @@ impl Soak {
             })
             .collect()
     }
+}
+
+/// The last non-empty line of a command's output, for a failure message.
+fn last_line(out: &str) -> &str {
+    out.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 /// The GI and CI rows of `migctl mig -lgi` and `-lci` listings, one string
@@ -241,11 +259,17 @@ fn owner(s: &Soak, gpu: u32, nvml: bool, until: Instant, start: Layout) -> Layou
                         .for_each(|gi| gi.compute_instances.clear());
                     match s.run(&["mig", "-dgi", "-i", &g], nvml) {
                         Some((0, _)) => want.gpu_instances.clear(),
-                        Some((code, _)) => s.fail(format!("GPU {gpu} owner: -dgi exit {code}")),
+                        Some((code, out)) => s.fail(format!(
+                            "GPU {gpu} owner: -dgi exit {code}: {}",
+                            last_line(&out)
+                        )),
                         None => {}
                     }
                 }
-                Some((code, _)) => s.fail(format!("GPU {gpu} owner: -dci exit {code}")),
+                Some((code, out)) => s.fail(format!(
+                    "GPU {gpu} owner: -dci exit {code}: {}",
+                    last_line(&out)
+                )),
                 None => {}
             }
         } else {
@@ -257,7 +281,10 @@ fn owner(s: &Soak, gpu: u32, nvml: bool, until: Instant, start: Layout) -> Layou
                         ));
                     }
                 }
-                Some((code, _)) => s.fail(format!("GPU {gpu} owner: -cgi exit {code}")),
+                Some((code, out)) => s.fail(format!(
+                    "GPU {gpu} owner: -cgi exit {code}: {}",
+                    last_line(&out)
+                )),
                 None => {}
             }
         }
@@ -284,7 +311,7 @@ pub struct Report {
     pub ops: u64,
     pub ops_per_s: f64,
     pub checks: u64,
-    /// Whether a lock-bypassing writer ran (`--sabotage`).
+    /// Whether the saboteur ran (`--sabotage`).
     pub sabotage: bool,
     pub failures: Vec<String>,
 }
@@ -304,7 +331,7 @@ fn setup(s: &Soak, gpus: u32) -> Result<(), Failure> {
 }
 
 /// Run the soak for `duration` with `owners` create/destroy workers (at
-/// least 2); `sabotage` adds a writer that bypasses the state lock.
+/// least 2); `sabotage` adds a writer that changes GPU 0 behind its owner.
 pub fn soak(duration: Duration, owners: usize, sabotage: bool) -> Result<Report, Failure> {
     let owners = owners.max(2);
     let exe = std::env::current_exe().map_err(|e| Failure(1, e.to_string()))?;
@@ -442,33 +469,29 @@ fn apply_worker(s: &Soak, cfg: &Path, until: Instant, gpu: u32) -> Option<&'stat
                 last = Some(name);
                 check_applied(s, st.as_ref(), gpu, name);
             }
-            Some((code, _)) => s.fail(format!("apply {name}: exit {code}")),
+            Some((code, out)) => s.fail(format!("apply {name}: exit {code}: {}", last_line(&out))),
             None => {}
         }
     }
     last
 }
 
-/// `--sabotage`: every 100 ms, read the state, drop the last GI of GPU 0
-/// and write the file back without taking the lock (as a tool that ignored
-/// it would). The owner of GPU 0 must see its layout change under it.
+/// `--sabotage`: every 100 ms, drop the newest GI of GPU 0 behind its
+/// owner's back (what a lost update does to a GPU). It takes the state's
+/// lock, so its change lands however busy the machine is (an unlocked write
+/// would mostly be overwritten by the writer holding the lock, and the check
+/// of the checks would depend on timing); the owner must see its layout
+/// change under it.
 fn sabotage_worker(s: &Soak, until: Instant) {
-    let p = s.state();
+    let file = mig_sim::state::StateFile::new(s.state());
     while Instant::now() < until {
         std::thread::sleep(Duration::from_millis(100));
-        let Ok(text) = std::fs::read_to_string(&p) else {
+        let Ok(lock) = file.lock(true) else { continue };
+        let Ok(mut st) = file.load(&lock) else {
             continue;
         };
-        let Ok(mut st) = MachineState::parse(&p, &text) else {
-            continue;
-        };
-        if st.gpus[0].layout.gpu_instances.pop().is_none() {
-            continue;
-        }
-        let tmp = p.with_extension("sabotage");
-        let json = serde_json::to_string(&st).expect("state serialises");
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, &p);
+        if st.gpus[0].layout.gpu_instances.pop().is_some() {
+            let _ = file.save(&lock, &st);
         }
     }
 }
@@ -540,11 +563,7 @@ pub fn print(r: &Report, output: Output) {
                 "soak: {:.1} s, {} workers{}, {} ops, {:.1} ops/s, {} checks, {} failures",
                 r.duration_s,
                 r.workers,
-                if r.sabotage {
-                    " and a lock-bypassing writer"
-                } else {
-                    ""
-                },
+                if r.sabotage { " and a saboteur" } else { "" },
                 r.ops,
                 r.ops_per_s,
                 r.checks,

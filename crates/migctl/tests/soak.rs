@@ -26,11 +26,10 @@ fn a_short_soak_passes_every_check() {
     assert_eq!(v["failures"].as_array().map(Vec::len), Some(0), "{v}");
 }
 
-/// The checks can fail: with `--sabotage`, a writer that ignores the state
-/// lock drops GIs from GPU 0 behind its owner, and the soak reports the lost
-/// update and exits 1.
+/// The checks can fail: with `--sabotage`, a writer drops GIs from GPU 0
+/// behind its owner's back, and the soak reports the lost update and exits 1.
 #[test]
-fn a_lock_bypassing_writer_is_caught() {
+fn a_writer_behind_an_owners_back_is_caught() {
     let o = Command::new(env!("CARGO_BIN_EXE_migctl"))
         .args([
             "bench",
