@@ -211,7 +211,8 @@ unsafe fn board_value<T>(
 }
 
 /// `nvmlDeviceGetVbiosVersion`: the measured board's ("96.00.A5.00.1A" on
-/// the lent H200, "96.00.DA.00.0C" on the lent H100).
+/// the lent H200, "96.00.DA.00.0C" on the lent H100), `NOT_SUPPORTED` for a
+/// model no real board was read of.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetVbiosVersion(
     device: sys::nvmlDevice_t,
@@ -225,7 +226,8 @@ pub unsafe extern "C" fn nvmlDeviceGetVbiosVersion(
     }
 }
 
-/// `nvmlDeviceGetBoardPartNumber`: the measured board's.
+/// `nvmlDeviceGetBoardPartNumber`: the measured board's ("692-2G520-0282-000"
+/// on the lent H200), `NOT_SUPPORTED` for a model no real board was read of.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetBoardPartNumber(
     device: sys::nvmlDevice_t,
@@ -243,7 +245,8 @@ pub unsafe extern "C" fn nvmlDeviceGetBoardPartNumber(
     }
 }
 
-/// `nvmlDeviceGetInforomImageVersion`: the measured board's.
+/// `nvmlDeviceGetInforomImageVersion`: the measured board's ("G520.0282.02.02"
+/// on the lent H200), `NOT_SUPPORTED` for a model no real board was read of.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetInforomImageVersion(
     device: sys::nvmlDevice_t,
@@ -261,7 +264,8 @@ pub unsafe extern "C" fn nvmlDeviceGetInforomImageVersion(
     }
 }
 
-/// `nvmlDeviceGetInforomConfigurationChecksum`: the probed board's (0 on the lent H200).
+/// `nvmlDeviceGetInforomConfigurationChecksum`: the probed board's (0 on the
+/// lent H200), `NOT_SUPPORTED` for a model the probe did not run on.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetInforomConfigurationChecksum(
     device: sys::nvmlDevice_t,
@@ -277,7 +281,8 @@ pub unsafe extern "C" fn nvmlDeviceGetInforomConfigurationChecksum(
     }
 }
 
-/// `nvmlDeviceGetBoardId`: the measured board's (0x6 on both lent boards).
+/// `nvmlDeviceGetBoardId`: the measured board's (0x6 on both lent boards),
+/// `NOT_SUPPORTED` for a model no real board was read of.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetBoardId(
     device: sys::nvmlDevice_t,
@@ -290,7 +295,9 @@ pub unsafe extern "C" fn nvmlDeviceGetBoardId(
     }
 }
 
-/// `nvmlDeviceGetMemoryBusWidth`: the probed board's, bits (6016 on the lent H200).
+/// `nvmlDeviceGetMemoryBusWidth`: the probed board's, bits (6016 on the lent
+/// H200), `NOT_SUPPORTED` for a model the probe did not run on (no catalog
+/// entry holds a bus width).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMemoryBusWidth(
     device: sys::nvmlDevice_t,

@@ -490,12 +490,11 @@ pub unsafe extern "C" fn nvmlDeviceGetLastBBXFlushTime(
     )
 }
 
-/// `nvmlDeviceGetBBXTimeData_v1`: `NOT_SUPPORTED`, with the handle checked.
-/// The real 580.159.04 library does not have this symbol (pynvml answered
-/// "Function Not Found" on the lent H200, monitoring-probe.json), so no
-/// driver answer exists to copy; it is exported because nvml.h (API 13)
-/// declares it, and a client linked against that header must not die with
-/// "undefined symbol".
+/// `nvmlDeviceGetBBXTimeData_v1`: `NOT_SUPPORTED` with the handle checked,
+/// because the real 580.159.04 library lacks this symbol (pynvml answered
+/// "Function Not Found" on the lent H200, monitoring-probe.json) and so has
+/// no answer to copy, while nvml.h (API 13) declares it and a client linked
+/// against that header must not die with "undefined symbol".
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetBBXTimeData_v1(
     device: sys::nvmlDevice_t,

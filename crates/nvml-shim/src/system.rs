@@ -130,8 +130,9 @@ const DRIVER_BRANCH_V1: c_uint = 0x0100_0054;
 /// (`nvmlSystemGetDriverBranch`, monitoring-probe.json `system`).
 const DRIVER_BRANCH: &str = "r582_49";
 
-/// `nvmlSystemGetDriverBranch`: see `DRIVER_BRANCH`; struct version checked,
-/// `length` the room for the string (nvml.h), too little `INSUFFICIENT_SIZE`.
+/// `nvmlSystemGetDriverBranch`: "r582_49", the lent H200's answer
+/// (`DRIVER_BRANCH`); struct version checked, `length` the room for the
+/// string (nvml.h), too little `INSUFFICIENT_SIZE`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlSystemGetDriverBranch(
     branch_info: *mut sys::nvmlSystemDriverBranchInfo_t,
