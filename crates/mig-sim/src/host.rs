@@ -371,8 +371,10 @@ pub fn information_text(g: &SimGpu, addr: PciAddress) -> String {
     )
 }
 
-fn irq(minor: u32) -> u32 {
-    // the simulator's own numbering (MSI vectors are per host)
+/// The interrupt line of the GPU with this minor, as sysfs `irq`, the proc
+/// `information` file and `nvmlDeviceGetIrqNum` give it: the simulator's own
+/// numbering (MSI vectors are per host; the lent H200 had 41).
+pub fn irq(minor: u32) -> u32 {
     160 + minor
 }
 

@@ -118,9 +118,86 @@ pub struct BoardFacts {
     /// Shutdown and slowdown temperature thresholds, degrees C.
     pub temp_shutdown_c: u32,
     pub temp_slowdown_c: u32,
+    /// Memory and GPU maximum operating temperatures, degrees C
+    /// (`NVML_TEMPERATURE_THRESHOLD_MEM_MAX`, `_GPU_MAX`).
+    pub temp_mem_max_c: u32,
+    pub temp_gpu_max_c: u32,
     /// Where these values come from.
     pub source: &'static str,
+    /// What a real board of this model answered, where one was read.
+    pub measured: Option<&'static Measured>,
 }
+
+/// Constants a real board of the model reported, each with its capture: the
+/// identity strings and counts nvidia-smi -q and NVML print. Only the models
+/// a real board was read of have one; the shim answers the rest as a real
+/// driver answers a value it lacks (see nvml-shim's `board_info.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measured {
+    /// The capture these come from.
+    pub source: &'static str,
+    /// `nvmlDeviceGetVbiosVersion` ("VBIOS Version").
+    pub vbios_version: &'static str,
+    /// `nvmlDeviceGetBoardPartNumber` ("Board Part Number").
+    pub board_part_number: &'static str,
+    /// `nvmlDeviceGetInforomImageVersion` ("Inforom Version / Image Version").
+    pub inforom_image_version: &'static str,
+    /// `nvmlDeviceGetBoardId` ("Board ID").
+    pub board_id: u32,
+    /// `nvmlDeviceGetRowRemapperHistogram` `max` ("Bank Remap Availability
+    /// Histogram / Max"), banks; none are used on a healthy board.
+    pub remap_banks: u32,
+    /// Facts only the pynvml monitoring probe read
+    /// (`catalog/measured/probe_monitoring.py`), where it ran on this model.
+    pub probe: Option<Probed>,
+}
+
+/// Board constants the monitoring probe read on a real board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probed {
+    /// `nvmlDeviceGetMemoryBusWidth`, bits.
+    pub memory_bus_width: u32,
+    /// `nvmlDeviceGetSupportedMemoryClocks`, MHz, in the driver's order.
+    pub memory_clocks_mhz: &'static [u32],
+    /// `nvmlDeviceGetSupportedPerformanceStates`, in the driver's order.
+    pub pstates: &'static [u32],
+    /// `nvmlDeviceGetAdaptiveClockInfoStatus`
+    /// (1: `NVML_ADAPTIVE_CLOCKING_INFO_STATUS_ENABLED`).
+    pub adaptive_clocking: u32,
+    /// `nvmlDeviceGetInforomConfigurationChecksum`.
+    pub inforom_checksum: u32,
+}
+
+/// The lent H100 80GB HBM3 (`shared/reference/h100-80gb-hbm3/h100_q.txt`,
+/// driver 580.159.04). The monitoring probe was not run on it.
+pub const H100_SXM5_80GB: Measured = Measured {
+    source: "measured: shared/reference/h100-80gb-hbm3/h100_q.txt",
+    vbios_version: "96.00.DA.00.0C",
+    board_part_number: "695-2G520-0200-000",
+    inforom_image_version: "G520.0200.00.05",
+    board_id: 6,
+    remap_banks: 2560,
+    probe: None,
+};
+
+/// The lent H200 (`catalog/measured/h200-580.159.04/monitoring-probe.json`,
+/// `gpus[0].handle_only`, driver 580.159.04; the same strings in that
+/// directory's q.txt, read from another H200 of the same part number).
+pub const H200_SXM5_141GB: Measured = Measured {
+    source: "measured: catalog/measured/h200-580.159.04/monitoring-probe.json",
+    vbios_version: "96.00.A5.00.1A",
+    board_part_number: "692-2G520-0282-000",
+    inforom_image_version: "G520.0282.02.02",
+    board_id: 6,
+    remap_banks: 3072,
+    probe: Some(Probed {
+        memory_bus_width: 6016,
+        memory_clocks_mhz: &[3201, 2201],
+        pstates: &[2, 0],
+        adaptive_clocking: 1,
+        inforom_checksum: 0,
+    }),
+};
 
 /// Clocks and thresholds of a family's reference board, for models with no
 /// capture of their own.
@@ -297,6 +374,22 @@ pub fn board(model: &GpuModel) -> BoardFacts {
             "derived: no datasheet entry; a 300 W PCIe board",
         ),
     };
+    let measured = match model.slug.as_str() {
+        "h100-sxm5-80gb" => Some(&H100_SXM5_80GB),
+        "h200-sxm5-141gb" => Some(&H200_SXM5_141GB),
+        _ => None,
+    };
+    // (shutdown, slowdown, memory max, GPU max), degrees C. The lent H200
+    // answered 95, 89, 95, 87 (monitoring-probe.json
+    // `nvmlDeviceGetTemperatureThreshold(0..3)`); the lent H100 printed the
+    // same offsets from its 87 C limit (h100_q.txt: T.Limit 48 C at 39 C,
+    // shutdown -8 C, slowdown -2 C). Other boards: datasheet operating limits
+    // of the data-centre parts, slowdown at 87 C and shutdown at 92 C
+    // (derived), the maxima at the slowdown limit.
+    let thresholds = match measured {
+        Some(_) => (95, 89, 95, 87),
+        None => (92, 87, 87, 87),
+    };
     let clocks = match model.architecture {
         _ if model.slug.starts_with("h200") => H200_CLOCKS,
         Architecture::Ampere => AMPERE_CLOCKS,
@@ -314,11 +407,12 @@ pub fn board(model: &GpuModel) -> BoardFacts {
         mem_clock_mhz: clocks.mem,
         video_clock_mhz: clocks.video,
         has_fan: fan,
-        // Datasheet operating limits of the data-centre parts: slowdown at
-        // 87 C and shutdown at 92 C on Hopper/Ampere SXM boards (derived).
-        temp_shutdown_c: 92,
-        temp_slowdown_c: 87,
+        temp_shutdown_c: thresholds.0,
+        temp_slowdown_c: thresholds.1,
+        temp_mem_max_c: thresholds.2,
+        temp_gpu_max_c: thresholds.3,
         source,
+        measured,
     }
 }
 
@@ -570,8 +664,9 @@ mod tests {
     }
 
     /// Proves the board facts (BAR1 by the power-of-two rule, power limits,
-    /// clocks) equal what the lent H100 and H200 reported (h100_q.txt,
-    /// catalog/measured/h200-580.159.04/q.txt).
+    /// clocks, temperature thresholds, which models have measured constants)
+    /// equal what the lent H100 and H200 reported (h100_q.txt,
+    /// catalog/measured/h200-580.159.04/q.txt and monitoring-probe.json).
     #[test]
     fn board_facts_match_the_measured_boards() {
         let b = |s| board(mig_model::catalog::model(s).unwrap());
@@ -587,6 +682,20 @@ mod tests {
             (h200.pcie_gen, h200.pcie_width, h200.has_fan),
             (5, 16, false)
         );
+        // monitoring-probe.json nvmlDeviceGetTemperatureThreshold(0..3)
+        let t = |b: BoardFacts| {
+            (
+                b.temp_shutdown_c,
+                b.temp_slowdown_c,
+                b.temp_mem_max_c,
+                b.temp_gpu_max_c,
+            )
+        };
+        assert_eq!(t(h200), (95, 89, 95, 87));
+        assert_eq!(t(h100), (95, 89, 95, 87));
+        assert_eq!(h200.measured.map(|m| m.board_id), Some(6));
+        assert!(h100.measured.is_some_and(|m| m.probe.is_none()));
+        assert!(b("a100-sxm4-40gb").measured.is_none());
     }
 
     /// Proves a state file written before telemetry existed still loads,

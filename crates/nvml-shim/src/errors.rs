@@ -30,6 +30,7 @@ impl Fail {
     pub const ARGUMENT_VERSION_MISMATCH: Fail =
         Fail(sys::nvmlReturn_enum_NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
     pub const UNKNOWN: Fail = Fail(sys::nvmlReturn_enum_NVML_ERROR_UNKNOWN);
+    pub const NOT_READY: Fail = Fail(sys::nvmlReturn_enum_NVML_ERROR_NOT_READY);
 }
 
 /// `NVML_SUCCESS`.
@@ -128,7 +129,9 @@ pub fn error_string(code: Return) -> &'static CStr {
         24 => c"Ran out of supported frequencies",
         25 => c"Argument version mismatch",
         26 => c"Deprecated",
-        27 => c"Not ready",
+        // the real 580 library's string (catalog/measured/h200-580.159.04/
+        // monitoring-probe.json, nvmlDeviceGetLastBBXFlushTime)
+        27 => c"System is not in ready state",
         28 => c"GPU not found",
         29 => c"Invalid state",
         _ => c"Unknown Error",
@@ -254,6 +257,22 @@ pub unsafe fn write_instances<T: Copy>(
 pub unsafe fn struct_version(p: *const c_uint) -> Result<c_uint> {
     // SAFETY: per the caller's contract.
     unsafe { input(p) }.copied()
+}
+
+/// Check the version word of a versioned struct the caller passed and give
+/// the struct for writing: null is `INVALID_ARGUMENT`, another version
+/// `ARGUMENT_VERSION_MISMATCH`.
+///
+/// # Safety
+/// `p` is null or valid for reads and writes of a `T` that starts with a
+/// `c_uint` version.
+pub unsafe fn versioned<'a, T>(p: *mut T, version: c_uint) -> Result<&'a mut T> {
+    // SAFETY: per the caller's contract.
+    if unsafe { struct_version(p.cast()) }? != version {
+        return Err(Fail::ARGUMENT_VERSION_MISMATCH);
+    }
+    // SAFETY: per the caller's contract.
+    unsafe { out(p) }
 }
 
 #[cfg(test)]

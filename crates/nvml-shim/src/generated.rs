@@ -53,12 +53,6 @@ pub unsafe extern "C" fn nvmlDeviceGetAPIRestriction(device: sys::nvmlDevice_t, 
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetAccountingPids(device: sys::nvmlDevice_t, _count: *mut raw::c_uint, _pids: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetAccountingPids", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetAccountingStats(device: sys::nvmlDevice_t, _pid: raw::c_uint, _stats: *mut sys::nvmlAccountingStats_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetAccountingStats", Subject::Device(device))
 }
@@ -77,56 +71,14 @@ pub unsafe extern "C" fn nvmlDeviceGetActiveVgpus(device: sys::nvmlDevice_t, _vg
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetAdaptiveClockInfoStatus(device: sys::nvmlDevice_t, _adaptiveClockStatus: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetAdaptiveClockInfoStatus", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetAddressingMode(device: sys::nvmlDevice_t, _mode: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetAddressingMode", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetAutoBoostedClocksEnabled(device: sys::nvmlDevice_t, _isEnabled: *mut sys::nvmlEnableState_t, _defaultIsEnabled: *mut sys::nvmlEnableState_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetAutoBoostedClocksEnabled", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetBBXTimeData_v1(device: sys::nvmlDevice_t, _time_data: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetBBXTimeData_v1", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetBoardId(device: sys::nvmlDevice_t, _boardId: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetBoardId", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetBoardPartNumber(device: sys::nvmlDevice_t, _partNumber: *mut raw::c_char, _length: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetBoardPartNumber", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetBridgeChipInfo(device: sys::nvmlDevice_t, _bridgeHierarchy: *mut sys::nvmlBridgeChipHierarchy_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetBridgeChipInfo", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetBusType(device: sys::nvmlDevice_t, _type_: *mut sys::nvmlBusType_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetBusType", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetC2cModeInfoV(device: sys::nvmlDevice_t, _c2cModeInfo: *mut sys::nvmlC2cModeInfo_v1_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetC2cModeInfoV", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -155,24 +107,6 @@ pub unsafe extern "C" fn nvmlDeviceGetConfComputeGpuAttestationReport(device: sy
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetConfComputeGpuCertificate(device: sys::nvmlDevice_t, _gpuCert: *mut sys::nvmlConfComputeGpuCertificate_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetConfComputeGpuCertificate", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetConfComputeMemSizeInfo(device: sys::nvmlDevice_t, _memInfo: *mut sys::nvmlConfComputeMemSizeInfo_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetConfComputeMemSizeInfo", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetConfComputeProtectedMemoryUsage(device: sys::nvmlDevice_t, _memory: *mut sys::nvmlMemory_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetConfComputeProtectedMemoryUsage", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetCoolerInfo(device: sys::nvmlDevice_t, _coolerInfo: *mut sys::nvmlCoolerInfo_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetCoolerInfo", Subject::Device(device))
 }
@@ -193,12 +127,6 @@ pub unsafe extern "C" fn nvmlDeviceGetCpuAffinityWithinScope(device: sys::nvmlDe
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetCreatableVgpus(device: sys::nvmlDevice_t, _vgpuCount: *mut raw::c_uint, _vgpuTypeIds: *mut sys::nvmlVgpuTypeId_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetCreatableVgpus", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetCurrentClockFreqs(device: sys::nvmlDevice_t, _currentClockFreqs: *mut sys::nvmlDeviceCurrentClockFreqs_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetCurrentClockFreqs", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -245,20 +173,8 @@ pub unsafe extern "C" fn nvmlDeviceGetFanControlPolicy_v2(device: sys::nvmlDevic
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetFanSpeedRPM(device: sys::nvmlDevice_t, _fanSpeed: *mut sys::nvmlFanSpeedInfo_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetFanSpeedRPM", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetGpcClkMinMaxVfOffset(device: sys::nvmlDevice_t, _minOffset: *mut raw::c_int, _maxOffset: *mut raw::c_int) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetGpcClkMinMaxVfOffset", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetGpcClkVfOffset(device: sys::nvmlDevice_t, _offset: *mut raw::c_int) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetGpcClkVfOffset", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -299,12 +215,6 @@ pub unsafe extern "C" fn nvmlDeviceGetGridLicensableFeatures_v3(device: sys::nvm
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetGridLicensableFeatures_v4(device: sys::nvmlDevice_t, _pGridLicensableFeatures: *mut sys::nvmlGridLicensableFeatures_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetGridLicensableFeatures_v4", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetHostVgpuMode(device: sys::nvmlDevice_t, _pHostVgpuMode: *mut sys::nvmlHostVgpuMode_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetHostVgpuMode", Subject::Device(device))
 }
@@ -317,38 +227,8 @@ pub unsafe extern "C" fn nvmlDeviceGetHostname_v1(device: sys::nvmlDevice_t, _ho
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetInforomConfigurationChecksum(device: sys::nvmlDevice_t, _checksum: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetInforomConfigurationChecksum", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetInforomImageVersion(device: sys::nvmlDevice_t, _version: *mut raw::c_char, _length: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetInforomImageVersion", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetInforomVersion(device: sys::nvmlDevice_t, _object: sys::nvmlInforomObject_t, _version: *mut raw::c_char, _length: raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetInforomVersion", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetIrqNum(device: sys::nvmlDevice_t, _irqNum: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetIrqNum", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetLastBBXFlushTime(device: sys::nvmlDevice_t, _timestamp: *mut raw::c_ulonglong, _durationUs: *mut raw::c_ulong) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetLastBBXFlushTime", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetMarginTemperature(device: sys::nvmlDevice_t, _marginTempInfo: *mut sys::nvmlMarginTemperature_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetMarginTemperature", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -359,20 +239,8 @@ pub unsafe extern "C" fn nvmlDeviceGetMemClkMinMaxVfOffset(device: sys::nvmlDevi
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetMemClkVfOffset(device: sys::nvmlDevice_t, _offset: *mut raw::c_int) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetMemClkVfOffset", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMemoryAffinity(device: sys::nvmlDevice_t, _nodeSetSize: raw::c_uint, _nodeSet: *mut raw::c_ulong, _scope: sys::nvmlAffinityScope_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetMemoryAffinity", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetMemoryBusWidth(device: sys::nvmlDevice_t, _busWidth: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetMemoryBusWidth", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -485,12 +353,6 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfoExt(device: sys::nvmlDevice_t, _pci
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetPerformanceModes(device: sys::nvmlDevice_t, _perfModes: *mut sys::nvmlDevicePerfModes_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetPerformanceModes", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPgpuMetadataString(device: sys::nvmlDevice_t, _pgpuMetadata: *mut raw::c_char, _bufferSize: *mut raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetPgpuMetadataString", Subject::Device(device))
 }
@@ -505,12 +367,6 @@ pub unsafe extern "C" fn nvmlDeviceGetPlatformInfo(device: sys::nvmlDevice_t, _p
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPowerMizerMode_v1(device: sys::nvmlDevice_t, _power_mizer_mode: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetPowerMizerMode_v1", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetPowerSource(device: sys::nvmlDevice_t, _powerSource: *mut sys::nvmlPowerSource_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetPowerSource", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -533,12 +389,6 @@ pub unsafe extern "C" fn nvmlDeviceGetRemappedRows_v2(device: sys::nvmlDevice_t,
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetRepairStatus(device: sys::nvmlDevice_t, _repair_status: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetRepairStatus", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetRetiredPages(device: sys::nvmlDevice_t, _cause: sys::nvmlPageRetirementCause_t, _pageCount: *mut raw::c_uint, _addresses: *mut raw::c_ulonglong) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetRetiredPages", Subject::Device(device))
 }
@@ -553,12 +403,6 @@ pub unsafe extern "C" fn nvmlDeviceGetRetiredPagesPendingStatus(device: sys::nvm
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetRetiredPages_v2(device: sys::nvmlDevice_t, _cause: sys::nvmlPageRetirementCause_t, _pageCount: *mut raw::c_uint, _addresses: *mut raw::c_ulonglong, _timestamps: *mut raw::c_ulonglong) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetRetiredPages_v2", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetRowRemapperHistogram(device: sys::nvmlDevice_t, _values: *mut sys::nvmlRowRemapperHistogramValues_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetRowRemapperHistogram", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -581,32 +425,8 @@ pub unsafe extern "C" fn nvmlDeviceGetSramUniqueUncorrectedEccErrorCounts(device
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksEventReasons(device: sys::nvmlDevice_t, _supportedClocksEventReasons: *mut raw::c_ulonglong) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetSupportedClocksEventReasons", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksThrottleReasons(device: sys::nvmlDevice_t, _supportedClocksThrottleReasons: *mut raw::c_ulonglong) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetSupportedClocksThrottleReasons", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetSupportedGraphicsClocks(device: sys::nvmlDevice_t, _memoryClockMHz: raw::c_uint, _count: *mut raw::c_uint, _clocksMHz: *mut raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetSupportedGraphicsClocks", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetSupportedMemoryClocks(device: sys::nvmlDevice_t, _count: *mut raw::c_uint, _clocksMHz: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetSupportedMemoryClocks", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetSupportedPerformanceStates(device: sys::nvmlDevice_t, _pstates: *mut sys::nvmlPstates_t, _size: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetSupportedPerformanceStates", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -637,24 +457,6 @@ pub unsafe extern "C" fn nvmlDeviceGetTopologyCommonAncestor(device1: sys::nvmlD
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetTopologyNearestGpus(device: sys::nvmlDevice_t, _level: sys::nvmlGpuTopologyLevel_t, _count: *mut raw::c_uint, _deviceArray: *mut sys::nvmlDevice_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetTopologyNearestGpus", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetTotalEnergyConsumption(device: sys::nvmlDevice_t, _energy: *mut raw::c_ulonglong) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetTotalEnergyConsumption", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetUnrepairableMemoryFlag_v1(device: sys::nvmlDevice_t, _unrepairable_memory_status: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetUnrepairableMemoryFlag_v1", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetVbiosVersion(device: sys::nvmlDevice_t, _version: *mut raw::c_char, _length: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetVbiosVersion", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -1265,50 +1067,8 @@ pub unsafe extern "C" fn nvmlSystemGetCPER_v1(_cper: *mut std::ffi::c_void) -> s
 
 /// not modelled: NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetConfComputeCapabilities(_capabilities: *mut sys::nvmlConfComputeSystemCaps_t) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetConfComputeCapabilities", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetConfComputeGpusReadyState(_isAcceptingWork: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetConfComputeGpusReadyState", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetConfComputeKeyRotationThresholdInfo(_pKeyRotationThrInfo: *mut sys::nvmlConfComputeGetKeyRotationThresholdInfo_t) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetConfComputeKeyRotationThresholdInfo", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlSystemGetConfComputeSettings(_settings: *mut sys::nvmlSystemConfComputeSettings_t) -> sys::nvmlReturn_t {
     answer("nvmlSystemGetConfComputeSettings", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetConfComputeState(_state: *mut sys::nvmlConfComputeSystemState_t) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetConfComputeState", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetDriverBranch(_branchInfo: *mut sys::nvmlSystemDriverBranchInfo_t, _length: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetDriverBranch", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetHicVersion(_hwbcCount: *mut raw::c_uint, _hwbcEntries: *mut sys::nvmlHwbcEntry_t) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetHicVersion", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetNvlinkBwMode(_nvlinkBwMode: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetNvlinkBwMode", Subject::None)
 }
 
 /// setter, not modelled: NO_PERMISSION (non-root), NOT_SUPPORTED (root).

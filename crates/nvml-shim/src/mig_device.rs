@@ -134,15 +134,22 @@ pub unsafe extern "C" fn nvmlDeviceIsMigDeviceHandle(
     )
 }
 
-/// Run `f` on a MIG device handle; a physical GPU is `NOT_SUPPORTED`.
+/// Run `f` on a MIG device handle; a physical GPU's handle is
+/// `INVALID_ARGUMENT` for the calls that take only MIG device handles: what
+/// the lent H200 answered for `nvmlDeviceGetGpuInstanceId`,
+/// `nvmlDeviceGetComputeInstanceId` and
+/// `nvmlDeviceGetDeviceHandleFromMigDeviceHandle` (monitoring-probe.json,
+/// MIG disabled; the same rule is kept with MIG enabled, as the handle, not
+/// the mode, is what is wrong).
 fn on_mig<T>(device: sys::nvmlDevice_t, f: impl FnOnce(&machine::CiRef<'_>) -> T) -> Result<T> {
     let st = machine::snapshot()?;
     match machine::device(&st, device)? {
         Device::Mig { ci, .. } => Ok(f(&ci)),
-        Device::Gpu { .. } => Err(Fail::NOT_SUPPORTED),
+        Device::Gpu { .. } => Err(Fail::INVALID_ARGUMENT),
     }
 }
 
+/// `nvmlDeviceGetGpuInstanceId`: the GI ID of a MIG device; see `on_mig`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceId(
     device: sys::nvmlDevice_t,
@@ -159,6 +166,7 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceId(
     )
 }
 
+/// `nvmlDeviceGetComputeInstanceId`: the CI ID of a MIG device; see `on_mig`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetComputeInstanceId(
     device: sys::nvmlDevice_t,
@@ -185,13 +193,7 @@ pub unsafe extern "C" fn nvmlDeviceGetDeviceHandleFromMigDeviceHandle(
         || log_args!(mig_device),
         || {
             let device = unsafe { out(device) }?;
-            let gpu = on_mig(mig_device, |ci| ci.gi.gpu).map_err(|e| {
-                if e == Fail::NOT_SUPPORTED {
-                    Fail::INVALID_ARGUMENT
-                } else {
-                    e
-                }
-            })?;
+            let gpu = on_mig(mig_device, |ci| ci.gi.gpu)?;
             *device = machine::gpu_handle(gpu)?;
             Ok(())
         },

@@ -134,7 +134,10 @@ pub unsafe extern "C" fn nvmlDeviceGetPcieSpeed(
     }
 }
 
-/// `nvmlDeviceGetPcieLinkMaxSpeed`: per-lane rate of the maximum generation, Mbps.
+/// `nvmlDeviceGetPcieLinkMaxSpeed`: the per-lane rate of the maximum
+/// generation as nvml.h's `NVML_PCIE_LINK_MAX_SPEED_*` code, not in Mbps
+/// (`_2500MBPS` 1 for Gen1 up to `_64000MBPS` 6 for Gen6: the code is the
+/// generation; the lent H200, Gen5, answered 5, monitoring-probe.json).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPcieLinkMaxSpeed(
     device: sys::nvmlDevice_t,
@@ -142,7 +145,10 @@ pub unsafe extern "C" fn nvmlDeviceGetPcieLinkMaxSpeed(
 ) -> Return {
     unsafe {
         link("nvmlDeviceGetPcieLinkMaxSpeed", device, max_speed, |b| {
-            Ok(lane_mbps(b.pcie_gen))
+            Ok(b.pcie_gen.clamp(
+                sys::NVML_PCIE_LINK_MAX_SPEED_2500MBPS,
+                sys::NVML_PCIE_LINK_MAX_SPEED_64000MBPS,
+            ))
         })
     }
 }

@@ -8,7 +8,7 @@
 //! MIG-enabled GPUs, querying device utilization rates is not currently
 //! supported": `NOT_SUPPORTED` on a MIG-enabled GPU and on MIG devices.
 
-use crate::errors::{call, entry, out, Fail, Result, Return};
+use crate::errors::{call, entry, out, versioned, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;
@@ -71,10 +71,7 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperatureV(
         "nvmlDeviceGetTemperatureV",
         || log_args!(device),
         || {
-            let t = unsafe { out(temperature) }?;
-            if t.version != TEMPERATURE_V1 {
-                return Err(Fail::ARGUMENT_VERSION_MISMATCH);
-            }
+            let t = unsafe { versioned(temperature, TEMPERATURE_V1) }?;
             if t.sensorType != sys::nvmlTemperatureSensors_enum_NVML_TEMPERATURE_GPU {
                 return Err(Fail::INVALID_ARGUMENT);
             }
@@ -85,9 +82,10 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperatureV(
     )
 }
 
-/// `nvmlDeviceGetTemperatureThreshold`: shutdown and slowdown limits of the
-/// board (derived: datasheet limits); the memory and GPU maxima are the
-/// slowdown limit; acoustic and GPS thresholds `NOT_SUPPORTED` (data-centre boards).
+/// `nvmlDeviceGetTemperatureThreshold`: shutdown, slowdown, memory and GPU
+/// maximum limits of the board (`BoardFacts`: measured on the lent H100 and
+/// H200, datasheet-derived elsewhere); acoustic and GPS thresholds
+/// `NOT_SUPPORTED` (data-centre boards; the lent H200 answered so for 4..7).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetTemperatureThreshold(
     device: sys::nvmlDevice_t,
@@ -99,7 +97,9 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperatureThreshold(
             let b = g.board();
             match threshold {
                 0 => Ok(b.temp_shutdown_c),
-                1..=3 => Ok(b.temp_slowdown_c),
+                1 => Ok(b.temp_slowdown_c),
+                2 => Ok(b.temp_mem_max_c),
+                3 => Ok(b.temp_gpu_max_c),
                 4..=7 => Err(Fail::NOT_SUPPORTED),
                 _ => Err(Fail::INVALID_ARGUMENT),
             }
@@ -210,8 +210,9 @@ pub unsafe extern "C" fn nvmlDeviceGetUtilizationRates(
     }
 }
 
-/// Encoder, decoder, JPEG and OFA utilization: 0 % over a 1 s sampling
-/// period (no simulated process uses the media engines; h100_q.txt: 0 %).
+/// Encoder, decoder, JPEG and OFA utilization: 0 % over a 100 ms sampling
+/// period (no simulated process uses the media engines; h100_q.txt: 0 %;
+/// the lent H200 answered `[0, 100000]` for all four, monitoring-probe.json).
 unsafe fn engine_idle(
     name: &str,
     device: sys::nvmlDevice_t,
@@ -224,7 +225,7 @@ unsafe fn engine_idle(
             return Err(Fail::NOT_SUPPORTED);
         }
         let (u, p) = (unsafe { out(utilization) }?, unsafe { out(period_us) }?);
-        (*u, *p) = (0, 1_000_000);
+        (*u, *p) = (0, 100_000);
         Ok(())
     })
 }
@@ -316,7 +317,15 @@ pub unsafe extern "C" fn nvmlDeviceGetFanSpeed(
     unsafe { read("nvmlDeviceGetFanSpeed", device, speed, fan) }
 }
 
-/// `nvmlDeviceGetFanSpeed_v2`: fan 0 only.
+/// The number of fans: one on boards with their own fan, none on passive
+/// boards (the lent H200: `nvmlDeviceGetNumFans` 0, monitoring-probe.json).
+fn num_fans(g: &SimGpu) -> c_uint {
+    c_uint::from(g.board().has_fan)
+}
+
+/// `nvmlDeviceGetFanSpeed_v2`: fan 0 of a board with a fan; a fan index past
+/// `nvmlDeviceGetNumFans` is `INVALID_ARGUMENT` (the lent H200, which has
+/// none, answered so for fans 0 and 1).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetFanSpeed_v2(
     device: sys::nvmlDevice_t,
@@ -325,27 +334,78 @@ pub unsafe extern "C" fn nvmlDeviceGetFanSpeed_v2(
 ) -> Return {
     unsafe {
         read("nvmlDeviceGetFanSpeed_v2", device, speed, |g| {
-            let s = fan(g)?;
-            if fan_index == 0 {
-                Ok(s)
-            } else {
-                Err(Fail::INVALID_ARGUMENT)
+            if fan_index >= num_fans(g) {
+                return Err(Fail::INVALID_ARGUMENT);
             }
+            fan(g)
         })
     }
 }
 
-/// `nvmlDeviceGetNumFans`: 1 on boards with a fan, else `NOT_SUPPORTED`.
+/// `nvmlDeviceGetNumFans`: 1 on boards with a fan, 0 on passive boards (the
+/// lent H200 answered 0, monitoring-probe.json).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetNumFans(
     device: sys::nvmlDevice_t,
-    num_fans: *mut c_uint,
+    num_fans_out: *mut c_uint,
 ) -> Return {
     unsafe {
-        read("nvmlDeviceGetNumFans", device, num_fans, |g| {
-            fan(g).map(|_| 1)
+        read("nvmlDeviceGetNumFans", device, num_fans_out, |g| {
+            Ok(num_fans(g))
         })
     }
+}
+
+/// `NVML_STRUCT_VERSION(FanSpeedInfo, 1)`.
+const FAN_SPEED_INFO_V1: c_uint = 0x0100_000C;
+
+/// `nvmlDeviceGetFanSpeedRPM`: struct version checked, then a fan index past
+/// `nvmlDeviceGetNumFans` is `INVALID_ARGUMENT` (the lent H200 answered so
+/// for fan 0); the RPM of a board with a fan is not modelled (`NOT_SUPPORTED`).
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetFanSpeedRPM(
+    device: sys::nvmlDevice_t,
+    fan_speed: *mut sys::nvmlFanSpeedInfo_t,
+) -> Return {
+    call(
+        "nvmlDeviceGetFanSpeedRPM",
+        || log_args!(device),
+        || {
+            let f = unsafe { versioned(fan_speed, FAN_SPEED_INFO_V1) }?;
+            let g = board_of(device)?;
+            if f.fan >= num_fans(&g) {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            Err(Fail::NOT_SUPPORTED)
+        },
+    )
+}
+
+/// `NVML_STRUCT_VERSION(MarginTemperature, 1)`.
+const MARGIN_TEMPERATURE_V1: c_uint = 0x0100_0008;
+
+/// `nvmlDeviceGetMarginTemperature`: the distance of the GPU temperature to
+/// the GPU maximum operating threshold (`NVML_TEMPERATURE_THRESHOLD_GPU_MAX`):
+/// the lent H200 answered 47 at 40 C with that threshold at 87 C
+/// (monitoring-probe.json), the lent H100 printed "GPU T.Limit Temp: 48 C"
+/// at 39 C (h100_q.txt).
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMarginTemperature(
+    device: sys::nvmlDevice_t,
+    margin: *mut sys::nvmlMarginTemperature_t,
+) -> Return {
+    call(
+        "nvmlDeviceGetMarginTemperature",
+        || log_args!(device),
+        || {
+            let m = unsafe { versioned(margin, MARGIN_TEMPERATURE_V1) }?;
+            let g = board_of(device)?;
+            let limit = i64::from(g.board().temp_gpu_max_c);
+            let margin = limit - i64::from(g.telemetry.temperature_c);
+            m.marginTemperature = i32::try_from(margin).map_err(|_| Fail::UNKNOWN)?;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetPerformanceState`: P0, as the lent boards at idle.
@@ -370,16 +430,42 @@ pub unsafe extern "C" fn nvmlDeviceGetPowerState(
     unsafe { read("nvmlDeviceGetPowerState", device, p_state, |_| Ok(PSTATE_0)) }
 }
 
-/// A clock of the board: current (modelled SM clock), maximum, or the
-/// application clocks (= maximum, as on the lent H100).
-fn clock(g: &SimGpu, ty: sys::nvmlClockType_t, current: bool) -> Result<c_uint> {
+/// Which clock of a type is asked for: nvml.h's `nvmlClockId_t` and the
+/// calls that each read one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// `NVML_CLOCK_ID_CURRENT`, `nvmlDeviceGetClockInfo`.
+    Current,
+    /// `nvmlDeviceGetMaxClockInfo`.
+    Max,
+    /// `NVML_CLOCK_ID_APP_CLOCK_TARGET` / `_DEFAULT`,
+    /// `nvmlDeviceGet[Default]ApplicationsClock`.
+    Application,
+    /// `NVML_CLOCK_ID_CUSTOMER_BOOST_MAX`, `nvmlDeviceGetMaxCustomerBoostClock`.
+    CustomerBoost,
+}
+
+/// `NVML_CLOCK_COUNT`: one past the last clock type.
+const CLOCK_COUNT: sys::nvmlClockType_t = 4;
+
+/// A clock of the board: current (modelled SM clock), maximum, application
+/// clocks (= maximum, as on the lent H100 and H200) or customer boost.
+/// Which (type, clock) pairs exist is what the lent H200 answered
+/// (monitoring-probe.json `with_args`): no application or boost video clock,
+/// no boost memory clock (`NOT_SUPPORTED`); the type `NVML_CLOCK_COUNT` is
+/// `NOT_SUPPORTED` for the current clock and `INVALID_ARGUMENT` for the
+/// others; any later type `INVALID_ARGUMENT`.
+fn clock(g: &SimGpu, ty: sys::nvmlClockType_t, which: Which) -> Result<c_uint> {
     let b = g.board();
-    Ok(match (ty, current) {
-        (0 | 1, true) => g.sm_clock_mhz(),
-        (0 | 1, false) => b.max_sm_clock_mhz,
+    Ok(match (ty, which) {
+        (0 | 1, Which::Current) => g.sm_clock_mhz(),
+        (0 | 1, _) => b.max_sm_clock_mhz,
+        (2, Which::CustomerBoost) => return Err(Fail::NOT_SUPPORTED),
         (2, _) => b.mem_clock_mhz,
-        (3, true) => b.video_clock_mhz.0,
-        (3, false) => b.video_clock_mhz.1,
+        (3, Which::Current) => b.video_clock_mhz.0,
+        (3, Which::Max) => b.video_clock_mhz.1,
+        (3, _) => return Err(Fail::NOT_SUPPORTED),
+        (CLOCK_COUNT, Which::Current) => return Err(Fail::NOT_SUPPORTED),
         _ => return Err(Fail::INVALID_ARGUMENT),
     })
 }
@@ -393,7 +479,7 @@ pub unsafe extern "C" fn nvmlDeviceGetClockInfo(
 ) -> Return {
     unsafe {
         read("nvmlDeviceGetClockInfo", device, clock_mhz, |g| {
-            clock(g, ty, true)
+            clock(g, ty, Which::Current)
         })
     }
 }
@@ -407,7 +493,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMaxClockInfo(
 ) -> Return {
     unsafe {
         read("nvmlDeviceGetMaxClockInfo", device, clock_mhz, |g| {
-            clock(g, ty, false)
+            clock(g, ty, Which::Max)
         })
     }
 }
@@ -422,7 +508,7 @@ pub unsafe extern "C" fn nvmlDeviceGetApplicationsClock(
 ) -> Return {
     unsafe {
         read("nvmlDeviceGetApplicationsClock", device, clock_mhz, |g| {
-            clock(g, ty, false)
+            clock(g, ty, Which::Application)
         })
     }
 }
@@ -439,12 +525,12 @@ pub unsafe extern "C" fn nvmlDeviceGetDefaultApplicationsClock(
             "nvmlDeviceGetDefaultApplicationsClock",
             device,
             clock_mhz,
-            |g| clock(g, ty, false),
+            |g| clock(g, ty, Which::Application),
         )
     }
 }
 
-/// `nvmlDeviceGetMaxCustomerBoostClock`: the maximum clock.
+/// `nvmlDeviceGetMaxCustomerBoostClock`: the maximum clock, graphics and SM only.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMaxCustomerBoostClock(
     device: sys::nvmlDevice_t,
@@ -456,7 +542,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMaxCustomerBoostClock(
             "nvmlDeviceGetMaxCustomerBoostClock",
             device,
             clock_mhz,
-            |g| clock(g, ty, false),
+            |g| clock(g, ty, Which::CustomerBoost),
         )
     }
 }
@@ -472,8 +558,9 @@ pub unsafe extern "C" fn nvmlDeviceGetClock(
 ) -> Return {
     unsafe {
         read("nvmlDeviceGetClock", device, clock_mhz, |g| match id {
-            0 => clock(g, ty, true),
-            1..=3 => clock(g, ty, false),
+            0 => clock(g, ty, Which::Current),
+            1 | 2 => clock(g, ty, Which::Application),
+            3 => clock(g, ty, Which::CustomerBoost),
             _ => Err(Fail::INVALID_ARGUMENT),
         })
     }
@@ -518,5 +605,262 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrentClocksThrottleReasons(
             reasons,
             event_reasons,
         )
+    }
+}
+
+/// Every clocks event reason nvml.h defines (`nvmlClocksEventReason*`,
+/// bits 0..8): what the lent H200 answered (511, monitoring-probe.json).
+const SUPPORTED_EVENT_REASONS: c_ulonglong = 0x1FF;
+
+/// `nvmlDeviceGetSupportedClocksEventReasons`: see `SUPPORTED_EVENT_REASONS`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksEventReasons(
+    device: sys::nvmlDevice_t,
+    reasons: *mut c_ulonglong,
+) -> Return {
+    unsafe {
+        read(
+            "nvmlDeviceGetSupportedClocksEventReasons",
+            device,
+            reasons,
+            |_| Ok(SUPPORTED_EVENT_REASONS),
+        )
+    }
+}
+
+/// `nvmlDeviceGetSupportedClocksThrottleReasons`: the deprecated name of the same.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksThrottleReasons(
+    device: sys::nvmlDevice_t,
+    reasons: *mut c_ulonglong,
+) -> Return {
+    unsafe {
+        read(
+            "nvmlDeviceGetSupportedClocksThrottleReasons",
+            device,
+            reasons,
+            |_| Ok(SUPPORTED_EVENT_REASONS),
+        )
+    }
+}
+
+/// The probe's facts of a board (`mig_sim::telemetry::Probed`); a model the
+/// monitoring probe was not run on answers `NOT_SUPPORTED`.
+fn probed(g: &SimGpu) -> Result<mig_sim::telemetry::Probed> {
+    g.board()
+        .measured
+        .and_then(|m| m.probe)
+        .ok_or(Fail::NOT_SUPPORTED)
+}
+
+/// `nvmlDeviceGetSupportedMemoryClocks`: the memory clocks the lent H200
+/// answered (3201, 2201 MHz), where the probe ran on the model. nvml.h:
+/// `*count` is the array's size on input and the number of clocks on
+/// output; a null array or a smaller size is `INSUFFICIENT_SIZE` with
+/// `*count` set to the number needed.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetSupportedMemoryClocks(
+    device: sys::nvmlDevice_t,
+    count: *mut c_uint,
+    clocks_mhz: *mut c_uint,
+) -> Return {
+    call(
+        "nvmlDeviceGetSupportedMemoryClocks",
+        || log_args!(device),
+        || {
+            let count = unsafe { out(count) }?;
+            let clocks = probed(&board_of(device)?)?.memory_clocks_mhz;
+            let needed = c_uint::try_from(clocks.len()).map_err(|_| Fail::UNKNOWN)?;
+            if clocks_mhz.is_null() || *count < needed {
+                *count = needed;
+                return Err(Fail::INSUFFICIENT_SIZE);
+            }
+            // SAFETY: the caller's array holds `*count >= needed` entries (nvml.h).
+            unsafe { std::ptr::copy_nonoverlapping(clocks.as_ptr(), clocks_mhz, clocks.len()) };
+            *count = needed;
+            Ok(())
+        },
+    )
+}
+
+/// `NVML_PSTATE_UNKNOWN`: fills the rest of the P-state array.
+const PSTATE_UNKNOWN: sys::nvmlPstates_t = sys::nvmlPStates_enum_NVML_PSTATE_UNKNOWN;
+
+/// `nvmlDeviceGetSupportedPerformanceStates`: P2 and P0, in the order the
+/// lent H200 answered them, where the probe ran on the model. `size` is the
+/// array's size in bytes (nvml.h); the entries after the last P-state are
+/// `NVML_PSTATE_UNKNOWN`; too small an array is `INSUFFICIENT_SIZE`.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetSupportedPerformanceStates(
+    device: sys::nvmlDevice_t,
+    pstates: *mut sys::nvmlPstates_t,
+    size: c_uint,
+) -> Return {
+    call(
+        "nvmlDeviceGetSupportedPerformanceStates",
+        || log_args!(device, size),
+        || {
+            if pstates.is_null() {
+                return Err(Fail::INVALID_ARGUMENT);
+            }
+            let states = probed(&board_of(device)?)?.pstates;
+            let room = size as usize / std::mem::size_of::<sys::nvmlPstates_t>();
+            if room < states.len() {
+                return Err(Fail::INSUFFICIENT_SIZE);
+            }
+            let room = room.min(sys::NVML_MAX_GPU_PERF_PSTATES as usize);
+            for i in 0..room {
+                let v = states.get(i).copied().unwrap_or(PSTATE_UNKNOWN);
+                // SAFETY: the caller's array holds `size` bytes, `room` entries.
+                unsafe { *pstates.add(i) = v };
+            }
+            Ok(())
+        },
+    )
+}
+
+/// One performance level as the driver's perf-mode strings print it: the
+/// graphics clock (current, min, max) and a memory clock, whose transfer
+/// rate is twice it (the lent H200: memclock 3201, memTransferRate 6402).
+fn perf_level(nv: c_uint, nv_min: c_uint, nv_max: c_uint, mem: c_uint) -> String {
+    let rate = 2 * mem;
+    format!(
+        "nvclock={nv}, nvclockmin={nv_min}, nvclockmax={nv_max}, nvclockeditable=0, \
+         memclock={mem}, memclockmin={mem}, memclockmax={mem}, memclockeditable=0, \
+         memTransferRate={rate}, memTransferRatemin={rate}, memTransferRatemax={rate}, \
+         memTransferRateeditable=0"
+    )
+}
+
+/// `NVML_STRUCT_VERSION(DevicePerfModes, 1)` and
+/// `NVML_STRUCT_VERSION(DeviceCurrentClockFreqs, 1)`: both structs are a
+/// version and a `char[NVML_PERF_MODES_BUFFER_SIZE]`.
+const PERF_STRING_V1: c_uint = 0x0100_0804;
+
+/// `nvmlDeviceGetPerformanceModes`: one level per supported memory clock,
+/// lowest first, in the lent H200's format (`perf=N, nvclock=...` joined by
+/// `" ; "`, monitoring-probe.json), where the probe ran on the model.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetPerformanceModes(
+    device: sys::nvmlDevice_t,
+    perf_modes: *mut sys::nvmlDevicePerfModes_t,
+) -> Return {
+    call(
+        "nvmlDeviceGetPerformanceModes",
+        || log_args!(device),
+        || {
+            let p = unsafe { versioned(perf_modes, PERF_STRING_V1) }?;
+            let g = board_of(device)?;
+            let mut mem = probed(&g)?.memory_clocks_mhz.to_vec();
+            mem.sort_unstable();
+            let b = g.board();
+            let text: Vec<String> = mem
+                .iter()
+                .enumerate()
+                .map(|(i, &m)| {
+                    let level = perf_level(
+                        b.idle_sm_clock_mhz,
+                        b.idle_sm_clock_mhz,
+                        b.max_sm_clock_mhz,
+                        m,
+                    );
+                    format!("perf={i}, {level}")
+                })
+                .collect();
+            crate::errors::fill_chars(&mut p.str_, &text.join(" ; "));
+            Ok(())
+        },
+    )
+}
+
+/// `nvmlDeviceGetCurrentClockFreqs`: the current level in the same format:
+/// the modelled graphics clock between the idle and maximum clocks, the
+/// memory clock in force (the lent H200: `nvclock=345, nvclockmin=345,
+/// nvclockmax=1980, ... memclock=3201, ...`), where the probe ran on the model.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetCurrentClockFreqs(
+    device: sys::nvmlDevice_t,
+    freqs: *mut sys::nvmlDeviceCurrentClockFreqs_t,
+) -> Return {
+    call(
+        "nvmlDeviceGetCurrentClockFreqs",
+        || log_args!(device),
+        || {
+            let f = unsafe { versioned(freqs, PERF_STRING_V1) }?;
+            let g = board_of(device)?;
+            probed(&g)?;
+            let b = g.board();
+            let text = perf_level(
+                g.sm_clock_mhz(),
+                b.idle_sm_clock_mhz,
+                b.max_sm_clock_mhz,
+                b.mem_clock_mhz,
+            );
+            crate::errors::fill_chars(&mut f.str_, &text);
+            Ok(())
+        },
+    )
+}
+
+/// `nvmlDeviceGetAdaptiveClockInfoStatus`: enabled, as the lent H200
+/// answered, where the probe ran on the model.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetAdaptiveClockInfoStatus(
+    device: sys::nvmlDevice_t,
+    status: *mut c_uint,
+) -> Return {
+    unsafe {
+        read(
+            "nvmlDeviceGetAdaptiveClockInfoStatus",
+            device,
+            status,
+            |g| Ok(probed(g)?.adaptive_clocking),
+        )
+    }
+}
+
+/// `nvmlDeviceGetGpcClkVfOffset`: 0 MHz: no clock offset is ever applied
+/// (the simulator models no offset setter; the lent H200 answered 0).
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetGpcClkVfOffset(
+    device: sys::nvmlDevice_t,
+    offset: *mut std::ffi::c_int,
+) -> Return {
+    unsafe { read("nvmlDeviceGetGpcClkVfOffset", device, offset, |_| Ok(0)) }
+}
+
+/// `nvmlDeviceGetMemClkVfOffset`: 0 MHz, as the graphics offset.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetMemClkVfOffset(
+    device: sys::nvmlDevice_t,
+    offset: *mut std::ffi::c_int,
+) -> Return {
+    unsafe { read("nvmlDeviceGetMemClkVfOffset", device, offset, |_| Ok(0)) }
+}
+
+/// Seconds since the host booted (`/proc/uptime`), standing for the time the
+/// simulated driver has been loaded.
+fn uptime_s() -> Result<f64> {
+    let text = std::fs::read_to_string("/proc/uptime")
+        .map_err(|e| crate::errors::report(&format!("/proc/uptime: {e}")))?;
+    text.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| crate::errors::report("/proc/uptime: no uptime"))
+}
+
+/// `nvmlDeviceGetTotalEnergyConsumption`: millijoules since the driver
+/// loaded (nvml.h), modelled as the modelled draw over the host's uptime
+/// (mW x s = mJ); derived: the lent H200 answered 6171504 mJ at about 80 W,
+/// some 77 s after its driver loaded.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetTotalEnergyConsumption(
+    device: sys::nvmlDevice_t,
+    energy: *mut c_ulonglong,
+) -> Return {
+    unsafe {
+        read("nvmlDeviceGetTotalEnergyConsumption", device, energy, |g| {
+            Ok((f64::from(g.telemetry.power_mw) * uptime_s()?) as c_ulonglong)
+        })
     }
 }

@@ -700,7 +700,7 @@ fn gi_ci_lifecycle_through_the_c_api() {
     let (mut gi, mut is_mig) = (0, 9);
     assert_eq!(
         unsafe { nvmlDeviceGetGpuInstanceId(d, &mut gi) },
-        NOT_SUPPORTED
+        INVALID_ARGUMENT
     );
     assert_eq!(
         unsafe { nvmlDeviceIsMigDeviceHandle(d, &mut is_mig) },
@@ -1093,7 +1093,7 @@ fn unmodelled_functions_answer_as_a_driver() {
     let m = Machine::new(&["h100-sxm5-80gb"], false);
     let mut v = 0;
     assert_eq!(
-        unsafe { nvmlDeviceGetVbiosVersion(null_mut(), null_mut(), 0) },
+        unsafe { nvmlDeviceGetInforomVersion(null_mut(), 0, null_mut(), 0) },
         UNINITIALIZED
     );
     drop(m);
@@ -1101,11 +1101,13 @@ fn unmodelled_functions_answer_as_a_driver() {
     let d = device(0);
     let mut buf = [0 as c_char; 32];
     assert_eq!(
-        unsafe { nvmlDeviceGetVbiosVersion(d, buf.as_mut_ptr(), 32) },
+        unsafe { nvmlDeviceGetInforomVersion(d, 0, buf.as_mut_ptr(), 32) },
         NOT_SUPPORTED
     );
     assert_eq!(
-        unsafe { nvmlDeviceGetVbiosVersion(0x1234 as sys::nvmlDevice_t, buf.as_mut_ptr(), 32) },
+        unsafe {
+            nvmlDeviceGetInforomVersion(0x1234 as sys::nvmlDevice_t, 0, buf.as_mut_ptr(), 32)
+        },
         INVALID_ARGUMENT
     );
     let setter = unsafe { nvmlDeviceSetPersistenceMode(d, 0) };
@@ -1373,4 +1375,144 @@ fn handles_by_serial_and_versioned_uuid() {
         unsafe { nvmlDeviceGetHandleByUUIDV(&u, &mut h) },
         ARGUMENT_VERSION_MISMATCH
     );
+}
+
+/// Proves the board constants modelled from the real captures keep nvml.h's
+/// buffer, count and struct-version rules: strings refuse a short buffer,
+/// the memory-clock list reports the count it needs, the P-state array is
+/// filled with `NVML_PSTATE_UNKNOWN`, versioned structs refuse another
+/// version; a model no real board was read of answers NOT_SUPPORTED for
+/// the measured strings; fans follow `nvmlDeviceGetNumFans`; MIG-only ID
+/// calls refuse a GPU handle; the energy counter grows with the draw.
+#[test]
+fn board_constants_keep_nvml_h_buffer_rules() {
+    let _m = Machine::new(
+        &[
+            "h200-sxm5-141gb",
+            "a100-sxm4-40gb",
+            "rtx-pro-6000-workstation",
+        ],
+        true,
+    );
+    let (h200, a100, rtx) = (device(0), device(1), device(2));
+    let mut buf = [0 as c_char; 32];
+    assert_eq!(
+        unsafe { nvmlDeviceGetVbiosVersion(h200, buf.as_mut_ptr(), 32) },
+        SUCCESS
+    );
+    assert_eq!(text(&buf), "96.00.A5.00.1A");
+    assert_eq!(
+        unsafe { nvmlDeviceGetVbiosVersion(h200, buf.as_mut_ptr(), 14) },
+        INSUFFICIENT_SIZE,
+        "14 bytes leave no room for the NUL"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetVbiosVersion(a100, buf.as_mut_ptr(), 32) },
+        NOT_SUPPORTED,
+        "no real A100 was read"
+    );
+
+    let mut count = 0;
+    assert_eq!(
+        unsafe { nvmlDeviceGetSupportedMemoryClocks(h200, &mut count, null_mut()) },
+        INSUFFICIENT_SIZE
+    );
+    assert_eq!(count, 2);
+    let mut clocks = [0u32; 4];
+    count = 1;
+    assert_eq!(
+        unsafe { nvmlDeviceGetSupportedMemoryClocks(h200, &mut count, clocks.as_mut_ptr()) },
+        INSUFFICIENT_SIZE
+    );
+    count = 4;
+    assert_eq!(
+        unsafe { nvmlDeviceGetSupportedMemoryClocks(h200, &mut count, clocks.as_mut_ptr()) },
+        SUCCESS
+    );
+    assert_eq!((count, clocks), (2, [3201, 2201, 0, 0]));
+
+    let mut pstates = [99u32; 16];
+    assert_eq!(
+        unsafe { nvmlDeviceGetSupportedPerformanceStates(h200, pstates.as_mut_ptr(), 4) },
+        INSUFFICIENT_SIZE,
+        "room for one P-state, two supported"
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetSupportedPerformanceStates(h200, pstates.as_mut_ptr(), 64) },
+        SUCCESS
+    );
+    assert_eq!(&pstates[..3], &[2, 0, 32]);
+    assert!(pstates[2..].iter().all(|&p| p == 32));
+
+    let mut margin = sys::nvmlMarginTemperature_t {
+        version: 0x0100_0009,
+        marginTemperature: 0,
+    };
+    assert_eq!(
+        unsafe { nvmlDeviceGetMarginTemperature(h200, &mut margin) },
+        ARGUMENT_VERSION_MISMATCH
+    );
+    margin.version = 0x0100_0008;
+    assert_eq!(
+        unsafe { nvmlDeviceGetMarginTemperature(h200, &mut margin) },
+        SUCCESS
+    );
+    assert_eq!(margin.marginTemperature, 87 - 39, "GPU max 87 C, idle 39 C");
+
+    let mut branch: sys::nvmlSystemDriverBranchInfo_t = zeroed();
+    branch.version = 0x0100_0054;
+    assert_eq!(
+        unsafe { nvmlSystemGetDriverBranch(&mut branch, 4) },
+        INSUFFICIENT_SIZE
+    );
+    assert_eq!(
+        unsafe { nvmlSystemGetDriverBranch(&mut branch, 80) },
+        SUCCESS
+    );
+    assert_eq!(text(&branch.branch), "r582_49");
+    branch.version = 1;
+    assert_eq!(
+        unsafe { nvmlSystemGetDriverBranch(&mut branch, 80) },
+        ARGUMENT_VERSION_MISMATCH
+    );
+    let mut caps: sys::nvmlConfComputeSystemCaps_t = zeroed();
+    assert_eq!(
+        unsafe { nvmlSystemGetConfComputeCapabilities(&mut caps) },
+        SUCCESS
+    );
+    assert_eq!(caps.gpusCaps, 0, "an Ampere GPU is not CC-capable");
+
+    let mut v = 9;
+    assert_eq!(unsafe { nvmlDeviceGetNumFans(h200, &mut v) }, SUCCESS);
+    assert_eq!(v, 0);
+    assert_eq!(
+        unsafe { nvmlDeviceGetFanSpeed_v2(h200, 0, &mut v) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(unsafe { nvmlDeviceGetNumFans(rtx, &mut v) }, SUCCESS);
+    assert_eq!(v, 1);
+    assert_eq!(unsafe { nvmlDeviceGetFanSpeed_v2(rtx, 0, &mut v) }, SUCCESS);
+    assert_eq!(v, 30, "the default fan reading");
+    assert_eq!(
+        unsafe { nvmlDeviceGetFanSpeed_v2(rtx, 1, &mut v) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { nvmlDeviceGetComputeInstanceId(h200, &mut v) },
+        INVALID_ARGUMENT
+    );
+    assert_eq!(unsafe { nvmlDeviceGetIrqNum(h200, &mut v) }, SUCCESS);
+    assert_eq!(v, mig_sim::host::irq(0));
+
+    let (mut e1, mut e2) = (0u64, 0u64);
+    assert_eq!(
+        unsafe { nvmlDeviceGetTotalEnergyConsumption(h200, &mut e1) },
+        SUCCESS
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(
+        unsafe { nvmlDeviceGetTotalEnergyConsumption(h200, &mut e2) },
+        SUCCESS
+    );
+    assert!(e2 > e1, "{e1} then {e2}");
 }

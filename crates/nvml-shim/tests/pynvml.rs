@@ -10,6 +10,12 @@
 //!   sees a simulated process, destroys everything; every result equals what
 //!   the simulator itself reports.
 //!
+//! - `monitoring_probe_matches_the_real_h200`: the read-only monitoring
+//!   probe (`catalog/measured/probe_monitoring.py`) run on a lent H200 and
+//!   on a simulated `h200-sxm5-141gb` gets the same class of answer (success
+//!   or which error) from every getter, and the same value from the board
+//!   constants the shim models from that capture.
+//!
 //! - `nvitop_and_gpustat_show_the_simulated_machine`: the monitoring tools
 //!   nvitop and gpustat (PyPI) run unmodified on a machine with MIG enabled
 //!   on one GPU and disabled on another, and print what the simulator holds.
@@ -144,6 +150,12 @@ fn shared_dir() -> Option<PathBuf> {
     testkit::shared("nvml-shim pynvml dump vs the real H100 capture and nvml_dump.py")
 }
 
+/// A JSON file, parsed.
+fn read_json(p: &Path) -> Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 /// Drop the fields that identify one board: they differ on every GPU.
 fn without_board_identity(mut dump: Value) -> Value {
     if let Some(gpus) = dump.get_mut("gpus").and_then(Value::as_array_mut) {
@@ -213,16 +225,168 @@ fn dump_matches(model: &str, shared: &Path, want: &Path) {
         script.to_str().expect("utf-8 path"),
         out.to_str().expect("utf-8 path"),
     ]);
-    let read = |p: &Path| -> Value {
-        let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-    };
-    let got = without_board_identity(read(&out));
-    let want = without_board_identity(read(want));
+    let got = without_board_identity(read_json(&out));
+    let want = without_board_identity(read_json(want));
     if let Some(diff) = first_difference(&got, &want, "dump") {
         panic!("shim dump differs from the real {model} (shim vs real): {diff}");
     }
     assert_eq!(got, want);
+}
+
+/// The class of one probe answer: `OK`, the error string pynvml gave, or
+/// the exception a pynvml wrapper raised.
+fn answer_class(v: &Value) -> String {
+    if let Some(e) = v.get("error").and_then(Value::as_str) {
+        e.to_string()
+    } else if let Some(e) = v.get("exception").and_then(Value::as_str) {
+        format!("exception {e}")
+    } else {
+        "OK".to_string()
+    }
+}
+
+/// The one answer allowed to differ, with why: the real 580.159.04 library
+/// lacks the `nvmlDeviceGetBBXTimeData_v1` symbol (pynvml: "Function Not
+/// Found"), which the fake library must still export because nvml.h (API
+/// 13) declares it; it answers NOT_SUPPORTED (modes.rs).
+const ALLOWED: [(&str, &str, &str, &str); 1] = [(
+    "handle_only",
+    "nvmlDeviceGetBBXTimeData_v1",
+    "Function Not Found",
+    "Not Supported",
+)];
+
+/// Board constants the shim models from this very capture (each names
+/// monitoring-probe.json as its source), whose values must be equal too:
+/// `(section, name)`.
+const CONSTANTS: &[(&str, &str)] = &[
+    ("handle_only", "nvmlDeviceGetNumFans"),
+    ("handle_only", "nvmlDeviceGetBusType"),
+    ("handle_only", "nvmlDeviceGetPowerSource"),
+    ("handle_only", "nvmlDeviceGetMemoryBusWidth"),
+    ("handle_only", "nvmlDeviceGetBoardId"),
+    ("handle_only", "nvmlDeviceGetBoardPartNumber"),
+    ("handle_only", "nvmlDeviceGetVbiosVersion"),
+    ("handle_only", "nvmlDeviceGetInforomImageVersion"),
+    ("handle_only", "nvmlDeviceGetInforomConfigurationChecksum"),
+    ("handle_only", "nvmlDeviceGetAdaptiveClockInfoStatus"),
+    ("handle_only", "nvmlDeviceGetAddressingMode"),
+    ("handle_only", "nvmlDeviceGetC2cModeInfoV"),
+    ("handle_only", "nvmlDeviceGetC2cModeInfoV1"),
+    ("handle_only", "nvmlDeviceGetDisplayMode"),
+    ("handle_only", "nvmlDeviceGetAccountingPids"),
+    ("handle_only", "nvmlDeviceGetSupportedMemoryClocks"),
+    ("handle_only", "nvmlDeviceGetSupportedPerformanceStates"),
+    ("handle_only", "nvmlDeviceGetSupportedClocksEventReasons"),
+    ("handle_only", "nvmlDeviceGetSupportedClocksThrottleReasons"),
+    ("handle_only", "nvmlDeviceGetPerformanceModes"),
+    ("handle_only", "nvmlDeviceGetCurrentClockFreqs"),
+    ("handle_only", "nvmlDeviceGetGpcClkVfOffset"),
+    ("handle_only", "nvmlDeviceGetMemClkVfOffset"),
+    ("handle_only", "nvmlDeviceGetRowRemapperHistogram"),
+    ("handle_only", "nvmlDeviceGetRepairStatus"),
+    ("handle_only", "nvmlDeviceGetUnrepairableMemoryFlag_v1"),
+    (
+        "handle_only",
+        "nvmlDeviceGetConfComputeProtectedMemoryUsage",
+    ),
+    ("handle_only", "nvmlDeviceGetGridLicensableFeatures"),
+    ("handle_only", "nvmlDeviceGetGridLicensableFeatures_v4"),
+    ("handle_only", "nvmlDeviceGetPcieLinkMaxSpeed"),
+    ("handle_only", "nvmlDeviceGetEncoderUtilization"),
+    ("handle_only", "nvmlDeviceGetDecoderUtilization"),
+    ("handle_only", "nvmlDeviceGetJpgUtilization"),
+    ("handle_only", "nvmlDeviceGetOfaUtilization"),
+    ("with_args", "nvmlDeviceGetTemperatureThreshold(0)"),
+    ("with_args", "nvmlDeviceGetTemperatureThreshold(1)"),
+    ("with_args", "nvmlDeviceGetTemperatureThreshold(2)"),
+    ("with_args", "nvmlDeviceGetTemperatureThreshold(3)"),
+    ("system", "nvmlSystemGetConfComputeCapabilities"),
+    ("system", "nvmlSystemGetConfComputeGpusReadyState"),
+    ("system", "nvmlSystemGetConfComputeKeyRotationThresholdInfo"),
+    ("system", "nvmlSystemGetConfComputeState"),
+    ("system", "nvmlSystemGetDriverBranch"),
+    ("system", "nvmlSystemGetHicVersion"),
+    ("system", "nvmlSystemGetNvlinkBwMode"),
+];
+
+/// One section of a probe result: `handle_only` and `with_args` of GPU 0, or `system`.
+fn section<'a>(probe: &'a Value, name: &str) -> &'a serde_json::Map<String, Value> {
+    let v = if name == "system" {
+        &probe["system"]
+    } else {
+        &probe["gpus"][0][name]
+    };
+    v.as_object()
+        .unwrap_or_else(|| panic!("probe has no {name} section"))
+}
+
+/// Proves the fake library answers the monitoring probe as the lent NVIDIA
+/// H200 did (driver 580.159.04, MIG disabled,
+/// `catalog/measured/h200-580.159.04/monitoring-probe.json`): on a simulated
+/// `h200-sxm5-141gb` with MIG disabled, every getter the probe calls with
+/// the handle only, with arguments, and system-wide gives the same class of
+/// answer (success, or the same error), the probe calls the same getters,
+/// and the board constants modelled from that capture (`CONSTANTS`) have
+/// its values. Only `ALLOWED` may differ, in exactly the stated way.
+#[test]
+fn monitoring_probe_matches_the_real_h200() {
+    let Some(s) = Setup::new(&["h200-sxm5-141gb"]) else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("catalog/measured/probe_monitoring.py");
+    let out = s.dir.path().join("probe.json");
+    s.python(&[
+        script.to_str().expect("utf-8 path"),
+        out.to_str().expect("utf-8 path"),
+    ]);
+    let got = read_json(&out);
+    let real = read_json(&root.join("catalog/measured/h200-580.159.04/monitoring-probe.json"));
+
+    let mut mismatches = Vec::new();
+    for name in ["handle_only", "with_args", "system"] {
+        let (r, g) = (section(&real, name), section(&got, name));
+        for key in r.keys().chain(g.keys().filter(|k| !r.contains_key(*k))) {
+            let (want, have) = match (r.get(key), g.get(key)) {
+                (Some(w), Some(h)) => (answer_class(w), answer_class(h)),
+                (w, h) => {
+                    mismatches.push(format!(
+                        "{name} {key}: called on the real board {}, by the simulated probe {}",
+                        w.is_some(),
+                        h.is_some()
+                    ));
+                    continue;
+                }
+            };
+            let allowed = ALLOWED
+                .iter()
+                .any(|&(s, k, w, h)| (s, k, w, h) == (name, key.as_str(), &*want, &*have));
+            if want != have && !allowed {
+                mismatches.push(format!("{name} {key}: real {want:?}, simulated {have:?}"));
+            }
+        }
+    }
+    for &(sec, key, want, have) in &ALLOWED {
+        let (w, h) = (&section(&real, sec)[key], &section(&got, sec)[key]);
+        assert_eq!(
+            (answer_class(w), answer_class(h)),
+            (want.to_string(), have.to_string()),
+            "the allowed difference of {key} changed: drop or update ALLOWED"
+        );
+    }
+    for &(sec, key) in CONSTANTS {
+        let (w, h) = (&section(&real, sec)[key], &section(&got, sec)[key]);
+        if w != h {
+            mismatches.push(format!("{sec} {key}: real value {w}, simulated {h}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} answers differ from the real H200's:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 /// Proves a pynvml client drives the whole MIG lifecycle through the shim
