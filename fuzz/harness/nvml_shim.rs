@@ -2,7 +2,8 @@
 //! a panic, before the shim's own guard could hide it) and always answer an
 //! NVML return code, whatever sequence of calls a client makes: stale and
 //! made-up handles, NULL output pointers, wrong struct versions, short
-//! buffers, interleaved create/destroy, shutdown and re-init. Each input
+//! buffers, interleaved create/destroy, shutdown and re-init; one-number and
+//! string getters on GPU and MIG-device handles. Each input
 //! starts from the same fresh machine (an A100-SXM4-40GB with MIG enabled
 //! and an H100-SXM5-80GB with MIG disabled), so a crash replays.
 //!
@@ -74,6 +75,52 @@ fn pick<T: Copy>(v: &[T], inp: &mut Input, forge: impl FnOnce(usize) -> T) -> T 
     }
 }
 
+type UintGetter = unsafe extern "C" fn(sys::nvmlDevice_t, *mut c_uint) -> sys::nvmlReturn_t;
+type StringGetter =
+    unsafe extern "C" fn(sys::nvmlDevice_t, *mut c_char, c_uint) -> sys::nvmlReturn_t;
+
+/// The library's getters of one number per device handle.
+const UINT_GETTERS: &[UintGetter] = &[
+    nv::nvmlDeviceGetCurrPcieLinkGeneration,
+    nv::nvmlDeviceGetMaxPcieLinkGeneration,
+    nv::nvmlDeviceGetGpuMaxPcieLinkGeneration,
+    nv::nvmlDeviceGetCurrPcieLinkWidth,
+    nv::nvmlDeviceGetMaxPcieLinkWidth,
+    nv::nvmlDeviceGetPcieSpeed,
+    nv::nvmlDeviceGetPcieLinkMaxSpeed,
+    nv::nvmlDeviceGetPcieReplayCounter,
+    nv::nvmlDeviceGetMaxMigDeviceCount,
+    nv::nvmlDeviceIsMigDeviceHandle,
+    nv::nvmlDeviceGetGpuInstanceId,
+    nv::nvmlDeviceGetComputeInstanceId,
+    nv::nvmlDeviceGetMultiGpuBoard,
+    nv::nvmlDeviceGetNumGpuCores,
+    nv::nvmlDeviceGetInforomConfigurationChecksum,
+    nv::nvmlDeviceGetBoardId,
+    nv::nvmlDeviceGetMemoryBusWidth,
+    nv::nvmlDeviceGetIrqNum,
+    nv::nvmlDeviceGetAccountingBufferSize,
+    nv::nvmlDeviceGetPowerUsage,
+    nv::nvmlDeviceGetPowerManagementLimit,
+    nv::nvmlDeviceGetEnforcedPowerLimit,
+    nv::nvmlDeviceGetPowerManagementDefaultLimit,
+    nv::nvmlDeviceGetFanSpeed,
+    nv::nvmlDeviceGetNumFans,
+    nv::nvmlDeviceGetAdaptiveClockInfoStatus,
+    nv::nvmlDeviceGetMinorNumber,
+    nv::nvmlDeviceGetIndex,
+];
+
+/// The library's string getters (buffer, its length).
+const STRING_GETTERS: &[StringGetter] = &[
+    nv::nvmlDeviceGetName,
+    nv::nvmlDeviceGetUUID,
+    nv::nvmlDeviceGetSerial,
+    nv::nvmlDeviceGetVbiosVersion,
+    nv::nvmlDeviceGetBoardPartNumber,
+    nv::nvmlDeviceGetInforomImageVersion,
+];
+
 fn rc_ok(rc: sys::nvmlReturn_t) {
     // every answer is an NVML code nvml.h names (or the shim's UNKNOWN)
     assert!(rc <= 28 || rc == 999, "odd return code {rc}");
@@ -88,7 +135,7 @@ pub fn run(data: &[u8]) {
         let mut ops = 0;
         while !inp.0.is_empty() && ops < 64 {
             ops += 1;
-            let op = inp.byte() % 20;
+            let op = inp.byte() % 21;
             let null = inp.byte() & 0x0f == 0; // 1 in 16: a NULL output pointer
             let rc = match op {
                 0 => {
@@ -252,6 +299,7 @@ pub fn run(data: &[u8]) {
                 13 | 14 => {
                     // strings into short buffers: the length passed is the buffer's
                     let d = pick(&pool.devices, &mut inp, |r| r as sys::nvmlDevice_t);
+                    let f = STRING_GETTERS[inp.byte() as usize % STRING_GETTERS.len()];
                     let len = inp.byte() as usize % 100;
                     let mut buf = vec![0 as c_char; len.max(1)];
                     let p = if null {
@@ -259,11 +307,14 @@ pub fn run(data: &[u8]) {
                     } else {
                         buf.as_mut_ptr()
                     };
-                    if op == 13 {
-                        nv::nvmlDeviceGetName(d, p, len as c_uint)
-                    } else {
-                        nv::nvmlDeviceGetUUID(d, p, len as c_uint)
-                    }
+                    f(d, p, len as c_uint)
+                }
+                20 => {
+                    // a one-number getter, on any handle seen (GPUs and MIG devices) or a made-up one
+                    let d = pick(&pool.devices, &mut inp, |r| r as sys::nvmlDevice_t);
+                    let f = UINT_GETTERS[inp.byte() as usize % UINT_GETTERS.len()];
+                    let mut v: c_uint = 0;
+                    f(d, if null { std::ptr::null_mut() } else { &mut v })
                 }
                 15 => {
                     let d = pick(&pool.devices, &mut inp, |r| r as sys::nvmlDevice_t);
