@@ -98,6 +98,10 @@ impl From<Fail> for Why {
 
 type Res<T> = Result<T, Why>;
 
+/// How many times a multi-call read is made before a NOT_FOUND stands
+/// (see `NvmlBackend::read`).
+const READ_ATTEMPTS: u32 = 3;
+
 /// A raw failure of `op` on `gpu` as a [`BackendError`].
 fn error(op: Op, gpu: Option<&GpuRef>, why: Why) -> BackendError {
     match why {
@@ -262,6 +266,31 @@ impl NvmlBackend {
             f => error(op, Some(gpu), f.into()),
         })?;
         f(index, d).map_err(|w| error(op, Some(gpu), w))
+    }
+
+    /// [`NvmlBackend::on`] for a read made of several NVML calls. NVML has
+    /// no atomic read of a GPU, so an instance one call enumerates can be
+    /// destroyed by another client before the next call asks about it, which
+    /// then answers NOT_FOUND (found by `migctl bench soak`: a `-lgi` racing
+    /// a `-dgi` failed). Such a read is made again, up to [`READ_ATTEMPTS`]
+    /// times in all, so a listing is not failed by a concurrent destroy; a
+    /// NOT_FOUND that persists (an instance that never existed) is returned.
+    fn read<T>(
+        &self,
+        op: Op,
+        gpu: &GpuRef,
+        f: impl Fn(u32, &Device<'_>) -> Res<T>,
+    ) -> Result<T, BackendError> {
+        self.on(op, gpu, |i, d| {
+            let mut r = f(i, &d);
+            for _ in 1..READ_ATTEMPTS {
+                match r {
+                    Err(Why::Nvml(Fail::Code(raw::ERR_NOT_FOUND))) => r = f(i, &d),
+                    _ => break,
+                }
+            }
+            r
+        })
     }
 
     fn device_info(&self, index: u32, d: &Device<'_>) -> Res<DeviceInfo> {
@@ -625,16 +654,17 @@ impl Inventory for NvmlBackend {
 
     /// NVML has no atomic read of a whole GPU: the parts are read one after
     /// another, as nvidia-smi does; a change by another client in between
-    /// can show. The simulator's snapshot is atomic.
+    /// can show, and an instance destroyed midway makes the read start again
+    /// ([`NvmlBackend::read`]). The simulator's snapshot is atomic.
     fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
-        self.on(Op::Snapshot, gpu, |i, d| {
-            let identity = self.identity_of(i, &d)?;
+        self.read(Op::Snapshot, gpu, |i, d| {
+            let identity = self.identity_of(i, d)?;
             let (current, pending) = not_supported_is(d.mig_mode(), (false, false))?;
             let mut layout = Layout::new(identity.mirrored);
             if current {
-                for gi in self.gi_list(i, &d)? {
+                for gi in self.gi_list(i, d)? {
                     let mut cis: Vec<ComputeInstance> = self
-                        .ci_list(i, &d, gi.id)?
+                        .ci_list(i, d, gi.id)?
                         .into_iter()
                         .map(|c| ComputeInstance {
                             id: c.id,
@@ -656,14 +686,14 @@ impl Inventory for NvmlBackend {
                 identity,
                 mode: MigMode { current, pending },
                 layout,
-                mig_devices: self.mig_list(i, &d)?,
-                processes: self.process_list(i, &d)?,
+                mig_devices: self.mig_list(i, d)?,
+                processes: self.process_list(i, d)?,
             })
         })
     }
 
     fn mig_devices(&self, gpu: &GpuRef) -> Result<Vec<MigDeviceInfo>, BackendError> {
-        self.on(Op::MigDevices, gpu, |i, d| self.mig_list(i, &d))
+        self.read(Op::MigDevices, gpu, |i, d| self.mig_list(i, d))
     }
 
     fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError> {
@@ -735,7 +765,7 @@ impl LayoutControl for NvmlBackend {
     }
 
     fn gpu_instances(&self, gpu: &GpuRef) -> Result<Vec<GiInfo>, BackendError> {
-        self.on(Op::GpuInstances, gpu, |i, d| self.gi_list(i, &d))
+        self.read(Op::GpuInstances, gpu, |i, d| self.gi_list(i, d))
     }
 
     fn create_gpu_instance(
@@ -789,7 +819,7 @@ impl LayoutControl for NvmlBackend {
         gpu: &GpuRef,
         gi: GpuInstanceId,
     ) -> Result<Vec<CiInfo>, BackendError> {
-        self.on(Op::ComputeInstances, gpu, |i, d| self.ci_list(i, &d, gi))
+        self.read(Op::ComputeInstances, gpu, |i, d| self.ci_list(i, d, gi))
     }
 
     fn create_compute_instance(

@@ -502,7 +502,8 @@ fn list_worker(s: &Soak, nvml: bool, owners: u32, until: Instant) {
             let rows = Soak::gi_rows(&text);
             // 6: "No GPU instances found", as nvidia-smi answers with none
             s.check(code == 0 || (code == 6 && rows.is_empty()), || {
-                format!("listing exit {code}")
+                let via = if nvml { "NVML" } else { "the simulator" };
+                format!("listing through {via}: exit {code}: {}", last_line(&text))
             });
             for g in 0..owners {
                 let mine: Vec<_> = rows.iter().filter(|r| r.0 == g).collect();
