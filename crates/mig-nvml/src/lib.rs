@@ -655,7 +655,7 @@ impl Inventory for NvmlBackend {
     /// NVML has no atomic read of a whole GPU: the parts are read one after
     /// another, as nvidia-smi does; a change by another client in between
     /// can show, and an instance destroyed midway makes the read start again
-    /// ([`NvmlBackend::read`]). The simulator's snapshot is atomic.
+    /// (`NvmlBackend::read`). The simulator's snapshot is atomic.
     fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
         self.read(Op::Snapshot, gpu, |i, d| {
             let identity = self.identity_of(i, d)?;
