@@ -65,17 +65,23 @@ pub enum Fault {
     Fail(u32, NvmlError),
     /// Die mid-write, as a crash would.
     Abort(u32),
+    /// For the fake NVML library only: at the Nth `nvmlGpuInstanceGetInfo`
+    /// of the process, the GPU instance asked about is destroyed first (its
+    /// CIs, then itself), as another client racing the caller would, so
+    /// the call finds it gone. Tests how a client copes with an instance
+    /// vanishing between enumeration and query; mutating operations ignore it.
+    Vanish(u32),
 }
 
 /// A fault specification that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{ENV_FAULT}={spec:?}: expected fail:N[:ERROR] or abort:N (N >= 1, ERROR like IN_USE)")]
+#[error("{ENV_FAULT}={spec:?}: expected fail:N[:ERROR], abort:N or vanish:N (N >= 1, ERROR like IN_USE)")]
 pub struct BadFault {
     pub spec: String,
 }
 
 impl Fault {
-    /// Parse `fail:N[:ERROR]` or `abort:N`.
+    /// Parse `fail:N[:ERROR]`, `abort:N` or `vanish:N`.
     pub fn parse(s: &str) -> Result<Fault, BadFault> {
         let bad = || BadFault {
             spec: s.to_string(),
@@ -90,6 +96,7 @@ impl Fault {
             ("fail", 2) => Ok(Fault::Fail(n, NvmlError::Unknown)),
             ("fail", 3) => Ok(Fault::Fail(n, NvmlError::parse(parts[2]).ok_or_else(bad)?)),
             ("abort", 2) => Ok(Fault::Abort(n)),
+            ("vanish", 2) => Ok(Fault::Vanish(n)),
             _ => Err(bad()),
         }
     }
@@ -768,6 +775,7 @@ mod tests {
             Ok(Fault::Fail(1, NvmlError::InUse))
         );
         assert_eq!(Fault::parse("abort:3"), Ok(Fault::Abort(3)));
+        assert_eq!(Fault::parse("vanish:2"), Ok(Fault::Vanish(2)));
         for bad in [
             "fail",
             "fail:0",

@@ -121,3 +121,31 @@ fn golden_transcripts_over_nvml() {
         common::replay(&m, &script, &format!("{name} (NVML backend over the shim)"));
     }
 }
+
+/// Proves a listing through NVML survives an instance destroyed by another
+/// client between enumeration and query (the race `migctl bench soak`
+/// found): with `MIGCTL_SIM_FAULT=vanish:1` the fake library destroys the
+/// first GI `nvmlGpuInstanceGetInfo` asks about just before answering, and
+/// `migctl mig -lgi` still exits 0, listing the GIs left and not the one
+/// gone, as the simulator lists them afterwards.
+#[test]
+fn listing_survives_an_instance_destroyed_midway() {
+    let lib = shim_library();
+    let sim = machine("sim", &lib);
+    sim.ok(&["sim", "init", "h100-sxm5-80gb"]);
+    sim.ok(&["-i", "0", "-mig", "1"]);
+    sim.ok(&["mig", "-cgi", "19,19,9", "-C"]);
+    let nvml = machine("nvml", &lib);
+    let o = nvml
+        .cmd(&["mig", "-lgi"])
+        .env("MIGCTL_SIM_STATE", sim.state())
+        .env("MIGCTL_SIM_FAULT", "vanish:1")
+        .output()
+        .expect("run migctl");
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{listed}{}", stderr(&o));
+    let after = sim.ok(&["mig", "-lgi"]);
+    assert_eq!(listed, after, "the listing shows the GIs left");
+    let rows = |t: &str| t.lines().filter(|l| l.contains(" MIG ")).count();
+    assert_eq!(rows(&after), 2, "one of three GIs vanished:\n{after}");
+}

@@ -413,6 +413,7 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetInfo(
         || log_args!(gpu_instance),
         || {
             let info = unsafe { out(info) }?;
+            machine::vanish_before_read(gpu_instance)?;
             let st = machine::snapshot()?;
             let gi = machine::gpu_instance(&st, gpu_instance)?;
             *info = sys::nvmlGpuInstanceInfo_t {

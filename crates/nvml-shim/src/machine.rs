@@ -69,6 +69,32 @@ pub fn sim() -> Result<SimMachine> {
         .ok_or(Fail::UNINITIALIZED)
 }
 
+/// `MIGCTL_SIM_FAULT=vanish:N`: before the Nth read of a GPU instance
+/// (`nvmlGpuInstanceGetInfo`) in this process, destroy that instance (its
+/// CIs, then itself) as a racing client would; see [`mig_sim::Fault::Vanish`].
+pub fn vanish_before_read<T>(p: *mut T) -> Result<()> {
+    use mig_model::backend::LayoutControl;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static READS: AtomicU32 = AtomicU32::new(0);
+    let Ok(Some(mig_sim::Fault::Vanish(n))) = mig_sim::Fault::from_env() else {
+        return Ok(());
+    };
+    if READS.fetch_add(1, Ordering::SeqCst) + 1 != n {
+        return Ok(());
+    }
+    let st = snapshot()?;
+    let Ok(gi) = gpu_instance(&st, p) else {
+        return Ok(());
+    };
+    let (gpu, id) = (mig_model::GpuRef::Index(gi.gpu), gi.gi.id);
+    let sim = sim()?;
+    for ci in &gi.gi.compute_instances {
+        let _ = sim.destroy_compute_instance(&gpu, id, ci.id);
+    }
+    let _ = sim.destroy_gpu_instance(&gpu, id);
+    Ok(())
+}
+
 /// A consistent view of the machine for one call.
 pub fn snapshot() -> Result<MachineState> {
     Ok(sim()?.state()?)
