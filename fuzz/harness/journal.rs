@@ -4,7 +4,7 @@
 //!
 //! Shared by the fuzz target and `crates/migctl/tests/fuzz_regressions.rs`.
 
-use mig_plan::journal::JournalFile;
+use mig_apply::journal::JournalFile;
 
 pub fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

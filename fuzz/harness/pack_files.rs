@@ -4,7 +4,7 @@
 //!
 //! Shared by the fuzz target and `crates/migctl/tests/fuzz_regressions.rs`.
 
-use mig_plan::inventory::{parse_demand, parse_inventory};
+use mig_plan::{parse_demand, parse_inventory};
 
 pub fn run(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else {

@@ -7,8 +7,8 @@
 //! Shared by the fuzz target and `crates/migctl/tests/fuzz_regressions.rs`.
 
 use mig_model::catalog;
-use mig_plan::config::Spec;
-use mig_plan::validate::{catalog_identity, validate};
+use mig_config::Spec;
+use mig_config::{catalog_identity, validate};
 
 pub fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -6,8 +6,8 @@
 //! NVML's profile *index* (`NVML_GPU_INSTANCE_PROFILE_*`), not the profile
 //! ID nvidia-smi prints.
 
-use crate::config::ConfigError;
-use crate::demand::{CiDemand, GiDemand, GpuDemand};
+use mig_config::ConfigError;
+use mig_config::{CiDemand, GiDemand, GpuDemand};
 use mig_model::{catalog, engine, CiProfileId, GiProfileId, GpuIdentity, GpuSnapshot, Placement};
 use serde::{Deserialize, Serialize};
 
@@ -218,7 +218,7 @@ impl Checkpoint {
 mod tests {
     use super::*;
     use crate::assertion::assert_gpu;
-    use crate::testutil::snapshot;
+    use mig_config::testutil::snapshot;
 
     /// Proves a checkpoint round-trips through JSON with Go's field names and
     /// NVML profile indices, and its demands assert on the machine it came

@@ -14,7 +14,7 @@
 //! refused, naming the line: a misspelt `pre-apply-mod` would otherwise
 //! silently never run.
 
-use crate::config::ConfigError;
+use mig_config::ConfigError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -15,7 +15,7 @@
 //! state, byte for byte: the journal uses it to roll a failed GPU back and to
 //! finish an interrupted apply.
 
-use crate::demand::{CiDemand, GiDemand, GpuDemand};
+use mig_config::{CiDemand, GiDemand, GpuDemand};
 use mig_model::backend::{GpuSnapshot, ProcessInfo};
 use mig_model::engine::{self, ci_placements, gi_placements, Layout};
 use mig_model::{

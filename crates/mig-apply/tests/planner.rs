@@ -6,10 +6,10 @@ use mig_model::backend::GpuRef;
 use mig_model::catalog::{self, GpuModel};
 use mig_model::engine::Layout;
 use mig_model::{CiProfileId, GiProfileId};
-use mig_plan::demand::{CiDemand, GiDemand, GpuDemand};
-use mig_plan::exec::{self, Machine, Outcome, Quiet};
-use mig_plan::journal::JournalFile;
-use mig_plan::plan::{plan_gpu, plan_restore, simulate, MigState, PlanError, PlanOptions, Step};
+use mig_config::{CiDemand, GiDemand, GpuDemand};
+use mig_apply::{Machine, Outcome, Quiet};
+use mig_apply::journal::JournalFile;
+use mig_apply::{plan_gpu, plan_restore, simulate, MigState, PlanError, PlanOptions, Step};
 use mig_sim::SimMachine;
 use proptest::prelude::*;
 
@@ -91,7 +91,7 @@ impl Sim {
         let snap = m.snapshot(&GpuRef::Index(gpu)).unwrap();
         let model = catalog::model(snap.identity.model.as_deref().unwrap()).unwrap();
         let plan = plan_gpu(model, &snap, d, PlanOptions::default())?;
-        let out = exec::apply(
+        let out = mig_apply::apply(
             &m,
             &self.journal,
             "test",
@@ -110,7 +110,7 @@ impl Sim {
         self.machine().snapshot(&GpuRef::Index(gpu)).unwrap().layout
     }
 
-    fn plan(&self, gpu: u32, d: &GpuDemand) -> Result<mig_plan::plan::GpuPlan, PlanError> {
+    fn plan(&self, gpu: u32, d: &GpuDemand) -> Result<mig_apply::GpuPlan, PlanError> {
         let m = self.machine();
         let snap = m.snapshot(&GpuRef::Index(gpu)).unwrap();
         let model = catalog::model(snap.identity.model.as_deref().unwrap()).unwrap();
@@ -308,13 +308,13 @@ fn recover_finishes_an_interrupted_apply() {
         mach.perform(&g, st).unwrap();
     }
     let lock = s.journal.lock().unwrap();
-    let mut entry = mig_plan::journal::GpuEntry {
+    let mut entry = mig_apply::journal::GpuEntry {
         uuid: plan.uuid.clone(),
         index: 0,
         model: plan.model.clone(),
         before: plan.before.clone(),
         after: plan.after.clone(),
-        phase: mig_plan::journal::Phase::Applying,
+        phase: mig_apply::journal::Phase::Applying,
         steps: plan.steps.clone(),
         done: 2,
         plan_done: 0,
@@ -324,12 +324,12 @@ fn recover_finishes_an_interrupted_apply() {
     s.journal
         .write(
             &lock,
-            &mig_plan::journal::Journal::new("test", vec![entry.clone()]),
+            &mig_apply::journal::Journal::new("test", vec![entry.clone()]),
         )
         .unwrap();
     drop(lock);
-    assert!(exec::apply(&mach, &s.journal, "x", std::slice::from_ref(&plan), &Quiet).is_err());
-    let out = exec::recover(&mach, &s.journal, &Quiet).unwrap();
+    assert!(mig_apply::apply(&mach, &s.journal, "x", std::slice::from_ref(&plan), &Quiet).is_err());
+    let out = mig_apply::recover(&mach, &s.journal, &Quiet).unwrap();
     assert_eq!(
         out[0].outcome,
         Outcome::Finished {
@@ -344,12 +344,12 @@ fn recover_finishes_an_interrupted_apply() {
     entry.before = plan.after.clone();
     entry.after = plan.before.clone();
     entry.error = Some("boom".into());
-    entry.phase = mig_plan::journal::Phase::RollingBack;
+    entry.phase = mig_apply::journal::Phase::RollingBack;
     s.journal
-        .write(&lock, &mig_plan::journal::Journal::new("test", vec![entry]))
+        .write(&lock, &mig_apply::journal::Journal::new("test", vec![entry]))
         .unwrap();
     drop(lock);
-    let out = exec::recover(&mach, &s.journal, &Quiet).unwrap();
+    let out = mig_apply::recover(&mach, &s.journal, &Quiet).unwrap();
     assert!(
         matches!(out[0].outcome, Outcome::Restored { .. }),
         "{:?}",

@@ -4,10 +4,10 @@
 
 use mig_model::backend::MigMode;
 use mig_model::{catalog, CiProfileId, GiProfileId, GpuSnapshot, Layout};
-use mig_plan::assertion::{assert_selection, layout_matches};
-use mig_plan::config::Spec;
-use mig_plan::export::export;
-use mig_plan::validate::{catalog_identity, check_fit, validate};
+use mig_apply::{assert_selection, layout_matches};
+use mig_config::Spec;
+use mig_apply::export;
+use mig_config::{catalog_identity, check_fit, validate};
 use proptest::prelude::*;
 
 /// A layout built by random creates through the engine (failures skipped):
@@ -87,18 +87,18 @@ proptest! {
     ) {
         let model = &catalog::all()[m % catalog::all().len()];
         let l = layout_from(model, &ops);
-        let demand = mig_plan::demand::GpuDemand {
+        let demand = mig_config::GpuDemand {
             mig_enabled: true,
             gpu_instances: l
                 .gpu_instances
                 .iter()
-                .map(|g| mig_plan::demand::GiDemand {
+                .map(|g| mig_config::GiDemand {
                     profile: g.profile_id,
                     placement: None,
                     compute_instances: g
                         .compute_instances
                         .iter()
-                        .map(|c| mig_plan::demand::CiDemand { profile: c.profile_id, placement: None })
+                        .map(|c| mig_config::CiDemand { profile: c.profile_id, placement: None })
                         .collect(),
                 })
                 .collect(),

@@ -19,7 +19,7 @@
 //!    permutation that creates everything wins;
 //! 4. if none does, destroy everything and fail ("all orderings failed").
 
-use crate::demand::GpuDemand;
+use mig_config::GpuDemand;
 use mig_model::backend::{Backend, BackendError, GpuRef};
 use mig_model::engine;
 use mig_model::{CiProfileId, GiProfileId, GpuInstanceId, GpuModel};

@@ -7,7 +7,7 @@
 //! when the node has more than one kind of board. CI profiles are skipped,
 //! as in mig-parted. Configs are in name order (mig-parted's YAML sorts them).
 
-use crate::config::{
+use crate::v1::{
     DeviceFilter, Devices, Entry, MigDevices, NamedConfig, ProfileName, Spec, SpecVersion,
 };
 use mig_model::catalog::GpuModel;

@@ -28,11 +28,11 @@ pub fn foreign(index: u32, pci_device_id: u32) -> GpuIdentity {
 }
 
 /// The one config of a v1 document with a single entry for `devices: all`.
-pub fn one_entry(mig_devices: &str) -> crate::config::NamedConfig {
+pub fn one_entry(mig_devices: &str) -> crate::v1::NamedConfig {
     let text = format!(
         "version: v1\nmig-configs:\n  c:\n    - devices: all\n      mig-enabled: true\n      mig-devices: {mig_devices}\n"
     );
-    crate::config::Spec::parse(&text, "test")
+    crate::v1::Spec::parse(&text, "test")
         .unwrap()
         .configs
         .remove(0)

@@ -8,7 +8,7 @@
 //! Where a demand does not fit, the error is one sentence that names the
 //! profiles and slices that collide.
 
-use crate::config::{Devices, Entry, MigDevices, NamedConfig, ProfileError, ProfileName};
+use crate::v1::{Devices, Entry, MigDevices, NamedConfig, ProfileError, ProfileName};
 use crate::demand::{CiDemand, GiDemand, GpuDemand};
 use mig_model::catalog::{self, CiProfile, GiProfile, GpuModel};
 use mig_model::engine::{self, Layout};

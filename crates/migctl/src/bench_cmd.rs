@@ -1,5 +1,5 @@
 //! `migctl bench apply`: NVML calls and wall time of `migctl apply` against
-//! mig-parted's procedure (re-implemented in `mig_plan::baseline`), for
+//! mig-parted's procedure (re-implemented in `mig_bench::baseline`), for
 //! every ordered pair of the configs of a file that suit a board. Both run
 //! as child processes through the NVML backend over the fake library, and
 //! both are counted by the library's own `MIGCTL_NVML_LOG`, so they are
@@ -9,9 +9,9 @@ use crate::reconcile_cmd::{Failure, Output};
 use clap::{Parser, Subcommand};
 use mig_model::backend::{GpuRef, Inventory};
 use mig_model::catalog;
-use mig_plan::assertion::assert_gpu;
-use mig_plan::config::Spec;
-use mig_plan::validate::{catalog_identity, validate};
+use mig_apply::assert_gpu;
+use mig_config::Spec;
+use mig_config::{catalog_identity, validate};
 use mig_sim::SimMachine;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -64,7 +64,7 @@ enum BenchCmd {
         output: Output,
     },
     /// mig-parted's apply procedure on this machine's backend (the
-    /// benchmark's baseline; see `mig_plan::baseline`).
+    /// benchmark's baseline; see `mig_bench::baseline`).
     #[command(hide = true)]
     MigPartedBaseline {
         #[arg(short = 'f', long = "config-file")]
@@ -339,7 +339,7 @@ fn run_baseline(file: &Path, config: Option<&str>) -> Result<(), Failure> {
     let sel = validate(named, &ids).map_err(|e| Failure(2, e.to_string()))?;
     for t in &sel.targets {
         let model = catalog::model(&t.model).ok_or_else(|| Failure(1, t.model.clone()))?;
-        let r = mig_plan::baseline::apply_like_mig_parted(
+        let r = mig_bench::baseline::apply_like_mig_parted(
             backend.as_ref(),
             &GpuRef::Index(t.index),
             model,

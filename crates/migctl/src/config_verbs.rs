@@ -7,9 +7,9 @@ use crate::live::machine_snapshots;
 use clap::{Parser, Subcommand, ValueEnum};
 use mig_model::backend::Backend;
 use mig_model::GpuSnapshot;
-use mig_plan::assertion::{assert_selection, Mismatch};
-use mig_plan::config::Spec;
-use mig_plan::validate::{validate, Selection};
+use mig_apply::{assert_selection, Mismatch};
+use mig_config::Spec;
+use mig_config::{validate, Selection};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -120,7 +120,7 @@ pub struct ApplyRequest {
 /// for `request.phase` (with `dry_run`, only report the steps, as `plan`
 /// does), returning the lines to print. `snaps` is the state read just
 /// before, by [`machine_snapshots`]. The reconciler (`crate::reconcile_cmd`,
-/// `mig_plan::plan`, `mig_plan::exec`) first finishes an interrupted apply
+/// `mig_apply::plan_gpu`, `mig_apply::apply`) first finishes an interrupted apply
 /// (re-reading the GPUs if it did), then plans every GPU and runs the plans
 /// in parallel through the journal; a failed step puts every GPU back.
 pub fn reconcile(
@@ -150,7 +150,7 @@ pub fn reconcile(
         fresh = machine_snapshots(&*backend).map_err(VerbError::failure)?;
         snaps = &fresh;
     }
-    let opts = mig_plan::plan::PlanOptions {
+    let opts = mig_apply::PlanOptions {
         mode_only: request.phase == Phase::Mode,
         skip_reset: request.skip_reset,
     };
@@ -350,7 +350,7 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
             placements,
             output,
         } => {
-            let spec = mig_plan::export::export(&snaps, &label, placements);
+            let spec = mig_apply::export(&snaps, &label, placements);
             let text = match output {
                 ExportFormat::Yaml => spec.to_yaml(),
                 ExportFormat::Json => format!(
@@ -383,8 +383,8 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                 ..crate::cluster_cmd::StateInputs::invalid()
             };
             let hooks = match &hooks_file {
-                Some(p) => mig_plan::hooks::Hooks::load(p).map_err(VerbError::input)?,
-                None => mig_plan::hooks::Hooks::default(),
+                Some(p) => mig_apply::Hooks::load(p).map_err(VerbError::input)?,
+                None => mig_apply::Hooks::default(),
             };
             let envs = crate::parted::hook_envs(&[
                 ("MIG_PARTED_CONFIG_FILE", file.display().to_string()),
@@ -407,7 +407,7 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                 printed: Vec::new(),
             };
             let outcome =
-                mig_plan::hooks::apply_with_hooks(&hooks, &envs, false, mode_only, &mut applier);
+                mig_apply::apply_with_hooks(&hooks, &envs, false, mode_only, &mut applier);
             if !dry_run {
                 cluster.report_state(crate::cluster_cmd::StateInputs {
                     apply_succeeded: Some(outcome.is_ok()),

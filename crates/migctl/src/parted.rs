@@ -14,9 +14,9 @@
 use crate::config_verbs::{load, reconcile, ApplyRequest, Phase, Stage, VerbError};
 use crate::live::machine_snapshots;
 use mig_model::backend::Backend;
-use mig_plan::assertion::assert_selection;
-use mig_plan::hooks::{apply_with_hooks, Applier, Hooks};
-use mig_plan::validate::Selection;
+use mig_apply::assert_selection;
+use mig_apply::{apply_with_hooks, Applier, Hooks};
+use mig_config::Selection;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -507,7 +507,7 @@ fn write_output(text: &str, file: &str) -> Result<String, String> {
     Ok(String::new())
 }
 
-fn format_spec(spec: &mig_plan::config::Spec, format: &str) -> Result<String, String> {
+fn format_spec(spec: &mig_config::Spec, format: &str) -> Result<String, String> {
     match format {
         "" | "yaml" => Ok(spec.to_yaml()),
         "json" => Ok(serde_json::to_string_pretty(&spec.to_json()).unwrap_or_default()),
@@ -527,7 +527,7 @@ fn restore_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
     let path = checkpoint_file(c, v)?;
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("error parsing checkpoint file: read error: {e}"))?;
-    let cp = mig_plan::checkpoint::Checkpoint::parse(&text, &path.display().to_string())
+    let cp = mig_apply::checkpoint::Checkpoint::parse(&text, &path.display().to_string())
         .map_err(|e| format!("error parsing checkpoint file: {e}"))?;
     let hooks_file = v.str("hooks-file");
     let hooks = if hooks_file.is_empty() {
@@ -544,9 +544,9 @@ fn restore_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
         let Some(model) = id.model.as_deref().and_then(mig_model::catalog::model) else {
             continue;
         };
-        let fits_as = mig_plan::validate::check_fit(model, id.mirrored, &demand)
+        let fits_as = mig_config::check_fit(model, id.mirrored, &demand)
             .map_err(|e| format!("GPU {index}: {e}"))?;
-        selection.targets.push(mig_plan::validate::Target {
+        selection.targets.push(mig_config::Target {
             index,
             uuid: id.uuid.clone(),
             entry: 0,
@@ -588,7 +588,7 @@ fn run(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
             let (_b, snaps) = open()?;
             let label = v.str("config-label");
             let label = if label.is_empty() { "current" } else { &label };
-            format_spec(&mig_plan::export::export(&snaps, label, false), &format)
+            format_spec(&mig_apply::export(&snaps, label, false), &format)
         }
         "generate-config" => {
             let format = v.str("output-format");
@@ -609,13 +609,13 @@ fn run(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
             if models.is_empty() {
                 return Err("error generating MIG config: failed to discover MIG profiles: no MIG-capable GPUs found".into());
             }
-            let text = format_spec(&mig_plan::generate::generate(&models), &format)?;
+            let text = format_spec(&mig_config::generate(&models), &format)?;
             write_output(&text, &v.str("output-file"))
         }
         "checkpoint" => {
             let path = checkpoint_file(c, v)?;
             let (_b, snaps) = open()?;
-            let cp = mig_plan::checkpoint::checkpoint(&snaps);
+            let cp = mig_apply::checkpoint::checkpoint(&snaps);
             let text = serde_json::to_string(&cp)
                 .map_err(|e| format!("error marshalling MIG state to json: {e}"))?;
             std::fs::write(&path, text)

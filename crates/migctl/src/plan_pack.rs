@@ -2,8 +2,8 @@
 //! reading files, printing figures; the packing is `mig_plan::pack`'s.
 
 use crate::plan_verbs::{machine_snapshots, Failure};
-use mig_plan::inventory::{self, DemandItem, Fleet};
-use mig_plan::pack::{self, PackResult};
+use mig_plan::{DemandItem, Fleet, FileError};
+use mig_plan::PackResult;
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -94,19 +94,19 @@ fn summary_text(fleet: &Fleet, demand: &[DemandItem], r: &PackResult, ub: f64) -
 }
 
 pub fn pack_cmd(inventory: &Path, demand: &Path, out_dir: Option<&Path>, as_json: bool) -> R<u8> {
-    let bad = |e: inventory::FileError| Failure(2, e.to_string());
-    let fleet = inventory::parse_inventory(&inventory.display().to_string(), &read(inventory)?)
+    let bad = |e: FileError| Failure(2, e.to_string());
+    let fleet = mig_plan::parse_inventory(&inventory.display().to_string(), &read(inventory)?)
         .map_err(bad)?;
     let demand_items =
-        inventory::parse_demand(&demand.display().to_string(), &read(demand)?).map_err(bad)?;
-    let (r, ub) = pack::pack(&fleet, &demand_items);
+        mig_plan::parse_demand(&demand.display().to_string(), &read(demand)?).map_err(bad)?;
+    let (r, ub) = mig_plan::pack(&fleet, &demand_items);
     let mut written = Vec::new();
     if let Some(dir) = out_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure(1, format!("cannot create {}: {e}", dir.display())))?;
         for (n, node) in fleet.nodes.iter().enumerate() {
             let path = dir.join(format!("{node}.yaml"));
-            std::fs::write(&path, pack::node_config(&fleet, &r, n, "migctl-pack"))
+            std::fs::write(&path, mig_plan::node_config(&fleet, &r, n, "migctl-pack"))
                 .map_err(|e| Failure(1, format!("cannot write {}: {e}", path.display())))?;
             written.push(path);
         }
@@ -172,11 +172,11 @@ fn host_name() -> String {
 pub fn export_inventory(node: &Option<String>, output: Option<&Path>) -> R<u8> {
     let snaps = machine_snapshots(None)?;
     let node = node.clone().unwrap_or_else(host_name);
-    let (inv, unknown) = inventory::inventory_of(&node, &snaps);
+    let (inv, unknown) = mig_plan::inventory_of(&node, &snaps);
     for i in unknown {
         eprintln!("migctl export: GPU {i} is not in the catalog; left out of the inventory");
     }
-    let text = inventory::to_yaml(&inv);
+    let text = mig_plan::to_yaml(&inv);
     match output {
         Some(p) => std::fs::write(p, text)
             .map_err(|e| Failure(1, format!("cannot write {}: {e}", p.display())))?,
@@ -186,13 +186,13 @@ pub fn export_inventory(node: &Option<String>, output: Option<&Path>) -> R<u8> {
 }
 
 pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8> {
-    let (fleet, demand) = mig_plan::fleetgen::generate(gpus, instances, seed);
+    let (fleet, demand) = mig_bench::fleetgen::generate(gpus, instances, seed);
     let wanted: u32 = demand.iter().map(|d| d.count).sum();
     let t0 = Instant::now();
-    let (r, ub) = pack::pack(&fleet, &demand);
+    let (r, ub) = mig_plan::pack(&fleet, &demand);
     let t_pack = t0.elapsed();
     let t1 = Instant::now();
-    let ff = pack::first_fit(&fleet, &demand);
+    let ff = mig_plan::first_fit(&fleet, &demand);
     let t_ff = t1.elapsed();
     if as_json {
         let fig = |res: &PackResult, t: std::time::Duration| {
@@ -227,7 +227,7 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8
         "Fleet: {} GPUs on {} nodes (seed {seed}; mix {}); demand: {} lines, {wanted} instances, weight {}.\n",
         fleet.gpus.len(),
         fleet.nodes.len(),
-        mig_plan::fleetgen::MIX.iter().map(|(m, p)| format!("{m} {p}%")).collect::<Vec<_>>().join(", "),
+        mig_bench::fleetgen::MIX.iter().map(|(m, p)| format!("{m} {p}%")).collect::<Vec<_>>().join(", "),
         demand.len(),
         r.demand_weight
     );

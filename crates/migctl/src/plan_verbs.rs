@@ -6,10 +6,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mig_model::backend::{GpuSnapshot, MigMode};
 use mig_model::engine::{GpuInstance, Layout};
 use mig_model::{catalog, GpuModel};
-use mig_plan::fit::{self, FitResult};
+use mig_plan::FitResult;
 use mig_plan::layouts;
 use mig_plan::picture::{self, Busy, View};
-use mig_plan::profiles;
+
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -257,8 +257,8 @@ fn layout_json(model: &GpuModel, l: &Layout) -> serde_json::Value {
 /// Memory-slice map of a layout: one character per memory slice, the
 /// compute slices of the GI on it (`4444333.`), `.` where free.
 fn slice_map(model: &GpuModel, l: &Layout) -> String {
-    let unit = fit::slice_unit(model);
-    let n = fit::memory_slices(model);
+    let unit = mig_plan::slice_unit(model);
+    let n = mig_plan::memory_slices(model);
     (0..n)
         .map(|s| {
             l.gpu_instances
@@ -279,7 +279,7 @@ fn layouts_cmd(
     output: Output,
 ) -> R<u8> {
     let model = model_arg(slug)?;
-    let want = profiles::parse_counts(model, contains).map_err(|e| bad(e.to_string()))?;
+    let want = mig_plan::parse_counts(model, contains).map_err(|e| bad(e.to_string()))?;
     let t0 = std::time::Instant::now();
     let mut keep = Vec::new();
     layouts::for_each_from(model, &Layout::new(mirrored), &mut |l| {
@@ -410,7 +410,7 @@ fn fit_cmd(gpu: Option<u32>, args: &[String], output: Output) -> R<u8> {
             (model, s.layout, format!("GPU {i}"), busy, args)
         }
     };
-    let want = profiles::parse_counts(model, specs).map_err(|e| bad(e.to_string()))?;
+    let want = mig_plan::parse_counts(model, specs).map_err(|e| bad(e.to_string()))?;
     let colour = use_colour();
     let mode = MigMode {
         current: true,
@@ -422,7 +422,7 @@ fn fit_cmd(gpu: Option<u32>, args: &[String], output: Output) -> R<u8> {
             .gi_profiles
             .iter()
             .map(|p| {
-                let (k, l) = fit::max_more(model, &base, p);
+                let (k, l) = mig_plan::max_more(model, &base, p);
                 let at: Vec<String> = l
                     .gpu_instances
                     .iter()
@@ -453,7 +453,7 @@ fn fit_cmd(gpu: Option<u32>, args: &[String], output: Output) -> R<u8> {
         }
         return Ok(0);
     }
-    match fit::fit(model, &base, &want) {
+    match mig_plan::fit(model, &base, &want) {
         FitResult::Fits { layout, added } => {
             if output == Output::Json {
                 let v = json!({

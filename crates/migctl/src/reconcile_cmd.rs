@@ -2,16 +2,16 @@
 //! `nvidia-mig-parted` drop-in's apply): plan a validated selection per GPU,
 //! run it through the journal with progress, recover an interrupted apply,
 //! and say what happened. `config_verbs::reconcile` (the executor plug)
-//! calls these; the decisions are `mig_plan::plan`'s and `mig_plan::exec`'s.
+//! calls these; the decisions are `mig_apply`'s.
 
 use crate::progress::Display;
 use clap::ValueEnum;
 use mig_model::backend::{Backend, GpuSnapshot};
 use mig_model::{catalog, engine, GpuModel};
-use mig_plan::exec::{self, GpuOutcome, Outcome};
-use mig_plan::journal::{self, JournalFile};
-use mig_plan::plan::{plan_gpu, GpuPlan, MigState, PlanOptions};
-use mig_plan::validate::Selection;
+use mig_apply::{GpuOutcome, Outcome};
+use mig_apply::journal::{self, JournalFile};
+use mig_apply::{plan_gpu, GpuPlan, MigState, PlanOptions};
+use mig_config::Selection;
 use std::path::PathBuf;
 
 /// Output format of the data verbs.
@@ -65,7 +65,7 @@ pub fn unfinished_warning(sim: bool) -> Option<String> {
 }
 
 pub fn unfinished_at(file: &JournalFile) -> Option<String> {
-    match exec::pending(file) {
+    match mig_apply::pending(file) {
         Ok(None) => None,
         Ok(Some(j)) => {
             let gpus: Vec<String> = j
@@ -93,7 +93,7 @@ pub fn recover(
     journal: &JournalFile,
     display: &Display,
 ) -> Result<Vec<GpuOutcome>, Failure> {
-    let out = exec::recover(machine, journal, display).map_err(|e| Failure(1, e.to_string()))?;
+    let out = mig_apply::recover(machine, journal, display).map_err(|e| Failure(1, e.to_string()))?;
     for o in &out {
         eprintln!("migctl: {}", describe_recovery(o));
     }
@@ -232,7 +232,7 @@ pub fn execute(
     json: bool,
 ) -> Result<(String, bool), Failure> {
     let display = Display::new(json);
-    let outcomes = exec::apply(machine, journal, command, &planned.plans, &display)
+    let outcomes = mig_apply::apply(machine, journal, command, &planned.plans, &display)
         .map_err(|e| Failure(1, e.to_string()))?;
     display.finish();
     let ok = outcomes.iter().all(|o| o.outcome.success());
@@ -283,13 +283,13 @@ pub fn undo_earlier_phases(
         let Some(model) = catalog::model(&p.model) else {
             continue;
         };
-        let now = exec::Machine::snapshot(machine, &mig_model::GpuRef::Uuid(p.uuid.clone()))
+        let now = mig_apply::Machine::snapshot(machine, &mig_model::GpuRef::Uuid(p.uuid.clone()))
             .map_err(|e| Failure(1, e.to_string()))?;
         let now = MigState::of(&now);
         if now == p.before {
             continue;
         }
-        let steps = mig_plan::plan::plan_restore(model, &now, &p.before)
+        let steps = mig_apply::plan_restore(model, &now, &p.before)
             .map_err(|e| Failure(1, format!("GPU {}: {e}", p.index)))?;
         back.push(GpuPlan {
             after: p.before.clone(),

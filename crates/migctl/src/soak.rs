@@ -542,7 +542,7 @@ fn final_checks(s: &Soak, expected: &[Layout], cfg: &Path, last: Option<&str>, a
             format!("final listing through {via} disagrees with the state: missing {missing:?}, extra {extra:?}")
         });
     }
-    let j = mig_plan::journal::JournalFile::new(s.journal());
+    let j = mig_apply::journal::JournalFile::new(s.journal());
     let orphan = matches!(j.load(), Ok(Some(ref x)) if x.unfinished());
     s.check(!orphan, || {
         "orphaned journal after the apply worker stopped".into()

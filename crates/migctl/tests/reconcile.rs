@@ -13,10 +13,10 @@ use mig_model::backend::GpuRef;
 use mig_model::catalog::{self, GpuModel};
 use mig_model::engine::{self, Layout};
 use mig_model::GiProfileId;
-use mig_plan::assertion::assert_gpu;
-use mig_plan::config::Spec;
-use mig_plan::demand::GpuDemand;
-use mig_plan::validate::{catalog_identity, validate};
+use mig_apply::assert_gpu;
+use mig_config::Spec;
+use mig_config::GpuDemand;
+use mig_config::{catalog_identity, validate};
 use mig_sim::SimMachine;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ fn machine(models: &[&str]) -> Machine {
 
 fn snapshot(m: &Machine, gpu: u32) -> mig_model::GpuSnapshot {
     let l = SimMachine::open(m.state()).unwrap();
-    mig_plan::exec::Machine::snapshot(&l, &GpuRef::Index(gpu)).unwrap()
+    mig_apply::Machine::snapshot(&l, &GpuRef::Index(gpu)).unwrap()
 }
 
 /// The demand config `name` of `file` puts on GPU `gpu` of `m`.

@@ -1,7 +1,7 @@
 use super::*;
 use crate::assertion::assert_selection;
-use crate::testutil::snapshot;
-use crate::validate::validate;
+use mig_config::testutil::snapshot;
+use mig_config::validate;
 
 /// Proves identical GPUs merge into one `devices: all` entry without a
 /// filter, and the YAML reads back to the same spec.

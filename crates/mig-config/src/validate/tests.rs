@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::Spec;
+use crate::v1::Spec;
 use crate::testutil::{foreign, identity, one_entry};
 
 fn fit_err(slug: &str, mig_devices: &str) -> String {
