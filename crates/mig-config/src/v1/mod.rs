@@ -19,6 +19,7 @@
 //! v1 files always keep mig-parted's meaning.
 
 pub mod profile;
+mod write;
 
 pub use profile::{ProfileError, ProfileName};
 
@@ -227,7 +228,7 @@ fn at(line: Option<usize>, column: Option<usize>) -> String {
 
 impl ConfigError {
     /// A YAML error, with its line and column, about the file `origin`.
-    pub(crate) fn from_yaml(e: serde_yaml_ng::Error, origin: &str) -> ConfigError {
+    pub fn from_yaml(e: serde_yaml_ng::Error, origin: &str) -> ConfigError {
         let loc = e.location();
         ConfigError::Parse {
             origin: origin.to_string(),
