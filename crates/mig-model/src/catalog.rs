@@ -149,6 +149,16 @@ pub struct CiProfile {
     pub derived: DerivedFields,
 }
 
+/// The CI profile `nvidia-smi mig -cgi ... -C` and a bare `-cci` create in a
+/// GI whose profile has `gi_slices` slices: the first (in listing order)
+/// that spans the whole GI. `-lcip` marks it with `*`.
+pub fn default_ci_profile<'a>(
+    gi_slices: u32,
+    ci_profiles: impl IntoIterator<Item = &'a CiProfile>,
+) -> Option<&'a CiProfile> {
+    ci_profiles.into_iter().find(|c| c.slices == gi_slices)
+}
+
 /// What can be wrong with the embedded catalog (a build-time bug, found by tests).
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -332,7 +342,7 @@ fn validate(gpu: &GpuModel) -> Result<(), CatalogError> {
             // `-lcip` order (slices, then ID), which NVML backends sort to
             return bad(format!("{what}: CI profiles not in (slices, id) order"));
         }
-        if crate::engine::default_ci_profile(p.slices, &p.ci_profiles).is_none() {
+        if default_ci_profile(p.slices, &p.ci_profiles).is_none() {
             return bad(format!("{what}: no full-size (default) CI profile"));
         }
     }
