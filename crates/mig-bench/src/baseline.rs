@@ -3,7 +3,7 @@
 //! counted by the fake library's `MIGCTL_NVML_LOG`). It is written from the
 //! description in `../shared/research/mig-parted.md` §3 (mig-parted v0.15.0,
 //! `cmd/nvidia-mig-parted/apply`, `pkg/mig/config/config.go`), not from its
-//! code, and is not a way to configure GPUs: use [`crate::exec`].
+//! code, and is not a way to configure GPUs: use `mig_apply::apply`.
 //!
 //! The procedure, per selected GPU:
 //! 1. mode (`ApplyMigMode`): if the mode is wrong, destroy every instance,

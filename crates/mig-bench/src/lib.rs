@@ -1,4 +1,11 @@
-//! `mig-bench`: benchmark support for `migctl bench`.
+//! `mig-bench`: benchmark support for `migctl bench`; not a library for users.
+//!
+//! It holds what only the benchmarks run: [`baseline`], mig-parted's apply
+//! procedure re-implemented for `migctl bench apply` to compare against, and
+//! [`fleetgen`], the deterministic generated fleets and demands of
+//! `migctl bench pack` (defined in mig-plan behind its `fleetgen` feature,
+//! as pack's own tests use them). It is not published and keeps no stable
+//! API; to configure GPUs use `mig-apply`, to plan use `mig-plan`.
 pub mod baseline;
 
 pub use mig_plan::fleetgen;

@@ -5,7 +5,7 @@
 //! `{device-filter?, devices: all | [index...], mig-enabled, mig-devices}`.
 //! Parsing checks everything that does not depend on the machine (syntax,
 //! version, keys, device filters, profile-name grammar, counts) and reports
-//! the line and column; [`crate::validate`] checks the rest against the GPUs.
+//! the line and column; [`crate::validate()`] checks the rest against the GPUs.
 //!
 //! `version: migctl/v1` accepts everything v1 does, with the same meaning,
 //! and adds two things a v1 file cannot say:
