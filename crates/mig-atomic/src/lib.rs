@@ -3,6 +3,21 @@
 //! (CDI specs, `gres.conf`). A reader sees the old file or the new one,
 //! never a mix; a crash leaves at most the temporary file, which the next
 //! write replaces.
+//!
+//! What it is not for: locking (callers that need one writer at a time, as
+//! the simulator does, hold their own lock), or any knowledge of what the
+//! bytes mean.
+//!
+//! # Example
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("gres.conf");
+//! mig_atomic::replace(&path, &dir.path().join(".gres.conf.tmp"), b"Name=gpu File=/dev/nvidia0\n")?;
+//! assert_eq!(std::fs::read_to_string(&path)?, "Name=gpu File=/dev/nvidia0\n");
+//! assert!(!dir.path().join(".gres.conf.tmp").exists());
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fs::{self, File};
 use std::io::{self, Write};

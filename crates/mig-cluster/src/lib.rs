@@ -13,6 +13,24 @@
 //! What it is not for: I/O, printing, or MIG rules. Names, UUIDs and minors
 //! come from `mig_model::ids`; profiles from the catalog; the CLI reads the
 //! host and writes files.
+//!
+//! # Example
+//!
+//! The Slurm `Type=` of a whole H100 and of one of its MIG devices, as
+//! Slurm's NVML plugin derives them, and the nvidia-caps device node of a
+//! capability minor:
+//!
+//! ```
+//! use mig_cluster::{caps, slurm};
+//!
+//! let board = "NVIDIA H100 80GB HBM3";
+//! assert_eq!(slurm::gpu_type(board), "nvidia_h100_80gb_hbm3");
+//! assert_eq!(
+//!     slurm::mig_type(board, "NVIDIA H100 80GB HBM3 MIG 3g.40gb"),
+//!     "nvidia_h100_80gb_hbm3_3g.40gb"
+//! );
+//! assert_eq!(caps::dev_path(21), "/dev/nvidia-caps/nvidia-cap21");
+//! ```
 
 pub mod caps;
 pub mod cdi;

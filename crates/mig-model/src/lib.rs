@@ -8,13 +8,37 @@
 //! trait that the simulator and the NVML backend implement.
 //!
 //! What it is not for: I/O or printing. Nothing here touches a file or a GPU.
+//!
+//! # Example
+//!
+//! The GPU-instance profiles of an H100, and two GPU instances created the
+//! way the driver creates them (default placements, GI IDs from the tree):
+//!
+//! ```
+//! use mig_model::{catalog, engine, GiProfileId, Layout, Placement};
+//!
+//! let h100 = catalog::model("h100-sxm5-80gb").expect("catalog board");
+//! let names: Vec<&str> = h100.gi_profiles.iter().map(|p| p.name.as_str()).collect();
+//! assert!(names.contains(&"3g.40gb") && names.contains(&"7g.80gb"));
+//!
+//! let p = h100.gi_profiles.iter().find(|p| p.name == "3g.40gb").unwrap();
+//! let mut layout = Layout::new(false);
+//! let first = layout.create_gi(h100, GiProfileId(p.id), None)?;
+//! let second = layout.create_gi(h100, GiProfileId(p.id), None)?;
+//! assert_ne!(first, second);
+//! // A third does not fit: the engine refuses it as the driver does.
+//! assert!(layout.create_gi(h100, GiProfileId(p.id), None).is_err());
+//! let starts: Vec<Placement> = layout.gpu_instances.iter().map(|g| g.placement).collect();
+//! assert!(starts.iter().all(|pl| engine::gi_placements(p).any(|v| v == *pl)));
+//! # Ok::<(), mig_model::NvmlError>(())
+//! ```
 
 pub mod backend;
 pub mod catalog;
 pub mod engine;
-pub mod error;
+mod error;
 pub mod ids;
-pub mod types;
+mod types;
 
 pub use backend::{Backend, BackendError, GpuIdentity, GpuRef, GpuSnapshot};
 pub use catalog::{CiProfile, GiProfile, GpuModel};

@@ -27,7 +27,7 @@
 use crate::reconcile_cmd::{Failure, Output};
 use mig_model::catalog::{self, GpuModel};
 use mig_model::engine::{self, Layout};
-use mig_model::types::{CiProfileId, GiProfileId};
+use mig_model::{CiProfileId, GiProfileId};
 use mig_sim::MachineState;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
