@@ -6,9 +6,9 @@
 //!
 //! Shared by the fuzz target and `crates/migctl/tests/fuzz_regressions.rs`.
 
-use mig_model::catalog;
 use mig_config::Spec;
 use mig_config::{catalog_identity, validate};
+use mig_model::catalog;
 
 pub fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -12,8 +12,8 @@
 //! node was matched by an entry, so a config that selects only some GPUs can
 //! never assert), GPUs no entry selects are not held against the config.
 
-use mig_config::{CiDemand, GiDemand, GpuDemand};
 use mig_config::Selection;
+use mig_config::{CiDemand, GiDemand, GpuDemand};
 use mig_model::engine::{self, GpuInstance, Layout};
 use mig_model::{catalog, GpuSnapshot};
 

@@ -58,9 +58,7 @@ pub use exec::{
     apply, pending, recover, ExecError, GpuOutcome, Machine, Outcome, Performed, Progress, Quiet,
 };
 pub use export::{counts_of, export};
-pub use hooks::{
-    apply_with_hooks, Applier, ApplyError, HookError, HookPoint, HookSpec, Hooks,
-};
+pub use hooks::{apply_with_hooks, Applier, ApplyError, HookError, HookPoint, HookSpec, Hooks};
 pub use journal::{Journal, JournalFile, Phase};
 pub use plan::{
     plan_gpu, plan_restore, simulate, BusyInstance, GpuPlan, Kept, MigState, PlanError,

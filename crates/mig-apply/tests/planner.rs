@@ -2,14 +2,14 @@
 //! targets, keep what can be kept, refuse to destroy busy instances, and
 //! exact restores rebuild any layout byte for byte.
 
+use mig_apply::journal::JournalFile;
+use mig_apply::{plan_gpu, plan_restore, simulate, MigState, PlanError, PlanOptions, Step};
+use mig_apply::{Machine, Outcome, Quiet};
+use mig_config::{CiDemand, GiDemand, GpuDemand};
 use mig_model::backend::GpuRef;
 use mig_model::catalog::{self, GpuModel};
 use mig_model::engine::Layout;
 use mig_model::{CiProfileId, GiProfileId};
-use mig_config::{CiDemand, GiDemand, GpuDemand};
-use mig_apply::{Machine, Outcome, Quiet};
-use mig_apply::journal::JournalFile;
-use mig_apply::{plan_gpu, plan_restore, simulate, MigState, PlanError, PlanOptions, Step};
 use mig_sim::SimMachine;
 use proptest::prelude::*;
 
@@ -346,7 +346,10 @@ fn recover_finishes_an_interrupted_apply() {
     entry.error = Some("boom".into());
     entry.phase = mig_apply::journal::Phase::RollingBack;
     s.journal
-        .write(&lock, &mig_apply::journal::Journal::new("test", vec![entry]))
+        .write(
+            &lock,
+            &mig_apply::journal::Journal::new("test", vec![entry]),
+        )
         .unwrap();
     drop(lock);
     let out = mig_apply::recover(&mach, &s.journal, &Quiet).unwrap();

@@ -2,12 +2,12 @@
 //! validate and assert agree, and the fit check is sound and complete on
 //! demands that are known to fit.
 
-use mig_model::backend::MigMode;
-use mig_model::{catalog, CiProfileId, GiProfileId, GpuSnapshot, Layout};
+use mig_apply::export;
 use mig_apply::{assert_selection, layout_matches};
 use mig_config::Spec;
-use mig_apply::export;
 use mig_config::{catalog_identity, check_fit, validate};
+use mig_model::backend::MigMode;
+use mig_model::{catalog, CiProfileId, GiProfileId, GpuSnapshot, Layout};
 use proptest::prelude::*;
 
 /// A layout built by random creates through the engine (failures skipped):

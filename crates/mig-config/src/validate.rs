@@ -8,8 +8,8 @@
 //! Where a demand does not fit, the error is one sentence that names the
 //! profiles and slices that collide.
 
-use crate::v1::{Devices, Entry, MigDevices, NamedConfig, ProfileError, ProfileName};
 use crate::demand::{CiDemand, GiDemand, GpuDemand};
+use crate::v1::{Devices, Entry, MigDevices, NamedConfig, ProfileError, ProfileName};
 use mig_model::catalog::{self, CiProfile, GiProfile, GpuModel};
 use mig_model::engine::{self, Layout};
 use mig_model::{GpuIdentity, GpuInstanceId, GpuRef, Placement};

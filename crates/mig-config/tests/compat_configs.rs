@@ -5,9 +5,9 @@
 //! `docs/mig-parted-configs.md` from what this test computes; without it the
 //! test fails when the document no longer says what the code decides.
 
-use mig_model::catalog;
-use mig_config::{MigDevices, NamedConfig, Spec};
 use mig_config::{catalog_identity, validate};
+use mig_config::{MigDevices, NamedConfig, Spec};
+use mig_model::catalog;
 use std::path::{Path, PathBuf};
 
 const FILES: &[&str] = &[

@@ -53,4 +53,6 @@ pub use pack::{
     bound, first_fit, node_config, pack, summarise, GpuPlan, PackResult, Score, EXACT_LIMIT,
 };
 pub use picture::{Busy, View};
-pub use profiles::{find_gi_profile, parse_count, parse_counts, profile_names, ProfileCount, SpecError};
+pub use profiles::{
+    find_gi_profile, parse_count, parse_counts, profile_names, ProfileCount, SpecError,
+};

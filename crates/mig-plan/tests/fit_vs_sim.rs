@@ -8,8 +8,8 @@ use mig_model::backend::{GpuRef, Inventory, LayoutControl, ModeControl};
 const G0: GpuRef = GpuRef::Index(0);
 use mig_model::engine::{gi_placements, Layout};
 use mig_model::{catalog, GiProfile, GiProfileId, GpuModel, Placement};
-use mig_plan::{fit, FitResult};
 use mig_plan::ProfileCount;
+use mig_plan::{fit, FitResult};
 use mig_sim::SimMachine;
 use proptest::prelude::*;
 

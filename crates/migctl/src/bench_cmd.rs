@@ -7,11 +7,11 @@
 
 use crate::reconcile_cmd::{Failure, Output};
 use clap::{Parser, Subcommand};
-use mig_model::backend::{GpuRef, Inventory};
-use mig_model::catalog;
 use mig_apply::assert_gpu;
 use mig_config::Spec;
 use mig_config::{catalog_identity, validate};
+use mig_model::backend::{GpuRef, Inventory};
+use mig_model::catalog;
 use mig_sim::SimMachine;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

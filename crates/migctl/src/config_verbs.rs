@@ -5,11 +5,11 @@
 
 use crate::live::machine_snapshots;
 use clap::{Parser, Subcommand, ValueEnum};
-use mig_model::backend::Backend;
-use mig_model::GpuSnapshot;
 use mig_apply::{assert_selection, Mismatch};
 use mig_config::Spec;
 use mig_config::{validate, Selection};
+use mig_model::backend::Backend;
+use mig_model::GpuSnapshot;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -13,10 +13,10 @@
 
 use crate::config_verbs::{load, reconcile, ApplyRequest, Phase, Stage, VerbError};
 use crate::live::machine_snapshots;
-use mig_model::backend::Backend;
 use mig_apply::assert_selection;
 use mig_apply::{apply_with_hooks, Applier, Hooks};
 use mig_config::Selection;
+use mig_model::backend::Backend;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

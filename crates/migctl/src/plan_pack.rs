@@ -2,8 +2,8 @@
 //! reading files, printing figures; the packing is `mig_plan::pack`'s.
 
 use crate::plan_verbs::{machine_snapshots, Failure};
-use mig_plan::{DemandItem, Fleet, FileError};
 use mig_plan::PackResult;
+use mig_plan::{DemandItem, FileError, Fleet};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;

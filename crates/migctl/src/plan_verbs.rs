@@ -6,9 +6,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mig_model::backend::{GpuSnapshot, MigMode};
 use mig_model::engine::{GpuInstance, Layout};
 use mig_model::{catalog, GpuModel};
-use mig_plan::FitResult;
 use mig_plan::layouts;
 use mig_plan::picture::{self, Busy, View};
+use mig_plan::FitResult;
 
 use serde_json::json;
 use std::io::IsTerminal;

@@ -3,8 +3,8 @@
 //! stderr, one per step, so logs and pipes stay readable.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mig_apply::{Outcome, Progress};
 use mig_apply::journal::Phase;
+use mig_apply::{Outcome, Progress};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;

@@ -6,12 +6,12 @@
 
 use crate::progress::Display;
 use clap::ValueEnum;
-use mig_model::backend::{Backend, GpuSnapshot};
-use mig_model::{catalog, engine, GpuModel};
-use mig_apply::{GpuOutcome, Outcome};
 use mig_apply::journal::{self, JournalFile};
 use mig_apply::{plan_gpu, GpuPlan, MigState, PlanOptions};
+use mig_apply::{GpuOutcome, Outcome};
 use mig_config::Selection;
+use mig_model::backend::{Backend, GpuSnapshot};
+use mig_model::{catalog, engine, GpuModel};
 use std::path::PathBuf;
 
 /// Output format of the data verbs.
@@ -93,7 +93,8 @@ pub fn recover(
     journal: &JournalFile,
     display: &Display,
 ) -> Result<Vec<GpuOutcome>, Failure> {
-    let out = mig_apply::recover(machine, journal, display).map_err(|e| Failure(1, e.to_string()))?;
+    let out =
+        mig_apply::recover(machine, journal, display).map_err(|e| Failure(1, e.to_string()))?;
     for o in &out {
         eprintln!("migctl: {}", describe_recovery(o));
     }

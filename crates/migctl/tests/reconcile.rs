@@ -9,14 +9,14 @@
 mod common;
 
 use common::Machine;
+use mig_apply::assert_gpu;
+use mig_config::GpuDemand;
+use mig_config::Spec;
+use mig_config::{catalog_identity, validate};
 use mig_model::backend::GpuRef;
 use mig_model::catalog::{self, GpuModel};
 use mig_model::engine::{self, Layout};
 use mig_model::GiProfileId;
-use mig_apply::assert_gpu;
-use mig_config::Spec;
-use mig_config::GpuDemand;
-use mig_config::{catalog_identity, validate};
 use mig_sim::SimMachine;
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 use super::*;
-use mig_config::Spec;
 use mig_config::testutil::snapshot;
 use mig_config::validate;
+use mig_config::Spec;
 
 fn selection(text: &str, snaps: &[GpuSnapshot]) -> Selection {
     let spec = Spec::parse(text, "t").unwrap();

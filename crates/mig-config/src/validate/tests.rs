@@ -1,6 +1,6 @@
 use super::*;
-use crate::v1::Spec;
 use crate::testutil::{foreign, identity, one_entry};
+use crate::v1::Spec;
 
 fn fit_err(slug: &str, mig_devices: &str) -> String {
     let c = one_entry(mig_devices);
