@@ -15,26 +15,7 @@
 //! What it is not for: MIG rules (NVML enforces them; `mig-model` names
 //! things) or printing. A binary using it builds and starts on a machine
 //! without an NVIDIA driver: [`NvmlBackend::open`] then fails cleanly.
-//!
-//! # Example
-//!
-//! Open NVML where there is one (a GPU machine, or the simulated library
-//! named by `MIGCTL_NVML_LIB`), and fail cleanly where there is none:
-//!
-//! ```
-//! use mig_model::backend::Inventory;
-//! use mig_nvml::NvmlBackend;
-//!
-//! match NvmlBackend::open() {
-//!     Ok(nvml) => println!("{}: {} GPUs", nvml.describe(), nvml.devices()?.len()),
-//!     Err(e) => println!("no NVML here: {e}"),
-//! }
-//! let Err(e) = NvmlBackend::open_path("/nonexistent/libnvidia-ml.so.1") else {
-//!     panic!("a missing library cannot open");
-//! };
-//! assert!(e.to_string().contains("/nonexistent/libnvidia-ml.so.1"), "{e}");
-//! # Ok::<(), mig_model::BackendError>(())
-//! ```
+#![doc = include_str!("example.md")]
 
 mod raw;
 

@@ -10,30 +10,7 @@
 //! tree to a program in a private namespace ([`view`]).
 //!
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
-//!
-//! # Example
-//!
-//! A machine of one H100: enable MIG and create a GPU instance, as a
-//! backend; the state file holds it for the next process.
-//!
-//! ```
-//! use mig_model::backend::{GpuRef, Inventory, LayoutControl, ModeControl};
-//! use mig_model::GiProfileId;
-//!
-//! let dir = tempfile::tempdir()?;
-//! let sim = mig_sim::SimMachine::open(dir.path().join("state.json"))?;
-//! sim.init(&[("h100-sxm5-80gb".to_string(), false)])?;
-//! let gpu = GpuRef::Index(0);
-//! sim.set_mig_mode(&gpu, true)?;
-//! let h100 = mig_model::catalog::model("h100-sxm5-80gb").unwrap();
-//! let p = h100.gi_profiles.iter().find(|p| p.name == "3g.40gb").unwrap();
-//! let gi = sim.create_gpu_instance(&gpu, GiProfileId(p.id), None)?;
-//!
-//! let again = mig_sim::SimMachine::open(dir.path().join("state.json"))?;
-//! assert_eq!(again.gpu_instances(&gpu)?, vec![gi]);
-//! assert!(again.snapshot(&gpu)?.mode.current);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+#![doc = include_str!("example.md")]
 
 pub mod host;
 pub mod procs;
