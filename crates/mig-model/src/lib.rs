@@ -4,8 +4,11 @@
 //! vocabulary of MIG (profiles, placements, GPU- and compute-instance IDs), and
 //! every MIG rule in exactly one function: placement validity and overlap, GI ID
 //! from the swizzle-ID tree, CI IDs, the driver's default placements, capacity,
-//! device names, UUIDs and nvidia-caps minors. It also defines the [`backend`]
-//! trait that the simulator and the NVML backend implement.
+//! device names, UUIDs and nvidia-caps minors; the one placement search and
+//! its structured refusal ([`search`], [`refusal`]); and the per-GPU MIG
+//! state machine ([`mode`]: mode, pending, reset, layout, busy) that the
+//! simulator persists and the planner steps through. It also defines the
+//! [`backend`] trait that the simulator and the NVML backend implement.
 //!
 //! What it is not for: I/O or printing. Nothing here touches a file or a GPU.
 
@@ -14,10 +17,16 @@ pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod mode;
+pub mod refusal;
+pub mod search;
 pub mod types;
 
 pub use backend::{Backend, BackendError, GpuIdentity, GpuRef, GpuSnapshot};
 pub use catalog::{CiProfile, GiProfile, GpuModel};
 pub use engine::Layout;
 pub use error::NvmlError;
+pub use mode::{Busy, MigGpu, ModeSwitch};
+pub use refusal::Refusal;
+pub use search::{Placed, Want};
 pub use types::{CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, Placement};
