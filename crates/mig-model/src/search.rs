@@ -18,6 +18,7 @@ use crate::engine::{
     Layout,
 };
 use crate::refusal::{Refusal, ENGINE_NAMES};
+
 use crate::types::{GiProfileId, Placement};
 
 /// One GPU instance asked for: its profile, and its placement when pinned.
@@ -163,9 +164,16 @@ fn totals(model: &GpuModel, base: &Layout, want: &[Want]) -> Option<Refusal> {
             });
         }
     }
+    // More memory slices than are free: the overlap explanation says so
+    // (copy engines, one per compute slice, would only restate it).
+    let (need, free, _) = slices(model, base, want);
+    if need > free {
+        return None;
+    }
     let total = engine_counts(full_profile(model));
     let used = base.engines_used(model);
-    for k in 0..ENGINE_NAMES.len() {
+    // Media engines first: they are what a person can trade (`+me`, `-me`).
+    for k in [1, 2, 3, 4, 0] {
         let need: u32 = want.iter().map(|w| engine_counts(w.profile)[k]).sum();
         let free = total[k].saturating_sub(used[k]);
         if need > free {
@@ -235,14 +243,6 @@ fn overlap(
         .iter()
         .map(|g| (name(g.profile_id), g.placement))
         .collect();
-    let unit = slice_unit(model);
-    let total = memory_slices(model);
-    let taken: u32 = base
-        .gpu_instances
-        .iter()
-        .map(|g| g.placement.size / unit)
-        .sum();
-    let need: u32 = want.iter().map(|w| w.profile.placement_size / unit).sum();
     let (profile, wanted) = match culprit {
         Some(i) => (
             want[i].profile.name.clone(),
@@ -265,8 +265,21 @@ fn overlap(
         held,
         arranged: want.len() > 1,
         room: room_left(model, layout.clone()),
-        slices: (need, total.saturating_sub(taken), total),
+        slices: slices(model, base, want),
     }
+}
+
+/// Memory slices `want` needs, free beside `base`, and the GPU's total.
+fn slices(model: &GpuModel, base: &Layout, want: &[Want]) -> (u32, u32, u32) {
+    let unit = slice_unit(model);
+    let total = memory_slices(model);
+    let taken: u32 = base
+        .gpu_instances
+        .iter()
+        .map(|g| g.placement.size / unit)
+        .sum();
+    let need: u32 = want.iter().map(|w| w.profile.placement_size / unit).sum();
+    (need, total.saturating_sub(taken), total)
 }
 
 /// A greedy fill of what is left: the largest creatable profile without
