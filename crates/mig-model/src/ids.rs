@@ -10,6 +10,29 @@ pub fn gi_profile_name(gi: &GiProfile) -> String {
     format!("MIG {}", gi.name)
 }
 
+/// Look a GI profile up by what a person types: its profile ID (`9`) or its
+/// name (`3g.20gb`, or NVML's `MIG 3g.20gb`), in any case. The one lookup
+/// the command line, config files and planning verbs share.
+pub fn find_gi_profile<'a>(
+    profiles: impl IntoIterator<Item = &'a GiProfile>,
+    s: &str,
+) -> Option<&'a GiProfile> {
+    let s = s.trim();
+    let name = s.strip_prefix("MIG ").unwrap_or(s);
+    let id = s.parse::<u32>().ok();
+    profiles.into_iter().find(|p| match id {
+        Some(id) => p.id == id,
+        None => p.name.eq_ignore_ascii_case(name),
+    })
+}
+
+/// NVML's name of a MIG device handle (`nvmlDeviceGetName`): the board's
+/// name and the CI profile's NVML name ([`ci_profile_name`]), as in
+/// `NVIDIA A100-SXM4-40GB MIG 1c.3g.20gb`.
+pub fn mig_device_name(board: &str, ci_profile_name: &str) -> String {
+    format!("{board} {ci_profile_name}")
+}
+
 /// A compute-instance profile's short name inside a GI of profile `gi`:
 /// the full-size CI carries the GI's name (`3g.20gb`), smaller ones are
 /// prefixed with their compute slices (`1c.3g.20gb`), as in the guide's
