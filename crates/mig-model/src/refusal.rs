@@ -161,8 +161,9 @@ impl fmt::Display for Refusal {
                 profiles,
             } => write!(
                 f,
-                "{} need {need} {engine} engines together, but only {free} are free on this GPU",
-                profiles.join(" + ")
+                "{} need {need} {engine} engines together, but only {free} {} free on this GPU",
+                profiles.join(" + "),
+                if *free == 1 { "is" } else { "are" }
             ),
             Refusal::Overlap {
                 profile,
