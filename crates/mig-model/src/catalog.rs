@@ -5,7 +5,7 @@
 //! GPU and each profile names its `source`, and lists in `derived` the fields
 //! whose values were derived rather than read from a device or NVIDIA's docs.
 //! This module only parses and checks the data; the MIG rules live in
-//! [`crate::engine`] and [`crate::ids`].
+//! `engine` and `ids`.
 
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -332,11 +332,21 @@ fn validate(gpu: &GpuModel) -> Result<(), CatalogError> {
             // `-lcip` order (slices, then ID), which NVML backends sort to
             return bad(format!("{what}: CI profiles not in (slices, id) order"));
         }
-        if crate::engine::default_ci_profile(p.slices, &p.ci_profiles).is_none() {
+        if default_ci_profile(p.slices, &p.ci_profiles).is_none() {
             return bad(format!("{what}: no full-size (default) CI profile"));
         }
     }
     Ok(())
+}
+
+/// The CI profile `nvidia-smi mig -cgi ... -C` and a bare `-cci` create in a
+/// GI whose profile has `gi_slices` slices: the first (in listing order)
+/// that spans the whole GI. `-lcip` marks it with `*`.
+pub fn default_ci_profile<'a>(
+    gi_slices: u32,
+    ci_profiles: impl IntoIterator<Item = &'a CiProfile>,
+) -> Option<&'a CiProfile> {
+    ci_profiles.into_iter().find(|c| c.slices == gi_slices)
 }
 
 #[cfg(test)]

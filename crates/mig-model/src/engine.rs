@@ -197,15 +197,7 @@ pub fn lowest_free_ci_id(gi: &GpuInstance) -> Option<ComputeInstanceId> {
         .find(|id| !gi.compute_instances.iter().any(|c| c.id == *id))
 }
 
-/// The CI profile `nvidia-smi mig -cgi ... -C` and a bare `-cci` create in a
-/// GI whose profile has `gi_slices` slices: the first (in listing order)
-/// that spans the whole GI. `-lcip` marks it with `*`.
-pub fn default_ci_profile<'a>(
-    gi_slices: u32,
-    ci_profiles: impl IntoIterator<Item = &'a CiProfile>,
-) -> Option<&'a CiProfile> {
-    ci_profiles.into_iter().find(|c| c.slices == gi_slices)
-}
+pub use crate::catalog::default_ci_profile;
 
 /// `nvmlDeviceGetMaxMigDeviceCount` with MIG on: how many MIG devices the
 /// chip can hold at once (7 on A100/H100, 4 on A30): the most GIs of one

@@ -147,6 +147,27 @@ pub fn ci_caps_minor(gpu_minor: u32, gi: GpuInstanceId, ci: ComputeInstanceId) -
 mod tests {
     use super::*;
 
+    /// Proves the names against the guide's `-cci` transcript (`using
+    /// profile MIG 1c.3g.20gb (ID  0)` in a 3g.20gb GI on an A100-SXM4-40GB)
+    /// and the lookup's spellings: profile ID, name, NVML name, any case.
+    #[test]
+    fn names_and_lookup_follow_the_guide() {
+        let m = crate::catalog::model("a100-sxm4-40gb").unwrap();
+        let gi = find_gi_profile(&m.gi_profiles, "3g.20gb").unwrap();
+        assert_eq!(gi.id, 9);
+        for s in ["9", " MIG 3g.20gb", "3G.20GB"] {
+            assert_eq!(find_gi_profile(&m.gi_profiles, s).map(|p| p.id), Some(9));
+        }
+        assert!(find_gi_profile(&m.gi_profiles, "3g.40gb").is_none());
+        assert!(find_gi_profile(&m.gi_profiles, "99").is_none());
+        let ci = gi.ci_profiles.iter().find(|c| c.id == 0).unwrap();
+        assert_eq!(ci_profile_name(gi, ci), "MIG 1c.3g.20gb");
+        assert_eq!(
+            mig_device_name(&m.name, &ci_profile_name(gi, ci)),
+            "NVIDIA A100-SXM4-40GB MIG 1c.3g.20gb"
+        );
+    }
+
     /// Proves the minor formula against the real table: the first lines of
     /// `/proc/driver/nvidia-caps/mig-minors` read on the lent H100 and the
     /// minors of a public Slurm H100 capture (mig-facts 6).

@@ -1,6 +1,6 @@
 //! Why a set of GPU instances does not fit a GPU: the structured refusal
-//! that the engine's check ([`crate::engine::Layout::refuse_gi`]) and the
-//! placement search ([`crate::search`]) return, and the one sentence a
+//! that the engine's check (`engine::Layout::refuse_gi`) and the
+//! placement search (`search::place`) return, and the one sentence a
 //! person reads for it.
 //!
 //! Each variant names the rule that refused: a placement the profile does
@@ -13,7 +13,7 @@ use crate::types::Placement;
 use std::fmt;
 
 /// The engine kinds a GPU instance takes out of the GPU's totals, in the
-/// order [`crate::engine::engine_counts`] lists them.
+/// order `engine::engine_counts` lists them.
 pub const ENGINE_NAMES: [&str; 5] = ["copy", "decoder", "encoder", "JPEG", "OFA"];
 
 /// Why GPU instances cannot be created (or a wanted set cannot be placed).
