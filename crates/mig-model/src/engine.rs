@@ -355,7 +355,7 @@ impl Layout {
                 let total = memory_slices(model);
                 Refusal::Overlap {
                     profile: profile.name.clone(),
-                    wanted: vec![p],
+                    wanted: Box::new([p]),
                     blocking: held
                         .iter()
                         .filter(|(_, q)| q.overlaps(p))
@@ -363,7 +363,7 @@ impl Layout {
                         .collect(),
                     held,
                     arranged: false,
-                    room: Vec::new(),
+                    room: Box::new([]),
                     slices: (p.size / unit, total.saturating_sub(taken), total),
                 }
             }

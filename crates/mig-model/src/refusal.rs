@@ -54,7 +54,7 @@ pub enum Refusal {
     Overlap {
         profile: String,
         /// The placements it could take (the pinned one when pinned).
-        wanted: Vec<Placement>,
+        wanted: Box<[Placement]>,
         /// The placed instances that overlap them: profile name and placement.
         blocking: Vec<(String, Placement)>,
         /// Every placed instance of that arrangement.
@@ -63,7 +63,7 @@ pub enum Refusal {
         /// sentence then says no arrangement of them leaves room).
         arranged: bool,
         /// What still fits beside `held`, largest first (a greedy fill).
-        room: Vec<String>,
+        room: Box<[String]>,
         /// Memory slices asked for in all, free beside what the GPU held
         /// before, and the GPU's total.
         slices: (u32, u32, u32),

@@ -260,11 +260,11 @@ fn overlap(
         .collect();
     Refusal::Overlap {
         profile,
-        wanted,
+        wanted: wanted.into(),
         blocking,
         held,
         arranged: want.len() > 1,
-        room: room_left(model, layout.clone()),
+        room: room_left(model, layout.clone()).into(),
         slices: slices(model, base, want),
     }
 }
