@@ -10,6 +10,18 @@
 //! simulator persists and the planner steps through. It also defines the
 //! [`backend`] trait that the simulator and the NVML backend implement.
 //!
+//! Where each rule lives:
+//! - placement validity, overlaps, instance counts, engines: `Layout::check_gi`
+//!   (`refuse_gi` says which rule refused, as a [`Refusal`]); CIs: `check_ci`;
+//! - placing a set of GIs and why it does not fit: [`search::place`],
+//!   [`search::explain`];
+//! - GI IDs [`engine::gi_id`], CI IDs [`engine::lowest_free_ci_id`], default
+//!   placements [`engine::least_capacity_lost`], the slice unit
+//!   [`engine::slice_unit`];
+//! - MIG mode, pending mode, reset, busy instances: [`MigGpu`];
+//! - names ([`ids::ci_profile_name`], [`ids::mig_device_name`]), profile lookup
+//!   ([`ids::find_gi_profile`]), UUIDs and nvidia-caps minors: [`ids`].
+//!
 //! What it is not for: I/O or printing. Nothing here touches a file or a GPU.
 
 pub mod backend;
