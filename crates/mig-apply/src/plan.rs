@@ -894,16 +894,13 @@ fn plan_steps(
     Ok((st, steps, kept, notes))
 }
 
-/// The CI ID a create in `gi` gets next: the engine's lowest-free rule,
-/// asked of a clone.
+/// The CI ID a create in `gi` gets next: the engine's lowest-free rule
+/// (`engine::lowest_free_ci_id`).
 fn next_ci_id(layout: &Layout, gi: GpuInstanceId) -> ComputeInstanceId {
-    let used: Vec<ComputeInstanceId> = layout
+    layout
         .gpu_instance(gi)
-        .map(|g| g.compute_instances.iter().map(|c| c.id).collect())
-        .unwrap_or_default();
-    (0..engine::MAX_COMPUTE_INSTANCES)
-        .map(ComputeInstanceId)
-        .find(|id| !used.contains(id))
+        .ok()
+        .and_then(engine::lowest_free_ci_id)
         .unwrap_or(ComputeInstanceId(engine::MAX_COMPUTE_INSTANCES))
 }
 

@@ -76,12 +76,14 @@ proptest! {
         }
     }
 
-    /// Proves the fit check is complete and sound: the demand of a layout
-    /// that exists (its GIs and CIs, unpinned) is found to fit, and the
+    /// Consistency check (the engine builds the layouts and judges the
+    /// answer): the demand of a layout that exists (its GIs and CIs,
+    /// unpinned) is found to fit by config validation's search, and the
     /// layout returned passes the engine's own validation and holds exactly
-    /// that demand.
+    /// that demand. The search is anchored apart in mig-model's
+    /// `layout_brute_force.rs`.
     #[test]
-    fn fit_check_finds_existing_layouts(
+    fn fit_check_finds_existing_layouts_consistency_check(
         m in 0usize..19,
         ops in prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..9),
     ) {

@@ -301,10 +301,9 @@ impl MigDev<'_> {
 
     /// NVML's name of the MIG device handle: `NVIDIA A100-SXM4-40GB MIG 1g.5gb`.
     pub fn nvml_name(&self) -> String {
-        format!(
-            "{} {}",
-            self.gpu.identity.name,
-            ids::ci_profile_name(self.gi_profile, self.ci_profile)
+        ids::mig_device_name(
+            &self.gpu.identity.name,
+            &ids::ci_profile_name(self.gi_profile, self.ci_profile),
         )
     }
 

@@ -1,18 +1,22 @@
 //! Validation of a named config against a machine's GPUs, before anything is
 //! touched: which entry selects which GPU, what each selected GPU should hold
 //! (a [`GpuDemand`]), and whether that fits the board, decided from the
-//! catalog through `mig_model::engine::Layout` (`check_gi`, `create_gi`,
-//! `check_ci`, `create_ci`): this module searches placements, it does not
-//! decide any MIG rule itself.
+//! catalog: GPU instances are placed by `mig_model::search` (the one search,
+//! which says why when they do not fit), compute instances through
+//! `mig_model::engine::Layout` (`check_ci`, `create_ci`); this module decides
+//! no MIG rule itself.
 //!
 //! Where a demand does not fit, the error is one sentence that names the
-//! profiles and slices that collide.
+//! rule: an instance count, an engine, a placement, or the profiles and
+//! slices that collide.
 
 use crate::demand::{CiDemand, GiDemand, GpuDemand};
 use crate::v1::{Devices, Entry, MigDevices, NamedConfig, ProfileError, ProfileName};
 use mig_model::catalog::{self, CiProfile, GiProfile, GpuModel};
 use mig_model::engine::{self, Layout};
-use mig_model::{GpuIdentity, GpuInstanceId, GpuRef, Placement};
+use mig_model::refusal::join_with;
+use mig_model::search::{self, Want};
+use mig_model::{GpuIdentity, GpuInstanceId, GpuRef, Placement, Refusal};
 use std::fmt;
 
 /// One GPU a config selects, and what it should hold.
@@ -53,20 +57,11 @@ impl Selection {
 /// Why a demand cannot be met on a board.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FitError {
-    #[error("{count} x {profile} asked for, but the {board} holds at most {max} {profile}")]
-    TooMany {
-        profile: String,
-        count: usize,
-        max: u32,
-        board: String,
-    },
-    #[error("{profile} cannot start at {start} on the {board}: its placements start at {starts}")]
-    BadStart {
-        profile: String,
-        start: u32,
-        starts: String,
-        board: String,
-    },
+    /// The GPU instances do not fit: the model's refusal (an instance
+    /// count, an engine, a placement, or the profiles and slices that
+    /// collide).
+    #[error("{0}")]
+    Refused(#[from] Refusal),
     #[error("compute instance {profile} cannot start at {start} in a {gi} GPU instance: its placements start at {starts}")]
     BadCiStart {
         profile: String,
@@ -80,7 +75,7 @@ pub enum FitError {
         cis: String,
         why: String,
     },
-    /// The sentence naming the profiles and slices that collide.
+    /// A profile the board does not have.
     #[error("{0}")]
     Collide(String),
     #[error("GPU instances are asked for with MIG disabled")]
@@ -148,10 +143,6 @@ impl fmt::Display for Problem {
 #[error("{}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
 pub struct ValidationError {
     pub problems: Vec<Problem>,
-}
-
-fn board(model: &GpuModel) -> String {
-    format!("{} ({})", model.name, model.slug)
 }
 
 /// The identity a GPU of board `model` at `index` reports, for what-ifs
@@ -409,49 +400,6 @@ fn pack_counts(
     Ok(out)
 }
 
-/// `slices 0-3 or 4-7`, `slice 0`, `slices 0, 1 or 2`.
-fn spans(ps: &[Placement]) -> String {
-    let parts: Vec<String> = ps
-        .iter()
-        .map(|p| {
-            if p.size == 1 {
-                p.start.to_string()
-            } else {
-                format!("{}-{}", p.start, p.end() - 1)
-            }
-        })
-        .collect();
-    let word = if ps.len() == 1 && ps[0].size == 1 {
-        "slice"
-    } else {
-        "slices"
-    };
-    format!("{word} {}", join_or(&parts))
-}
-
-fn join_or(items: &[String]) -> String {
-    join_with(items, "or")
-}
-
-fn join_and(items: &[String]) -> String {
-    join_with(items, "and")
-}
-
-/// `a`, `a or b`, `a, b or c`.
-fn join_with(items: &[String], word: &str) -> String {
-    match items.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} {word} {last}", rest.join(", ")),
-    }
-}
-
-fn gi_name(model: &GpuModel, id: mig_model::GiProfileId) -> String {
-    engine::gi_profile(model, id)
-        .map(|p| p.name.clone())
-        .unwrap_or_else(|_| format!("GI profile {}", id.0))
-}
-
 /// Decide whether `demand` fits board `model`; on success return one layout
 /// that meets it (pinned placements as pinned).
 pub fn check_fit(model: &GpuModel, mirrored: bool, demand: &GpuDemand) -> Result<Layout, FitError> {
@@ -468,71 +416,28 @@ pub fn check_fit(model: &GpuModel, mirrored: bool, demand: &GpuDemand) -> Result
             FitError::Collide(format!(
                 "GI profile {} is not a profile of the {}",
                 g.profile.0,
-                board(model)
+                engine::board_name(model)
             ))
         })?;
         profiles.push(p);
     }
-    // Instance limits, per profile.
-    for p in &profiles {
-        let count = profiles.iter().filter(|q| q.id == p.id).count();
-        if count as u32 > p.instances {
-            return Err(FitError::TooMany {
-                profile: p.name.clone(),
-                count,
-                max: p.instances,
-                board: board(model),
-            });
-        }
-    }
-    // Pinned starts must be placements of the profile.
-    for (g, p) in demand.gpu_instances.iter().zip(&profiles) {
-        if let Some(pl) = g.placement {
-            if !engine::gi_placements(p).any(|q| q == pl) {
-                return Err(FitError::BadStart {
-                    profile: p.name.clone(),
-                    start: pl.start,
-                    starts: join_or(
-                        &p.placement_starts
-                            .iter()
-                            .map(|s| s.to_string())
-                            .collect::<Vec<_>>(),
-                    ),
-                    board: board(model),
-                });
-            }
-        }
-    }
-    // Order: pinned first, then largest spans first, then fewest placements.
-    let mut order: Vec<usize> = (0..profiles.len()).collect();
-    order.sort_by_key(|&i| {
-        (
-            demand.gpu_instances[i].placement.is_none(),
-            std::cmp::Reverse(profiles[i].placement_size),
-            profiles[i].placement_starts.len(),
-            profiles[i].id,
-        )
-    });
-    let mut placed: Vec<Option<Placement>> = vec![None; profiles.len()];
-    if !place(
-        model,
-        demand,
-        &profiles,
-        &order,
-        0,
-        &mut layout,
-        &mut placed,
-    ) {
-        return Err(FitError::Collide(explain(
-            model, mirrored, demand, &profiles, &order,
-        )));
-    }
+    let want: Vec<Want> = demand
+        .gpu_instances
+        .iter()
+        .zip(&profiles)
+        .map(|(g, p)| Want {
+            profile: p,
+            placement: g.placement,
+        })
+        .collect();
+    let placed = search::place(model, &layout, &want)?;
+    layout = placed.layout;
     // Compute instances, GI by GI (CI placements are relative to the GI).
     for (i, g) in demand.gpu_instances.iter().enumerate() {
         let Some(id) = layout
             .gpu_instances
             .iter()
-            .find(|x| Some(x.placement) == placed[i])
+            .find(|x| Some(&x.placement) == placed.placements.get(i))
             .map(|x| x.id)
         else {
             continue;
@@ -540,177 +445,6 @@ pub fn check_fit(model: &GpuModel, mirrored: bool, demand: &GpuDemand) -> Result
         fill_cis(model, &mut layout, id, profiles[i], &g.compute_instances)?;
     }
     Ok(layout)
-}
-
-/// Backtracking over GI placements in `order`; identical unpinned profiles
-/// take increasing starts (their order does not matter).
-fn place(
-    model: &GpuModel,
-    demand: &GpuDemand,
-    profiles: &[&GiProfile],
-    order: &[usize],
-    k: usize,
-    layout: &mut Layout,
-    placed: &mut [Option<Placement>],
-) -> bool {
-    let Some(&i) = order.get(k) else {
-        return true;
-    };
-    let p = profiles[i];
-    let candidates: Vec<Placement> = match demand.gpu_instances[i].placement {
-        Some(pl) => vec![pl],
-        None => {
-            let floor = order[..k]
-                .iter()
-                .rev()
-                .find(|&&j| profiles[j].id == p.id && demand.gpu_instances[j].placement.is_none())
-                .and_then(|&j| placed[j])
-                .map(|q| q.start);
-            layout
-                .creatable_gi_placements(model, p)
-                .into_iter()
-                .filter(|q| floor.is_none_or(|f| q.start > f))
-                .collect()
-        }
-    };
-    for cand in candidates {
-        if layout.check_gi(model, p, cand).is_err() {
-            continue;
-        }
-        let Ok(id) = layout.create_gi(model, mig_model::GiProfileId(p.id), Some(cand)) else {
-            continue;
-        };
-        placed[i] = Some(cand);
-        if place(model, demand, profiles, order, k + 1, layout, placed) {
-            return true;
-        }
-        placed[i] = None;
-        let _ = layout.destroy_gi(id);
-    }
-    false
-}
-
-/// The sentence for a GI set that does not fit: the longest prefix of
-/// `order` that fits, the first GI that then finds no room, and what holds
-/// each of its placements in the arrangement found.
-fn explain(
-    model: &GpuModel,
-    mirrored: bool,
-    demand: &GpuDemand,
-    profiles: &[&GiProfile],
-    order: &[usize],
-) -> String {
-    let mut best = (0, Layout::new(mirrored));
-    for k in (0..order.len()).rev() {
-        let mut l = Layout::new(mirrored);
-        let mut placed = vec![None; profiles.len()];
-        if place(model, demand, profiles, &order[..k], 0, &mut l, &mut placed) {
-            best = (k, l);
-            break;
-        }
-    }
-    let (k, layout) = best;
-    let culprit = profiles[order[k]];
-    let held: Vec<String> = layout
-        .gpu_instances
-        .iter()
-        .map(|g| format!("{} at {}", gi_name(model, g.profile_id), g.placement.start))
-        .collect();
-    let wanted: Vec<Placement> = match demand.gpu_instances[order[k]].placement {
-        Some(p) => vec![p],
-        None => engine::gi_placements(culprit).collect(),
-    };
-    let overlapping: Vec<String> = layout
-        .gpu_instances
-        .iter()
-        .filter(|g| {
-            engine::gi_placements(culprit).any(|q| q.overlaps(g.placement))
-                && demand.gpu_instances[order[k]]
-                    .placement
-                    .is_none_or(|p| p.overlaps(g.placement))
-        })
-        .map(|g| format!("{} at {}", gi_name(model, g.profile_id), g.placement.start))
-        .collect();
-    let free_but_refused = engine::gi_placements(culprit).any(|q| {
-        !layout.gpu_instances.iter().any(|g| g.placement.overlaps(q))
-            && layout.check_gi(model, culprit, q).is_err()
-    });
-    let why = if free_but_refused {
-        let engines: Vec<String> = layout
-            .gpu_instances
-            .iter()
-            .filter(|g| {
-                engine::gi_profile(model, g.profile_id)
-                    .is_ok_and(|p| p.ofa + p.jpeg + p.enc + p.dec > 0)
-            })
-            .map(|g| format!("{} at {}", gi_name(model, g.profile_id), g.placement.start))
-            .collect();
-        format!(
-            "{} needs media engines (NVDEC/NVJPG/OFA) that {} already {}",
-            culprit.name,
-            join_and(&engines),
-            if engines.len() == 1 { "holds" } else { "hold" }
-        )
-    } else {
-        format!(
-            "{} needs {}, which {} already {}",
-            culprit.name,
-            spans(&wanted),
-            join_and(&overlapping),
-            if overlapping.len() == 1 {
-                "uses"
-            } else {
-                "use"
-            }
-        )
-    };
-    let beside = room_left(model, layout.clone());
-    let arrangement = if held.is_empty() {
-        String::new()
-    } else if k + 1 < order.len() || order.len() > 1 {
-        format!(
-            " (no arrangement of {} leaves room for it)",
-            join_and(&held)
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        "{why}{arrangement}; beside {} {}",
-        if layout.gpu_instances.len() == 1 {
-            "it"
-        } else {
-            "them"
-        },
-        if beside.is_empty() {
-            "nothing more fits".to_string()
-        } else {
-            format!("at most {} fits", beside.join("+"))
-        }
-    )
-}
-
-/// A greedy fill of what is left: the largest creatable profile without
-/// attributes first, at the driver's default placement.
-fn room_left(model: &GpuModel, mut layout: Layout) -> Vec<String> {
-    let mut out = Vec::new();
-    loop {
-        let next = model
-            .gi_profiles
-            .iter()
-            .filter(|p| !p.name.contains(['+', '-']))
-            .filter(|p| layout.default_gi_placement(model, p).is_some())
-            .max_by_key(|p| (p.slices, p.memory_mb));
-        let Some(p) = next else { break };
-        if layout
-            .create_gi(model, mig_model::GiProfileId(p.id), None)
-            .is_err()
-        {
-            break;
-        }
-        out.push(p.name.clone());
-    }
-    out
 }
 
 /// Create the GI's CIs in `layout`: pinned ones where pinned, the rest by
@@ -735,11 +469,12 @@ fn fill_cis(
                     profile: mig_model::ids::ci_short_name(gp, cp),
                     gi: gp.name.clone(),
                     start: pl.start,
-                    starts: join_or(
+                    starts: join_with(
                         &cp.placement_starts
                             .iter()
                             .map(|s| s.to_string())
                             .collect::<Vec<_>>(),
+                        "or",
                     ),
                 });
             }

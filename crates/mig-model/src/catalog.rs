@@ -5,7 +5,7 @@
 //! GPU and each profile names its `source`, and lists in `derived` the fields
 //! whose values were derived rather than read from a device or NVIDIA's docs.
 //! This module only parses and checks the data; the MIG rules live in
-//! [`crate::engine`] and [`crate::ids`].
+//! `engine` and `ids`.
 
 use serde::Deserialize;
 use std::sync::OnceLock;

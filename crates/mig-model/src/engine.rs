@@ -20,6 +20,7 @@
 
 use crate::catalog::{CiProfile, GiProfile, GpuModel};
 use crate::error::NvmlError;
+use crate::refusal::{Refusal, ENGINE_NAMES};
 use crate::types::{CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, Placement};
 use serde::{Deserialize, Serialize};
 
@@ -56,8 +57,9 @@ pub struct Layout {
     pub gpu_instances: Vec<GpuInstance>,
 }
 
-/// Engine counts of a GI profile, in a fixed order (CE, DEC, ENC, JPEG, OFA).
-fn engines(p: &GiProfile) -> [u32; 5] {
+/// Engine counts of a GI profile, in a fixed order (CE, DEC, ENC, JPEG, OFA:
+/// [`ENGINE_NAMES`]).
+pub fn engine_counts(p: &GiProfile) -> [u32; 5] {
     [p.ce, p.dec, p.enc, p.jpeg, p.ofa]
 }
 
@@ -68,8 +70,30 @@ pub fn full_profile(model: &GpuModel) -> &GiProfile {
         .gi_profiles
         .iter()
         .filter(|p| p.placement_size == model.placement_grid)
-        .max_by_key(|p| engines(p).iter().sum::<u32>())
+        .max_by_key(|p| engine_counts(p).iter().sum::<u32>())
         .unwrap_or(&model.gi_profiles[model.gi_profiles.len() - 1])
+}
+
+/// Grid units per memory slice: the smallest GI placement size (1 on most
+/// boards; a board whose smallest GI spans two grid units has 2).
+pub fn slice_unit(model: &GpuModel) -> u32 {
+    model
+        .gi_profiles
+        .iter()
+        .map(|p| p.placement_size)
+        .min()
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Memory slices of the model: the placement grid in [`slice_unit`]s.
+pub fn memory_slices(model: &GpuModel) -> u32 {
+    model.placement_grid / slice_unit(model)
+}
+
+/// The board as messages name it: `NVIDIA A100-SXM4-40GB (a100-sxm4-40gb)`.
+pub fn board_name(model: &GpuModel) -> String {
+    format!("{} ({})", model.name, model.slug)
 }
 
 /// Look a GI profile up by ID.
@@ -140,14 +164,7 @@ pub fn mirrored_from(model: &GpuModel, gis: &[(Placement, GpuInstanceId)]) -> Op
 /// the MIG UUID. The driver does not expose it; this is the simulator's choice:
 /// the GI's first physical slice plus the CI's start.
 pub fn syspipe(model: &GpuModel, mirrored: bool, gi: Placement, ci: Placement) -> u32 {
-    let unit = model
-        .gi_profiles
-        .iter()
-        .map(|p| p.placement_size)
-        .min()
-        .unwrap_or(1)
-        .max(1);
-    physical(model, mirrored, gi).start / unit + ci.start
+    physical(model, mirrored, gi).start / slice_unit(model) + ci.start
 }
 
 /// The driver's default-placement rule, for GIs and CIs alike (mig-facts
@@ -196,6 +213,16 @@ pub fn max_mig_devices(model: &GpuModel) -> u32 {
         .unwrap_or(0)
 }
 
+/// The rule [`Layout::check_gi`] found broken first.
+#[derive(Debug, Clone, Copy)]
+enum GiRule {
+    Placement,
+    Count,
+    Overlap,
+    /// Index into [`ENGINE_NAMES`].
+    Engine(usize),
+}
+
 /// Why a layout read from outside (a state file, a journal) breaks the rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what}")]
@@ -230,11 +257,12 @@ impl Layout {
         !self.gpu_instances.iter().any(|g| g.placement.overlaps(p))
     }
 
-    fn engines_used(&self, model: &GpuModel) -> [u32; 5] {
+    /// Engines (CE, DEC, ENC, JPEG, OFA) the GIs of this layout take.
+    pub fn engines_used(&self, model: &GpuModel) -> [u32; 5] {
         let mut used = [0; 5];
         for g in &self.gpu_instances {
             if let Ok(p) = gi_profile(model, g.profile_id) {
-                for (u, e) in used.iter_mut().zip(engines(p)) {
+                for (u, e) in used.iter_mut().zip(engine_counts(p)) {
                     *u += e;
                 }
             }
@@ -242,43 +270,113 @@ impl Layout {
         used
     }
 
-    /// How many more instances of `profile` the media engines allow.
-    fn engine_room(&self, model: &GpuModel, profile: &GiProfile) -> u32 {
-        let total = engines(full_profile(model));
-        let used = self.engines_used(model);
-        let need = engines(profile);
-        (0..5)
-            .filter(|&k| need[k] > 0)
-            .map(|k| total[k].saturating_sub(used[k]) / need[k])
-            .min()
-            .unwrap_or(u32::MAX)
-    }
-
-    fn count_of(&self, profile: &GiProfile) -> u32 {
+    /// How many GIs of `profile` this layout holds.
+    pub fn count_of(&self, profile: &GiProfile) -> u32 {
         self.gpu_instances
             .iter()
             .filter(|g| g.profile_id.0 == profile.id)
             .count() as u32
     }
 
+    /// The one GI placement check: the first rule that keeps a GI of
+    /// `profile` from being created at `p` now, or `None` when it may be.
+    /// Allocation-free, since searches call it for every candidate.
+    fn gi_rule(&self, model: &GpuModel, profile: &GiProfile, p: Placement) -> Option<GiRule> {
+        if !gi_placements(profile).any(|q| q == p) {
+            return Some(GiRule::Placement);
+        }
+        if self.count_of(profile) >= profile.instances {
+            return Some(GiRule::Count);
+        }
+        if !self.gi_free(p) {
+            return Some(GiRule::Overlap);
+        }
+        let total = engine_counts(full_profile(model));
+        let used = self.engines_used(model);
+        let need = engine_counts(profile);
+        (0..5)
+            .find(|&k| need[k] > total[k].saturating_sub(used[k]))
+            .map(GiRule::Engine)
+    }
+
     /// Whether a GI of `profile` may be created at `p` now; the error is the
-    /// one the driver returns.
+    /// one the driver returns ([`Refusal::nvml_error`] of
+    /// [`Layout::refuse_gi`]).
     pub fn check_gi(
         &self,
         model: &GpuModel,
         profile: &GiProfile,
         p: Placement,
     ) -> Result<(), NvmlError> {
-        if !gi_placements(profile).any(|q| q == p) {
-            return Err(NvmlError::InvalidArgument);
+        match self.gi_rule(model, profile, p) {
+            None => Ok(()),
+            Some(GiRule::Placement) => Err(NvmlError::InvalidArgument),
+            Some(_) => Err(NvmlError::InsufficientResources),
         }
-        if self.count_of(profile) >= profile.instances
-            || !self.gi_free(p)
-            || self.engine_room(model, profile) == 0
-        {
-            return Err(NvmlError::InsufficientResources);
-        }
-        Ok(())
+    }
+
+    /// [`Layout::check_gi`] with the reason spelled out: which rule refuses a
+    /// GI of `profile` at `p` beside this layout.
+    pub fn refuse_gi(
+        &self,
+        model: &GpuModel,
+        profile: &GiProfile,
+        p: Placement,
+    ) -> Option<Refusal> {
+        let name = |id: GiProfileId| {
+            gi_profile(model, id)
+                .map(|q| q.name.clone())
+                .unwrap_or_else(|_| format!("GI profile {}", id.0))
+        };
+        Some(match self.gi_rule(model, profile, p)? {
+            GiRule::Placement => Refusal::BadPlacement {
+                profile: profile.name.clone(),
+                placement: p,
+                starts: profile.placement_starts.clone(),
+                board: board_name(model),
+            },
+            GiRule::Count => Refusal::InstanceCount {
+                profile: profile.name.clone(),
+                want: 1,
+                existing: self.count_of(profile),
+                max: profile.instances,
+                board: board_name(model),
+            },
+            GiRule::Overlap => {
+                let held: Vec<(String, Placement)> = self
+                    .gpu_instances
+                    .iter()
+                    .map(|g| (name(g.profile_id), g.placement))
+                    .collect();
+                let unit = slice_unit(model);
+                let taken: u32 = self
+                    .gpu_instances
+                    .iter()
+                    .map(|g| g.placement.size / unit)
+                    .sum();
+                let total = memory_slices(model);
+                Refusal::Overlap {
+                    profile: profile.name.clone(),
+                    wanted: Box::new([p]),
+                    blocking: held
+                        .iter()
+                        .filter(|(_, q)| q.overlaps(p))
+                        .cloned()
+                        .collect(),
+                    held,
+                    arranged: false,
+                    room: Box::new([]),
+                    slices: (p.size / unit, total.saturating_sub(taken), total),
+                }
+            }
+            GiRule::Engine(k) => Refusal::Engines {
+                engine: ENGINE_NAMES[k],
+                need: engine_counts(profile)[k],
+                free: engine_counts(full_profile(model))[k]
+                    .saturating_sub(self.engines_used(model)[k]),
+                profiles: vec![profile.name.clone()],
+            },
+        })
     }
 
     /// Placements of `profile` that could be created now, in start order.

@@ -10,6 +10,29 @@ pub fn gi_profile_name(gi: &GiProfile) -> String {
     format!("MIG {}", gi.name)
 }
 
+/// Look a GI profile up by what a person types: its profile ID (`9`) or its
+/// name (`3g.20gb`, or NVML's `MIG 3g.20gb`), in any case. The one lookup
+/// the command line, config files and planning verbs share.
+pub fn find_gi_profile<'a>(
+    profiles: impl IntoIterator<Item = &'a GiProfile>,
+    s: &str,
+) -> Option<&'a GiProfile> {
+    let s = s.trim();
+    let name = s.strip_prefix("MIG ").unwrap_or(s);
+    let id = s.parse::<u32>().ok();
+    profiles.into_iter().find(|p| match id {
+        Some(id) => p.id == id,
+        None => p.name.eq_ignore_ascii_case(name),
+    })
+}
+
+/// NVML's name of a MIG device handle (`nvmlDeviceGetName`): the board's
+/// name and the CI profile's NVML name ([`ci_profile_name`]), as in
+/// `NVIDIA A100-SXM4-40GB MIG 1c.3g.20gb`.
+pub fn mig_device_name(board: &str, ci_profile_name: &str) -> String {
+    format!("{board} {ci_profile_name}")
+}
+
 /// A compute-instance profile's short name inside a GI of profile `gi`:
 /// the full-size CI carries the GI's name (`3g.20gb`), smaller ones are
 /// prefixed with their compute slices (`1c.3g.20gb`), as in the guide's
@@ -123,6 +146,27 @@ pub fn ci_caps_minor(gpu_minor: u32, gi: GpuInstanceId, ci: ComputeInstanceId) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Proves the names against the guide's `-cci` transcript (`using
+    /// profile MIG 1c.3g.20gb (ID  0)` in a 3g.20gb GI on an A100-SXM4-40GB)
+    /// and the lookup's spellings: profile ID, name, NVML name, any case.
+    #[test]
+    fn names_and_lookup_follow_the_guide() {
+        let m = crate::catalog::model("a100-sxm4-40gb").unwrap();
+        let gi = find_gi_profile(&m.gi_profiles, "3g.20gb").unwrap();
+        assert_eq!(gi.id, 9);
+        for s in ["9", " MIG 3g.20gb", "3G.20GB"] {
+            assert_eq!(find_gi_profile(&m.gi_profiles, s).map(|p| p.id), Some(9));
+        }
+        assert!(find_gi_profile(&m.gi_profiles, "3g.40gb").is_none());
+        assert!(find_gi_profile(&m.gi_profiles, "99").is_none());
+        let ci = gi.ci_profiles.iter().find(|c| c.id == 0).unwrap();
+        assert_eq!(ci_profile_name(gi, ci), "MIG 1c.3g.20gb");
+        assert_eq!(
+            mig_device_name(&m.name, &ci_profile_name(gi, ci)),
+            "NVIDIA A100-SXM4-40GB MIG 1c.3g.20gb"
+        );
+    }
 
     /// Proves the minor formula against the real table: the first lines of
     /// `/proc/driver/nvidia-caps/mig-minors` read on the lent H100 and the

@@ -128,7 +128,8 @@ fn apply(m: &GpuModel, l: &mut Layout, op: &Op) -> Result<(), NvmlError> {
     }
 }
 
-/// The invariants every reachable layout satisfies.
+/// The invariants every reachable layout satisfies (checks of the engine
+/// against itself, apart from the overlap check).
 fn check(m: &GpuModel, l: &Layout) {
     let gis = &l.gpu_instances;
     for (i, a) in gis.iter().enumerate() {
@@ -183,9 +184,15 @@ fn check(m: &GpuModel, l: &Layout) {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// Every model, mirrored or not, under random create/destroy sequences.
+    /// Consistency check: every model, mirrored or not, under random
+    /// create/destroy sequences, the engine agrees with itself: GI IDs equal
+    /// `engine::gi_id` of the placement, remaining capacity equals what
+    /// repeated creation reaches, a layout re-validates from scratch, and no
+    /// two instances overlap. The engine's answers themselves are anchored
+    /// apart: `layout_brute_force.rs` (a brute force over slice masks) and
+    /// `anchors.rs` (the guide's GI IDs, the real H100's capacities).
     #[test]
-    fn random_sequences_keep_invariants(ops in prop::collection::vec(op(), 1..40), mirrored in any::<bool>()) {
+    fn random_sequences_keep_invariants_consistency_check(ops in prop::collection::vec(op(), 1..40), mirrored in any::<bool>()) {
         for m in catalog::all() {
             let mut l = Layout::new(mirrored);
             for o in &ops {
@@ -196,10 +203,11 @@ proptest! {
     }
 }
 
-/// Every GI placement of every model gets the GI ID of the swizzle tree, and
-/// distinct placements of a model never share an ID.
+/// Consistency check: `engine::gi_id` gives distinct placements of a model
+/// distinct IDs in 0..=14 (the swizzle tree's range). Whether the IDs are
+/// the driver's is anchored in `anchors.rs` by the guide's `-lgi` captures.
 #[test]
-fn gi_ids_are_unique_per_placement() {
+fn gi_ids_are_unique_per_placement_consistency_check() {
     for m in catalog::all() {
         for mirrored in [false, true] {
             let mut seen: Vec<(u32, u32, GpuInstanceId)> = Vec::new();
@@ -219,8 +227,8 @@ fn gi_ids_are_unique_per_placement() {
     }
 }
 
-/// A mirrored A100 PCIe board puts a 3g at logical 4:4 in GI 1, as a public
-/// capture shows (mig-facts 4.2).
+/// Proves a mirrored A100 PCIe board puts a 3g at logical 4:4 in GI 1, as a
+/// public capture shows (mig-facts 4.2).
 #[test]
 fn mirrored_board_swaps_halves() {
     let m = catalog::model("a100-pcie-40gb").unwrap();
@@ -231,8 +239,9 @@ fn mirrored_board_swaps_halves() {
     assert_eq!(id, GpuInstanceId(1));
 }
 
-/// `+me` profiles can exist once; on RTX PRO 6000, `+me.all` takes every media
-/// engine, so only `-me` profiles fit beside it.
+/// Proves `+me` profiles can exist once (the real H100's `-lgip`: 1g.10gb+me
+/// 1/1); on RTX PRO 6000, `+me.all` takes every media engine, so only `-me`
+/// profiles fit beside it.
 #[test]
 fn media_engine_limits() {
     let h100 = catalog::model("h100-sxm5-80gb").unwrap();

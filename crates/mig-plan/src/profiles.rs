@@ -24,17 +24,9 @@ pub enum SpecError {
 }
 
 /// Look a GI profile of `model` up by name (`3g.20gb`, `MIG 3g.20gb`, any
-/// case) or by profile ID (`9`).
+/// case) or by profile ID (`9`): `mig_model::ids::find_gi_profile`.
 pub fn find_gi_profile<'m>(model: &'m GpuModel, s: &str) -> Option<&'m GiProfile> {
-    let s = s.trim();
-    let name = s.strip_prefix("MIG ").unwrap_or(s);
-    match s.parse::<u32>() {
-        Ok(id) => model.gi_profiles.iter().find(|p| p.id == id),
-        Err(_) => model
-            .gi_profiles
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name)),
-    }
+    mig_model::ids::find_gi_profile(&model.gi_profiles, s)
 }
 
 /// The profile names of a model, comma-separated, for error messages.

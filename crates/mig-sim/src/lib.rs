@@ -9,7 +9,9 @@
 //! as a host tree kept current after every change ([`host`]), and shows that
 //! tree to a program in a private namespace ([`view`]).
 //!
-//! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
+//! What it is not for: MIG rules (they are `mig_model::engine`'s and the
+//! state machine `mig_model::mode`'s: this crate persists what they decide)
+//! or printing.
 #![doc = include_str!("example.md")]
 
 pub mod host;
@@ -25,7 +27,9 @@ use mig_model::backend::{
 };
 use mig_model::engine::{self, ci_placements, gi_placements};
 use mig_model::Placement;
-use mig_model::{ids, CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, NvmlError};
+use mig_model::{
+    ids, Busy, CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, MigGpu, NvmlError,
+};
 pub use state::{MachineState, SimGpu, SimProcess, StateError, StateFile};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -389,11 +393,33 @@ fn resolve(st: &MachineState, op: Op, gpu: &GpuRef) -> Result<u32, BackendError>
 }
 
 fn mig_on(g: &SimGpu) -> Result<(), NvmlError> {
-    if g.mig_current {
-        Ok(())
-    } else {
-        Err(NvmlError::NotSupported)
-    }
+    mig_model::MigGpu::new(g.mig_current, g.mig_pending, Default::default()).require_mig()
+}
+
+/// The processes on GPU `index`, as the model's busy set.
+fn busy_of(st: &MachineState, index: u32) -> Busy {
+    Busy::new(st.processes_on(index).map(|p| {
+        p.gi.zip(p.ci)
+            .map(|(g, c)| (GpuInstanceId(g), ComputeInstanceId(c)))
+    }))
+}
+
+/// Run one transition of the model's state machine on GPU `index` and
+/// persist what it leaves: the simulator decides nothing itself.
+fn transition<T>(
+    st: &mut MachineState,
+    index: u32,
+    f: impl FnOnce(&mut MigGpu, &Busy, &mig_model::GpuModel) -> Result<T, NvmlError>,
+) -> Result<T, NvmlError> {
+    let busy = busy_of(st, index);
+    let g = &mut st.gpus[index as usize];
+    let model = g.model();
+    let mut m = MigGpu::new(g.mig_current, g.mig_pending, std::mem::take(&mut g.layout));
+    let out = f(&mut m, &busy, model);
+    g.mig_current = m.current;
+    g.mig_pending = m.pending;
+    g.layout = m.layout;
+    out
 }
 
 fn gi_info(g: &SimGpu, gi: &engine::GpuInstance) -> Result<GiInfo, NvmlError> {
@@ -563,37 +589,13 @@ impl ModeControl for SimMachine {
 
     fn set_mig_mode(&self, gpu: &GpuRef, enable: bool) -> Result<Option<NvmlError>, BackendError> {
         self.update_gpu(Op::SetMigMode, gpu, |st, i| {
-            let busy = st.processes_on(i).next().is_some();
-            let g = &mut st.gpus[i as usize];
-            if !enable && !g.layout.gpu_instances.is_empty() {
-                return Err(NvmlError::InUse);
-            }
-            g.mig_pending = enable;
-            if g.mig_current == enable {
-                return Ok(None);
-            }
-            // The switch needs the GPU idle: the driver resets it (Ampere) or
-            // reconfigures it in place (Hopper and later). With processes on
-            // it the new mode stays pending until a reset.
-            if busy {
-                return Ok(Some(NvmlError::InUse));
-            }
-            g.mig_current = enable;
-            g.layout.gpu_instances.clear();
-            Ok(None)
+            transition(st, i, |m, busy, _| m.set_mig_mode(enable, busy))
         })
     }
 
     fn reset(&self, gpu: &GpuRef) -> Result<(), BackendError> {
         self.update_gpu(Op::Reset, gpu, |st, i| {
-            if st.processes_on(i).next().is_some() {
-                return Err(NvmlError::InUse);
-            }
-            let g = &mut st.gpus[i as usize];
-            g.mig_current = g.mig_pending;
-            // MIG devices do not survive a GPU reset (guide, "Getting Started").
-            g.layout.gpu_instances.clear();
-            Ok(())
+            transition(st, i, |m, busy, _| m.reset(busy))
         })
     }
 }
@@ -646,25 +648,15 @@ impl LayoutControl for SimMachine {
         placement: Option<Placement>,
     ) -> Result<GiInfo, BackendError> {
         self.update_gpu(Op::CreateGpuInstance, gpu, |st, i| {
-            let g = &mut st.gpus[i as usize];
-            mig_on(g)?;
-            let m = g.model();
-            let id = g.layout.create_gi(m, profile, placement)?;
+            let id = transition(st, i, |m, _, model| m.create_gi(model, profile, placement))?;
+            let g = &st.gpus[i as usize];
             gi_info(g, g.layout.gpu_instance(id)?)
         })
     }
 
     fn destroy_gpu_instance(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<(), BackendError> {
         self.update_gpu(Op::DestroyGpuInstance, gpu, |st, i| {
-            let busy = st.processes_on(i).any(|p| p.gi == Some(gi.0));
-            let g = &mut st.gpus[i as usize];
-            mig_on(g)?;
-            g.layout.gpu_instance(gi)?;
-            if busy {
-                return Err(NvmlError::InUse);
-            }
-            g.layout.destroy_gi(gi)?;
-            Ok(())
+            transition(st, i, |m, busy, _| m.destroy_gi(gi, busy))
         })
     }
 
@@ -721,10 +713,10 @@ impl LayoutControl for SimMachine {
         placement: Option<Placement>,
     ) -> Result<CiInfo, BackendError> {
         self.update_gpu(Op::CreateComputeInstance, gpu, |st, i| {
-            let g = &mut st.gpus[i as usize];
-            mig_on(g)?;
-            let m = g.model();
-            let id = g.layout.create_ci(m, gi, profile, placement)?;
+            let id = transition(st, i, |m, _, model| {
+                m.create_ci(model, gi, profile, placement)
+            })?;
+            let g = &st.gpus[i as usize];
             let inst = g.layout.gpu_instance(gi)?;
             let c = inst
                 .compute_instances
@@ -742,20 +734,7 @@ impl LayoutControl for SimMachine {
         ci: ComputeInstanceId,
     ) -> Result<(), BackendError> {
         self.update_gpu(Op::DestroyComputeInstance, gpu, |st, i| {
-            let busy = st
-                .processes_on(i)
-                .any(|p| p.gi == Some(gi.0) && p.ci == Some(ci.0));
-            let g = &mut st.gpus[i as usize];
-            mig_on(g)?;
-            let inst = g.layout.gpu_instance(gi)?;
-            if !inst.compute_instances.iter().any(|c| c.id == ci) {
-                return Err(NvmlError::NotFound);
-            }
-            if busy {
-                return Err(NvmlError::InUse);
-            }
-            g.layout.destroy_ci(gi, ci)?;
-            Ok(())
+            transition(st, i, |m, busy, _| m.destroy_ci(gi, ci, busy))
         })
     }
 }

@@ -449,15 +449,8 @@ fn find_gi_profile(
     profiles: &[mig_model::backend::GiProfileStatus],
     s: &str,
 ) -> Option<GiProfileId> {
-    let s = s.trim();
-    let name = s.strip_prefix("MIG ").unwrap_or(s);
-    profiles
-        .iter()
-        .find(|p| match s.parse::<u32>() {
-            Ok(n) => p.profile.id == n,
-            Err(_) => p.profile.name.eq_ignore_ascii_case(name),
-        })
-        .map(|p| GiProfileId(p.profile.id))
+    mig_model::ids::find_gi_profile(profiles.iter().map(|p| &p.profile), s)
+        .map(|p| GiProfileId(p.id))
 }
 
 fn create_gi(

@@ -271,7 +271,7 @@ fn with_device<T>(
 fn name_of(d: &Device<'_>) -> String {
     match d {
         Device::Gpu { sim, .. } => sim.model().name.clone(),
-        Device::Mig { info, .. } => format!("{} {}", d.model().name, info.name),
+        Device::Mig { info, .. } => mig_model::ids::mig_device_name(&d.model().name, &info.name),
     }
 }
 

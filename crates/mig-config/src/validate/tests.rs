@@ -117,7 +117,8 @@ fn pinned_placements() {
     assert!(e.contains("cannot start at 1"), "{e}");
 }
 
-/// Proves instance limits and media-engine limits are reported by name.
+/// Proves instance limits and media-engine limits are reported by name,
+/// with the engine kind and the counts.
 #[test]
 fn limits_are_named() {
     let e = fit_err("a100-sxm4-40gb", "{\"1g.10gb\": 5}");
@@ -129,9 +130,12 @@ fn limits_are_named() {
         "rtx-pro-6000-server",
         "{\"1g.24gb+me.all\": 1, \"1g.24gb\": 1}",
     );
+    // The sentence names the engine kind that runs out and the counts
+    // (it used to say only "media engines (NVDEC/NVJPG/OFA)").
     assert!(
-        e.contains("1g.24gb+me.all needs media engines")
-            && e.contains("that 1g.24gb at 0 already holds"),
+        e.ends_with(
+            "1g.24gb+me.all + 1g.24gb need 5 decoder engines together, but only 4 are free on this GPU"
+        ),
         "{e}"
     );
 }
