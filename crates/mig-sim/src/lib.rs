@@ -13,6 +13,7 @@
 
 pub mod cache;
 pub mod host;
+pub mod host_write;
 pub mod procs;
 pub mod state;
 pub mod telemetry;
@@ -200,7 +201,7 @@ impl SimMachine {
             }
         }
         self.file.save(&lock, &st)?;
-        let _ = host::refresh_roots(self.path(), &st);
+        let _ = host_write::refresh_roots(self.path(), &st);
         Ok(st)
     }
 
@@ -263,7 +264,7 @@ impl SimMachine {
         self.file.save(&lock, &st).map_err(state_err(op, gpu))?;
         // Host trees follow the change, still under the lock; their errors
         // are recorded in each tree and cannot undo the saved change.
-        let _ = host::refresh_roots(self.path(), &st);
+        let _ = host_write::refresh_roots(self.path(), &st);
         self.cache.saved(&self.file, &lock, st);
         Ok(out)
     }
