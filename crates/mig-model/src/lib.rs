@@ -10,6 +10,7 @@
 //! What it is not for: I/O or printing. Nothing here touches a file or a GPU.
 
 pub mod backend;
+pub mod board;
 pub mod catalog;
 pub mod engine;
 pub mod error;

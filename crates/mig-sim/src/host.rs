@@ -167,11 +167,15 @@ pub fn pci_class(model: &GpuModel) -> u32 {
     }
 }
 
-/// BAR1 size: the smallest power of two that holds the board's memory
-/// (derived; checked against the lent H100's 131072 MiB and public A100
-/// 40GB/80GB captures, `docs/host-tree.md`).
+/// BAR1 size of the sysfs `resource` table: the board's BAR1 from the
+/// catalog (`catalog/boards.toml`) where a source gives it; else, since a
+/// PCI device's resource table needs a size, the smallest power of two that
+/// holds the board's memory (derived, the rule the known sizes follow;
+/// `docs/host-tree.md`). NVML's BAR1 answer never uses this fallback.
 pub fn bar1_bytes(model: &GpuModel) -> u64 {
-    model.memory_total_bytes.next_power_of_two()
+    mig_model::board::value(&mig_model::board::board(&model.slug).bar1_mib)
+        .map(|mib| mib << 20)
+        .unwrap_or_else(|| model.memory_total_bytes.next_power_of_two())
 }
 
 /// BAR0: 16 MiB of registers, 32-bit, non-prefetchable.

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod host;
 pub mod host_write;
 pub mod procs;
+pub mod readings;
 pub mod state;
 pub mod telemetry;
 pub mod view;

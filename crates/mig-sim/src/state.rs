@@ -53,7 +53,7 @@ pub struct SimGpu {
     pub layout: Layout,
     /// Modelled sensor readings and modes (`migctl sim set`); absent in older files.
     #[serde(default)]
-    pub telemetry: crate::telemetry::Telemetry,
+    pub telemetry: crate::readings::Telemetry,
 }
 
 /// A simulated process holding a GPU or a MIG device busy.

@@ -8,7 +8,7 @@
 //! MIG-enabled GPUs, querying device utilization rates is not currently
 //! supported": `NOT_SUPPORTED` on a MIG-enabled GPU and on MIG devices.
 
-use crate::errors::{call, entry, out, versioned, Fail, Result, Return};
+use crate::errors::{call, entry, modelled, out, versioned, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;
@@ -96,10 +96,10 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperatureThreshold(
         read("nvmlDeviceGetTemperatureThreshold", device, temp, |g| {
             let b = g.board();
             match threshold {
-                0 => Ok(b.temp_shutdown_c),
-                1 => Ok(b.temp_slowdown_c),
-                2 => Ok(b.temp_mem_max_c),
-                3 => Ok(b.temp_gpu_max_c),
+                0 => modelled(b.temp_shutdown_c),
+                1 => modelled(b.temp_slowdown_c),
+                2 => modelled(b.temp_mem_max_c),
+                3 => modelled(b.temp_gpu_max_c),
                 4..=7 => Err(Fail::NOT_SUPPORTED),
                 _ => Err(Fail::INVALID_ARGUMENT),
             }
@@ -128,7 +128,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPowerManagementLimit(
 ) -> Return {
     unsafe {
         read("nvmlDeviceGetPowerManagementLimit", device, limit, |g| {
-            Ok(g.power_limit_mw())
+            modelled(g.power_limit_mw())
         })
     }
 }
@@ -141,7 +141,7 @@ pub unsafe extern "C" fn nvmlDeviceGetEnforcedPowerLimit(
 ) -> Return {
     unsafe {
         read("nvmlDeviceGetEnforcedPowerLimit", device, limit, |g| {
-            Ok(g.power_limit_mw())
+            modelled(g.power_limit_mw())
         })
     }
 }
@@ -157,7 +157,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPowerManagementDefaultLimit(
             "nvmlDeviceGetPowerManagementDefaultLimit",
             device,
             limit,
-            |g| Ok(g.board().power_max_mw),
+            |g| modelled(g.board().power_max_mw),
         )
     }
 }
@@ -175,7 +175,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPowerManagementLimitConstraints(
         || {
             let b = board_of(device)?.board();
             let (min, max) = (unsafe { out(min_limit) }?, unsafe { out(max_limit) }?);
-            (*min, *max) = (b.power_min_mw, b.power_max_mw);
+            (*min, *max) = (modelled(b.power_min_mw)?, modelled(b.power_max_mw)?);
             Ok(())
         },
     )
@@ -400,7 +400,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMarginTemperature(
         || {
             let m = unsafe { versioned(margin, MARGIN_TEMPERATURE_V1) }?;
             let g = board_of(device)?;
-            let limit = i64::from(g.board().temp_gpu_max_c);
+            let limit = i64::from(modelled(g.board().temp_gpu_max_c)?);
             let margin = limit - i64::from(g.telemetry.temperature_c);
             m.marginTemperature = i32::try_from(margin).map_err(|_| Fail::UNKNOWN)?;
             Ok(())
@@ -458,12 +458,12 @@ const CLOCK_COUNT: sys::nvmlClockType_t = 4;
 fn clock(g: &SimGpu, ty: sys::nvmlClockType_t, which: Which) -> Result<c_uint> {
     let b = g.board();
     Ok(match (ty, which) {
-        (0 | 1, Which::Current) => g.sm_clock_mhz(),
-        (0 | 1, _) => b.max_sm_clock_mhz,
+        (0 | 1, Which::Current) => modelled(g.sm_clock_mhz())?,
+        (0 | 1, _) => modelled(b.max_sm_clock_mhz)?,
         (2, Which::CustomerBoost) => return Err(Fail::NOT_SUPPORTED),
-        (2, _) => b.mem_clock_mhz,
-        (3, Which::Current) => b.video_clock_mhz.0,
-        (3, Which::Max) => b.video_clock_mhz.1,
+        (2, _) => modelled(b.mem_clock_mhz)?,
+        (3, Which::Current) => modelled(b.idle_video_clock_mhz)?,
+        (3, Which::Max) => modelled(b.max_video_clock_mhz)?,
         (3, _) => return Err(Fail::NOT_SUPPORTED),
         (CLOCK_COUNT, Which::Current) => return Err(Fail::NOT_SUPPORTED),
         _ => return Err(Fail::INVALID_ARGUMENT),
@@ -646,10 +646,10 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksThrottleReasons(
 
 /// The probe's facts of a board (`mig_sim::telemetry::Probed`); a model the
 /// monitoring probe was not run on answers `NOT_SUPPORTED`.
-fn probed(g: &SimGpu) -> Result<mig_sim::telemetry::Probed> {
+fn probed(g: &SimGpu) -> Result<&'static mig_sim::telemetry::Probed> {
     g.board()
         .measured
-        .and_then(|m| m.probe)
+        .and_then(|m| m.probe.as_ref())
         .ok_or(Fail::NOT_SUPPORTED)
 }
 
@@ -669,7 +669,7 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedMemoryClocks(
         || log_args!(device),
         || {
             let count = unsafe { out(count) }?;
-            let clocks = probed(&board_of(device)?)?.memory_clocks_mhz;
+            let clocks = &probed(&board_of(device)?)?.memory_clocks_mhz;
             let needed = c_uint::try_from(clocks.len()).map_err(|_| Fail::UNKNOWN)?;
             if clocks_mhz.is_null() || *count < needed {
                 *count = needed;
@@ -703,7 +703,7 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedPerformanceStates(
             if pstates.is_null() {
                 return Err(Fail::INVALID_ARGUMENT);
             }
-            let states = probed(&board_of(device)?)?.pstates;
+            let states = &probed(&board_of(device)?)?.pstates;
             let room = size as usize / std::mem::size_of::<sys::nvmlPstates_t>();
             if room < states.len() {
                 return Err(Fail::INSUFFICIENT_SIZE);
@@ -758,15 +758,11 @@ pub unsafe extern "C" fn nvmlDeviceGetPerformanceModes(
                 .iter()
                 .enumerate()
                 .map(|(i, &m)| {
-                    let level = perf_level(
-                        b.idle_sm_clock_mhz,
-                        b.idle_sm_clock_mhz,
-                        b.max_sm_clock_mhz,
-                        m,
-                    );
-                    format!("perf={i}, {level}")
+                    let idle = modelled(b.idle_sm_clock_mhz)?;
+                    let level = perf_level(idle, idle, modelled(b.max_sm_clock_mhz)?, m);
+                    Ok(format!("perf={i}, {level}"))
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             crate::errors::fill_chars(&mut p.str_, &text.join(" ; "));
             Ok(())
         },
@@ -791,10 +787,10 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrentClockFreqs(
             probed(&g)?;
             let b = g.board();
             let text = perf_level(
-                g.sm_clock_mhz(),
-                b.idle_sm_clock_mhz,
-                b.max_sm_clock_mhz,
-                b.mem_clock_mhz,
+                modelled(g.sm_clock_mhz())?,
+                modelled(b.idle_sm_clock_mhz)?,
+                modelled(b.max_sm_clock_mhz)?,
+                modelled(b.mem_clock_mhz)?,
             );
             crate::errors::fill_chars(&mut f.str_, &text);
             Ok(())
