@@ -145,7 +145,10 @@ pub fn load() -> Result<BTreeMap<String, Board>, BoardError> {
                 return Err(BoardError(format!("{slug}: power limit min above max")));
             }
         }
-        if b.mig_bar1_mib.as_ref().is_some_and(|f| f.value.iter().any(|[gi, _]| *gi == 0)) {
+        if b.mig_bar1_mib
+            .as_ref()
+            .is_some_and(|f| f.value.iter().any(|[gi, _]| *gi == 0))
+        {
             return Err(BoardError(format!("{slug}: a MIG BAR1 pair of a 0 MiB GI")));
         }
     }

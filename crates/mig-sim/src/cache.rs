@@ -75,7 +75,11 @@ impl Cache {
 
     /// [`Cache::state`] under the write lock, owned for changing; removes a
     /// lock file `lock` created when the state is missing or foreign.
-    pub fn load_locked(&self, file: &StateFile, lock: &mut Lock) -> Result<MachineState, StateError> {
+    pub fn load_locked(
+        &self,
+        file: &StateFile,
+        lock: &mut Lock,
+    ) -> Result<MachineState, StateError> {
         match self.state(file) {
             Ok(st) => Ok(Arc::unwrap_or_clone(st)),
             Err(e) => {

@@ -554,7 +554,9 @@ impl Inventory for SimMachine {
     }
 
     fn index_of(&self, gpu: &GpuRef) -> Result<u32, BackendError> {
-        let st = self.shared_state().map_err(state_err(Op::Identity, Some(gpu)))?;
+        let st = self
+            .shared_state()
+            .map_err(state_err(Op::Identity, Some(gpu)))?;
         resolve(&st, Op::Identity, gpu)
     }
 

@@ -99,9 +99,7 @@ impl SimGpu {
     /// The power limit in force, milliwatts (`None`: the board's default
     /// limit is not modelled and none was set).
     pub fn power_limit_mw(&self) -> Option<u32> {
-        self.telemetry
-            .power_limit_mw
-            .or(self.board().power_max_mw)
+        self.telemetry.power_limit_mw.or(self.board().power_max_mw)
     }
 
     /// The current SM/graphics clock, MHz (`None`: the board's idle clock
@@ -238,7 +236,9 @@ impl Setting {
                 t.memory_temperature_c = range("memory-temperature", v, 0, 120)?
             }
             Setting::Power(w) => {
-                let max = b.power_max_mw.ok_or_else(|| unknown("power", "power limit"))?;
+                let max = b
+                    .power_max_mw
+                    .ok_or_else(|| unknown("power", "power limit"))?;
                 t.power_mw = range("power", w, 0, 2 * max / 1000)? * 1000
             }
             Setting::PowerLimit(w) => {

@@ -384,7 +384,10 @@ fn apply_follows_changes_and_touches_nothing_else() {
     host_write::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
     assert_eq!(listing(&root), want(&st));
     let cap = fs::read_to_string(root.join("dev/nvidia-caps/nvidia-cap22")).expect("GI 2 node");
-    assert_eq!(cap, host_write::placeholder_text(host::CAPS_MAJOR, 22, 0o444));
+    assert_eq!(
+        cap,
+        host_write::placeholder_text(host::CAPS_MAJOR, 22, 0o444)
+    );
     st.gpus[0].layout.gpu_instances.clear();
     host_write::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
     assert_eq!(listing(&root), want(&st));
@@ -398,7 +401,7 @@ fn apply_follows_changes_and_touches_nothing_else() {
 
     let foreign = dir.path().join("foreign");
     fs::create_dir_all(foreign.join("sys")).expect("mkdir");
-    let err =
-        host_write::apply(&foreign, &host::entries(&st), NodeKind::Placeholder, "").expect_err("refused");
+    let err = host_write::apply(&foreign, &host::entries(&st), NodeKind::Placeholder, "")
+        .expect_err("refused");
     assert!(err.to_string().contains("did not write"), "{err}");
 }

@@ -72,7 +72,11 @@ fn a_file_replaced_by_another_process_is_read_again() {
     let status = Command::new("sh")
         .arg("-c")
         .arg(r#"cp "$1" "$2.new" && mv "$2.new" "$2""#)
-        .args(["sh", &other.display().to_string(), &path.display().to_string()])
+        .args([
+            "sh",
+            &other.display().to_string(),
+            &path.display().to_string(),
+        ])
         .status()
         .expect("sh");
     assert!(status.success());

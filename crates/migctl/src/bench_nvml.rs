@@ -90,7 +90,12 @@ fn time(budget: Duration, mut f: impl FnMut() -> u32) -> Result<(u64, f64), Stri
 }
 
 /// Time the library's reads on the machine at `state` (`n` GPUs).
-fn measure_rust(lib_path: &Path, state: &Path, n: u32, budget: Duration) -> Result<Vec<Figure>, Failure> {
+fn measure_rust(
+    lib_path: &Path,
+    state: &Path,
+    n: u32,
+    budget: Duration,
+) -> Result<Vec<Figure>, Failure> {
     // The library reads MIGCTL_SIM_STATE at nvmlInit; this process has no
     // other threads that read the environment while the bench runs.
     std::env::set_var(mig_sim::ENV_STATE, state);
@@ -149,7 +154,10 @@ fn measure_rust(lib_path: &Path, state: &Path, n: u32, budget: Duration) -> Resu
         time(budget, || unsafe { mig_mode(h, &mut cur, &mut pend) }),
     )?;
     let mut c: c_uint = 0;
-    push("nvmlDeviceGetCount_v2", time(budget, || unsafe { count(&mut c) }))?;
+    push(
+        "nvmlDeviceGetCount_v2",
+        time(budget, || unsafe { count(&mut c) }),
+    )?;
     let mut h2: sys::nvmlDevice_t = std::ptr::null_mut();
     push(
         "nvmlDeviceGetHandleByIndex_v2",
@@ -172,7 +180,9 @@ fn measure_rust(lib_path: &Path, state: &Path, n: u32, budget: Duration) -> Resu
     let mut buf = [0 as std::ffi::c_char; 96];
     push(
         "nvmlDeviceGetUUID",
-        time(budget, || unsafe { uuid(h, buf.as_mut_ptr(), buf.len() as c_uint) }),
+        time(budget, || unsafe {
+            uuid(h, buf.as_mut_ptr(), buf.len() as c_uint)
+        }),
     )?;
     let mut m: c_uint = 0;
     push(

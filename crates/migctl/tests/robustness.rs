@@ -471,7 +471,11 @@ fn root_made_machine_reads_for_anyone_and_refuses_their_changes() {
     use std::os::unix::fs::PermissionsExt;
     let name = "root_made_machine_reads_for_anyone_and_refuses_their_changes";
     if !mig_sim::is_root() {
-        testkit::skip(name, testkit::Needs::Environment, "needs root to act as two users");
+        testkit::skip(
+            name,
+            testkit::Needs::Environment,
+            "needs root to act as two users",
+        );
         return;
     }
     let m = Machine::new();

@@ -414,4 +414,3 @@ pub unsafe extern "C" fn nvmlDeviceGetMemClkVfOffset(
 ) -> Return {
     unsafe { read("nvmlDeviceGetMemClkVfOffset", device, offset, |_| Ok(0)) }
 }
-

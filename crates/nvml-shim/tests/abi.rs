@@ -184,7 +184,11 @@ fn a_change_by_another_client_is_seen_by_the_next_read() {
             unsafe { nvmlDeviceGetMigMode(d, &mut cur, &mut pend) },
             SUCCESS
         );
-        assert_eq!((cur, pend), (u32::from(want), u32::from(want)), "switch {i}");
+        assert_eq!(
+            (cur, pend),
+            (u32::from(want), u32::from(want)),
+            "switch {i}"
+        );
     }
 }
 
