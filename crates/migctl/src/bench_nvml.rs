@@ -238,7 +238,7 @@ fn measure_pynvml(lib_path: &Path, state: &Path, n: u32, budget: Duration) -> Op
 
 /// `migctl bench nvml-read`.
 pub fn run(args: &NvmlReadArgs) -> Result<(), Failure> {
-    if args.gpus.iter().any(|&n| n == 0) {
+    if args.gpus.contains(&0) {
         return Err(Failure(2, "--gpus: each size must be at least 1".into()));
     }
     let lib = crate::sim_cmd::nvml_lib().map_err(|e| Failure(1, e))?;
