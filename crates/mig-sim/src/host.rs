@@ -4,9 +4,9 @@
 //! real host, written under a directory at the host's own paths.
 //!
 //! [`entries`] is pure: machine state in, the list of entries out.
-//! [`crate::host_write::apply`] makes a directory match such a list. Roots
-//! registered with [`crate::SimMachine::add_host_root`] are rewritten by
-//! [`crate::host_write::refresh_roots`] after every successful change of
+//! `host_write::apply` makes a directory match such a list. Roots
+//! registered with `SimMachine::add_host_root` are rewritten by
+//! `host_write::refresh_roots` after every successful change of
 //! the machine, under the state file's exclusive lock (see
 //! `docs/host-tree.md` for every value's source and for what a reader can
 //! see during an update).

@@ -1,6 +1,6 @@
 //! Live readings: temperature, power, utilization, fan and performance
-//! state (clocks: [`crate::clocks`]), from the simulated GPU's `Telemetry` and board facts
-//! (`mig_sim::telemetry`, which names each value's source).
+//! state (clocks: the `clocks` module), from the simulated GPU's `Telemetry`
+//! and board facts (`mig_sim::telemetry`; sources in `catalog/boards.toml`).
 //!
 //! These are readings of the physical board: a MIG device handle answers
 //! `NOT_SUPPORTED` (nvml.h documents no per-instance sensor, and nvidia-smi
