@@ -49,6 +49,7 @@
 //! ```
 
 pub mod backend;
+pub mod board;
 pub mod catalog;
 pub mod engine;
 mod error;

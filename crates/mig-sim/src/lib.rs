@@ -14,8 +14,11 @@
 //! or printing.
 #![doc = include_str!("example.md")]
 
+pub mod cache;
 pub mod host;
+pub mod host_write;
 pub mod procs;
+pub mod readings;
 pub mod state;
 pub mod telemetry;
 pub mod view;
@@ -150,6 +153,7 @@ pub struct SimMachine {
     file: StateFile,
     fault: Option<Fault>,
     mutations: Arc<AtomicU32>,
+    cache: Arc<cache::Cache>,
 }
 
 fn state_err(op: Op, gpu: Option<&GpuRef>) -> impl Fn(StateError) -> BackendError + '_ {
@@ -169,6 +173,7 @@ impl SimMachine {
             file: StateFile::new(path),
             fault,
             mutations: Arc::new(AtomicU32::new(0)),
+            cache: Arc::default(),
         }
     }
 
@@ -202,14 +207,19 @@ impl SimMachine {
             }
         }
         self.file.save(&lock, &st)?;
-        let _ = host::refresh_roots(self.path(), &st);
+        let _ = host_write::refresh_roots(self.path(), &st);
         Ok(st)
     }
 
-    /// The whole machine's state, read under the shared lock.
+    /// The whole machine's state, read without a lock (see [`cache`]).
     pub fn state(&self) -> Result<MachineState, StateError> {
-        let mut lock = self.file.lock(false)?;
-        self.file.load_or_tidy(&mut lock)
+        self.shared_state().map(Arc::unwrap_or_clone)
+    }
+
+    /// [`SimMachine::state`], shared: no copy of the machine is made while
+    /// the state file is unchanged since the last read (see [`cache`]).
+    pub fn shared_state(&self) -> Result<Arc<MachineState>, StateError> {
+        self.cache.state(&self.file)
     }
 
     /// Run `f` on the state under the exclusive lock and save the result if it
@@ -222,10 +232,13 @@ impl SimMachine {
         counted: bool,
         f: impl FnOnce(&mut MachineState) -> Result<T, BackendError>,
     ) -> Result<T, BackendError> {
-        let mut lock = self.file.lock(true).map_err(state_err(op, gpu))?;
+        let mut lock = match self.file.lock(true) {
+            Ok(l) => l,
+            Err(e) => return Err(self.refuse_unlocked(op, gpu, counted, e)),
+        };
         let mut st = self
-            .file
-            .load_or_tidy(&mut lock)
+            .cache
+            .load_locked(&self.file, &mut lock)
             .map_err(state_err(op, gpu))?;
         let n = if counted {
             self.mutations.fetch_add(1, Ordering::SeqCst) + 1
@@ -257,8 +270,32 @@ impl SimMachine {
         self.file.save(&lock, &st).map_err(state_err(op, gpu))?;
         // Host trees follow the change, still under the lock; their errors
         // are recorded in each tree and cannot undo the saved change.
-        let _ = host::refresh_roots(self.path(), &st);
+        let _ = host_write::refresh_roots(self.path(), &st);
+        self.cache.saved(&self.file, &lock, st);
         Ok(out)
+    }
+
+    /// The error of a change that cannot take the write lock: a user who
+    /// is not root, on a `--root-only` machine whose files only root may
+    /// write, gets NVML's `NO_PERMISSION` for a MIG change, as from the
+    /// driver; otherwise the lock's own error.
+    fn refuse_unlocked(
+        &self,
+        op: Op,
+        gpu: Option<&GpuRef>,
+        counted: bool,
+        e: StateError,
+    ) -> BackendError {
+        let denied = matches!(&e, StateError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied);
+        if denied && counted && !is_root() && self.shared_state().is_ok_and(|st| st.root_only) {
+            return BackendError::Nvml {
+                op,
+                gpu: gpu.cloned(),
+                code: NvmlError::NoPermission,
+            };
+        }
+        state_err(op, gpu)(e)
     }
 
     /// Run `f` on one GPU of the state under the exclusive lock (see
@@ -281,7 +318,7 @@ impl SimMachine {
         gpu: &GpuRef,
         f: impl FnOnce(&MachineState, u32, &SimGpu) -> Result<T, NvmlError>,
     ) -> Result<T, BackendError> {
-        let st = self.state().map_err(state_err(op, Some(gpu)))?;
+        let st = self.shared_state().map_err(state_err(op, Some(gpu)))?;
         let index = resolve(&st, op, gpu)?;
         f(&st, index, &st.gpus[index as usize])
             .map_err(|code| BackendError::nvml(op, gpu.clone(), code))
@@ -523,7 +560,7 @@ impl Inventory for SimMachine {
     }
 
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError> {
-        let st = self.state().map_err(state_err(Op::Devices, None))?;
+        let st = self.shared_state().map_err(state_err(Op::Devices, None))?;
         Ok(st
             .gpus
             .iter()
@@ -544,7 +581,9 @@ impl Inventory for SimMachine {
     }
 
     fn index_of(&self, gpu: &GpuRef) -> Result<u32, BackendError> {
-        let st = self.state().map_err(state_err(Op::Identity, Some(gpu)))?;
+        let st = self
+            .shared_state()
+            .map_err(state_err(Op::Identity, Some(gpu)))?;
         resolve(&st, Op::Identity, gpu)
     }
 

@@ -53,7 +53,7 @@ pub struct SimGpu {
     pub layout: Layout,
     /// Modelled sensor readings and modes (`migctl sim set`); absent in older files.
     #[serde(default)]
-    pub telemetry: crate::telemetry::Telemetry,
+    pub telemetry: crate::readings::Telemetry,
 }
 
 /// A simulated process holding a GPU or a MIG device busy.
@@ -245,9 +245,50 @@ impl MachineState {
         Ok(())
     }
 
+    /// Drop host processes that have exited: they free their devices.
+    pub fn retain_live_processes(&mut self) {
+        self.processes.retain(SimProcess::is_alive);
+    }
+
+    /// Whether any process is a live host process, whose life is checked on
+    /// every read ([`SimProcess::is_alive`]).
+    pub fn has_host_processes(&self) -> bool {
+        self.processes.iter().any(|p| p.start_time.is_some())
+    }
+
     /// Processes running on GPU `gpu` (any MIG device of it).
     pub fn processes_on(&self, gpu: u32) -> impl Iterator<Item = &SimProcess> {
         self.processes.iter().filter(move |p| p.gpu == gpu)
+    }
+}
+
+/// What tells one state file from another without reading it: the inode
+/// (a save always makes a new file and renames it into place) and, against
+/// a file changed in place by hand, its size and change times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileKey {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileKey {
+    /// The key of an open file; `None` if it cannot be `stat`ed.
+    pub(crate) fn of_file(f: &File) -> Option<FileKey> {
+        f.metadata().ok().map(|m| FileKey::of(&m))
+    }
+
+    fn of(m: &fs::Metadata) -> FileKey {
+        use std::os::unix::fs::MetadataExt;
+        FileKey {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
     }
 }
 
@@ -266,7 +307,7 @@ pub struct Lock {
 }
 
 impl Lock {
-    fn forget_created(&mut self) {
+    pub(crate) fn forget_created(&mut self) {
         if let Some(p) = self.created.take() {
             let _ = fs::remove_file(p);
         }
@@ -336,19 +377,42 @@ impl StateFile {
 
     /// Read and check the state (caller holds the lock).
     pub fn load(&self, _lock: &Lock) -> Result<MachineState, StateError> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StateError::Missing {
-                    path: self.path.clone(),
-                })
-            }
-            Err(e) => return Err(self.io("read it")(e)),
-        };
-        let mut st = MachineState::parse(&self.path, &text)?;
-        // host processes that have exited free their devices
-        st.processes.retain(SimProcess::is_alive);
+        let (mut st, _, _) = self.read()?;
+        st.retain_live_processes();
         Ok(st)
+    }
+
+    /// The identity of the file now at the state path (`stat`), without
+    /// reading it; [`StateError::Missing`] when there is none.
+    pub fn key(&self) -> Result<FileKey, StateError> {
+        match fs::metadata(&self.path) {
+            Ok(m) => Ok(FileKey::of(&m)),
+            Err(e) => Err(self.read_error(e)),
+        }
+    }
+
+    fn read_error(&self, e: std::io::Error) -> StateError {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StateError::Missing {
+                path: self.path.clone(),
+            }
+        } else {
+            self.io("read it")(e)
+        }
+    }
+
+    /// Read and check the state without any lock: every writer replaces the
+    /// file by an atomic rename ([`StateFile::save`]), so an open file is
+    /// one whole state, old or new. Returns the state as written (host
+    /// processes not yet checked for life), the identity of the file read
+    /// and the open file itself.
+    pub fn read(&self) -> Result<(MachineState, FileKey, File), StateError> {
+        use std::io::Read;
+        let mut f = File::open(&self.path).map_err(|e| self.read_error(e))?;
+        let key = FileKey::of(&f.metadata().map_err(self.io("read it"))?);
+        let mut text = String::new();
+        f.read_to_string(&mut text).map_err(self.io("read it"))?;
+        Ok((MachineState::parse(&self.path, &text)?, key, f))
     }
 
     /// Replace the state atomically: write a temporary file beside it, flush

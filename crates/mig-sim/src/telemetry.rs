@@ -3,416 +3,90 @@
 //! NVML beyond MIG.
 //!
 //! Two kinds of value, each with its source:
-//! - [`Telemetry`], per GPU and kept in the state file (every field has a serde
-//!   default, so state files written before it existed still load): the live
+//! - [`Telemetry`] ([`crate::readings`]), per GPU and kept in the state file: the live
 //!   readings a real board varies (temperatures, power draw, utilization, fan,
 //!   clocks) and the modes an administrator sets (persistence, compute mode,
 //!   power limit). The defaults are the idle readings of the lent H100 80GB
 //!   HBM3 (`shared/reference/h100-80gb-hbm3/h100_q.txt`, driver 580.159.04).
 //!   `migctl sim set` changes them so alerting paths can be tested.
 //! - [`BoardFacts`], fixed per catalog model: power limits, PCIe link, BAR1,
-//!   maximum clocks, whether the board has a fan. Measured where a real board
-//!   was read (`catalog/measured/`), otherwise from NVIDIA's product
-//!   datasheets, each entry naming which.
+//!   clocks, fan, temperature thresholds, identity strings. They are data,
+//!   `catalog/boards.toml` (through `mig_model::board`), each value with its
+//!   source; a fact no source gives is `None`.
 //!
 //! Nothing here decides an NVML return code: the shim maps "not modelled"
-//! (`None`) to the error a real driver gives for that board.
+//! (`None`) to the error a real driver gives for a value it lacks.
 
+pub use crate::readings::{ComputeMode, Telemetry};
 use crate::state::{MachineState, SimGpu};
 use crate::SimMachine;
 use mig_model::backend::Op;
-use mig_model::catalog::{Architecture, GpuModel};
+use mig_model::board::{self, value};
+pub use mig_model::board::{Board, Identity as Measured, Probed};
+use mig_model::catalog::GpuModel;
 use mig_model::{BackendError, GpuRef};
-use serde::{Deserialize, Serialize};
 
-/// `NVML_COMPUTEMODE_*` as nvml.h numbers them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum ComputeMode {
-    /// `NVML_COMPUTEMODE_DEFAULT` (0), the measured boards' mode.
-    #[default]
-    Default,
-    /// `NVML_COMPUTEMODE_PROHIBITED` (2).
-    Prohibited,
-    /// `NVML_COMPUTEMODE_EXCLUSIVE_PROCESS` (3).
-    ExclusiveProcess,
-}
-
-impl ComputeMode {
-    /// The `nvmlComputeMode_t` value.
-    pub fn nvml(self) -> u32 {
-        match self {
-            ComputeMode::Default => 0,
-            ComputeMode::Prohibited => 2,
-            ComputeMode::ExclusiveProcess => 3,
-        }
-    }
-}
-
-/// The live readings and settable modes of one simulated GPU.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Telemetry {
-    /// GPU core temperature, degrees C (H100 idle: 39).
-    pub temperature_c: u32,
-    /// HBM temperature, degrees C (H100 idle: 40).
-    pub memory_temperature_c: u32,
-    /// Power draw in milliwatts (H100 idle instantaneous: 74.84 W).
-    pub power_mw: u32,
-    /// Power limit in milliwatts; `None` is the board's default limit.
-    pub power_limit_mw: Option<u32>,
-    /// GPU utilization, percent (H100 idle: 0).
-    pub utilization_gpu: u32,
-    /// Memory-controller utilization, percent (H100 idle: 0).
-    pub utilization_memory: u32,
-    /// Fan speed, percent; only boards with a fan report one.
-    pub fan_percent: u32,
-    /// Persistence mode (the lent boards: Enabled).
-    pub persistence: bool,
-    /// Compute mode (the lent boards: Default).
-    pub compute_mode: ComputeMode,
-    /// Current graphics and SM clock, MHz; `None` is the board's idle clock.
-    pub sm_clock_mhz: Option<u32>,
-}
-
-impl Default for Telemetry {
-    fn default() -> Telemetry {
-        Telemetry {
-            temperature_c: 39,
-            memory_temperature_c: 40,
-            power_mw: 74_840,
-            power_limit_mw: None,
-            utilization_gpu: 0,
-            utilization_memory: 0,
-            fan_percent: 30,
-            persistence: true,
-            compute_mode: ComputeMode::Default,
-            sm_clock_mhz: None,
-        }
-    }
-}
-
-/// Fixed facts of a board model.
+/// The facts of a board model, flattened from `catalog/boards.toml`; each
+/// `None` is "not modelled": no source gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoardFacts {
-    /// Default = maximum power limit (TDP), milliwatts.
-    pub power_max_mw: u32,
+    /// Default = maximum power limit, milliwatts.
+    pub power_max_mw: Option<u32>,
     /// Minimum settable power limit, milliwatts.
-    pub power_min_mw: u32,
-    /// PCIe generation (current = max at idle on the lent boards).
-    pub pcie_gen: u32,
+    pub power_min_mw: Option<u32>,
+    /// PCIe generation (current = max at idle on the measured boards).
+    pub pcie_gen: Option<u32>,
     /// PCIe link width.
-    pub pcie_width: u32,
+    pub pcie_width: Option<u32>,
     /// BAR1 aperture, MiB.
-    pub bar1_mib: u64,
+    pub bar1_mib: Option<u64>,
     /// Idle graphics/SM clock, MHz.
-    pub idle_sm_clock_mhz: u32,
+    pub idle_sm_clock_mhz: Option<u32>,
     /// Maximum graphics/SM clock, MHz.
-    pub max_sm_clock_mhz: u32,
+    pub max_sm_clock_mhz: Option<u32>,
     /// Memory clock (current = max), MHz.
-    pub mem_clock_mhz: u32,
-    /// Idle and maximum video clock, MHz.
-    pub video_clock_mhz: (u32, u32),
-    /// Whether the board has its own fan (passive server boards report N/A).
+    pub mem_clock_mhz: Option<u32>,
+    /// Idle video clock, MHz.
+    pub idle_video_clock_mhz: Option<u32>,
+    /// Maximum video clock, MHz.
+    pub max_video_clock_mhz: Option<u32>,
+    /// Whether the board has its own fan (a source says so); passive boards
+    /// and boards no source describes report none.
     pub has_fan: bool,
     /// Shutdown and slowdown temperature thresholds, degrees C.
-    pub temp_shutdown_c: u32,
-    pub temp_slowdown_c: u32,
+    pub temp_shutdown_c: Option<u32>,
+    pub temp_slowdown_c: Option<u32>,
     /// Memory and GPU maximum operating temperatures, degrees C
     /// (`NVML_TEMPERATURE_THRESHOLD_MEM_MAX`, `_GPU_MAX`).
-    pub temp_mem_max_c: u32,
-    pub temp_gpu_max_c: u32,
-    /// Where these values come from.
-    pub source: &'static str,
+    pub temp_mem_max_c: Option<u32>,
+    pub temp_gpu_max_c: Option<u32>,
     /// What a real board of this model answered, where one was read.
     pub measured: Option<&'static Measured>,
-}
-
-/// Constants a real board of the model reported, each with its capture: the
-/// identity strings and counts nvidia-smi -q and NVML print. Only the models
-/// a real board was read of have one; the shim answers the rest as a real
-/// driver answers a value it lacks (see nvml-shim's `board_info.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Measured {
-    /// The capture these come from.
-    pub source: &'static str,
-    /// `nvmlDeviceGetVbiosVersion` ("VBIOS Version").
-    pub vbios_version: &'static str,
-    /// `nvmlDeviceGetBoardPartNumber` ("Board Part Number").
-    pub board_part_number: &'static str,
-    /// `nvmlDeviceGetInforomImageVersion` ("Inforom Version / Image Version").
-    pub inforom_image_version: &'static str,
-    /// `nvmlDeviceGetBoardId` ("Board ID").
-    pub board_id: u32,
-    /// `nvmlDeviceGetRowRemapperHistogram` `max` ("Bank Remap Availability
-    /// Histogram / Max"), banks; none are used on a healthy board.
-    pub remap_banks: u32,
-    /// Facts only the pynvml monitoring probe read
-    /// (`catalog/measured/probe_monitoring.py`), where it ran on this model.
-    pub probe: Option<Probed>,
-}
-
-/// Board constants the monitoring probe read on a real board.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Probed {
-    /// `nvmlDeviceGetMemoryBusWidth`, bits.
-    pub memory_bus_width: u32,
-    /// `nvmlDeviceGetSupportedMemoryClocks`, MHz, in the driver's order.
-    pub memory_clocks_mhz: &'static [u32],
-    /// `nvmlDeviceGetSupportedPerformanceStates`, in the driver's order.
-    pub pstates: &'static [u32],
-    /// `nvmlDeviceGetAdaptiveClockInfoStatus`
-    /// (1: `NVML_ADAPTIVE_CLOCKING_INFO_STATUS_ENABLED`).
-    pub adaptive_clocking: u32,
-    /// `nvmlDeviceGetInforomConfigurationChecksum`.
-    pub inforom_checksum: u32,
-}
-
-/// The lent H100 80GB HBM3 (`shared/reference/h100-80gb-hbm3/h100_q.txt`,
-/// driver 580.159.04). The monitoring probe was not run on it.
-pub const H100_SXM5_80GB: Measured = Measured {
-    source: "measured: shared/reference/h100-80gb-hbm3/h100_q.txt",
-    vbios_version: "96.00.DA.00.0C",
-    board_part_number: "695-2G520-0200-000",
-    inforom_image_version: "G520.0200.00.05",
-    board_id: 6,
-    remap_banks: 2560,
-    probe: None,
-};
-
-/// The lent H200 (`catalog/measured/h200-580.159.04/monitoring-probe.json`,
-/// `gpus[0].handle_only`, driver 580.159.04; the same strings in that
-/// directory's q.txt, read from another H200 of the same part number).
-pub const H200_SXM5_141GB: Measured = Measured {
-    source: "measured: catalog/measured/h200-580.159.04/monitoring-probe.json",
-    vbios_version: "96.00.A5.00.1A",
-    board_part_number: "692-2G520-0282-000",
-    inforom_image_version: "G520.0282.02.02",
-    board_id: 6,
-    remap_banks: 3072,
-    probe: Some(Probed {
-        memory_bus_width: 6016,
-        memory_clocks_mhz: &[3201, 2201],
-        pstates: &[2, 0],
-        adaptive_clocking: 1,
-        inforom_checksum: 0,
-    }),
-};
-
-/// Clocks and thresholds of a family's reference board, for models with no
-/// capture of their own.
-struct Clocks {
-    idle_sm: u32,
-    max_sm: u32,
-    mem: u32,
-    video: (u32, u32),
-}
-
-/// Hopper: the lent H100 80GB HBM3 (h100_q.txt: 405 MHz idle, 1980 max SM,
-/// 2619 memory, 765/1545 video).
-const HOPPER_CLOCKS: Clocks = Clocks {
-    idle_sm: 405,
-    max_sm: 1980,
-    mem: 2619,
-    video: (765, 1545),
-};
-/// The lent H200 (catalog/measured/h200-580.159.04/q.txt, 2026-12-01: 345
-/// MHz idle, 1980 max SM, 3201 memory, 765/1545 video).
-const H200_CLOCKS: Clocks = Clocks {
-    idle_sm: 345,
-    max_sm: 1980,
-    mem: 3201,
-    video: (765, 1545),
-};
-/// Ampere: A100 datasheet boost clock 1410 MHz, HBM2 1215 MHz; idle and video
-/// as the measured Hopper board's ratio (derived).
-const AMPERE_CLOCKS: Clocks = Clocks {
-    idle_sm: 210,
-    max_sm: 1410,
-    mem: 1215,
-    video: (585, 1290),
-};
-/// Blackwell: B200 datasheet boost 1965 MHz; memory and video as Hopper (derived).
-const BLACKWELL_CLOCKS: Clocks = Clocks {
-    idle_sm: 405,
-    max_sm: 1965,
-    mem: 3996,
-    video: (765, 1545),
-};
-
-/// BAR1 in MiB, by the one rule of [`crate::host::bar1_bytes`] (which the
-/// sysfs `resource` table uses too): the BAR1 size of every board whose BAR1
-/// is known (A30 32 GiB, A100 40GB 64 GiB, A100/H100 80GB 128 GiB measured on
-/// the lent H100, H200 256 GiB measured on the lent H200).
-fn bar1_mib(model: &GpuModel) -> u64 {
-    crate::host::bar1_bytes(model) / (1024 * 1024)
+    /// The catalog entry, with every value's source.
+    pub catalog: &'static Board,
 }
 
 /// The board facts of a catalog model.
 pub fn board(model: &GpuModel) -> BoardFacts {
-    // (TDP W, min W, PCIe gen, fan, source)
-    let (tdp, min, gen, fan, source) = match model.slug.as_str() {
-        "h100-sxm5-80gb" => (700, 200, 5, false, "measured: h100_q.txt (580.159.04)"),
-        "h200-sxm5-141gb" => (
-            700,
-            200,
-            5,
-            false,
-            "measured: h200 status.txt 700 W cap; min as H100",
-        ),
-        "a30-24gb" => (
-            165,
-            100,
-            4,
-            false,
-            "nvidia-docs: A30 datasheet (165 W, passive)",
-        ),
-        "a100-sxm4-40gb" | "a100-sxm4-80gb" => (
-            400,
-            100,
-            4,
-            false,
-            "nvidia-docs: A100 datasheet (SXM 400 W)",
-        ),
-        "a100-pcie-40gb" => (
-            250,
-            150,
-            4,
-            false,
-            "nvidia-docs: A100 PCIe 40GB datasheet (250 W, passive)",
-        ),
-        "a100-pcie-80gb" => (
-            300,
-            150,
-            4,
-            false,
-            "nvidia-docs: A100 80GB PCIe datasheet (300 W, passive)",
-        ),
-        "h100-pcie-80gb" => (
-            350,
-            200,
-            5,
-            false,
-            "nvidia-docs: H100 PCIe datasheet (350 W, passive)",
-        ),
-        "h100-sxm5-94gb" => (
-            700,
-            200,
-            5,
-            false,
-            "nvidia-docs: H100 SXM datasheet (700 W)",
-        ),
-        "h100-nvl-94gb" => (
-            400,
-            200,
-            5,
-            false,
-            "nvidia-docs: H100 NVL datasheet (400 W, passive)",
-        ),
-        "gh200-96gb" => (
-            900,
-            200,
-            5,
-            false,
-            "nvidia-docs: GH200 datasheet (module up to 900 W)",
-        ),
-        "h20-96gb" => (400, 200, 5, false, "nvidia-docs: H20 product brief (400 W)"),
-        "h200-nvl-141gb" => (
-            600,
-            200,
-            5,
-            false,
-            "nvidia-docs: H200 NVL datasheet (600 W, passive)",
-        ),
-        "b200-180gb" => (
-            1000,
-            200,
-            6,
-            false,
-            "nvidia-docs: DGX B200 datasheet (1000 W per GPU)",
-        ),
-        "gb200-186gb" => (
-            1200,
-            200,
-            6,
-            false,
-            "nvidia-docs: GB200 NVL72 datasheet (1200 W per GPU)",
-        ),
-        "rtx-pro-6000-server" => (
-            600,
-            150,
-            5,
-            false,
-            "nvidia-docs: RTX PRO 6000 Server datasheet (600 W, passive)",
-        ),
-        "rtx-pro-6000-workstation" => (
-            600,
-            150,
-            5,
-            true,
-            "nvidia-docs: RTX PRO 6000 Workstation datasheet (600 W, fan)",
-        ),
-        "rtx-pro-6000-maxq" => (
-            300,
-            150,
-            5,
-            true,
-            "nvidia-docs: RTX PRO 6000 Max-Q datasheet (300 W, blower)",
-        ),
-        "rtx-pro-5000" => (
-            300,
-            150,
-            5,
-            true,
-            "nvidia-docs: RTX PRO 5000 datasheet (300 W, fan)",
-        ),
-        _ => (
-            300,
-            150,
-            4,
-            false,
-            "derived: no datasheet entry; a 300 W PCIe board",
-        ),
-    };
-    let measured = match model.slug.as_str() {
-        "h100-sxm5-80gb" => Some(&H100_SXM5_80GB),
-        "h200-sxm5-141gb" => Some(&H200_SXM5_141GB),
-        _ => None,
-    };
-    // (shutdown, slowdown, memory max, GPU max), degrees C. The lent H200
-    // answered 95, 89, 95, 87 (monitoring-probe.json
-    // `nvmlDeviceGetTemperatureThreshold(0..3)`); the lent H100 printed the
-    // same offsets from its 87 C limit (h100_q.txt: T.Limit 48 C at 39 C,
-    // shutdown -8 C, slowdown -2 C). Other boards: datasheet operating limits
-    // of the data-centre parts, slowdown at 87 C and shutdown at 92 C
-    // (derived), the maxima at the slowdown limit.
-    let thresholds = match measured {
-        Some(_) => (95, 89, 95, 87),
-        None => (92, 87, 87, 87),
-    };
-    let clocks = match model.architecture {
-        _ if model.slug.starts_with("h200") => H200_CLOCKS,
-        Architecture::Ampere => AMPERE_CLOCKS,
-        Architecture::Hopper => HOPPER_CLOCKS,
-        Architecture::Blackwell => BLACKWELL_CLOCKS,
-    };
+    let b = board::board(&model.slug);
     BoardFacts {
-        power_max_mw: tdp * 1000,
-        power_min_mw: min * 1000,
-        pcie_gen: gen,
-        pcie_width: 16,
-        bar1_mib: bar1_mib(model),
-        idle_sm_clock_mhz: clocks.idle_sm,
-        max_sm_clock_mhz: clocks.max_sm,
-        mem_clock_mhz: clocks.mem,
-        video_clock_mhz: clocks.video,
-        has_fan: fan,
-        temp_shutdown_c: thresholds.0,
-        temp_slowdown_c: thresholds.1,
-        temp_mem_max_c: thresholds.2,
-        temp_gpu_max_c: thresholds.3,
-        source,
-        measured,
+        power_max_mw: value(&b.power_limit_max_w).map(|w| w * 1000),
+        power_min_mw: value(&b.power_limit_min_w).map(|w| w * 1000),
+        pcie_gen: value(&b.pcie_gen_max),
+        pcie_width: value(&b.pcie_width_max),
+        bar1_mib: value(&b.bar1_mib),
+        idle_sm_clock_mhz: value(&b.idle_sm_clock_mhz),
+        max_sm_clock_mhz: value(&b.max_sm_clock_mhz),
+        mem_clock_mhz: value(&b.mem_clock_mhz),
+        idle_video_clock_mhz: value(&b.idle_video_clock_mhz),
+        max_video_clock_mhz: value(&b.max_video_clock_mhz),
+        has_fan: value(&b.has_fan).unwrap_or(false),
+        temp_shutdown_c: value(&b.temp_shutdown_c),
+        temp_slowdown_c: value(&b.temp_slowdown_c),
+        temp_mem_max_c: value(&b.temp_mem_max_c),
+        temp_gpu_max_c: value(&b.temp_gpu_max_c),
+        measured: b.identity.as_ref(),
+        catalog: b,
     }
 }
 
@@ -422,18 +96,18 @@ impl SimGpu {
         board(self.model())
     }
 
-    /// The power limit in force, milliwatts.
-    pub fn power_limit_mw(&self) -> u32 {
-        self.telemetry
-            .power_limit_mw
-            .unwrap_or(self.board().power_max_mw)
+    /// The power limit in force, milliwatts (`None`: the board's default
+    /// limit is not modelled and none was set).
+    pub fn power_limit_mw(&self) -> Option<u32> {
+        self.telemetry.power_limit_mw.or(self.board().power_max_mw)
     }
 
-    /// The current SM/graphics clock, MHz.
-    pub fn sm_clock_mhz(&self) -> u32 {
+    /// The current SM/graphics clock, MHz (`None`: the board's idle clock
+    /// is not modelled and none was set).
+    pub fn sm_clock_mhz(&self) -> Option<u32> {
         self.telemetry
             .sm_clock_mhz
-            .unwrap_or(self.board().idle_sm_clock_mhz)
+            .or(self.board().idle_sm_clock_mhz)
     }
 }
 
@@ -484,6 +158,12 @@ pub enum SettingError {
         "{board} has no fan (passive cooling: NVML answers Not Supported), so fan cannot be set"
     )]
     NoFan { board: String },
+    #[error("{key} cannot be set on {board}: its {what} is not modelled (no source gives it; docs/simulated-telemetry.md)")]
+    NotModelled {
+        key: &'static str,
+        board: String,
+        what: &'static str,
+    },
 }
 
 impl Setting {
@@ -544,6 +224,11 @@ impl Setting {
                 })
             }
         };
+        let unknown = |key, what| SettingError::NotModelled {
+            key,
+            board: board.clone(),
+            what,
+        };
         let t = &mut g.telemetry;
         match *self {
             Setting::Temperature(v) => t.temperature_c = range("temperature", v, 0, 120)?,
@@ -551,15 +236,16 @@ impl Setting {
                 t.memory_temperature_c = range("memory-temperature", v, 0, 120)?
             }
             Setting::Power(w) => {
-                t.power_mw = range("power", w, 0, 2 * b.power_max_mw / 1000)? * 1000
+                let max = b
+                    .power_max_mw
+                    .ok_or_else(|| unknown("power", "power limit"))?;
+                t.power_mw = range("power", w, 0, 2 * max / 1000)? * 1000
             }
             Setting::PowerLimit(w) => {
-                let w = range(
-                    "power-limit",
-                    w,
-                    b.power_min_mw / 1000,
-                    b.power_max_mw / 1000,
-                )?;
+                let what = "power limit range";
+                let min = b.power_min_mw.ok_or_else(|| unknown("power-limit", what))?;
+                let max = b.power_max_mw.ok_or_else(|| unknown("power-limit", what))?;
+                let w = range("power-limit", w, min / 1000, max / 1000)?;
                 t.power_limit_mw = Some(w * 1000);
             }
             Setting::Utilization(v) => t.utilization_gpu = range("utilization", v, 0, 100)?,
@@ -575,7 +261,10 @@ impl Setting {
             Setting::Persistence(on) => t.persistence = on,
             Setting::ComputeMode(m) => t.compute_mode = m,
             Setting::SmClock(v) => {
-                t.sm_clock_mhz = Some(range("sm-clock", v, 1, b.max_sm_clock_mhz)?)
+                let max = b
+                    .max_sm_clock_mhz
+                    .ok_or_else(|| unknown("sm-clock", "maximum SM clock"))?;
+                t.sm_clock_mhz = Some(range("sm-clock", v, 1, max)?)
             }
         }
         Ok(())
@@ -659,43 +348,67 @@ mod tests {
         let r = apply_all(&mut st, &[0], &[Setting::Fan(50)]).map_err(|e| e.to_string());
         assert!(r.as_ref().unwrap_err().contains("no fan"), "{r:?}");
         apply_all(&mut st, &[0], &[Setting::PowerLimit(300)]).unwrap();
-        assert_eq!(st.gpus[0].power_limit_mw(), 300_000);
+        assert_eq!(st.gpus[0].power_limit_mw(), Some(300_000));
         assert_ne!(st, before);
     }
 
-    /// Proves the board facts (BAR1 by the power-of-two rule, power limits,
-    /// clocks, temperature thresholds, which models have measured constants)
-    /// equal what the lent H100 and H200 reported (h100_q.txt,
-    /// catalog/measured/h200-580.159.04/q.txt and monitoring-probe.json).
+    /// Proves the board facts equal what the lent H100 and H200 reported
+    /// (h100_q.txt, catalog/measured/h200-580.159.04/q.txt and
+    /// monitoring-probe.json), and that a board no capture describes has its
+    /// unsourced facts absent rather than another board's.
     #[test]
     fn board_facts_match_the_measured_boards() {
         let b = |s| board(mig_model::catalog::model(s).unwrap());
         let h100 = b("h100-sxm5-80gb");
-        assert_eq!(h100.bar1_mib, 131072);
-        assert_eq!((h100.power_min_mw, h100.power_max_mw), (200_000, 700_000));
-        assert_eq!((h100.max_sm_clock_mhz, h100.mem_clock_mhz), (1980, 2619));
+        assert_eq!(h100.bar1_mib, Some(131072));
+        assert_eq!(
+            (h100.power_min_mw, h100.power_max_mw),
+            (Some(200_000), Some(700_000))
+        );
+        assert_eq!(
+            (h100.max_sm_clock_mhz, h100.mem_clock_mhz),
+            (Some(1980), Some(2619))
+        );
         let h200 = b("h200-sxm5-141gb");
-        assert_eq!(h200.bar1_mib, 262144);
-        assert_eq!((h200.power_min_mw, h200.power_max_mw), (200_000, 700_000));
-        assert_eq!((h200.idle_sm_clock_mhz, h200.mem_clock_mhz), (345, 3201));
+        assert_eq!(h200.bar1_mib, Some(262144));
+        assert_eq!(
+            (h200.idle_sm_clock_mhz, h200.mem_clock_mhz),
+            (Some(345), Some(3201))
+        );
         assert_eq!(
             (h200.pcie_gen, h200.pcie_width, h200.has_fan),
-            (5, 16, false)
+            (Some(5), Some(16), false)
         );
         // monitoring-probe.json nvmlDeviceGetTemperatureThreshold(0..3)
-        let t = |b: BoardFacts| {
+        assert_eq!(
             (
-                b.temp_shutdown_c,
-                b.temp_slowdown_c,
-                b.temp_mem_max_c,
-                b.temp_gpu_max_c,
-            )
-        };
-        assert_eq!(t(h200), (95, 89, 95, 87));
-        assert_eq!(t(h100), (95, 89, 95, 87));
+                h200.temp_shutdown_c,
+                h200.temp_slowdown_c,
+                h200.temp_mem_max_c,
+                h200.temp_gpu_max_c
+            ),
+            (Some(95), Some(89), Some(95), Some(87))
+        );
         assert_eq!(h200.measured.map(|m| m.board_id), Some(6));
         assert!(h100.measured.is_some_and(|m| m.probe.is_none()));
-        assert!(b("a100-sxm4-40gb").measured.is_none());
+        let a100 = b("a100-sxm4-40gb");
+        assert!(a100.measured.is_none());
+        assert_eq!((a100.bar1_mib, a100.temp_shutdown_c), (None, None));
+        assert_eq!((a100.pcie_gen, a100.idle_sm_clock_mhz), (None, None));
+        assert_eq!(a100.power_max_mw, Some(400_000));
+    }
+
+    /// Proves a setting that needs a fact the board lacks is refused with
+    /// an error that says it is not modelled, and changes nothing.
+    #[test]
+    fn settings_needing_an_unmodelled_fact_are_refused() {
+        let mut st = MachineState::new(&[("a30-24gb".into(), false)]).unwrap();
+        let before = st.clone();
+        let e = apply_all(&mut st, &[0], &[Setting::PowerLimit(150)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not modelled"), "{e}");
+        assert_eq!(st, before);
     }
 
     /// Proves a state file written before telemetry existed still loads,

@@ -6,6 +6,7 @@
 use mig_model::catalog;
 use mig_model::{CiProfileId, GiProfileId};
 use mig_sim::host::{self, Entry, Node, NodeKind};
+use mig_sim::host_write;
 use mig_sim::MachineState;
 use std::collections::BTreeSet;
 use std::fs;
@@ -367,7 +368,7 @@ fn apply_follows_changes_and_touches_nothing_else() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("host");
     let mut st = machine(&["a100-sxm4-40gb"]);
-    host::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
+    host_write::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
     fs::write(root.join("dev/mine.txt"), "keep").expect("user file");
     let want = |st: &MachineState| {
         let mut s: BTreeSet<String> = host::paths(&host::entries(st))
@@ -380,12 +381,15 @@ fn apply_follows_changes_and_touches_nothing_else() {
     assert_eq!(listing(&root), want(&st));
     create(&mut st, 0, 9, &[2]);
     create(&mut st, 0, 19, &[0]);
-    host::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
+    host_write::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
     assert_eq!(listing(&root), want(&st));
     let cap = fs::read_to_string(root.join("dev/nvidia-caps/nvidia-cap22")).expect("GI 2 node");
-    assert_eq!(cap, host::placeholder_text(host::CAPS_MAJOR, 22, 0o444));
+    assert_eq!(
+        cap,
+        host_write::placeholder_text(host::CAPS_MAJOR, 22, 0o444)
+    );
     st.gpus[0].layout.gpu_instances.clear();
-    host::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
+    host_write::apply(&root, &host::entries(&st), NodeKind::Placeholder, "test").expect("apply");
     assert_eq!(listing(&root), want(&st));
     assert!(!root.join("dev/nvidia-caps/nvidia-cap22").exists());
     assert_eq!(
@@ -397,7 +401,7 @@ fn apply_follows_changes_and_touches_nothing_else() {
 
     let foreign = dir.path().join("foreign");
     fs::create_dir_all(foreign.join("sys")).expect("mkdir");
-    let err =
-        host::apply(&foreign, &host::entries(&st), NodeKind::Placeholder, "").expect_err("refused");
+    let err = host_write::apply(&foreign, &host::entries(&st), NodeKind::Placeholder, "")
+        .expect_err("refused");
     assert!(err.to_string().contains("did not write"), "{err}");
 }

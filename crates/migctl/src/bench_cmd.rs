@@ -63,6 +63,8 @@ enum BenchCmd {
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Microseconds per read of the fake NVML library on simulated machines of 1, 8 and 32 GPUs.
+    NvmlRead(crate::bench_nvml::NvmlReadArgs),
     /// mig-parted's apply procedure on this machine's backend (the
     /// benchmark's baseline; see `mig_bench::baseline`).
     #[command(hide = true)]
@@ -372,6 +374,7 @@ pub fn main(args: &[String]) -> ExitCode {
             output,
         } => run_apply(&file, &models, output),
         BenchCmd::MigPartedBaseline { file, config } => run_baseline(&file, config.as_deref()),
+        BenchCmd::NvmlRead(a) => crate::bench_nvml::run(&a),
         BenchCmd::Soak {
             duration,
             workers,

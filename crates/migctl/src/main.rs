@@ -5,6 +5,7 @@
 #![allow(rustdoc::broken_intra_doc_links)]
 
 mod bench_cmd;
+mod bench_nvml;
 mod cluster_cmd;
 mod cluster_host;
 mod config_verbs;

@@ -85,13 +85,13 @@ pub fn run(sim: SimMachine, a: SetArgs) -> Result<(), (u8, String)> {
             t.temperature_c,
             t.memory_temperature_c,
             t.power_mw / 1000,
-            g.power_limit_mw() / 1000,
+            g.power_limit_mw().map_or("n/a".into(), |mw| (mw / 1000).to_string()),
             t.utilization_gpu,
             t.utilization_memory,
             if g.board().has_fan { t.fan_percent.to_string() } else { "n/a".into() },
             u8::from(t.persistence),
             t.compute_mode,
-            g.sm_clock_mhz(),
+            g.sm_clock_mhz().map_or("n/a".into(), |c| c.to_string()),
         );
     }
     Ok(())

@@ -458,3 +458,110 @@ fn new_user_paper_cuts() {
         "{err}"
     );
 }
+
+/// Proves reading needs no write access: on a `--root-only` machine that
+/// root made (state and lock file root's, mode 0644), a user who is not
+/// root lists it (`-L`, the status view, `mig -lgip`, `-lgi`, `-lci`,
+/// `-lcip`), through the simulator and through the NVML backend over
+/// the fake library, and every change gets nvidia-smi's "Insufficient
+/// Permissions" (exit 4) and changes nothing. Needs root, to act as two
+/// users (the test drops to `nobody` with setpriv).
+#[test]
+fn root_made_machine_reads_for_anyone_and_refuses_their_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = "root_made_machine_reads_for_anyone_and_refuses_their_changes";
+    if !mig_sim::is_root() {
+        testkit::skip(
+            name,
+            testkit::Needs::Environment,
+            "needs root to act as two users",
+        );
+        return;
+    }
+    let m = Machine::new();
+    let dir = m.dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    m.ok(&["sim", "init", "--root-only", "a100-sxm4-40gb"]);
+    m.ok(&["-i", "0", "-mig", "1"]);
+    m.ok(&["mig", "-cgi", "9", "-C"]);
+    for f in ["state.json", "state.json.lock"] {
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    // `nobody` may not traverse the checkout: copies of the binary and the
+    // fake library in the machine's directory
+    let copy = dir.join("migctl");
+    std::fs::copy(env!("CARGO_BIN_EXE_migctl"), &copy).unwrap();
+    let lib = dir.join("libnvidia-ml.so.1");
+    std::fs::copy(m.ok(&["sim", "nvml-lib"]).trim(), &lib).unwrap();
+    for p in [&copy, &lib] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let nobody = |nvml: bool, args: &[&str]| -> std::process::Output {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&copy)
+            .args(args)
+            .env("MIGCTL_SIM_STATE", m.state())
+            .env("HOME", dir)
+            .env_remove("MIGCTL_SIM_FAULT")
+            .current_dir(dir);
+        if nvml {
+            c.env("MIGCTL_BACKEND", "nvml").env("MIGCTL_NVML_LIB", &lib);
+        } else {
+            c.env("MIGCTL_BACKEND", "sim");
+        }
+        common::output_retrying_busy(&mut c)
+    };
+    let probe = nobody(false, &["--version"]);
+    if !probe.status.success() {
+        // e.g. a temporary directory mounted noexec
+        testkit::skip(
+            name,
+            testkit::Needs::Environment,
+            &format!(
+                "cannot run migctl as nobody from {}: {}",
+                copy.display(),
+                String::from_utf8_lossy(&probe.stderr)
+            ),
+        );
+        return;
+    }
+    let before = m.state_text();
+    for nvml in [false, true] {
+        for args in [
+            &["-L"][..],
+            &[],
+            &["mig", "-lgip"],
+            &["mig", "-lgi"],
+            &["mig", "-lci"],
+            &["mig", "-lcip"],
+        ] {
+            let o = nobody(nvml, args);
+            assert!(
+                o.status.success(),
+                "nvml={nvml} {args:?} as nobody: {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let mine = m.cmd(args).output().expect("run").stdout;
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&mine),
+                "nvml={nvml} {args:?}: nobody sees another machine than root"
+            );
+        }
+        for args in [
+            &["mig", "-cgi", "19"][..],
+            &["mig", "-dci"],
+            &["mig", "-dgi"],
+            &["-i", "0", "-mig", "0"],
+        ] {
+            let o = nobody(nvml, args);
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(o.status.code(), Some(4), "nvml={nvml} {args:?}: {out}");
+            assert!(out.contains("Insufficient Permissions"), "{args:?}: {out}");
+        }
+    }
+    assert_eq!(m.state_text(), before);
+    assert!(!dir.join("state.json.tmp").exists());
+}

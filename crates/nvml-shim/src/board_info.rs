@@ -174,8 +174,8 @@ fn measured(device: sys::nvmlDevice_t) -> Result<&'static Measured> {
 }
 
 /// What the monitoring probe read on a real board of the model, else `NOT_SUPPORTED`.
-fn probed(device: sys::nvmlDevice_t) -> Result<Probed> {
-    measured(device)?.probe.ok_or(Fail::NOT_SUPPORTED)
+fn probed(device: sys::nvmlDevice_t) -> Result<&'static Probed> {
+    measured(device)?.probe.as_ref().ok_or(Fail::NOT_SUPPORTED)
 }
 
 /// A string of the measured board into the caller's buffer of `length` bytes.
@@ -184,7 +184,7 @@ unsafe fn measured_str(
     device: sys::nvmlDevice_t,
     buf: *mut c_char,
     length: c_uint,
-    field: impl FnOnce(&Measured) -> &'static str,
+    field: impl FnOnce(&'static Measured) -> &'static str,
 ) -> Return {
     call(
         name,
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn nvmlDeviceGetVbiosVersion(
 ) -> Return {
     unsafe {
         measured_str("nvmlDeviceGetVbiosVersion", device, version, length, |m| {
-            m.vbios_version
+            &m.vbios_version
         })
     }
 }
@@ -240,7 +240,7 @@ pub unsafe extern "C" fn nvmlDeviceGetBoardPartNumber(
             device,
             part_number,
             length,
-            |m| m.board_part_number,
+            |m| &m.board_part_number,
         )
     }
 }
@@ -259,7 +259,7 @@ pub unsafe extern "C" fn nvmlDeviceGetInforomImageVersion(
             device,
             version,
             length,
-            |m| m.inforom_image_version,
+            |m| &m.inforom_image_version,
         )
     }
 }

@@ -64,6 +64,12 @@ impl From<StateError> for Fail {
     }
 }
 
+/// A board fact, or `NOT_SUPPORTED` where the catalog has no source for it
+/// ("not modelled"): what a driver answers for a value it lacks.
+pub fn modelled<T>(v: Option<T>) -> Result<T> {
+    v.ok_or(Fail::NOT_SUPPORTED)
+}
+
 /// Print one line on stderr and answer `NVML_ERROR_UNKNOWN`.
 pub fn report(msg: &str) -> Fail {
     eprintln!("nvml-shim: {}", msg.replace('\n', " "));

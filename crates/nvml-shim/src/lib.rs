@@ -18,8 +18,8 @@
 //! Areas, one module each: [`system`] (init, versions, error strings),
 //! [`device`] (discovery and identity), [`mig_device`] (MIG mode and MIG
 //! device handles), [`gpu_instance`], [`compute_instance`], [`process`], and for
-//! monitoring clients [`sensors`] (temperature, power, utilization, fan,
-//! clocks), [`pcie`], [`bar1`], [`modes`] (persistence, compute mode, ECC,
+//! monitoring clients [`sensors`] (temperature, power, utilization, fan),
+//! [`clocks`], [`pcie`], [`bar1`], [`modes`] (persistence, compute mode, ECC,
 //! accounting), [`board_info`] (serial, GSP firmware, cores), [`media`]
 //! (encoder and FBC sessions), [`fields`] (`nvmlDeviceGetFieldValues`), [`events`] (event sets: MIG configuration changes) and
 //! [`units`];
@@ -51,6 +51,7 @@ pub mod fields;
 pub mod generated;
 pub mod bar1;
 pub mod board_info;
+pub mod clocks;
 pub mod gpu_instance;
 pub mod handles;
 pub mod machine;
@@ -65,6 +66,7 @@ pub mod units;
 
 pub use bar1::*;
 pub use board_info::*;
+pub use clocks::*;
 pub use compute_instance::*;
 pub use device::*;
 pub use events::*;

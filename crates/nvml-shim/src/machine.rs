@@ -1,7 +1,8 @@
 //! The library's session with the simulated machine: `nvmlInit` opens the
-//! machine named by `MIGCTL_SIM_STATE`, and every later call reads a fresh
+//! machine named by `MIGCTL_SIM_STATE`, and every later call reads a current
 //! snapshot (so changes made by other processes, such as `migctl sim run` or
-//! another NVML client, show at once) or mutates through the `Backend`
+//! another NVML client, show at once; the parsed machine is kept while the
+//! state file is unchanged, `mig_sim::cache`) or mutates through the `Backend`
 //! methods of [`SimMachine`], which hold the state file's lock.
 //!
 //! This module also resolves handles against a snapshot. It decides no MIG
@@ -14,7 +15,7 @@ use mig_model::backend::MigDeviceInfo;
 use mig_model::engine::{self, ComputeInstance, GpuInstance};
 use mig_model::{CiProfile, GiProfile, GpuModel};
 use mig_sim::{MachineState, SimGpu, SimMachine};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// An initialised library: the machine and how many `nvmlInit`s are open
 /// (NVML counts them; the last `nvmlShutdown` closes the library).
@@ -95,9 +96,12 @@ pub fn vanish_before_read<T>(p: *mut T) -> Result<()> {
     Ok(())
 }
 
-/// A consistent view of the machine for one call.
-pub fn snapshot() -> Result<MachineState> {
-    Ok(sim()?.state()?)
+/// A consistent view of the machine for one call: shared, and read again
+/// only when the state file changed since the last call (`mig_sim::cache`).
+pub fn snapshot() -> Result<Arc<MachineState>> {
+    let s = session();
+    let open = s.as_ref().ok_or(Fail::UNINITIALIZED)?;
+    Ok(open.sim.shared_state()?)
 }
 
 /// A GPU of the snapshot by NVML index; an index beyond the machine (a

@@ -1,5 +1,7 @@
 //! The PCIe link: generation, width, speed, throughput and replays, from the
-//! board facts (`mig_sim::telemetry::board`). The link runs at its maximum,
+//! board facts (`mig_sim::telemetry::board`, data in `catalog/boards.toml`);
+//! a board whose link no source gives answers `NOT_SUPPORTED`, as a driver
+//! does for a value it lacks. The link runs at its maximum,
 //! as on the lent H100 ("PCIe Generation Max 5 Current 5, Link Width 16x").
 //! A MIG device shares its parent's link: its handle answers the parent's values.
 
@@ -52,7 +54,7 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkGeneration(
             "nvmlDeviceGetCurrPcieLinkGeneration",
             device,
             curr_link_gen,
-            |b| Ok(b.pcie_gen),
+            |b| b.pcie_gen.ok_or(Fail::NOT_SUPPORTED),
         )
     }
 }
@@ -68,7 +70,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkGeneration(
             "nvmlDeviceGetMaxPcieLinkGeneration",
             device,
             max_link_gen,
-            |b| Ok(b.pcie_gen),
+            |b| b.pcie_gen.ok_or(Fail::NOT_SUPPORTED),
         )
     }
 }
@@ -84,7 +86,7 @@ pub unsafe extern "C" fn nvmlDeviceGetGpuMaxPcieLinkGeneration(
             "nvmlDeviceGetGpuMaxPcieLinkGeneration",
             device,
             max_link_gen_device,
-            |b| Ok(b.pcie_gen),
+            |b| b.pcie_gen.ok_or(Fail::NOT_SUPPORTED),
         )
     }
 }
@@ -100,7 +102,7 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkWidth(
             "nvmlDeviceGetCurrPcieLinkWidth",
             device,
             curr_link_width,
-            |b| Ok(b.pcie_width),
+            |b| b.pcie_width.ok_or(Fail::NOT_SUPPORTED),
         )
     }
 }
@@ -116,7 +118,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkWidth(
             "nvmlDeviceGetMaxPcieLinkWidth",
             device,
             max_link_width,
-            |b| Ok(b.pcie_width),
+            |b| b.pcie_width.ok_or(Fail::NOT_SUPPORTED),
         )
     }
 }
@@ -129,7 +131,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPcieSpeed(
 ) -> Return {
     unsafe {
         link("nvmlDeviceGetPcieSpeed", device, pcie_speed, |b| {
-            Ok(lane_mbps(b.pcie_gen))
+            b.pcie_gen.map(lane_mbps).ok_or(Fail::NOT_SUPPORTED)
         })
     }
 }
@@ -145,7 +147,8 @@ pub unsafe extern "C" fn nvmlDeviceGetPcieLinkMaxSpeed(
 ) -> Return {
     unsafe {
         link("nvmlDeviceGetPcieLinkMaxSpeed", device, max_speed, |b| {
-            Ok(b.pcie_gen.clamp(
+            let gen = b.pcie_gen.ok_or(Fail::NOT_SUPPORTED)?;
+            Ok(gen.clamp(
                 sys::NVML_PCIE_LINK_MAX_SPEED_2500MBPS,
                 sys::NVML_PCIE_LINK_MAX_SPEED_64000MBPS,
             ))

@@ -158,6 +158,38 @@ fn state_file_problems_are_unknown() {
     assert_eq!(unsafe { nvmlDeviceGetCount_v2(&mut count) }, UNKNOWN);
     let mut d = null_mut();
     assert_eq!(unsafe { nvmlDeviceGetHandleByIndex(0, &mut d) }, UNKNOWN);
+    // a machine made again over the corrupt file is served at once
+    m.sim()
+        .init_with(&[("a100-sxm4-40gb".into(), false)], false, true)
+        .expect("init");
+    assert_eq!(unsafe { nvmlDeviceGetCount_v2(&mut count) }, SUCCESS);
+    assert_eq!(name(device(0)), "NVIDIA A100-SXM4-40GB");
+}
+
+/// Proves the library, which keeps the machine it read while the state
+/// file is unchanged, sees a change made by another client (a `SimMachine`
+/// of its own, as another process is) at its very next read, over 20 mode
+/// switches in quick succession.
+#[test]
+fn a_change_by_another_client_is_seen_by_the_next_read() {
+    use mig_model::backend::ModeControl;
+    let m = Machine::new(&["h100-sxm5-80gb"], true);
+    let other = m.sim();
+    let d = device(0);
+    for i in 0..20 {
+        let want = i % 2 == 0;
+        other.set_mig_mode(&G0, want).expect("set mode");
+        let (mut cur, mut pend) = (9, 9);
+        assert_eq!(
+            unsafe { nvmlDeviceGetMigMode(d, &mut cur, &mut pend) },
+            SUCCESS
+        );
+        assert_eq!(
+            (cur, pend),
+            (u32::from(want), u32::from(want)),
+            "switch {i}"
+        );
+    }
 }
 
 /// Proves discovery answers what the simulator holds: count, names, UUIDs,

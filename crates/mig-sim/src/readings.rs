@@ -1,0 +1,75 @@
+//! The live readings and settable modes of one simulated GPU, kept in the
+//! state file (every field has a serde default, so state files written
+//! before it existed still load). The defaults are the idle readings of the
+//! lent H100 80GB HBM3 (`shared/reference/h100-80gb-hbm3/h100_q.txt`,
+//! driver 580.159.04); `migctl sim set` changes them (the `Setting`s of
+//! the telemetry module).
+
+use serde::{Deserialize, Serialize};
+
+/// `NVML_COMPUTEMODE_*` as nvml.h numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComputeMode {
+    /// `NVML_COMPUTEMODE_DEFAULT` (0), the measured boards' mode.
+    #[default]
+    Default,
+    /// `NVML_COMPUTEMODE_PROHIBITED` (2).
+    Prohibited,
+    /// `NVML_COMPUTEMODE_EXCLUSIVE_PROCESS` (3).
+    ExclusiveProcess,
+}
+
+impl ComputeMode {
+    /// The `nvmlComputeMode_t` value.
+    pub fn nvml(self) -> u32 {
+        match self {
+            ComputeMode::Default => 0,
+            ComputeMode::Prohibited => 2,
+            ComputeMode::ExclusiveProcess => 3,
+        }
+    }
+}
+
+/// The live readings and settable modes of one simulated GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Telemetry {
+    /// GPU core temperature, degrees C (H100 idle: 39).
+    pub temperature_c: u32,
+    /// HBM temperature, degrees C (H100 idle: 40).
+    pub memory_temperature_c: u32,
+    /// Power draw in milliwatts (H100 idle instantaneous: 74.84 W).
+    pub power_mw: u32,
+    /// Power limit in milliwatts; `None` is the board's default limit.
+    pub power_limit_mw: Option<u32>,
+    /// GPU utilization, percent (H100 idle: 0).
+    pub utilization_gpu: u32,
+    /// Memory-controller utilization, percent (H100 idle: 0).
+    pub utilization_memory: u32,
+    /// Fan speed, percent; only boards with a fan report one.
+    pub fan_percent: u32,
+    /// Persistence mode (the lent boards: Enabled).
+    pub persistence: bool,
+    /// Compute mode (the lent boards: Default).
+    pub compute_mode: ComputeMode,
+    /// Current graphics and SM clock, MHz; `None` is the board's idle clock.
+    pub sm_clock_mhz: Option<u32>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Telemetry {
+        Telemetry {
+            temperature_c: 39,
+            memory_temperature_c: 40,
+            power_mw: 74_840,
+            power_limit_mw: None,
+            utilization_gpu: 0,
+            utilization_memory: 0,
+            fan_percent: 30,
+            persistence: true,
+            compute_mode: ComputeMode::Default,
+            sm_clock_mhz: None,
+        }
+    }
+}
