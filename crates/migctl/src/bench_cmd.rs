@@ -329,7 +329,7 @@ fn run_baseline(file: &Path, config: Option<&str>) -> Result<(), Failure> {
     let named = spec
         .select(config, &file.display().to_string())
         .map_err(|e| Failure(2, e.to_string()))?;
-    let (backend, _) = crate::open_backend_kind().map_err(|e| Failure(1, e))?;
+    let (backend, _) = crate::backend::open_backend_kind().map_err(|e| Failure(1, e))?;
     let devs = backend.devices().map_err(|e| Failure(1, e.to_string()))?;
     let ids = devs
         .iter()

@@ -1,13 +1,21 @@
 //! `migctl pack`, `migctl export --inventory` and `migctl bench pack`:
 //! reading files, printing figures; the packing is `mig_plan::pack`'s.
 
-use crate::plan_verbs::{machine_snapshots, Failure};
 use mig_plan::inventory::{self, DemandItem, Fleet};
 use mig_plan::pack::{self, PackResult};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
+
+/// A failure of a planning verb: exit code and message.
+pub struct Failure(pub u8, pub String);
+
+impl From<Failure> for crate::error::CliError {
+    fn from(Failure(code, message): Failure) -> crate::error::CliError {
+        crate::error::CliError::with_code(code, message)
+    }
+}
 
 type R<T> = Result<T, Failure>;
 
@@ -169,17 +177,25 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-pub fn export_inventory(node: &Option<String>, output: Option<&Path>) -> R<u8> {
+/// `migctl export --inventory`: this node's part of a fleet inventory, as
+/// YAML or JSON, on stdout or into `file` atomically.
+pub fn export_inventory(
+    node: &Option<String>,
+    format: crate::output::ConfigFormat,
+    file: Option<&Path>,
+) -> R<u8> {
     let snaps = machine_snapshots(None)?;
     let node = node.clone().unwrap_or_else(host_name);
     let (inv, unknown) = inventory::inventory_of(&node, &snaps);
     for i in unknown {
         eprintln!("migctl export: GPU {i} is not in the catalog; left out of the inventory");
     }
-    let text = inventory::to_yaml(&inv);
-    match output {
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| Failure(1, format!("cannot write {}: {e}", p.display())))?,
+    let text = match format {
+        crate::output::ConfigFormat::Yaml => inventory::to_yaml(&inv),
+        crate::output::ConfigFormat::Json => crate::output::json_text(&inv),
+    };
+    match file {
+        Some(p) => crate::output::write_file(p, &text).map_err(|e| Failure(1, e))?,
         None => out(&text),
     }
     Ok(0)
@@ -259,4 +275,16 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8
     s.push_str("(one thread; stranded: memory slices of used GPUs that neither serve demand nor are busy)\n");
     out(&s);
     Ok(0)
+}
+
+/// Snapshots of this machine's GPUs (all, or just `only`).
+pub fn machine_snapshots(only: Option<u32>) -> R<Vec<mig_model::GpuSnapshot>> {
+    let b = crate::backend::open_backend().map_err(|e| Failure(1, e))?;
+    let out = crate::live::snapshots(b.as_ref(), only).map_err(|e| match e {
+        mig_model::BackendError::NoSuchGpu { .. } => Failure(6, e.to_string()),
+        e => Failure(1, e.to_string()),
+    })?;
+    // the process ends soon: skip nvmlShutdown, as main does
+    std::mem::forget(b);
+    Ok(out)
 }

@@ -79,8 +79,35 @@ impl Progress for Display {
     fn end(&self, gpu: u32, outcome: &Outcome) {
         if let Some((_, bars)) = &self.bars {
             if let Some(b) = bars.lock().ok().and_then(|b| b.get(&gpu).cloned()) {
-                b.finish_with_message(crate::reconcile_cmd::describe_outcome(outcome));
+                b.finish_with_message(describe_outcome(outcome));
             }
+        }
+    }
+}
+
+/// One apply outcome as a phrase.
+pub fn describe_outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Unchanged => "already as wanted; nothing changed".into(),
+        Outcome::Applied { steps } => format!("applied ({steps} step{})", if *steps == 1 { "" } else { "s" }),
+        Outcome::RolledBack {
+            failed_step,
+            of,
+            error,
+        } => format!(
+            "step {failed_step} of {of} failed ({error}); rolled back, the GPU is exactly as before"
+        ),
+        Outcome::Reverted { done, of } => format!(
+            "rolled back after {done} of {of} steps because a step on another GPU failed; the GPU is exactly as before"
+        ),
+        Outcome::Finished { done, of } => {
+            format!("finished an interrupted apply ({done} of {of} steps had been done)")
+        }
+        Outcome::Restored { done, of } => {
+            format!("rolled an interrupted apply back ({done} of {of} steps had been done)")
+        }
+        Outcome::Stuck { error } => {
+            format!("NOT RESTORED: {error}; the journal is kept and the next migctl apply retries")
         }
     }
 }

@@ -90,7 +90,7 @@ fn norm_bus(s: &str) -> String {
 
 /// Resolve `-i` (indexes, PCI bus IDs, UUIDs; comma list) to devices, in the
 /// order the machine enumerates them. `Err` carries nvidia-smi's message.
-fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outcome>> {
+pub(crate) fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outcome>> {
     let all = must(b.devices())?;
     let Some(ids) = ids else {
         return Ok(Ok(all));
@@ -118,7 +118,7 @@ fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outco
 }
 
 /// Parse a comma list of instance IDs (`-gi`, `-ci`).
-fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
+pub(crate) fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
     let Some(s) = s else { return Ok(None) };
     s.split(',')
         .map(|t| t.trim().parse::<u32>())
@@ -409,7 +409,7 @@ fn order_for_listing(
 }
 
 /// (GPU, GI) pairs selected by `-i` and `-gi` on MIG-enabled GPUs.
-fn gi_targets(
+pub(crate) fn gi_targets(
     b: &dyn Backend,
     ids: Option<&str>,
     gi_ids: Option<&[u32]>,
