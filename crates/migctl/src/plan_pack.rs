@@ -66,9 +66,9 @@ fn summary_text(fleet: &Fleet, demand: &[DemandItem], r: &PackResult, ub: f64) -
     ));
     s.push_str(&format!(
         "Served weight {} of {} demanded; upper bound {:.1} ({:.2} % of it).\n",
-        r.served_weight,
-        r.demand_weight,
-        ub,
+        r.served_weight + 0.0,
+        r.demand_weight + 0.0,
+        ub + 0.0,
         if ub > 0.0 {
             100.0 * r.served_weight / ub
         } else {
@@ -107,6 +107,15 @@ pub fn pack_cmd(inventory: &Path, demand: &Path, out_dir: Option<&Path>, as_json
         .map_err(bad)?;
     let demand_items =
         inventory::parse_demand(&demand.display().to_string(), &read(demand)?).map_err(bad)?;
+    if demand_items.iter().all(|d| d.count == 0) {
+        return Err(Failure(
+            2,
+            format!(
+                "{}: the demand asks for nothing; list what to serve, e.g. `- {{profile: 1g.10gb, count: 4}}` under `demand:`",
+                demand.display()
+            ),
+        ));
+    }
     let (r, ub) = pack::pack(&fleet, &demand_items);
     let mut written = Vec::new();
     if let Some(dir) = out_dir {

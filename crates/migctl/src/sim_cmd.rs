@@ -141,12 +141,7 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             let sim = open()?;
             let st = sim
                 .init_with(&models, root_only, force)
-                .map_err(|e| match e {
-                    mig_sim::StateError::Foreign { .. } => {
-                        (1, format!("{e}; `migctl sim init --force ...` replaces it"))
-                    }
-                    e => (1, e.to_string()),
-                })?;
+                .map_err(|e| (1, e.to_string()))?;
             // An apply journal of the machine just replaced is void.
             crate::reconcile_cmd::forget_journal();
             println!(

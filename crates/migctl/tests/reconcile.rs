@@ -21,19 +21,8 @@ use mig_sim::SimMachine;
 use std::path::{Path, PathBuf};
 
 fn shared_default() -> Option<PathBuf> {
-    let f = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/compat/mig-parted/config-default.yaml");
-    if f.is_file() {
-        return Some(f);
-    }
-    if std::env::var("MIGCTL_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!("MIGCTL_REQUIRE_SHARED=1 but {} is absent", f.display());
-    }
-    eprintln!(
-        "SKIPPED: reconcile: {} is absent (mig-parted's default configs)",
-        f.display()
-    );
-    None
+    let f = testkit::shared("reconcile")?.join("compat/mig-parted/config-default.yaml");
+    f.is_file().then_some(f)
 }
 
 fn machine(models: &[&str]) -> Machine {

@@ -570,6 +570,17 @@ impl<'de> Deserialize<'de> for DeviceItem {
 
 struct Counts(Vec<(ProfileName, u32)>);
 
+/// A count as written: a whole number, one too large for 64 bits, a
+/// fraction, or anything else (each gets its own message).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Count {
+    Int(i64),
+    Large(u128),
+    Real(f64),
+    Other(serde::de::IgnoredAny),
+}
+
 impl<'de> Deserialize<'de> for Counts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -582,13 +593,35 @@ impl<'de> Deserialize<'de> for Counts {
                 let mut out: Vec<(ProfileName, u32)> = Vec::new();
                 while let Some(key) = m.next_key::<String>()? {
                     let name = ProfileName::parse(&key).map_err(de::Error::custom)?;
-                    let n: i64 = m.next_value().map_err(|_: A::Error| {
-                        de::Error::custom(format!("the count of {key:?} must be a whole number"))
-                    })?;
+                    let n = match m.next_value::<Count>()? {
+                        Count::Int(n) => n,
+                        Count::Large(big) => {
+                            return Err(de::Error::custom(format!(
+                                "the count of {key:?} is {big}, far more than any GPU holds; \
+                                 give how many instances of it each GPU gets (at most 7)"
+                            )))
+                        }
+                        Count::Real(x) if x.fract() == 0.0 && x.abs() > i64::MAX as f64 => {
+                            return Err(de::Error::custom(format!(
+                                "the count of {key:?} is {x}, far more than any GPU holds; \
+                                 give how many instances of it each GPU gets (at most 7)"
+                            )))
+                        }
+                        Count::Real(_) | Count::Other(_) => {
+                            return Err(de::Error::custom(format!(
+                                "the count of {key:?} must be a whole number"
+                            )))
+                        }
+                    };
                     let n = u32::try_from(n).map_err(|_| {
-                        de::Error::custom(format!(
-                            "the count of {key:?} is {n}; counts must be 0 or more"
-                        ))
+                        de::Error::custom(if n < 0 {
+                            format!("the count of {key:?} is {n}; counts must be 0 or more")
+                        } else {
+                            format!(
+                                "the count of {key:?} is {n}, far more than any GPU holds; \
+                                 give how many instances of it each GPU gets (at most 7)"
+                            )
+                        })
                     })?;
                     if out.iter().any(|(p, _)| p.as_str() == key) {
                         return Err(de::Error::custom(format!("{key:?} appears twice")));
