@@ -572,13 +572,56 @@ struct Counts(Vec<(ProfileName, u32)>);
 
 /// A count as written: a whole number, one too large for 64 bits, a
 /// fraction, or anything else (each gets its own message).
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum Count {
     Int(i64),
     Large(u128),
     Real(f64),
-    Other(serde::de::IgnoredAny),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a count")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Count, E> {
+                Ok(Count::Int(n))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Count, E> {
+                Ok(i64::try_from(n).map_or(Count::Large(n.into()), Count::Int))
+            }
+            fn visit_i128<E: de::Error>(self, n: i128) -> Result<Count, E> {
+                Ok(i64::try_from(n).map_or(Count::Large(n.unsigned_abs()), Count::Int))
+            }
+            fn visit_u128<E: de::Error>(self, n: u128) -> Result<Count, E> {
+                Ok(Count::Large(n))
+            }
+            fn visit_f64<E: de::Error>(self, x: f64) -> Result<Count, E> {
+                Ok(Count::Real(x))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Count, E> {
+                Ok(Count::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Count, A::Error> {
+                while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Count::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Count, A::Error> {
+                while m.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Count::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for Counts {
@@ -607,7 +650,7 @@ impl<'de> Deserialize<'de> for Counts {
                                  give how many instances of it each GPU gets (at most 7)"
                             )))
                         }
-                        Count::Real(_) | Count::Other(_) => {
+                        Count::Real(_) | Count::Other => {
                             return Err(de::Error::custom(format!(
                                 "the count of {key:?} must be a whole number"
                             )))
