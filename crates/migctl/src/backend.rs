@@ -96,4 +96,3 @@ fn open_backend_inner(chose_sim: &std::cell::Cell<bool>) -> Result<Box<dyn Backe
         },
     }
 }
-

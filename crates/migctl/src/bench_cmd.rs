@@ -361,7 +361,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let argv: Vec<String> = std::iter::once("migctl bench".to_string())
         .chain(args[1..].iter().cloned())
         .collect();
-    let cli = match crate::parse_verb::<BenchCli>(argv.iter().cloned()) {
+    let cli = match crate::error::parse_verb::<BenchCli>(argv.iter().cloned()) {
         Ok(c) => c,
         Err(code) => return code,
     };

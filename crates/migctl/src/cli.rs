@@ -4,15 +4,16 @@
 //!
 //! - nvidia-smi's (a link named `nvidia-smi`, or migctl's nvidia-smi flags:
 //!   no argument, a first argument starting with `-`, or `mig`), parsed by
-//!   [`smi_args`] with nvidia-smi's texts and exit codes;
+//!   [`mig_smi::args`] with nvidia-smi's texts and exit codes;
 //! - mig-parted v0.15's (a link named `nvidia-mig-parted`, or `migctl
-//!   parted`), parsed by [`crate::parted`] as mig-parted does;
+//!   parted`), parsed by `parted.rs` as mig-parted does;
 //! - migctl's own verbs, parsed by clap into [`Verb`] (usage errors exit 2,
 //!   a mistyped verb gets "a similar subcommand exists").
 
 use crate::output::ConfigFormat;
-use crate::{cluster_cmd, config_verbs, plan_verbs, sim_cmd, smi_args};
+use crate::{cluster_cmd, config_verbs, plan_verbs, sim_cmd};
 use clap::{Parser, Subcommand};
+use mig_smi::args as smi_args;
 use std::path::PathBuf;
 
 /// What this invocation is to do.
@@ -20,7 +21,10 @@ use std::path::PathBuf;
 pub enum Mode {
     /// nvidia-smi's grammar. `json` is migctl's `-o json` (never accepted
     /// through a link named nvidia-smi).
-    Smi { cmd: smi_args::SmiCommand, json: bool },
+    Smi {
+        cmd: smi_args::SmiCommand,
+        json: bool,
+    },
     /// An nvidia-smi usage error: its text goes to stdout with its code, as
     /// nvidia-smi prints it.
     SmiUsage(smi_args::UsageError),
@@ -68,13 +72,21 @@ pub enum Verb {
     /// Benchmarks (figures, not tests): `bench apply`, `bench soak`,
     /// `bench pack` ("migctl bench -h").
     Bench {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
         args: Vec<String>,
     },
     /// nvidia-mig-parted's command line (also through a link named
     /// nvidia-mig-parted).
     Parted {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
         args: Vec<String>,
     },
 }
@@ -171,13 +183,13 @@ pub fn parse(prog: &str, args: &[String]) -> Result<Mode, clap::Error> {
     if args[0] == "help" && args.get(1).map(String::as_str) == Some("mig") {
         return Ok(Mode::MigHelp);
     }
-    let cli = Cli::try_parse_from(std::iter::once("migctl").chain(args.iter().map(String::as_str)))?;
+    let cli =
+        Cli::try_parse_from(std::iter::once("migctl").chain(args.iter().map(String::as_str)))?;
     Ok(match cli.verb {
         Verb::Parted { args } => Mode::Parted(args),
         verb => Mode::Verb(verb),
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -192,16 +204,39 @@ mod tests {
     /// migctl's `-o json` taken out), and words to migctl's verbs.
     #[test]
     fn each_grammar_goes_to_its_parser() {
-        assert!(matches!(parse("nvidia-mig-parted", &argv("apply -f x")), Ok(Mode::Parted(_))));
-        assert!(matches!(parse("migctl", &argv("parted assert -f x")), Ok(Mode::Parted(a)) if a == argv("assert -f x")));
-        assert!(matches!(parse("migctl", &argv("-L -o json")), Ok(Mode::Smi { json: true, .. })));
-        assert!(matches!(parse("migctl", &argv("mig -lgi --output=json")), Ok(Mode::Smi { json: true, .. })));
+        assert!(matches!(
+            parse("nvidia-mig-parted", &argv("apply -f x")),
+            Ok(Mode::Parted(_))
+        ));
+        assert!(
+            matches!(parse("migctl", &argv("parted assert -f x")), Ok(Mode::Parted(a)) if a == argv("assert -f x"))
+        );
+        assert!(matches!(
+            parse("migctl", &argv("-L -o json")),
+            Ok(Mode::Smi { json: true, .. })
+        ));
+        assert!(matches!(
+            parse("migctl", &argv("mig -lgi --output=json")),
+            Ok(Mode::Smi { json: true, .. })
+        ));
         // nvidia-smi's own grammar has no -o: through its link it is refused as nvidia-smi does
-        assert!(matches!(parse("nvidia-smi", &argv("-L -o json")), Ok(Mode::SmiUsage(e)) if e.code == 255));
-        assert!(matches!(parse("migctl", &argv("--bogus")), Ok(Mode::SmiUsage(e)) if e.code == 255));
-        assert!(matches!(parse("migctl", &argv("plan -f x -c y -o json")), Ok(Mode::Verb(_))));
-        assert!(matches!(parse("migctl", &argv("export --inventory -o json")), Ok(Mode::Verb(Verb::Export(e))) if e.inventory && e.output == ConfigFormat::Json));
-        assert!(matches!(parse("migctl", &argv("help mig")), Ok(Mode::MigHelp)));
+        assert!(
+            matches!(parse("nvidia-smi", &argv("-L -o json")), Ok(Mode::SmiUsage(e)) if e.code == 255)
+        );
+        assert!(
+            matches!(parse("migctl", &argv("--bogus")), Ok(Mode::SmiUsage(e)) if e.code == 255)
+        );
+        assert!(matches!(
+            parse("migctl", &argv("plan -f x -c y -o json")),
+            Ok(Mode::Verb(_))
+        ));
+        assert!(
+            matches!(parse("migctl", &argv("export --inventory -o json")), Ok(Mode::Verb(Verb::Export(e))) if e.inventory && e.output == ConfigFormat::Json)
+        );
+        assert!(matches!(
+            parse("migctl", &argv("help mig")),
+            Ok(Mode::MigHelp)
+        ));
     }
 
     /// Proves a mistyped verb is a usage error (exit 2) that suggests the
@@ -215,8 +250,13 @@ mod tests {
             let e = parse("migctl", &argv(h)).unwrap_err();
             assert!(!e.use_stderr(), "{h}");
         }
-        let help = parse("migctl", &argv("help apply")).unwrap_err().to_string();
-        assert!(help.contains("--config-file") && help.contains("--selected-config"), "{help}");
+        let help = parse("migctl", &argv("help apply"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            help.contains("--config-file") && help.contains("--selected-config"),
+            "{help}"
+        );
     }
 
     /// Proves `-o` is a format on every verb that prints, and a file is
@@ -226,12 +266,29 @@ mod tests {
     fn output_is_always_a_format() {
         assert!(parse("migctl", &argv("export --inventory -o inv.yaml")).is_err());
         assert!(parse("migctl", &argv("export cdi --output spec.yaml")).is_err());
-        assert!(matches!(parse("migctl", &argv("export cdi -o json --output-file s.json")), Ok(Mode::Verb(Verb::Export(_)))));
-        for v in ["assert -f x -o json", "apply -f x -o json", "plan -f x -o json", "env -o json", "caps -o json",
-                  "show -o json", "layouts a100-sxm4-40gb -o json", "fit a100-sxm4-40gb 1g.5gb -o json",
-                  "pack --inventory i --demand d -o json", "export -o json", "export k8s --strategy single -o json",
-                  "export slurm -o json", "mps -o json"] {
-            assert!(matches!(parse("migctl", &argv(v)), Ok(Mode::Verb(_))), "{v}");
+        assert!(matches!(
+            parse("migctl", &argv("export cdi -o json --output-file s.json")),
+            Ok(Mode::Verb(Verb::Export(_)))
+        ));
+        for v in [
+            "assert -f x -o json",
+            "apply -f x -o json",
+            "plan -f x -o json",
+            "env -o json",
+            "caps -o json",
+            "show -o json",
+            "layouts a100-sxm4-40gb -o json",
+            "fit a100-sxm4-40gb 1g.5gb -o json",
+            "pack --inventory i --demand d -o json",
+            "export -o json",
+            "export k8s --strategy single -o json",
+            "export slurm -o json",
+            "mps -o json",
+        ] {
+            assert!(
+                matches!(parse("migctl", &argv(v)), Ok(Mode::Verb(_))),
+                "{v}"
+            );
         }
     }
 }

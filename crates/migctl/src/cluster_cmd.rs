@@ -2,6 +2,7 @@
 //! `migctl env`, `migctl mps`. They parse, read the node (one backend
 //! snapshot per GPU), call `mig-cluster`'s generators, and print or write.
 
+use crate::error::CliError;
 use crate::output::{ConfigFormat, Format};
 use crate::{cluster_host as host, live};
 use clap::{Subcommand, ValueEnum};
@@ -10,7 +11,6 @@ use mig_cluster::k8s::{K8sOptions, Strategy};
 use mig_cluster::{cdi, env, k8s, mps, slurm, NodeFacts};
 use mig_model::GpuSnapshot;
 use std::path::PathBuf;
-use crate::error::CliError;
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
@@ -118,7 +118,6 @@ pub enum MpsScript {
     Start,
     Stop,
 }
-
 
 /// What a verb failed with: a message and an exit code.
 struct Failure(String, u8);

@@ -3,7 +3,9 @@
 //! validation, assertion and export are `mig_plan`'s, and applying is the
 //! reconciler's, reached through [`reconcile`].
 
-use crate::declarative::{load, reconcile, ApplyRequest, GpuResult, Loaded, Phase, Reconciled, VerbError};
+use crate::declarative::{
+    load, reconcile, ApplyRequest, GpuResult, Loaded, Phase, Reconciled, VerbError,
+};
 use crate::live::machine_snapshots;
 use crate::output::{ConfigFormat, Format as Output};
 use clap::Subcommand;
@@ -100,7 +102,11 @@ fn left_alone(l: &Loaded, snaps: &[GpuSnapshot]) -> Vec<String> {
     out.extend(l.selection.unselected.iter().map(|i| {
         (
             *i,
-            format!("{}: left alone (no entry of {} selects it)", name(*i), l.name),
+            format!(
+                "{}: left alone (no entry of {} selects it)",
+                name(*i),
+                l.name
+            ),
         )
     }));
     out.sort_by_key(|(i, _)| *i);

@@ -112,7 +112,10 @@ pub fn load(file: &Path, name: Option<&str>, snaps: &[GpuSnapshot]) -> Result<Lo
                 Devices::All => "devices all".to_string(),
                 Devices::List(l) => format!(
                     "devices [{}]",
-                    l.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(", ")
+                    l.iter()
+                        .map(|g| g.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             if e.device_filter.is_empty() {
@@ -125,12 +128,7 @@ pub fn load(file: &Path, name: Option<&str>, snaps: &[GpuSnapshot]) -> Result<Lo
         .collect();
     let seen = ids
         .iter()
-        .map(|i| {
-            format!(
-                "GPU {} ({}, 0x{:08X})",
-                i.index, i.name, i.pci_device_id
-            )
-        })
+        .map(|i| format!("GPU {} ({}, 0x{:08X})", i.index, i.name, i.pci_device_id))
         .collect();
     Ok(Loaded {
         name: c.name.clone(),
@@ -257,10 +255,22 @@ impl GpuResult {
         let count = |n: usize, what: &str, verb: &str| {
             (n > 0).then(|| format!("{n} {what}{} {verb}", if n == 1 { "" } else { "s" }))
         };
-        parts.extend(count(self.compute_instances_destroyed, "compute instance", "destroyed"));
-        parts.extend(count(self.gpu_instances_destroyed, "GPU instance", "destroyed"));
+        parts.extend(count(
+            self.compute_instances_destroyed,
+            "compute instance",
+            "destroyed",
+        ));
+        parts.extend(count(
+            self.gpu_instances_destroyed,
+            "GPU instance",
+            "destroyed",
+        ));
         parts.extend(count(self.gpu_instances_created, "GPU instance", "created"));
-        parts.extend(count(self.compute_instances_created, "compute instance", "created"));
+        parts.extend(count(
+            self.compute_instances_created,
+            "compute instance",
+            "created",
+        ));
         format!(
             "{head}: {} ({} step{})",
             parts.join(", "),

@@ -25,14 +25,11 @@ mod shim_path;
 mod sim_cmd;
 mod sim_host;
 mod sim_set;
-mod smi_args;
-mod smi_json;
-mod smi_out;
-mod smi_run;
 mod soak;
 
 use cli::{ExportArgs, Mode, Verb};
 use error::CliError;
+use mig_smi::{args as smi_args, json as smi_json, out as smi_out, run as smi_run};
 use std::process::ExitCode;
 
 /// The name this binary was invoked by (`argv[0]`'s file name): `migctl`,
@@ -43,17 +40,6 @@ fn program_name() -> String {
         .map(std::path::PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "migctl".into())
-}
-
-/// Parse a verb's command line with clap; help and usage errors are printed
-/// as clap prints them and become the exit status (0 for help, 2 for errors).
-/// (`migctl bench apply|soak` parse their own arguments through this.)
-fn parse_verb<T: clap::Parser>(argv: impl IntoIterator<Item = String>) -> Result<T, ExitCode> {
-    T::try_parse_from(argv).map_err(|e| {
-        let e = CliError::from(e);
-        e.report("");
-        ExitCode::from(e.code())
-    })
 }
 
 fn main() -> ExitCode {
@@ -134,7 +120,12 @@ fn run_verb(verb: Verb) -> Result<ExitCode, CliError> {
             ..
         }) => plan_pack::export_inventory(&node, output, output_file.as_deref())?,
         Verb::Export(a) => {
-            config_verbs::export_config(&a.label, a.placements, a.output, a.output_file.as_deref())?;
+            config_verbs::export_config(
+                &a.label,
+                a.placements,
+                a.output,
+                a.output_file.as_deref(),
+            )?;
             0
         }
         Verb::Cluster(c) => cluster_cmd::run_cmd(c)?,
@@ -160,6 +151,10 @@ fn run_verb(verb: Verb) -> Result<ExitCode, CliError> {
 /// with migctl's `-o json` the same reads as JSON.
 fn smi_main(prog: &str, cmd: &smi_args::SmiCommand, json: bool) -> ExitCode {
     use smi_args::{MigAction, SmiCommand};
+    if matches!(cmd, SmiCommand::Help) {
+        output::emit(&help::name_program(help::TOP, prog));
+        return ExitCode::SUCCESS;
+    }
     if let Some(o) = smi_run::without_backend(cmd) {
         output::emit(&help::name_program(&o.stdout, prog));
         return ExitCode::SUCCESS;

@@ -11,7 +11,9 @@
 //! of the node is selected by no entry (mig-parted's `CountTrue(matched) !=
 //! len(deviceIDs)` check, which makes partial configs never assert).
 
-use crate::declarative::{load, reconcile, ApplyRequest, GpuResult, Phase, Reconciled, Stage, VerbError};
+use crate::declarative::{
+    load, reconcile, ApplyRequest, GpuResult, Phase, Reconciled, Stage, VerbError,
+};
 use crate::live::machine_snapshots;
 use mig_model::backend::Backend;
 use mig_plan::assertion::assert_selection;

@@ -551,4 +551,3 @@ fn show_cmd(gpu: Option<u32>, svg: Option<PathBuf>, output: Output) -> R<u8> {
     }
     Ok(0)
 }
-

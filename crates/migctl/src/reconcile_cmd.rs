@@ -114,7 +114,6 @@ pub fn describe_recovery(o: &GpuOutcome) -> String {
     }
 }
 
-
 /// A layout in one line: `3g.20gb@4:4{3g.20gb} 1g.5gb@0:1{1g.5gb}`.
 pub fn layout_line(model: &GpuModel, st: &MigState) -> String {
     let mode = match (st.mig_current, st.mig_pending) {

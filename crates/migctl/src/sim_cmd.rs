@@ -112,7 +112,7 @@ fn expand_models(args: &[String], mirrored: bool) -> Result<Vec<(String, bool)>,
 fn backend_exit(e: &mig_model::BackendError) -> u8 {
     match (e, e.nvml_code()) {
         (mig_model::BackendError::NoSuchGpu { .. }, _) => 6,
-        (_, Some(code)) => crate::smi_run::exit_code(code).clamp(0, 255) as u8,
+        (_, Some(code)) => mig_smi::run::exit_code(code).clamp(0, 255) as u8,
         _ => 1,
     }
 }
@@ -213,4 +213,3 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
         }
     }
 }
-

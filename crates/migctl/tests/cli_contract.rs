@@ -46,10 +46,17 @@ fn defect_1_selection_is_explicit() {
         assert_eq!(o.status.code(), Some(1), "{verb}: {}", text(&o.stderr));
         let err = text(&o.stderr);
         assert!(err.contains("0x233010DE"), "{verb}: {err}");
-        assert!(err.contains("GPU 0 (NVIDIA A100-SXM4-40GB, 0x20B010DE)"), "{verb}: {err}");
+        assert!(
+            err.contains("GPU 0 (NVIDIA A100-SXM4-40GB, 0x20B010DE)"),
+            "{verb}: {err}"
+        );
         assert!(!text(&o.stdout).contains("applied"), "{verb}");
     }
-    assert_eq!(m.state_text(), before, "a refused apply changed the machine");
+    assert_eq!(
+        m.state_text(),
+        before,
+        "a refused apply changed the machine"
+    );
 
     let m = machine(&["h100-sxm5-80gb", "a100-sxm4-40gbx2"]);
     let out = m.ok(&["apply", "-f", &example("mixed.yaml"), "-c", "h100-only"]);
@@ -60,7 +67,10 @@ fn defect_1_selection_is_explicit() {
         );
     }
     let out = m.ok(&["assert", "-f", &example("mixed.yaml"), "-c", "h100-only"]);
-    assert!(out.contains("GPU 2 (NVIDIA A100-SXM4-40GB): left alone"), "{out}");
+    assert!(
+        out.contains("GPU 2 (NVIDIA A100-SXM4-40GB): left alone"),
+        "{out}"
+    );
 }
 
 /// Run `args` with stdout a pipe whose reading end is closed before
@@ -105,7 +115,10 @@ fn defect_2_closed_pipe_is_quiet() {
                 "round {round}: migctl {v:?} ended {:?}: {err}",
                 o.status
             );
-            assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{v:?}: {err}");
+            assert!(
+                !err.contains("panicked") && !err.contains("Broken pipe"),
+                "{v:?}: {err}"
+            );
         }
     }
 }
@@ -121,21 +134,40 @@ fn defect_3_output_means_one_thing() {
     let o = c.current_dir(m.dir.path()).output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(json(&text(&o.stdout))["nodes"][0]["node"], "n1");
-    assert!(!m.dir.path().join("json").exists(), "wrote a file named json");
+    assert!(
+        !m.dir.path().join("json").exists(),
+        "wrote a file named json"
+    );
 
     let inv = m.dir.path().join("inv.yaml");
-    m.ok(&["export", "--inventory", "--node", "n1", "--output-file", inv.to_str().unwrap()]);
+    m.ok(&[
+        "export",
+        "--inventory",
+        "--node",
+        "n1",
+        "--output-file",
+        inv.to_str().unwrap(),
+    ]);
     assert!(std::fs::read_to_string(&inv).unwrap().contains("node: n1"));
 
     let spec = m.dir.path().join("spec.yaml");
     let o = m.run(&["export", "cdi", "--output", spec.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!spec.exists());
-    m.ok(&["export", "cdi", "-o", "json", "--output-file", spec.to_str().unwrap()]);
+    m.ok(&[
+        "export",
+        "cdi",
+        "-o",
+        "json",
+        "--output-file",
+        spec.to_str().unwrap(),
+    ]);
     json(&std::fs::read_to_string(&spec).unwrap());
     let cfg = m.dir.path().join("current.yaml");
     m.ok(&["export", "--output-file", cfg.to_str().unwrap()]);
-    assert!(std::fs::read_to_string(&cfg).unwrap().starts_with("version: v1"));
+    assert!(std::fs::read_to_string(&cfg)
+        .unwrap()
+        .starts_with("version: v1"));
 }
 
 /// Defect 4: `migctl help [VERB]` prints help (exit 0), `migctl -h` lists
@@ -148,12 +180,24 @@ fn defect_4_help_and_suggestions() {
     let m = machine(&["a100-sxm4-40gb"]);
     let top = m.ok(&["help"]);
     assert_eq!(top, m.ok(&["-h"]));
-    for verb in ["assert", "plan", "apply", "export", "layouts", "fit", "show", "pack", "sim", "bench", "parted", "help"] {
-        assert!(top.contains(&format!("migctl {verb}")) || top.contains(&format!("|{verb}")) || top.contains(&format!("{verb}|")), "{verb} missing from -h");
+    for verb in [
+        "assert", "plan", "apply", "export", "layouts", "fit", "show", "pack", "sim", "bench",
+        "parted", "help",
+    ] {
+        assert!(
+            top.contains(&format!("migctl {verb}"))
+                || top.contains(&format!("|{verb}"))
+                || top.contains(&format!("{verb}|")),
+            "{verb} missing from -h"
+        );
     }
     for verb in ["apply", "plan"] {
         for h in [m.ok(&["help", verb]), m.ok(&[verb, "-h"])] {
-            assert!(h.contains("-f, --config-file <FILE>") && h.contains("-c, --selected-config <NAME>"), "{h}");
+            assert!(
+                h.contains("-f, --config-file <FILE>")
+                    && h.contains("-c, --selected-config <NAME>"),
+                "{h}"
+            );
         }
     }
     let o = m.run(&["aply", "-f", "x"]);
@@ -165,7 +209,8 @@ fn defect_4_help_and_suggestions() {
 
     // `mig -h` with the automatic backend on a machine without a driver
     let mut c = m.cmd(&["mig", "-h"]);
-    c.env("MIGCTL_BACKEND", "auto").env("MIGCTL_NVML_LIB", "/nonexistent/libnvidia-ml.so.1");
+    c.env("MIGCTL_BACKEND", "auto")
+        .env("MIGCTL_NVML_LIB", "/nonexistent/libnvidia-ml.so.1");
     let o = c.output().unwrap();
     assert!(o.status.success());
     assert!(text(&o.stdout).contains("Usage: migctl mig [options]"));
@@ -182,7 +227,11 @@ fn defect_4_help_and_suggestions() {
     assert_eq!(code(&["fit", "a100-sxm4-40gb", "7g.40gbx2"]), Some(1));
     let bad = m.dir.path().join("bad.json");
     std::fs::write(&bad, "garbage").unwrap();
-    let o = m.cmd(&["-L"]).env("MIGCTL_SIM_STATE", &bad).output().unwrap();
+    let o = m
+        .cmd(&["-L"])
+        .env("MIGCTL_SIM_STATE", &bad)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -207,7 +256,12 @@ fn defect_5_json_on_every_read() {
     assert_eq!(gpus[0]["mig_devices"].as_array().unwrap().len(), 2);
 
     let gi = json(&m.ok(&["mig", "-lgi", "--output", "json"]));
-    let ids: Vec<u64> = gi["gpu_instances"].as_array().unwrap().iter().map(|g| g["gi"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = gi["gpu_instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gi"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2);
     let lgi = m.ok(&["mig", "-lgi"]);
     for g in gi["gpu_instances"].as_array().unwrap() {
@@ -217,10 +271,18 @@ fn defect_5_json_on_every_read() {
     assert_eq!(ci["compute_instances"].as_array().unwrap().len(), 2);
     let lgip = json(&m.ok(&["mig", "-lgip", "-i", "0", "-o", "json"]));
     let p = &lgip["gpus"][0]["profiles"];
-    let p19 = p.as_array().unwrap().iter().find(|p| p["id"] == 19).unwrap();
+    let p19 = p
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == 19)
+        .unwrap();
     assert_eq!(p19["total"], 7);
     let lgipp = json(&m.ok(&["mig", "-lgipp", "-i", "1", "-o", "json"]));
-    assert!(!lgipp["gpus"][0]["profiles"][0]["placements"].as_array().unwrap().is_empty());
+    assert!(!lgipp["gpus"][0]["profiles"][0]["placements"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let lcip = json(&m.ok(&["mig", "-lcip", "-o", "json"]));
     assert_eq!(lcip["gpu_instances"].as_array().unwrap().len(), 2);
     let status = json(&m.ok(&["-o", "json"]));
@@ -231,7 +293,9 @@ fn defect_5_json_on_every_read() {
     let smi: PathBuf = m.dir.path().join("nvidia-smi");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_migctl"), &smi).unwrap();
     let mut c = std::process::Command::new(&smi);
-    c.args(["-L", "-o", "json"]).env("MIGCTL_SIM_STATE", m.state()).env("MIGCTL_BACKEND", "sim");
+    c.args(["-L", "-o", "json"])
+        .env("MIGCTL_SIM_STATE", m.state())
+        .env("MIGCTL_BACKEND", "sim");
     let o = common::output_retrying_busy(&mut c);
     assert_eq!(o.status.code(), Some(255));
     assert!(text(&o.stdout).starts_with("ERROR: Option -o is not recognized."));
@@ -241,9 +305,25 @@ fn defect_5_json_on_every_read() {
 #[test]
 fn defect_6_plan_json_names_the_config() {
     let m = machine(&["a100-sxm4-40gb"]);
-    let v = json(&m.ok(&["plan", "-f", &example("a100.yaml"), "-c", "half-half", "-o", "json"]));
+    let v = json(&m.ok(&[
+        "plan",
+        "-f",
+        &example("a100.yaml"),
+        "-c",
+        "half-half",
+        "-o",
+        "json",
+    ]));
     assert_eq!(v["config"], "half-half");
-    let v = json(&m.ok(&["apply", "-f", &example("a100.yaml"), "-c", "half-half", "-o", "json"]));
+    let v = json(&m.ok(&[
+        "apply",
+        "-f",
+        &example("a100.yaml"),
+        "-c",
+        "half-half",
+        "-o",
+        "json",
+    ]));
     assert_eq!(v["config"], "half-half");
     assert_eq!(v["gpus"][0]["gpu_instances_created"], 2);
     assert_eq!(v["gpus"][0]["mig_mode"], "enabled");
@@ -260,9 +340,15 @@ fn defect_9_apply_tells_one_story() {
     let out = m.ok(&["apply", "-f", &example("a100.yaml"), "-c", "balanced"]);
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("GPU ")).collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with("GPU 0 (") && !lines[0].contains("MIG mode"), "{out}");
+    assert!(
+        lines[0].starts_with("GPU 0 (") && !lines[0].contains("MIG mode"),
+        "{out}"
+    );
     assert!(lines[0].contains("4 GPU instances created"), "{out}");
-    assert!(lines[1].starts_with("GPU 1 (") && lines[1].contains("MIG mode enabled, reset"), "{out}");
+    assert!(
+        lines[1].starts_with("GPU 1 (") && lines[1].contains("MIG mode enabled, reset"),
+        "{out}"
+    );
     assert!(out.ends_with("balanced: applied\n"), "{out}");
     let again = m.ok(&["apply", "-f", &example("a100.yaml"), "-c", "balanced"]);
     assert_eq!(again.matches("nothing to do").count(), 2, "{again}");
@@ -292,7 +378,9 @@ fn defect_10_fresh_clone_is_enough() {
             let text = std::fs::read_to_string(&path).unwrap();
             let names: Vec<String> = text
                 .lines()
-                .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':'))
+                .filter(|l| {
+                    l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':')
+                })
                 .map(|l| l.trim().trim_end_matches(':').to_string())
                 .collect();
             serde_json::json!(names)
@@ -344,13 +432,28 @@ fn defect_11_smaller_items() {
     std::fs::write(&huge, "version: v1\nmig-configs:\n  x:\n    - devices: all\n      mig-enabled: true\n      mig-devices: {\"1g.5gb\": 99999999999999999999}\n").unwrap();
     let o = m.run(&["plan", "-f", huge.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("far more than any GPU holds"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("far more than any GPU holds"),
+        "{}",
+        text(&o.stderr)
+    );
 
     let inv = m.dir.path().join("inv.yaml");
-    m.ok(&["export", "--inventory", "--output-file", inv.to_str().unwrap()]);
+    m.ok(&[
+        "export",
+        "--inventory",
+        "--output-file",
+        inv.to_str().unwrap(),
+    ]);
     let demand = m.dir.path().join("demand.yaml");
     std::fs::write(&demand, "version: v1\ndemand: []\n").unwrap();
-    let o = m.run(&["pack", "--inventory", inv.to_str().unwrap(), "--demand", demand.to_str().unwrap()]);
+    let o = m.run(&[
+        "pack",
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--demand",
+        demand.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("asks for nothing"));
     assert!(!text(&o.stdout).contains("-0"));
@@ -360,11 +463,18 @@ fn defect_11_smaller_items() {
     let pid = m.ok(&["sim", "run", "--gpu", "0", "--gi", &gi, "--ci", "0"]);
     let pid: String = pid.chars().take_while(char::is_ascii_digit).collect();
     let pid = pid.as_str();
-    assert_eq!(m.ok(&["sim", "kill", pid]), format!("killed simulated process {pid}\n"));
+    assert_eq!(
+        m.ok(&["sim", "kill", pid]),
+        format!("killed simulated process {pid}\n")
+    );
 
     let foreign = m.dir.path().join("foreign.json");
     std::fs::write(&foreign, "{}").unwrap();
-    let o = m.cmd(&["-L"]).env("MIGCTL_SIM_STATE", &foreign).output().unwrap();
+    let o = m
+        .cmd(&["-L"])
+        .env("MIGCTL_SIM_STATE", &foreign)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("`migctl sim init --force MODEL...` replaces it"));
 }

@@ -199,7 +199,12 @@ fn cdi_specs_validate() {
             "--output-file",
             json_path.to_str().unwrap(),
         ]);
-        m.ok(&["export", "cdi", "--output-file", yaml_path.to_str().unwrap()]);
+        m.ok(&[
+            "export",
+            "cdi",
+            "--output-file",
+            yaml_path.to_str().unwrap(),
+        ]);
         let check = Command::new("python3")
             .arg("-c")
             .arg(PY_CHECK)

@@ -5,8 +5,8 @@
 //! in `docs/json.md`. (nvidia-smi has no JSON: through a link named
 //! nvidia-smi, `-o` is refused as nvidia-smi refuses it.)
 
-use crate::smi_args::{MigAction, SmiCommand};
-use crate::smi_run::{self as run, Fatal, Outcome};
+use crate::args::{MigAction, SmiCommand};
+use crate::run::{self as run, Fatal, Outcome};
 use mig_model::backend::{Backend, GpuRef, ProfileQuery};
 use mig_model::Placement;
 use serde_json::{json, Value};
