@@ -71,6 +71,7 @@ pub enum Verb {
     },
     /// Benchmarks (figures, not tests): `bench apply`, `bench soak`,
     /// `bench pack` ("migctl bench -h").
+    #[command(disable_help_flag = true)]
     Bench {
         #[arg(
             trailing_var_arg = true,
@@ -81,6 +82,7 @@ pub enum Verb {
     },
     /// nvidia-mig-parted's command line (also through a link named
     /// nvidia-mig-parted).
+    #[command(disable_help_flag = true)]
     Parted {
         #[arg(
             trailing_var_arg = true,

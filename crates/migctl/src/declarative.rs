@@ -337,9 +337,20 @@ pub fn reconcile(
         return Ok(Reconciled::Plan(text));
     }
     rc::remember_first_phase(&planned);
-    let (outcomes, ok) =
-        rc::execute_outcomes(&*backend, &journal, "migctl apply", &planned, request.json)
-            .map_err(fail)?;
+    let stage = match request.phase {
+        Phase::Mode => "MIG mode: ",
+        Phase::Config => "instances: ",
+        Phase::All => "",
+    };
+    let (outcomes, ok) = rc::execute_outcomes(
+        &*backend,
+        &journal,
+        "migctl apply",
+        &planned,
+        request.json,
+        stage,
+    )
+    .map_err(fail)?;
     let results: Vec<GpuResult> = planned
         .plans
         .iter()

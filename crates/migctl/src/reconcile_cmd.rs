@@ -204,8 +204,9 @@ pub fn execute_outcomes(
     command: &str,
     planned: &Planned,
     quiet: bool,
+    stage: &'static str,
 ) -> Result<(Vec<exec::GpuOutcome>, bool), Failure> {
-    let display = Display::new(quiet);
+    let display = Display::for_stage(quiet, stage);
     let outcomes = exec::apply(machine, journal, command, &planned.plans, &display)
         .map_err(|e| Failure(1, e.to_string()))?;
     display.finish();
@@ -222,7 +223,7 @@ pub fn execute(
     planned: &Planned,
     json: bool,
 ) -> Result<(String, bool), Failure> {
-    let (outcomes, ok) = execute_outcomes(machine, journal, command, planned, json)?;
+    let (outcomes, ok) = execute_outcomes(machine, journal, command, planned, json, "")?;
     let out = if json {
         format!(
             "{:#}\n",

@@ -283,7 +283,10 @@ fn busy_instances() {
         .take_while(|c| c.is_ascii_digit())
         .collect();
     let out = m.ok(&["apply", "-f", &f, "-c", "grow"]);
-    assert!(out.contains("applied (4 steps)"), "{out}");
+    assert!(
+        out.contains("2 GPU instances created, 2 compute instances created (4 steps)"),
+        "{out}"
+    );
     let l = snapshot(&m, 0).layout;
     assert!(l.gpu_instances.contains(gi), "busy GI changed: {l:?}");
     assert_eq!(l.gpu_instances.len(), 3);
