@@ -229,9 +229,19 @@ impl GpuResult {
         self.compute_instances_created += later.compute_instances_created;
         self.steps += later.steps;
         self.ok &= later.ok;
-        if !later.ok || self.steps == later.steps {
-            self.outcome = later.outcome;
-        }
+        self.outcome = if !later.ok {
+            later.outcome
+        } else if !self.ok {
+            std::mem::take(&mut self.outcome)
+        } else if self.steps == 0 {
+            "already as wanted; nothing changed".into()
+        } else {
+            format!(
+                "applied ({} step{})",
+                self.steps,
+                if self.steps == 1 { "" } else { "s" }
+            )
+        };
     }
 
     /// The GPU's one line: what changed, or that nothing had to.
@@ -372,5 +382,55 @@ pub fn reconcile(
 impl From<VerbError> for crate::error::CliError {
     fn from(e: VerbError) -> crate::error::CliError {
         crate::error::CliError::with_code(e.code, e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GpuResult;
+
+    fn phase(steps: usize) -> GpuResult {
+        GpuResult {
+            index: 0,
+            uuid: "GPU-x".into(),
+            steps,
+            ok: true,
+            outcome: format!("applied ({steps} steps)"),
+            ..GpuResult::default()
+        }
+    }
+
+    /// Proves the two phases of one apply fold into one line per GPU that
+    /// tells the mode change, the reset and the instances with the total
+    /// steps, and that one step is counted in the singular.
+    #[test]
+    fn phases_fold_into_one_line() {
+        let mut r = GpuResult {
+            mig_mode: Some("enabled".into()),
+            reset: true,
+            ..phase(2)
+        };
+        r.merge(GpuResult {
+            gpu_instances_created: 2,
+            compute_instances_created: 2,
+            ..phase(4)
+        });
+        assert_eq!(
+            r.line(),
+            "GPU 0 (GPU-x): MIG mode enabled, reset, 2 GPU instances created, 2 compute instances created (6 steps)"
+        );
+        assert_eq!(r.outcome, "applied (6 steps)");
+        let mut one = GpuResult {
+            mig_mode: Some("disabled".into()),
+            ..phase(1)
+        };
+        one.merge(phase(0));
+        assert_eq!(one.line(), "GPU 0 (GPU-x): MIG mode disabled (1 step)");
+        let mut none = phase(0);
+        none.merge(phase(0));
+        assert_eq!(
+            none.line(),
+            "GPU 0 (GPU-x): nothing to do (already as wanted)"
+        );
     }
 }
