@@ -2,7 +2,7 @@
 //! `fuzz/harness/smi_args.rs`, shared with the replay of kept inputs in the normal suite.
 #![no_main]
 
-#[path = "../../crates/migctl/src/smi_args.rs"]
+#[path = "../../crates/mig-smi/src/args.rs"]
 #[allow(dead_code)]
 mod smi_args;
 

@@ -22,18 +22,8 @@ const FILES: &[&str] = &[
 const DEFAULT_BOARDS: &[&str] = &["a100-sxm4-40gb", "h100-sxm5-80gb"];
 
 fn shared_compat() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/mig-parted");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("MIGCTL_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!("MIGCTL_REQUIRE_SHARED=1 but {} is absent", dir.display());
-    }
-    eprintln!(
-        "SKIPPED: compat_configs: {} is absent (mig-parted's published configs)",
-        dir.display()
-    );
-    None
+    let dir = testkit::shared("compat_configs")?.join("compat/mig-parted");
+    dir.is_dir().then_some(dir)
 }
 
 /// The boards a named config targets: those its device filters match; for

@@ -106,7 +106,7 @@ pub enum StateError {
     },
     #[error("{path}: no simulated machine here; create one with `migctl sim init MODEL...`")]
     Missing { path: PathBuf },
-    #[error("{path}: not a migctl simulated-machine state file ({why}); refusing to use or overwrite it")]
+    #[error("{path}: not a migctl simulated-machine state file ({why}); refusing to use or overwrite it: `migctl sim init --force MODEL...` replaces it, or set MIGCTL_SIM_STATE to another path")]
     Foreign { path: PathBuf, why: String },
     #[error("{path}: corrupt simulated-machine state: {why}; recreate it with `migctl sim init MODEL...`")]
     Corrupt { path: PathBuf, why: String },

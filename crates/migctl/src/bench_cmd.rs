@@ -331,7 +331,7 @@ fn run_baseline(file: &Path, config: Option<&str>) -> Result<(), Failure> {
     let named = spec
         .select(config, &file.display().to_string())
         .map_err(|e| Failure(2, e.to_string()))?;
-    let (backend, _) = crate::open_backend_kind().map_err(|e| Failure(1, e))?;
+    let (backend, _) = crate::backend::open_backend_kind().map_err(|e| Failure(1, e))?;
     let devs = backend.devices().map_err(|e| Failure(1, e.to_string()))?;
     let ids = devs
         .iter()
@@ -363,7 +363,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let argv: Vec<String> = std::iter::once("migctl bench".to_string())
         .chain(args[1..].iter().cloned())
         .collect();
-    let cli = match crate::parse_verb::<BenchCli>(argv.iter().cloned()) {
+    let cli = match crate::error::parse_verb::<BenchCli>(argv.iter().cloned()) {
         Ok(c) => c,
         Err(code) => return code,
     };

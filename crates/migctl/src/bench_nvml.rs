@@ -241,7 +241,7 @@ pub fn run(args: &NvmlReadArgs) -> Result<(), Failure> {
     if args.gpus.contains(&0) {
         return Err(Failure(2, "--gpus: each size must be at least 1".into()));
     }
-    let lib = crate::sim_cmd::nvml_lib().map_err(|e| Failure(1, e))?;
+    let lib = crate::shim_path::nvml_lib().map_err(|e| Failure(1, e))?;
     let dir = std::env::temp_dir().join(format!("migctl-bench-nvml-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure(1, format!("{}: {e}", dir.display())))?;
     let budget = Duration::from_millis(args.ms.max(1));

@@ -2,24 +2,18 @@
 //! `migctl env`, `migctl mps`. They parse, read the node (one backend
 //! snapshot per GPU), call `mig-cluster`'s generators, and print or write.
 
+use crate::error::CliError;
+use crate::output::{ConfigFormat, Format};
 use crate::{cluster_host as host, live};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Subcommand, ValueEnum};
 use mig_cluster::caps::{self, NodeStatus};
 use mig_cluster::k8s::{K8sOptions, Strategy};
 use mig_cluster::{cdi, env, k8s, mps, slurm, NodeFacts};
 use mig_model::GpuSnapshot;
 use std::path::PathBuf;
-use std::process::ExitCode;
-
-#[derive(Parser, Debug)]
-#[command(name = "migctl", disable_version_flag = true)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
 
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// The nvidia-caps capability files and /dev/nvidia-caps nodes of every
     /// existing GPU and compute instance (and mig/config, mig/monitor), with
     /// the state of each node on this host.
@@ -31,19 +25,14 @@ enum Cmd {
         /// --create on the simulated machine).
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
-        #[arg(long, value_enum)]
-        output: Option<Data>,
-    },
-    /// Export the node for a consumer: cdi, slurm or k8s.
-    Export {
-        #[command(subcommand)]
-        what: ExportCmd,
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
     /// Per device: CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES, docker --gpus
     /// and CDI names.
     Env {
-        #[arg(long, value_enum)]
-        output: Option<Data>,
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
     /// MPS on MIG: one nvidia-cuda-mps-control daemon per MIG device. Prints
     /// the start script (or, with --print stop, the stop script).
@@ -60,21 +49,23 @@ enum Cmd {
         /// Which script to print when neither --start nor --stop is given.
         #[arg(long, value_enum, default_value = "start")]
         print: MpsScript,
-        #[arg(long, value_enum)]
-        output: Option<Data>,
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
 }
 
 #[derive(Subcommand, Debug)]
-enum ExportCmd {
+pub enum ExportCmd {
     /// A CDI spec naming every MIG device as GPU:MIG and as its MIG UUID,
-    /// with its /dev/nvidiaN and GI and CI cap nodes (stdout without --output).
+    /// with its /dev/nvidiaN and GI and CI cap nodes (stdout without
+    /// --output-file).
     Cdi {
         /// Write the spec to FILE atomically (a temporary file renamed over it).
         #[arg(long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "yaml")]
-        format: CdiFormat,
+        output_file: Option<PathBuf>,
+        /// Output format (`--format` is accepted for it).
+        #[arg(short = 'o', long, alias = "format", value_enum, default_value_t = ConfigFormat::Yaml)]
+        output: ConfigFormat,
         /// CDI kind (vendor/class).
         #[arg(long, default_value = "nvidia.com/gpu")]
         kind: String,
@@ -91,64 +82,41 @@ enum ExportCmd {
         /// Prefix for device paths (a test root with placeholder nodes).
         #[arg(long, value_name = "DIR", default_value = "")]
         dev_prefix: String,
-        /// Write gres.conf to FILE atomically and print how to reload Slurm.
-        #[arg(long, value_name = "FILE", conflicts_with = "output")]
+        /// Write gres.conf to FILE atomically and print how to reload Slurm
+        /// (`--output-file` is the same).
+        #[arg(long, alias = "output-file", value_name = "FILE")]
         gres_conf: Option<PathBuf>,
-        #[arg(long, value_enum)]
-        output: Option<Data>,
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
     /// Kubernetes: the labels gpu-feature-discovery writes and the extended
     /// resources the device plugin advertises, for a MIG strategy.
     K8s {
         #[arg(long, value_enum)]
         strategy: K8sStrategy,
-        #[arg(long, value_enum)]
-        output: Option<Data>,
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Data {
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum CdiFormat {
-    Yaml,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SlurmPart {
+pub enum SlurmPart {
     GresConf,
     NodeGres,
     Tres,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum K8sStrategy {
+pub enum K8sStrategy {
     None,
     Single,
     Mixed,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum MpsScript {
+pub enum MpsScript {
     Start,
     Stop,
-}
-
-/// Whether `args` are a cluster verb (plain `export`, the mig-parted config
-/// export, is not).
-pub fn handles(args: &[String]) -> bool {
-    match args.first().map(String::as_str) {
-        Some("caps" | "env" | "mps") => true,
-        Some("export") => matches!(
-            args.get(1).map(String::as_str),
-            Some("cdi" | "slurm" | "k8s")
-        ),
-        _ => false,
-    }
 }
 
 /// What a verb failed with: a message and an exit code.
@@ -166,20 +134,15 @@ impl From<mig_cluster::ClusterError> for Failure {
     }
 }
 
-pub fn main(args: &[String]) -> ExitCode {
-    let cli: Cli = match crate::parse_verb(
-        std::iter::once("migctl".to_string()).chain(args.iter().cloned()),
-    ) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match run(cli.cmd) {
-        Ok(code) => ExitCode::from(code),
-        Err(Failure(msg, code)) => {
-            eprintln!("migctl: {msg}");
-            ExitCode::from(code)
-        }
-    }
+/// Run `caps`, `env` or `mps`; the exit status.
+pub fn run_cmd(cmd: Cmd) -> Result<u8, CliError> {
+    run(cmd).map_err(|Failure(msg, code)| CliError::with_code(code, msg))
+}
+
+/// Run `export cdi|slurm|k8s`; the exit status.
+pub fn run_export_cmd(what: ExportCmd) -> Result<u8, CliError> {
+    let node = read_node().map_err(|Failure(msg, code)| CliError::with_code(code, msg))?;
+    run_export(&node, what).map_err(|Failure(msg, code)| CliError::with_code(code, msg))
 }
 
 /// The node: snapshots, host facts, and whether it is simulated.
@@ -190,7 +153,7 @@ struct Node {
 }
 
 fn read_node() -> Result<Node, Failure> {
-    let (backend, simulated) = crate::open_backend_kind()?;
+    let (backend, simulated) = crate::backend::open_backend_kind()?;
     let gpus = live::machine_snapshots(backend.as_ref())?;
     let driver = backend.driver_version().map_err(|e| e.to_string())?;
     let facts = host::facts(simulated, &driver)?;
@@ -216,11 +179,10 @@ fn run(cmd: Cmd) -> Result<u8, Failure> {
             create,
             root,
             output,
-        } => run_caps(&node, create, root, output.is_some()),
-        Cmd::Export { what } => run_export(&node, what),
+        } => run_caps(&node, create, root, output == Format::Json),
         Cmd::Env { output } => {
             let v = env::devices(&node.gpus, &node.facts.driver_version, "nvidia.com/gpu")?;
-            if output.is_some() {
+            if output == Format::Json {
                 print!("{}", json(&v));
                 return Ok(0);
             }
@@ -245,7 +207,7 @@ fn run(cmd: Cmd) -> Result<u8, Failure> {
             stop,
             print,
             output,
-        } => run_mps(&node, &root, start, stop, print, output.is_some()),
+        } => run_mps(&node, &root, start, stop, print, output == Format::Json),
     }
 }
 
@@ -355,23 +317,23 @@ fn run_caps(
 fn run_export(node: &Node, what: ExportCmd) -> Result<u8, Failure> {
     match what {
         ExportCmd::Cdi {
+            output_file,
             output,
-            format,
             kind,
         } => {
             let e = cdi::spec(&node.gpus, &node.facts, &cdi::CdiOptions { kind })?;
-            let text = match format {
-                CdiFormat::Yaml => cdi::to_yaml(&e).map_err(|err| err.to_string())?,
-                CdiFormat::Json => {
+            let text = match output {
+                ConfigFormat::Yaml => cdi::to_yaml(&e).map_err(|err| err.to_string())?,
+                ConfigFormat::Json => {
                     for n in &e.notes {
                         eprintln!("migctl: {n}");
                     }
                     cdi::to_json(&e)
                 }
             };
-            match output {
+            match output_file {
                 Some(path) => write_cdi_spec(&text, &path)?,
-                None => print!("{text}"),
+                None => crate::output::emit(&text),
             }
             Ok(0)
         }
@@ -388,7 +350,7 @@ fn run_export(node: &Node, what: ExportCmd) -> Result<u8, Failure> {
                 write_gres_conf(&e, &node_name, &path)?;
                 return Ok(0);
             }
-            if output.is_some() {
+            if output == Format::Json {
                 print!("{}", json(&e));
                 return Ok(0);
             }
@@ -415,7 +377,7 @@ fn run_export(node: &Node, what: ExportCmd) -> Result<u8, Failure> {
                 gpu_mode: host::gpu_mode(node.simulated, &bus),
             };
             let e = k8s::export(&node.gpus, &node.facts, &opts)?;
-            if output.is_some() {
+            if output == Format::Json {
                 print!("{}", json(&e));
             } else {
                 print!("{}", e.text());

@@ -133,19 +133,7 @@ pub fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
 /// Write `text` to `path` through a temporary file in the same directory
 /// ([`mig_atomic::replace`]), so a reader sees the old file or the new one.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.migctl-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    mig_atomic::replace(path, &tmp, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    crate::output::write_file(path, text)
 }
 
 /// The first directory of `PATH` holding an executable `name`.

@@ -3,211 +3,18 @@
 //! validation, assertion and export are `mig_plan`'s, and applying is the
 //! reconciler's, reached through [`reconcile`].
 
+use crate::declarative::{
+    load, reconcile, ApplyRequest, GpuResult, Loaded, Phase, Reconciled, VerbError,
+};
 use crate::live::machine_snapshots;
-use clap::{Parser, Subcommand, ValueEnum};
-use mig_apply::{assert_selection, Mismatch};
-use mig_config::Spec;
-use mig_config::{validate, Selection};
-use mig_model::backend::Backend;
+use crate::output::{ConfigFormat, Format as Output};
+use clap::Subcommand;
 use mig_model::GpuSnapshot;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-
-/// What went wrong in a config verb, and the exit status it gets.
-#[derive(Debug)]
-pub struct VerbError {
-    pub message: String,
-    pub code: u8,
-    /// Which step failed, for mig-parted's message prefixes.
-    pub stage: Stage,
-}
-
-/// Where loading a config stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Reading or parsing the file.
-    Parse,
-    /// Choosing the named config.
-    Select,
-    /// Checking it against this machine.
-    Validate,
-    /// Anything after loading.
-    Other,
-}
-
-impl VerbError {
-    /// Bad input: a config that does not parse, select or validate (2).
-    pub fn input(e: impl std::fmt::Display) -> VerbError {
-        VerbError {
-            message: e.to_string(),
-            code: 2,
-            stage: Stage::Other,
-        }
-    }
-    /// migctl's own failure: backend, I/O (1).
-    fn at(mut self, stage: Stage) -> VerbError {
-        self.stage = stage;
-        self
-    }
-    pub fn failure(e: impl std::fmt::Display) -> VerbError {
-        VerbError {
-            message: e.to_string(),
-            code: 1,
-            stage: Stage::Other,
-        }
-    }
-}
-
-/// A config file read, its named config selected, and validated on the
-/// machine whose snapshots are `snaps`.
-pub struct Loaded {
-    /// The selected config's name.
-    pub name: String,
-    pub selection: Selection,
-}
-
-/// Read `file` (`-`: stdin), select `name` (or the only config), validate.
-pub fn load(file: &Path, name: Option<&str>, snaps: &[GpuSnapshot]) -> Result<Loaded, VerbError> {
-    let spec = Spec::load(file).map_err(|e| VerbError::input(e).at(Stage::Parse))?;
-    let origin = if file.as_os_str() == "-" {
-        "<stdin>".to_string()
-    } else {
-        file.display().to_string()
-    };
-    let chosen = spec
-        .select(name, &origin)
-        .map_err(|e| VerbError::input(e).at(Stage::Select))?
-        .name
-        .clone();
-    let ids: Vec<_> = snaps.iter().map(|s| s.identity.clone()).collect();
-    let selection = {
-        let c = spec
-            .select(Some(&chosen), &origin)
-            .map_err(VerbError::input)?;
-        validate(c, &ids)
-            .map_err(|e| VerbError::input(format!("{origin}: {e}")).at(Stage::Validate))?
-    };
-    Ok(Loaded {
-        name: chosen,
-        selection,
-    })
-}
-
-/// Which part of an apply the reconciler is asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// MIG mode only (and the resets it needs, unless `skip_reset`).
-    Mode,
-    /// GPU and compute instances (MIG mode already as wanted).
-    Config,
-    /// Both, in order.
-    All,
-}
-
-/// What `apply`/`plan` ask of the reconciler.
-#[derive(Debug, Clone)]
-pub struct ApplyRequest {
-    pub phase: Phase,
-    /// Compute and print the steps, change nothing (`--dry-run`, `plan`).
-    pub dry_run: bool,
-    /// Leave pending MIG modes pending (`--skip-reset`).
-    pub skip_reset: bool,
-    /// `--output json` for `plan`.
-    pub json: bool,
-}
-
-/// THE EXECUTOR PLUG POINT: make every GPU of `selection` hold its demand
-/// for `request.phase` (with `dry_run`, only report the steps, as `plan`
-/// does), returning the lines to print. `snaps` is the state read just
-/// before, by [`machine_snapshots`]. The reconciler (`crate::reconcile_cmd`,
-/// `mig_apply::plan_gpu`, `mig_apply::apply`) first finishes an interrupted apply
-/// (re-reading the GPUs if it did), then plans every GPU and runs the plans
-/// in parallel through the journal; a failed step puts every GPU back.
-pub fn reconcile(
-    backend: &mut dyn Backend,
-    selection: &Selection,
-    snaps: &[GpuSnapshot],
-    request: &ApplyRequest,
-) -> Result<Vec<String>, VerbError> {
-    use crate::reconcile_cmd as rc;
-    let fail = |f: rc::Failure| VerbError {
-        message: f.1,
-        code: f.0,
-        stage: Stage::Other,
-    };
-    let journal = rc::current_journal();
-    let display = crate::progress::Display::new(request.json);
-    let fresh;
-    let mut snaps = snaps;
-    if request.dry_run {
-        if let Some(w) = rc::unfinished_at(&journal) {
-            eprintln!("migctl: {w}");
-        }
-    } else if !rc::recover(&*backend, &journal, &display)
-        .map_err(fail)?
-        .is_empty()
-    {
-        fresh = machine_snapshots(&*backend).map_err(VerbError::failure)?;
-        snaps = &fresh;
-    }
-    let opts = mig_apply::PlanOptions {
-        mode_only: request.phase == Phase::Mode,
-        skip_reset: request.skip_reset,
-    };
-    let planned = rc::plan_selection("the config", selection.clone(), snaps, opts).map_err(fail)?;
-    if request.dry_run {
-        let text = if request.json {
-            format!("{:#}", rc::plan_json(&planned))
-        } else {
-            use std::io::IsTerminal;
-            let pictures = std::io::stdout().is_terminal().then_some(snaps);
-            rc::plan_text(&planned, pictures).trim_end().to_string()
-        };
-        return Ok(vec![text]);
-    }
-    rc::remember_first_phase(&planned);
-    let (out, ok) =
-        rc::execute(&*backend, &journal, "migctl apply", &planned, request.json).map_err(fail)?;
-    let mut out = out.trim_end().to_string();
-    if ok {
-        return Ok(if out.is_empty() {
-            Vec::new()
-        } else {
-            vec![out]
-        });
-    }
-    // a mode change made by an earlier phase of this apply goes back too
-    let undone = rc::undo_earlier_phases(&*backend, &journal).map_err(fail)?;
-    if !undone.is_empty() {
-        out.push('\n');
-        out.push_str(undone.trim_end());
-    }
-    Err(VerbError::failure(format!(
-        "{out}\nthe config was not applied; every GPU is as it was before this apply"
-    )))
-}
-
-#[derive(Parser, Debug)]
-#[command(name = "migctl", disable_version_flag = true)]
-struct Cli {
-    #[command(subcommand)]
-    verb: Verb,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Output {
-    Text,
-    Json,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ExportFormat {
-    Yaml,
-    Json,
-}
+use mig_apply::{assert_selection, Mismatch};
+use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
-enum Verb {
+pub enum Verb {
     /// Exit 0 exactly when every GPU the config selects matches it (MIG
     /// mode, GPU and compute instances, pinned placements); GPUs no entry
     /// selects are not checked. Exit 1 when one does not match, 2 when the
@@ -225,26 +32,16 @@ enum Verb {
         /// Check only that the config is valid for this machine.
         #[arg(short = 'a', long)]
         valid_config: bool,
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
-    },
-    /// Print the current layout as a mig-parted v1 config (identical GPUs
-    /// merged); with --placements, as migctl/v1 with every start slot.
-    Export {
-        /// Name of the exported config.
-        #[arg(short = 'l', long = "config-label", default_value = "current")]
-        label: String,
-        /// Pin GI and CI placements (version: migctl/v1).
-        #[arg(long)]
-        placements: bool,
-        #[arg(short = 'o', long, value_enum, default_value_t = ExportFormat::Yaml)]
-        output: ExportFormat,
     },
     /// Make the GPUs the config selects hold it: validated first, changed
     /// only where they differ.
     Apply {
+        /// The config file (`-`: standard input).
         #[arg(short = 'f', long = "config-file", value_name = "FILE")]
         file: PathBuf,
+        /// The named config (implicit when the file has one).
         #[arg(short = 'c', long = "selected-config", value_name = "NAME")]
         config: Option<String>,
         /// Print the steps, change nothing.
@@ -260,16 +57,20 @@ enum Verb {
         /// pre-apply-config, apply-exit).
         #[arg(short = 'k', long = "hooks-file", value_name = "FILE")]
         hooks_file: Option<PathBuf>,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+        output: Output,
         #[command(flatten)]
         cluster: crate::cluster_cmd::AfterApply,
     },
     /// Print the steps an apply would take, per GPU.
     Plan {
+        /// The config file (`-`: standard input).
         #[arg(short = 'f', long = "config-file", value_name = "FILE")]
         file: PathBuf,
+        /// The named config (implicit when the file has one).
         #[arg(short = 'c', long = "selected-config", value_name = "NAME")]
         config: Option<String>,
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
 }
@@ -283,8 +84,47 @@ fn mismatch_json(m: &Mismatch) -> serde_json::Value {
     serde_json::json!({"gpu": gpu, "why": m.to_string()})
 }
 
-fn run(verb: Verb) -> Result<(String, u8), VerbError> {
-    let (mut backend, simulated) = crate::open_backend_kind().map_err(VerbError::failure)?;
+/// Lines naming the GPUs a config leaves alone, and why.
+fn left_alone(l: &Loaded, snaps: &[GpuSnapshot]) -> Vec<String> {
+    let name = |i: u32| {
+        snaps
+            .iter()
+            .find(|s| s.identity.index == i)
+            .map(|s| format!("GPU {i} ({})", s.identity.name))
+            .unwrap_or_else(|| format!("GPU {i}"))
+    };
+    let mut out: Vec<(u32, String)> = l
+        .selection
+        .skipped
+        .iter()
+        .map(|(i, why)| (*i, format!("{}: left alone ({why})", name(*i))))
+        .collect();
+    out.extend(l.selection.unselected.iter().map(|i| {
+        (
+            *i,
+            format!(
+                "{}: left alone (no entry of {} selects it)",
+                name(*i),
+                l.name
+            ),
+        )
+    }));
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, s)| s).collect()
+}
+
+fn selection_json(l: &Loaded) -> serde_json::Value {
+    serde_json::json!({
+        "unselected": l.selection.unselected,
+        "skipped": l.selection.skipped.iter().map(|(i, why)| serde_json::json!({"gpu": i, "why": why})).collect::<Vec<_>>(),
+    })
+}
+
+/// Run `assert`, `apply` or `plan`: what to print on stdout, and the exit
+/// status.
+pub fn run(verb: Verb) -> Result<(String, u8), VerbError> {
+    let (mut backend, simulated) =
+        crate::backend::open_backend_kind().map_err(VerbError::failure)?;
     if matches!(
         verb,
         Verb::Assert { .. } | Verb::Apply { dry_run: false, .. }
@@ -308,6 +148,9 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
             output,
         } => {
             let l = load(&file, config.as_deref(), &snaps)?;
+            if let Some(e) = l.none_selected() {
+                return Err(e);
+            }
             let result = if valid_config {
                 Ok(())
             } else {
@@ -321,44 +164,34 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                         .err()
                         .map(|v| v.iter().map(mismatch_json).collect())
                         .unwrap_or_default();
-                    let v = serde_json::json!({
+                    let mut v = serde_json::json!({
                         "config": l.name,
                         "matches": ok,
                         "checked": l.selection.targets.iter().map(|t| t.index).collect::<Vec<_>>(),
-                        "unselected": l.selection.unselected,
-                        "skipped": l.selection.skipped.iter().map(|(i, why)| serde_json::json!({"gpu": i, "why": why})).collect::<Vec<_>>(),
                         "mismatches": mismatches,
                     });
-                    format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+                    merge(&mut v, selection_json(&l));
+                    crate::output::json_text(&v)
                 }
-                Output::Text => match &result {
-                    Ok(()) if valid_config => format!("{}: valid for this machine\n", l.name),
-                    Ok(()) => format!("{}: applied\n", l.name),
-                    Err(ms) => {
-                        let mut s = format!("{}: not applied\n", l.name);
-                        for m in ms {
-                            s.push_str(&format!("  {m}\n"));
+                Output::Text => {
+                    let mut s = match &result {
+                        Ok(()) if valid_config => format!("{}: valid for this machine\n", l.name),
+                        Ok(()) => format!("{}: applied\n", l.name),
+                        Err(ms) => {
+                            let mut s = format!("{}: not applied\n", l.name);
+                            for m in ms {
+                                s.push_str(&format!("  {m}\n"));
+                            }
+                            s
                         }
-                        s
+                    };
+                    for line in left_alone(&l, &snaps) {
+                        s.push_str(&format!("  {line}\n"));
                     }
-                },
+                    s
+                }
             };
             Ok((text, if ok { 0 } else { 1 }))
-        }
-        Verb::Export {
-            label,
-            placements,
-            output,
-        } => {
-            let spec = mig_apply::export(&snaps, &label, placements);
-            let text = match output {
-                ExportFormat::Yaml => spec.to_yaml(),
-                ExportFormat::Json => format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&spec.to_json()).unwrap_or_default()
-                ),
-            };
-            Ok((text, 0))
         }
         Verb::Apply {
             file,
@@ -367,9 +200,12 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
             mode_only,
             skip_reset,
             hooks_file,
+            output,
             cluster,
         } => {
-            let l = match load(&file, config.as_deref(), &snaps) {
+            let l = match load(&file, config.as_deref(), &snaps)
+                .and_then(|l| l.none_selected().map_or(Ok(l), Err))
+            {
                 Ok(l) => l,
                 Err(e) => {
                     cluster.report_state(crate::cluster_cmd::StateInputs::invalid());
@@ -404,7 +240,9 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                 selection: &l.selection,
                 dry_run,
                 skip_reset,
+                config: l.name.clone(),
                 printed: Vec::new(),
+                results: Vec::new(),
             };
             let outcome =
                 mig_apply::apply_with_hooks(&hooks, &envs, false, mode_only, &mut applier);
@@ -415,8 +253,58 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                 });
             }
             outcome.map_err(VerbError::failure)?;
-            let mut text = applier.printed.join("\n");
-            if !text.is_empty() {
+            // GPUs no phase had to touch are as wanted already
+            let printed = std::mem::take(&mut applier.printed);
+            let mut results = std::mem::take(&mut applier.results);
+            for t in &l.selection.targets {
+                if !results.iter().any(|r| r.index == t.index) {
+                    let uuid = snaps
+                        .iter()
+                        .find(|s| s.identity.index == t.index)
+                        .map(|s| s.identity.uuid.clone())
+                        .unwrap_or_default();
+                    results.push(GpuResult {
+                        index: t.index,
+                        uuid,
+                        ok: true,
+                        outcome: "already as wanted; nothing changed".into(),
+                        ..GpuResult::default()
+                    });
+                }
+            }
+            results.sort_by_key(|r| r.index);
+            let mut refreshed = Vec::new();
+            if !dry_run {
+                refreshed = cluster
+                    .refresh(backend.as_ref(), simulated)
+                    .map_err(VerbError::failure)?;
+            }
+            if output == Output::Json {
+                let mut v = serde_json::json!({
+                    "config": l.name,
+                    "dry_run": dry_run,
+                    "ok": true,
+                    "gpus": if dry_run { serde_json::Value::Null } else { serde_json::json!(results) },
+                    "plan": if dry_run { serde_json::json!(printed.join("\n")) } else { serde_json::Value::Null },
+                    "refreshed": refreshed,
+                });
+                merge(&mut v, selection_json(&l));
+                return Ok((crate::output::json_text(&v), 0));
+            }
+            let mut text = String::new();
+            if dry_run {
+                for p in &printed {
+                    text.push_str(p);
+                    text.push('\n');
+                }
+            } else {
+                for r in &results {
+                    text.push_str(&r.line());
+                    text.push('\n');
+                }
+            }
+            for line in left_alone(&l, &snaps) {
+                text.push_str(&line);
                 text.push('\n');
             }
             text.push_str(&format!(
@@ -428,14 +316,9 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                     "applied"
                 }
             ));
-            if !dry_run {
-                for line in cluster
-                    .refresh(backend.as_ref(), simulated)
-                    .map_err(VerbError::failure)?
-                {
-                    text.push_str(&line);
-                    text.push('\n');
-                }
+            for line in refreshed {
+                text.push_str(&line);
+                text.push('\n');
             }
             Ok((text, 0))
         }
@@ -446,33 +329,56 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
         } => {
             let l = load(&file, config.as_deref(), &snaps)?;
             let req = ApplyRequest {
+                config: l.name.clone(),
                 phase: Phase::All,
                 dry_run: true,
                 skip_reset: false,
                 json: output == Output::Json,
             };
-            let lines = reconcile(backend.as_mut(), &l.selection, &snaps, &req)?;
-            Ok((lines.join("\n") + "\n", 0))
+            match reconcile(backend.as_mut(), &l.selection, &snaps, &req)? {
+                Reconciled::Plan(text) => {
+                    let mut text = text + "\n";
+                    if output == Output::Text {
+                        for line in left_alone(&l, &snaps) {
+                            text.push_str(&line);
+                            text.push('\n');
+                        }
+                    }
+                    Ok((text, 0))
+                }
+                Reconciled::Applied(_) => Ok((String::new(), 0)),
+            }
         }
     }
 }
 
-/// `migctl assert|export|apply|plan ...` (`args[0]` is the verb).
-pub fn main(args: &[String]) -> ExitCode {
-    let cli: Cli = match crate::parse_verb(
-        std::iter::once("migctl".to_string()).chain(args.iter().cloned()),
-    ) {
-        Ok(c) => c,
-        Err(code) => return code,
+/// Add `extra`'s fields to the object `v`.
+fn merge(v: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+}
+
+/// `migctl export` (the config form): the current layout as a mig-parted
+/// config, on stdout or into `file` atomically.
+pub fn export_config(
+    label: &str,
+    placements: bool,
+    format: ConfigFormat,
+    file: Option<&std::path::Path>,
+) -> Result<(), VerbError> {
+    let backend = crate::backend::open_backend().map_err(VerbError::failure)?;
+    let snaps = machine_snapshots(backend.as_ref()).map_err(VerbError::failure)?;
+    let spec = mig_apply::export(&snaps, label, placements);
+    let text = match format {
+        ConfigFormat::Yaml => spec.to_yaml(),
+        ConfigFormat::Json => crate::output::json_text(&spec.to_json()),
     };
-    match run(cli.verb) {
-        Ok((text, code)) => {
-            print!("{text}");
-            ExitCode::from(code)
-        }
-        Err(e) => {
-            eprintln!("migctl: {}", e.message);
-            ExitCode::from(e.code)
+    match file {
+        Some(p) => crate::output::write_file(p, &text).map_err(VerbError::failure),
+        None => {
+            crate::output::emit(&text);
+            Ok(())
         }
     }
 }

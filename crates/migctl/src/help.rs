@@ -25,24 +25,27 @@ pub fn name_program(text: &str, prog: &str) -> String {
 pub const TOP: &str = r#"migctl: manage NVIDIA Multi-Instance GPU (MIG), on real GPUs or a simulated machine.
 
 Usage:
-    migctl                         Status view: MIG devices and processes.
+    migctl                         Status view: GPUs, MIG devices and processes.
     migctl -L                      List GPUs and MIG devices.
     migctl [-i IDS] -mig 0|1       Disable or enable MIG mode.
     migctl [-i IDS] -r             Reset GPUs (applies a pending MIG mode).
     migctl mig [options]           MIG management, as `nvidia-smi mig` ("migctl mig -h").
-    migctl sim <command>           The simulated machine ("migctl sim --help").
-    migctl caps [--create]         nvidia-caps capability files and /dev/nvidia-caps nodes.
-    migctl export cdi|slurm|k8s    A CDI spec, Slurm gres.conf, Kubernetes labels ("-h" each).
-    migctl env                     CUDA_VISIBLE_DEVICES, docker --gpus and CDI names per device.
-    migctl mps [--start|--stop]    One MPS control daemon per MIG device.
     migctl assert -f FILE [-c NAME]  Exit 0 when the GPUs hold config NAME of a mig-parted
-                                   file ("migctl assert -h"; -f - reads stdin).
-    migctl export [--placements]   The current layout as a mig-parted config.
-    migctl apply|plan -f FILE [-c NAME]  Apply a config, or show the steps.
+                                   file (-f - reads stdin).
+    migctl plan|apply -f FILE [-c NAME]  Show the steps, or apply a config.
+    migctl export [--placements]   The current layout as a mig-parted config; --inventory:
+                                   this node's part of a fleet inventory.
+    migctl export cdi|slurm|k8s    A CDI spec, Slurm gres.conf, Kubernetes labels.
+    migctl env                     CUDA_VISIBLE_DEVICES, docker --gpus and CDI names per device.
+    migctl caps [--create]         nvidia-caps capability files and /dev/nvidia-caps nodes.
+    migctl mps [--start|--stop]    One MPS control daemon per MIG device.
+    migctl layouts|fit|show|pack   Planning: every layout of a model, what fits, slice pictures,
+                                   packing a fleet's demand.
+    migctl sim <command>           The simulated machine.
+    migctl bench apply|pack|soak   Benchmarks: figures, not tests.
     migctl parted <command>        nvidia-mig-parted's command line (also through a link
                                    named nvidia-mig-parted).
-    migctl layouts|fit|show|pack   Planning: every layout of a model, what fits, slice pictures,
-                                   packing a fleet's demand ("migctl fit -h", ...).
+    migctl help [VERB]             This help, or a verb's ("migctl help apply").
 
 Options (nvidia-smi compatible):
     -h,   --help                   Print this help.
@@ -51,6 +54,13 @@ Options (nvidia-smi compatible):
     -i,   --id=                    Target GPUs: index, PCI bus ID or UUID, comma separated.
     -mig, --multi-instance-gpu=    Enable or disable MIG: 0/DISABLED, 1/ENABLED.
     -r,   --gpu-reset              Reset the GPU.
+
+Output (migctl's own; not through a link named nvidia-smi):
+    -o,   --output FORMAT          text (default) or json on every read: -L, the status
+                                   view, mig -lgi|-lci|-lgip|-lgipp|-lcip|-lcipp, and every
+                                   verb that prints (yaml or json where a config is
+                                   printed). docs/json.md has the schemas.
+          --output-file FILE       Verbs that write a file write it atomically.
 
 Environment:
     MIGCTL_BACKEND=auto|sim|nvml   Which machine to drive (default auto: NVML when a driver
@@ -64,75 +74,23 @@ Environment:
     MIGCTL_SIM_FAULT=fail:N[:ERR]  Fail the Nth mutating operation with an NVML error,
                      abort:N       or crash in the middle of it (testing).
 
-Exit status: 0 success; 2 invalid argument or flag; 3 not supported; 4 no permission;
-6 not found (no such device or instance); 9 driver not loaded; 1 migctl's own failure
-(unreadable state file, backend unavailable); 255 other NVML errors (in use, insufficient
-resources, unknown).
+Exit status:
+    0    success
+    1    migctl's own failure (unreadable or foreign state file, backend unavailable), a
+         config that does not match (assert) or selects no GPU (assert, apply), instances
+         that do not fit (fit)
+    2    invalid argument: a migctl verb's usage error or mistyped verb, a bad config,
+         inventory or demand, a bad value of an nvidia-smi option, a bad `mig` option
+    3    not supported (e.g. -r through NVML with no MIG mode pending)
+    4    no permission (a --root-only simulated machine changed by another user)
+    6    not found: no such GPU, GPU instance or compute instance
+    9    driver not loaded
+    255  other NVML errors (in use, insufficient resources, unknown), and an unknown
+         top-level option (migctl --bogus), as nvidia-smi answers them
 "#;
 
 /// `migctl mig -h`: nvidia-smi's own text, with our program name.
-pub const MIG: &str = r#"
-    mig -- Multi Instance GPU management.
-
-    Usage: migctl mig [options]
-
-    Options include:
-    [-h | --help]: Display help information.
-    [-i | --id]: Enumeration index, PCI bus ID or UUID.
-                 Provide comma separated values for more than one device.
-    [-gi | --gpu-instance-id]: GPU instance ID.
-                               Provide comma separated values for more than one GPU instance.
-    [-ci | --compute-instance-id]: Compute instance ID.
-                                   Provide comma separated values for more than one compute 
-                                   instance.
-    [-lgip | --list-gpu-instance-profiles]: List supported GPU instance profiles.
-                                            Option -i can be used to restrict the command to
-                                            run on a specific GPU.
-    [-lgipp | --list-gpu-instance-possible-placements]: List possible GPU instance placements
-                                                        in the following format, {Start}:Size.
-                                                        Option -i can be used to restrict the
-                                                        command to run on a specific GPU.
-    [-C | --default-compute-instance]: Create compute instance with the default profile when used
-                                       with the option to create a GPU instance (-cgi).
-    [-cgi | --create-gpu-instance]: Create GPU instances for the given profile tuples. A profile
-                                    tuple consists of a profile name or ID and an optional placement
-                                    specifier, which consists of a colon and a placement start index.
-                                    Provide comma separated values for more than one profile tuple.
-                                    Option -i can be used to restrict the command to run on
-                                    a specific GPU.
-    [-dgi | --destroy-gpu-instance]: Destroy GPU instances.
-                                     Options -i and -gi can be used individually or combined
-                                     to restrict the command to run on a specific GPU or GPU
-                                     instance.
-    [-lgi | --list-gpu-instances]: List GPU instances.
-                                   Option -i can be used to restrict the command to run on a
-                                   specific GPU.
-    [-lcip | --list-compute-instance-profiles]: List supported compute instance profiles.
-                                                Options -i and -gi can be used individually or
-                                                combined to restrict the command to run on a
-                                                specific GPU or GPU instance.
-    [-lcipp | --list-compute-instance-possible-placements]: List possible compute instance placements
-                                                            in the following format, {Start}:Size.
-                                                            Options -i and -gi can be used individually or
-                                                            combined to restrict the command to run on a
-                                                            specific GPU or GPU instance.
-    [-cci | --create-compute-instance]: Create compute instance for the given profile name or IDs.
-                                        Provide comma separated values for more than one profile.
-                                        If no profile name or ID is given, then the default*
-                                        compute instance profile ID will be used. Options -i and
-                                        -gi can be used individually or combined to restrict the
-                                        command to run on a specific GPU or GPU instance.
-    [-dci | --destroy-compute-instance]: Destroy compute instances.
-                                         Options -i, -gi and -ci can be used individually or
-                                         combined to restrict the command to run on a specific
-                                         GPU or GPU instance or compute instance.
-    [-lci | --list-compute-instances]: List compute instances.
-                                       Options -i and -gi can be used individually or combined
-                                       to restrict the command to run on a specific GPU or GPU
-                                       instance.
-
-
-"#;
+pub const MIG: &str = mig_smi::MIG_HELP;
 
 #[cfg(test)]
 mod tests {

@@ -1,38 +1,37 @@
-//! `migctl`: the command line. Parses arguments, picks the backend, prints.
-//! No MIG rule is decided here (they live in `mig-model`).
+//! `migctl`: the command line. [`cli::parse`] turns the arguments into one
+//! [`cli::Mode`]; [`main`] dispatches it and prints. No MIG rule is decided
+//! here (they live in `mig-model`).
 
 // clap turns doc comments into help text, whose `PROFILE[xN]` notation is not a doc link
 #![allow(rustdoc::broken_intra_doc_links)]
 
+mod backend;
 mod bench_cmd;
 mod bench_nvml;
+mod cli;
 mod cluster_cmd;
 mod cluster_host;
 mod config_verbs;
+mod declarative;
+mod error;
 mod help;
 mod live;
+mod output;
 mod parted;
 mod plan_pack;
 mod plan_verbs;
 mod progress;
 mod reconcile_cmd;
+mod shim_path;
 mod sim_cmd;
 mod sim_host;
 mod sim_set;
-mod smi_args;
-mod smi_out;
-mod smi_run;
 mod soak;
 
-use mig_model::backend::{Backend, Inventory};
-use mig_nvml::NvmlBackend;
-use mig_sim::SimMachine;
-use std::io::Write;
+use cli::{ExportArgs, Mode, Verb};
+use error::CliError;
+use mig_smi::{args as smi_args, json as smi_json, out as smi_out, run as smi_run};
 use std::process::ExitCode;
-
-/// The model a simulated machine starts with when none was initialised:
-/// the MIG User Guide's examples run on an A100-SXM4-40GB.
-const DEFAULT_MODEL: &str = "a100-sxm4-40gb";
 
 /// The name this binary was invoked by (`argv[0]`'s file name): `migctl`,
 /// or `nvidia-mig-parted` / `nvidia-smi` through a link.
@@ -44,132 +43,126 @@ fn program_name() -> String {
         .unwrap_or_else(|| "migctl".into())
 }
 
-/// Which backend `MIGCTL_BACKEND` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BackendChoice {
-    Auto,
-    Sim,
-    Nvml,
-}
-
-fn backend_choice() -> Result<BackendChoice, String> {
-    match std::env::var("MIGCTL_BACKEND").as_deref().map(str::trim) {
-        Err(_) | Ok("") | Ok("auto") => Ok(BackendChoice::Auto),
-        Ok("sim") => Ok(BackendChoice::Sim),
-        Ok("nvml") => Ok(BackendChoice::Nvml),
-        Ok(other) => Err(format!(
-            "MIGCTL_BACKEND={other:?} is not one of auto, sim, nvml"
-        )),
-    }
-}
-
-/// Open the simulated machine, creating the default one on first use.
-fn open_sim() -> Result<SimMachine, String> {
-    let sim = SimMachine::open(mig_sim::default_state_path()).map_err(|e| e.to_string())?;
-    if !sim.path().exists() {
-        sim.init(&[(DEFAULT_MODEL.to_string(), false)])
-            .map_err(|e| e.to_string())?;
-        eprintln!(
-            "migctl: created a simulated machine at {} with one {DEFAULT_MODEL} (MIG disabled); \
-             `migctl sim init MODEL...` makes another",
-            sim.path().display()
-        );
-    }
-    Ok(sim)
-}
-
-/// The NVML backend, after printing how long opening it took when
-/// `MIGCTL_TRACE` is set.
-fn traced(b: NvmlBackend) -> Box<dyn Backend> {
-    if std::env::var_os("MIGCTL_TRACE").is_some() {
-        let t = b.timings();
-        eprintln!("migctl trace: load {}: {:?}", b.library(), t.load);
-        eprintln!("migctl trace: nvmlInit_v2 + device count: {:?}", t.init);
-    }
-    Box::new(b)
-}
-
-/// Pick the backend as `MIGCTL_BACKEND` says: `nvml` requires NVML, `sim`
-/// is the simulated machine, `auto` (the default) uses NVML when it loads,
-/// initialises and has a GPU, else the simulated machine with a note.
-fn open_backend() -> Result<Box<dyn Backend>, String> {
-    open_backend_kind().map(|(b, _)| b)
-}
-
-/// [`open_backend`], and whether it is the simulated machine (whose apply journal
-/// lives beside its state file, and whose host facts come from the model
-/// rather than from `/proc` and `/dev`).
-fn open_backend_kind() -> Result<(Box<dyn Backend>, bool), String> {
-    let chose_sim = std::cell::Cell::new(false);
-    let b = open_backend_inner(&chose_sim)?;
-    reconcile_cmd::set_backend_is_sim(chose_sim.get());
-    Ok((b, chose_sim.get()))
-}
-
-fn open_backend_inner(chose_sim: &std::cell::Cell<bool>) -> Result<Box<dyn Backend>, String> {
-    let open_sim = || {
-        chose_sim.set(true);
-        open_sim()
-    };
-    match backend_choice()? {
-        BackendChoice::Sim => Ok(Box::new(open_sim()?)),
-        BackendChoice::Nvml => match NvmlBackend::open() {
-            Ok(b) => Ok(traced(b)),
-            Err(e) => Err(format!("MIGCTL_BACKEND=nvml: {e}")),
-        },
-        BackendChoice::Auto => match NvmlBackend::open() {
-            Ok(b) => Ok(traced(b)),
-            Err(e) => {
-                let sim = open_sim()?;
-                eprintln!(
-                    "migctl: {}; using the {} (MIGCTL_BACKEND=sim hides this note)",
-                    e.summary(),
-                    sim.describe()
-                );
-                Ok(Box::new(sim))
-            }
-        },
-    }
-}
-
-/// Parse a verb's command line with clap; help and usage errors are printed
-/// as clap prints them and become the exit status (0 for help, 2 for errors).
-fn parse_verb<T: clap::Parser>(argv: impl IntoIterator<Item = String>) -> Result<T, ExitCode> {
-    T::try_parse_from(argv).map_err(|e| {
-        let _ = e.print();
-        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
-    })
-}
-
 fn main() -> ExitCode {
+    // A closed pipe (`migctl sim models | head -1`) ends migctl as it ends
+    // `ls`: by SIGPIPE, quietly. Rust ignores SIGPIPE, which turns the
+    // next write into an error and `print!` into a panic.
+    // SAFETY: setting a signal's disposition to its default before any
+    // thread starts has no memory-safety effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let prog = program_name();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if prog == "nvidia-mig-parted" {
-        return parted::main(&args);
-    }
-    if cluster_cmd::handles(&args) {
-        return cluster_cmd::main(&args);
-    }
-    // the planning verbs first: they claim `export --inventory` only
-    if let Some(code) = plan_verbs::main(&args) {
-        return code;
-    }
-    match args.first().map(String::as_str) {
-        Some("sim") => return sim_cmd::main(&args),
-        Some("parted") => return parted::main(&args[1..]),
-        Some("assert" | "export" | "apply" | "plan") => return config_verbs::main(&args),
-        Some("bench") => return bench_cmd::main(&args),
-        _ => {}
-    }
-    let cmd = match smi_args::parse(&args) {
-        Ok(c) => c,
+    let mode = match cli::parse(&prog, &args) {
+        Ok(m) => m,
         Err(e) => {
-            print!("{}", e.text);
-            return ExitCode::from(e.code.clamp(0, 255) as u8);
+            let e = CliError::from(e);
+            e.report("");
+            return ExitCode::from(e.code());
         }
     };
-    if let Some(o) = smi_run::without_backend(&cmd) {
-        print!("{}", help::name_program(&o.stdout, &prog));
+    match mode {
+        Mode::Parted(args) => parted::main(&args),
+        Mode::SmiUsage(e) => {
+            output::emit(&e.text);
+            ExitCode::from(e.code.clamp(0, 255) as u8)
+        }
+        Mode::MigHelp => {
+            output::emit(help::MIG);
+            ExitCode::SUCCESS
+        }
+        Mode::Smi { cmd, json } => smi_main(&prog, &cmd, json),
+        Mode::Verb(verb) => {
+            let name = verb_name(&verb);
+            match run_verb(verb) {
+                Ok(code) => code,
+                Err(e) => {
+                    e.report(name);
+                    ExitCode::from(e.code())
+                }
+            }
+        }
+    }
+}
+
+/// The verb's name, for error messages (`migctl fit: ...`).
+fn verb_name(v: &Verb) -> &'static str {
+    match v {
+        Verb::Config(_) | Verb::Cluster(_) | Verb::Parted { .. } => "",
+        Verb::Export(_) => "export",
+        Verb::Plan(p) => match p {
+            plan_verbs::PlanCmd::Layouts { .. } => "layouts",
+            plan_verbs::PlanCmd::Fit { .. } => "fit",
+            plan_verbs::PlanCmd::Show { .. } => "show",
+            plan_verbs::PlanCmd::Pack { .. } => "pack",
+        },
+        Verb::Sim { .. } => "sim",
+        Verb::Bench { .. } => "bench",
+    }
+}
+
+/// Run one of migctl's own verbs; the exit status.
+fn run_verb(verb: Verb) -> Result<ExitCode, CliError> {
+    let code = match verb {
+        Verb::Config(v) => {
+            let (text, code) = config_verbs::run(v)?;
+            output::emit(&text);
+            code
+        }
+        Verb::Export(ExportArgs {
+            what: Some(what), ..
+        }) => cluster_cmd::run_export_cmd(what)?,
+        Verb::Export(ExportArgs {
+            inventory: true,
+            node,
+            output,
+            output_file,
+            ..
+        }) => plan_pack::export_inventory(&node, output, output_file.as_deref())?,
+        Verb::Export(a) => {
+            config_verbs::export_config(
+                &a.label,
+                a.placements,
+                a.output,
+                a.output_file.as_deref(),
+            )?;
+            0
+        }
+        Verb::Cluster(c) => cluster_cmd::run_cmd(c)?,
+        Verb::Plan(p) => plan_verbs::run_cmd(p)?,
+        Verb::Sim { cmd } => {
+            sim_cmd::run_cmd(cmd)?;
+            0
+        }
+        Verb::Bench { args } if args.first().map(String::as_str) == Some("pack") => {
+            plan_verbs::bench_pack(&args)?
+        }
+        Verb::Bench { args } => {
+            // `bench apply|soak` keep their own parser (bench_cmd.rs)
+            let argv: Vec<String> = std::iter::once("bench".to_string()).chain(args).collect();
+            return Ok(bench_cmd::main(&argv));
+        }
+        Verb::Parted { args } => return Ok(parted::main(&args)),
+    };
+    Ok(ExitCode::from(code))
+}
+
+/// Run an nvidia-smi-grammar command: nvidia-smi's text and exit status, or
+/// with migctl's `-o json` the same reads as JSON.
+fn smi_main(prog: &str, cmd: &smi_args::SmiCommand, json: bool) -> ExitCode {
+    use smi_args::{MigAction, SmiCommand};
+    if matches!(cmd, SmiCommand::Help) {
+        output::emit(&help::name_program(help::TOP, prog));
+        return ExitCode::SUCCESS;
+    }
+    if let Some(o) = smi_run::without_backend(cmd) {
+        output::emit(&help::name_program(&o.stdout, prog));
+        return ExitCode::SUCCESS;
+    }
+    // `mig -h` needs no machine (and so prints no note about one)
+    if matches!(cmd, SmiCommand::Mig(m) if m.action == MigAction::Help) {
+        output::emit(&help::name_program(help::MIG, prog));
         return ExitCode::SUCCESS;
     }
     let style = match smi_out::Style::from_env() {
@@ -179,7 +172,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backend = match open_backend_kind() {
+    let backend = match backend::open_backend_kind() {
         Ok((b, sim)) => {
             if let Some(w) = reconcile_cmd::unfinished_warning(sim) {
                 eprintln!("migctl: {w}");
@@ -193,26 +186,43 @@ fn main() -> ExitCode {
     };
     let t0 = std::time::Instant::now();
     let trace = std::env::var_os("MIGCTL_TRACE").is_some();
-    let result = smi_run::run(backend.as_ref(), &cmd, style);
+    let result = if json {
+        match smi_json::run(backend.as_ref(), cmd) {
+            Ok(Some(Ok(v))) => Ok(smi_run::Outcome {
+                stdout: output::json_text(&v),
+                code: 0,
+            }),
+            // nothing to list: nvidia-smi's sentence goes to stderr, keeping
+            // stdout for JSON only
+            Ok(Some(Err(o))) => {
+                eprint!("{}", o.stdout);
+                Ok(smi_run::Outcome {
+                    stdout: String::new(),
+                    code: o.code,
+                })
+            }
+            Ok(None) => {
+                eprintln!(
+                    "migctl: -o json is for reads (-L, the status view, mig -lgi|-lci|-lgip|-lgipp|-lcip|-lcipp); this command changes the machine and prints text"
+                );
+                return ExitCode::from(2);
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        smi_run::run(backend.as_ref(), cmd, style)
+    };
     if trace {
         eprintln!("migctl trace: command: {:?}", t0.elapsed());
     }
     // The process ends here: the kernel releases NVML's handles with it, so
     // migctl skips nvmlShutdown, which costs about 2 ms on an H100 (measured
-    // with the device tool, driver 580.159.04). The simulator holds no lock
-    // between operations, so nothing else is left behind.
+    // on driver 580.159.04). The simulator holds no lock between operations,
+    // so nothing else is left behind.
     std::mem::forget(backend);
     match result {
         Ok(o) => {
-            let text = if matches!(&cmd, smi_args::SmiCommand::Mig(m) if m.action == smi_args::MigAction::Help)
-            {
-                help::name_program(&o.stdout, &prog)
-            } else {
-                o.stdout
-            };
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+            output::emit(&o.stdout);
             ExitCode::from(o.code.clamp(0, 255) as u8)
         }
         Err(smi_run::Fatal(e)) => {

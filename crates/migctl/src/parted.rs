@@ -11,7 +11,9 @@
 //! of the node is selected by no entry (mig-parted's `CountTrue(matched) !=
 //! len(deviceIDs)` check, which makes partial configs never assert).
 
-use crate::config_verbs::{load, reconcile, ApplyRequest, Phase, Stage, VerbError};
+use crate::declarative::{
+    load, reconcile, ApplyRequest, GpuResult, Phase, Reconciled, Stage, VerbError,
+};
 use crate::live::machine_snapshots;
 use mig_apply::assert_selection;
 use mig_apply::{apply_with_hooks, Applier, Hooks};
@@ -45,8 +47,12 @@ pub struct LiveApplier<'a> {
     pub selection: &'a Selection,
     pub dry_run: bool,
     pub skip_reset: bool,
-    /// What the reconciler reported, to print after the apply.
+    /// The config's name, for reports.
+    pub config: String,
+    /// The plan's text of a dry run, to print after it.
     pub printed: Vec<String>,
+    /// Each GPU's result so far, all phases folded (in GPU order).
+    pub results: Vec<GpuResult>,
 }
 
 impl LiveApplier<'_> {
@@ -58,13 +64,24 @@ impl LiveApplier<'_> {
     fn change(&mut self, phase: Phase) -> Result<(), VerbError> {
         let snaps = machine_snapshots(self.backend).map_err(VerbError::failure)?;
         let req = ApplyRequest {
+            config: self.config.clone(),
             phase,
             dry_run: self.dry_run,
             skip_reset: self.skip_reset,
             json: false,
         };
-        let lines = reconcile(self.backend, self.selection, &snaps, &req)?;
-        self.printed.extend(lines);
+        match reconcile(self.backend, self.selection, &snaps, &req)? {
+            Reconciled::Plan(text) => self.printed.push(text),
+            Reconciled::Applied(results) => {
+                for r in results {
+                    match self.results.iter_mut().find(|e| e.index == r.index) {
+                        Some(e) => e.merge(r),
+                        None => self.results.push(r),
+                    }
+                }
+                self.results.sort_by_key(|r| r.index);
+            }
+        }
         Ok(())
     }
 }
@@ -415,7 +432,7 @@ fn missing(what: &str, c: &Command) -> Result<String, String> {
 }
 
 fn open() -> Result<(Box<dyn Backend>, Vec<mig_model::GpuSnapshot>), String> {
-    let b = crate::open_backend()?;
+    let b = crate::backend::open_backend()?;
     let snaps =
         machine_snapshots(b.as_ref()).map_err(|e| format!("error initializing NVML: {e}"))?;
     Ok((b, snaps))
@@ -492,7 +509,9 @@ fn apply_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
         selection: &l.selection,
         dry_run: false,
         skip_reset: v.bool("skip-reset"),
+        config: l.name.clone(),
         printed: Vec::new(),
+        results: Vec::new(),
     };
     apply_with_hooks(&hooks, &envs, debug, v.bool("mode-only"), &mut applier)
         .map_err(|e| format!("error applying MIG configuration with hooks: {e}"))?;
@@ -568,7 +587,9 @@ fn restore_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
         selection: &selection,
         dry_run: false,
         skip_reset: false,
+        config: "the checkpoint".into(),
         printed: Vec::new(),
+        results: Vec::new(),
     };
     apply_with_hooks(&hooks, &envs, debug, v.bool("mode-only"), &mut applier)
         .map_err(|e| format!("error applying MIG configuration with hooks: {e}"))?;

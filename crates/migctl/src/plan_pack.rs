@@ -1,13 +1,21 @@
 //! `migctl pack`, `migctl export --inventory` and `migctl bench pack`:
 //! reading files, printing figures; the packing is `mig_plan::pack`'s.
 
-use crate::plan_verbs::{machine_snapshots, Failure};
-use mig_plan::PackResult;
 use mig_plan::{DemandItem, FileError, Fleet};
+use mig_plan::PackResult;
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
+
+/// A failure of a planning verb: exit code and message.
+pub struct Failure(pub u8, pub String);
+
+impl From<Failure> for crate::error::CliError {
+    fn from(Failure(code, message): Failure) -> crate::error::CliError {
+        crate::error::CliError::with_code(code, message)
+    }
+}
 
 type R<T> = Result<T, Failure>;
 
@@ -58,9 +66,9 @@ fn summary_text(fleet: &Fleet, demand: &[DemandItem], r: &PackResult, ub: f64) -
     ));
     s.push_str(&format!(
         "Served weight {} of {} demanded; upper bound {:.1} ({:.2} % of it).\n",
-        r.served_weight,
-        r.demand_weight,
-        ub,
+        r.served_weight + 0.0,
+        r.demand_weight + 0.0,
+        ub + 0.0,
         if ub > 0.0 {
             100.0 * r.served_weight / ub
         } else {
@@ -99,6 +107,15 @@ pub fn pack_cmd(inventory: &Path, demand: &Path, out_dir: Option<&Path>, as_json
         .map_err(bad)?;
     let demand_items =
         mig_plan::parse_demand(&demand.display().to_string(), &read(demand)?).map_err(bad)?;
+    if demand_items.iter().all(|d| d.count == 0) {
+        return Err(Failure(
+            2,
+            format!(
+                "{}: the demand asks for nothing; list what to serve, e.g. `- {{profile: 1g.10gb, count: 4}}` under `demand:`",
+                demand.display()
+            ),
+        ));
+    }
     let (r, ub) = mig_plan::pack(&fleet, &demand_items);
     let mut written = Vec::new();
     if let Some(dir) = out_dir {
@@ -169,17 +186,25 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-pub fn export_inventory(node: &Option<String>, output: Option<&Path>) -> R<u8> {
+/// `migctl export --inventory`: this node's part of a fleet inventory, as
+/// YAML or JSON, on stdout or into `file` atomically.
+pub fn export_inventory(
+    node: &Option<String>,
+    format: crate::output::ConfigFormat,
+    file: Option<&Path>,
+) -> R<u8> {
     let snaps = machine_snapshots(None)?;
     let node = node.clone().unwrap_or_else(host_name);
     let (inv, unknown) = mig_plan::inventory_of(&node, &snaps);
     for i in unknown {
         eprintln!("migctl export: GPU {i} is not in the catalog; left out of the inventory");
     }
-    let text = mig_plan::to_yaml(&inv);
-    match output {
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| Failure(1, format!("cannot write {}: {e}", p.display())))?,
+    let text = match format {
+        crate::output::ConfigFormat::Yaml => mig_plan::to_yaml(&inv),
+        crate::output::ConfigFormat::Json => crate::output::json_text(&inv),
+    };
+    match file {
+        Some(p) => crate::output::write_file(p, &text).map_err(|e| Failure(1, e))?,
         None => out(&text),
     }
     Ok(0)
@@ -259,4 +284,16 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8
     s.push_str("(one thread; stranded: memory slices of used GPUs that neither serve demand nor are busy)\n");
     out(&s);
     Ok(0)
+}
+
+/// Snapshots of this machine's GPUs (all, or just `only`).
+pub fn machine_snapshots(only: Option<u32>) -> R<Vec<mig_model::GpuSnapshot>> {
+    let b = crate::backend::open_backend().map_err(|e| Failure(1, e))?;
+    let out = crate::live::snapshots(b.as_ref(), only).map_err(|e| match e {
+        mig_model::BackendError::NoSuchGpu { .. } => Failure(6, e.to_string()),
+        e => Failure(1, e.to_string()),
+    })?;
+    // the process ends soon: skip nvmlShutdown, as main does
+    std::mem::forget(b);
+    Ok(out)
 }

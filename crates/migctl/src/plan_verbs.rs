@@ -2,7 +2,10 @@
 //! --inventory` and `bench pack`. Parsing and printing only; the decisions are
 //! `mig_plan`'s.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::error::CliError;
+use crate::output::Format as Output;
+use crate::plan_pack::{machine_snapshots, Failure};
+use clap::{Parser, Subcommand};
 use mig_model::backend::{GpuSnapshot, MigMode};
 use mig_model::engine::{GpuInstance, Layout};
 use mig_model::{catalog, GpuModel};
@@ -13,7 +16,6 @@ use mig_plan::FitResult;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// `println!` through [`emit`].
 macro_rules! say {
@@ -21,24 +23,16 @@ macro_rules! say {
     ($($t:tt)*) => { emit(&format!("{}\n", format_args!($($t)*))) };
 }
 
-/// The verbs this module answers.
-const VERBS: &[&str] = &["layouts", "fit", "show", "pack", "bench"];
-
+/// `migctl bench pack` (the other benchmarks are `bench_cmd`'s).
 #[derive(Parser, Debug)]
-#[command(name = "migctl", disable_version_flag = true)]
-struct PlanCli {
+#[command(name = "migctl bench", disable_version_flag = true)]
+struct BenchPackCli {
     #[command(subcommand)]
-    cmd: PlanCmd,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Output {
-    Text,
-    Json,
+    what: BenchCmd,
 }
 
 #[derive(Subcommand, Debug)]
-enum PlanCmd {
+pub enum PlanCmd {
     /// Every valid GPU-instance layout of a GPU model (`migctl sim models`
     /// lists the slugs), with placements and GI IDs, and how many there are.
     Layouts {
@@ -57,7 +51,7 @@ enum PlanCmd {
         /// Print only the count.
         #[arg(long)]
         count: bool,
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Whether GPU instances fit one GPU: `fit MODEL PROFILE[xN]...` on an
@@ -71,7 +65,7 @@ enum PlanCmd {
         /// Without -i: MODEL then PROFILE[xN]...; with -i: PROFILE[xN]...
         #[arg(value_name = "ARGS")]
         args: Vec<String>,
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// A picture of each GPU's memory and compute slices and the instances on
@@ -84,7 +78,7 @@ enum PlanCmd {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
         /// `json`: what the picture shows, as data (GIs, CIs, busy, mode).
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Choose a layout for every GPU of a fleet inventory that serves the
@@ -100,14 +94,8 @@ enum PlanCmd {
         /// Directory for the per-node configs (`NODE.yaml`); none written without it.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
-    },
-    /// Benchmarks: `bench pack` packs a generated fleet and prints time,
-    /// served demand and the upper bound, for migctl and a first-fit baseline.
-    Bench {
-        #[command(subcommand)]
-        what: BenchCmd,
     },
 }
 
@@ -124,28 +112,10 @@ enum BenchCmd {
         /// Seed of the generator.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
 }
-
-/// `migctl export --inventory`: this node's part of a fleet inventory.
-#[derive(Parser, Debug)]
-#[command(name = "migctl export", disable_version_flag = true)]
-struct ExportInventory {
-    /// Write the inventory (required: other `export` forms are other verbs).
-    #[arg(long, required = true)]
-    inventory: bool,
-    /// Node name (default: the host name).
-    #[arg(long)]
-    node: Option<String>,
-    /// Write to FILE instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    output: Option<PathBuf>,
-}
-
-/// A failure of a planning verb: exit code and message.
-pub struct Failure(pub u8, pub String);
 
 type R<T> = Result<T, Failure>;
 
@@ -153,42 +123,22 @@ fn bad(msg: impl Into<String>) -> Failure {
     Failure(2, msg.into())
 }
 
-/// Run a planning verb, or `None` when `args` is not one of them.
-pub fn main(args: &[String]) -> Option<ExitCode> {
-    let verb = args.first()?.as_str();
-    let is_inventory_export = verb == "export" && args.iter().any(|a| a == "--inventory");
-    // `bench pack` only: `bench apply` and `bench soak` are bench_cmd's
-    let other_bench = verb == "bench" && args.get(1).is_some_and(|a| a != "pack");
-    if (!VERBS.contains(&verb) || other_bench) && !is_inventory_export {
-        return None;
-    }
-    let result = if is_inventory_export {
-        let argv = std::iter::once("migctl export").chain(args[1..].iter().map(String::as_str));
-        match ExportInventory::try_parse_from(argv) {
-            Ok(e) => crate::plan_pack::export_inventory(&e.node, e.output.as_deref()),
-            Err(e) => return Some(clap_exit(e)),
-        }
-    } else {
-        let full: Vec<&str> = std::iter::once("migctl")
-            .chain(args.iter().map(String::as_str))
-            .collect();
-        match PlanCli::try_parse_from(full) {
-            Ok(c) => run(c.cmd),
-            Err(e) => return Some(clap_exit(e)),
-        }
-    };
-    Some(match result {
-        Ok(code) => ExitCode::from(code),
-        Err(Failure(code, msg)) => {
-            eprintln!("migctl {verb}: {msg}");
-            ExitCode::from(code)
-        }
-    })
+/// Run `layouts`, `fit`, `show` or `pack`; the exit status.
+pub fn run_cmd(cmd: PlanCmd) -> Result<u8, CliError> {
+    run(cmd).map_err(CliError::from)
 }
 
-fn clap_exit(e: clap::Error) -> ExitCode {
-    let _ = e.print();
-    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+/// `migctl bench pack ...` (`args` after `bench`).
+pub fn bench_pack(args: &[String]) -> Result<u8, CliError> {
+    let argv = std::iter::once("migctl bench").chain(args.iter().map(String::as_str));
+    let BenchCmd::Pack {
+        gpus,
+        instances,
+        seed,
+        output,
+    } = BenchPackCli::try_parse_from(argv)?.what;
+    crate::plan_pack::bench_pack(gpus, instances, seed, output == Output::Json)
+        .map_err(CliError::from)
 }
 
 fn run(cmd: PlanCmd) -> R<u8> {
@@ -214,15 +164,6 @@ fn run(cmd: PlanCmd) -> R<u8> {
             out_dir.as_deref(),
             output == Output::Json,
         ),
-        PlanCmd::Bench {
-            what:
-                BenchCmd::Pack {
-                    gpus,
-                    instances,
-                    seed,
-                    output,
-                },
-        } => crate::plan_pack::bench_pack(gpus, instances, seed, output == Output::Json),
     }
 }
 
@@ -609,16 +550,4 @@ fn show_cmd(gpu: Option<u32>, svg: Option<PathBuf>, output: Output) -> R<u8> {
         eprintln!("migctl show: wrote {}", path.display());
     }
     Ok(0)
-}
-
-/// Snapshots of this machine's GPUs (all, or just `only`).
-pub fn machine_snapshots(only: Option<u32>) -> R<Vec<GpuSnapshot>> {
-    let b = crate::open_backend().map_err(|e| Failure(1, e))?;
-    let out = crate::live::snapshots(b.as_ref(), only).map_err(|e| match e {
-        mig_model::BackendError::NoSuchGpu { .. } => Failure(6, e.to_string()),
-        e => Failure(1, e.to_string()),
-    })?;
-    // the process ends soon: skip nvmlShutdown, as main does
-    std::mem::forget(b);
-    Ok(out)
 }

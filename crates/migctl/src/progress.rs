@@ -15,6 +15,9 @@ pub struct Display {
     /// Plain lines are not printed (machine-readable output asked for, and
     /// no terminal to draw on).
     quiet: bool,
+    /// Which part of an apply this is (`MIG mode: `, `instances: `), so the
+    /// two phases of one apply read as two parts of one story.
+    stage: &'static str,
 }
 
 fn phase_word(p: Phase) -> &'static str {
@@ -34,7 +37,19 @@ impl Display {
                 Mutex::new(HashMap::new()),
             )
         });
-        Display { bars, quiet }
+        Display {
+            bars,
+            quiet,
+            stage: "",
+        }
+    }
+
+    /// [`Display::new`] for one part of an apply.
+    pub fn for_stage(quiet: bool, stage: &'static str) -> Display {
+        Display {
+            stage,
+            ..Display::new(quiet)
+        }
     }
 
     /// Leave the bars on screen as they ended.
@@ -54,14 +69,23 @@ impl Progress for Display {
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_prefix(gpu.to_string());
-            bar.set_message(phase_word(phase).trim().to_string());
+            bar.set_message(
+                format!("{}{}", self.stage, phase_word(phase))
+                    .trim()
+                    .to_string(),
+            );
             if let Ok(mut b) = bars.lock() {
                 if let Some(old) = b.insert(gpu, bar) {
                     old.finish_and_clear();
                 }
             }
         } else if !self.quiet {
-            eprintln!("GPU {gpu} ({uuid}): {}{n} steps", phase_word(phase));
+            eprintln!(
+                "GPU {gpu} ({uuid}): {}{}{n} step{}",
+                self.stage,
+                phase_word(phase),
+                if n == 1 { "" } else { "s" }
+            );
         }
     }
 
@@ -79,8 +103,35 @@ impl Progress for Display {
     fn end(&self, gpu: u32, outcome: &Outcome) {
         if let Some((_, bars)) = &self.bars {
             if let Some(b) = bars.lock().ok().and_then(|b| b.get(&gpu).cloned()) {
-                b.finish_with_message(crate::reconcile_cmd::describe_outcome(outcome));
+                b.finish_with_message(describe_outcome(outcome));
             }
+        }
+    }
+}
+
+/// One apply outcome as a phrase.
+pub fn describe_outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Unchanged => "already as wanted; nothing changed".into(),
+        Outcome::Applied { steps } => format!("applied ({steps} step{})", if *steps == 1 { "" } else { "s" }),
+        Outcome::RolledBack {
+            failed_step,
+            of,
+            error,
+        } => format!(
+            "step {failed_step} of {of} failed ({error}); rolled back, the GPU is exactly as before"
+        ),
+        Outcome::Reverted { done, of } => format!(
+            "rolled back after {done} of {of} steps because a step on another GPU failed; the GPU is exactly as before"
+        ),
+        Outcome::Finished { done, of } => {
+            format!("finished an interrupted apply ({done} of {of} steps had been done)")
+        }
+        Outcome::Restored { done, of } => {
+            format!("rolled an interrupted apply back ({done} of {of} steps had been done)")
+        }
+        Outcome::Stuck { error } => {
+            format!("NOT RESTORED: {error}; the journal is kept and the next migctl apply retries")
         }
     }
 }

@@ -4,7 +4,7 @@
 //! and say what happened. `config_verbs::reconcile` (the executor plug)
 //! calls these; the decisions are `mig_apply`'s.
 
-use crate::progress::Display;
+use crate::progress::{describe_outcome, Display};
 use clap::ValueEnum;
 use mig_apply::journal::{self, JournalFile};
 use mig_apply::{plan_gpu, GpuPlan, MigState, PlanOptions};
@@ -115,33 +115,6 @@ pub fn describe_recovery(o: &GpuOutcome) -> String {
     }
 }
 
-/// One apply outcome as a phrase.
-pub fn describe_outcome(o: &Outcome) -> String {
-    match o {
-        Outcome::Unchanged => "already as wanted; nothing changed".into(),
-        Outcome::Applied { steps } => format!("applied ({steps} steps)"),
-        Outcome::RolledBack {
-            failed_step,
-            of,
-            error,
-        } => format!(
-            "step {failed_step} of {of} failed ({error}); rolled back, the GPU is exactly as before"
-        ),
-        Outcome::Reverted { done, of } => format!(
-            "rolled back after {done} of {of} steps because a step on another GPU failed; the GPU is exactly as before"
-        ),
-        Outcome::Finished { done, of } => {
-            format!("finished an interrupted apply ({done} of {of} steps had been done)")
-        }
-        Outcome::Restored { done, of } => {
-            format!("rolled an interrupted apply back ({done} of {of} steps had been done)")
-        }
-        Outcome::Stuck { error } => {
-            format!("NOT RESTORED: {error}; the journal is kept and the next migctl apply retries")
-        }
-    }
-}
-
 /// A layout in one line: `3g.20gb@4:4{3g.20gb} 1g.5gb@0:1{1g.5gb}`.
 pub fn layout_line(model: &GpuModel, st: &MigState) -> String {
     let mode = match (st.mig_current, st.mig_pending) {
@@ -223,6 +196,25 @@ pub fn plan_selection(
     })
 }
 
+/// Run a plan through the journal, with progress on stderr (none when
+/// `quiet` and stderr is no terminal): each GPU's outcome, and whether
+/// every GPU ended as wanted.
+pub fn execute_outcomes(
+    machine: &dyn Backend,
+    journal: &JournalFile,
+    command: &str,
+    planned: &Planned,
+    quiet: bool,
+    stage: &'static str,
+) -> Result<(Vec<mig_apply::GpuOutcome>, bool), Failure> {
+    let display = Display::for_stage(quiet, stage);
+    let outcomes = mig_apply::apply(machine, journal, command, &planned.plans, &display)
+        .map_err(|e| Failure(1, e.to_string()))?;
+    display.finish();
+    let ok = outcomes.iter().all(|o| o.outcome.success());
+    Ok((outcomes, ok))
+}
+
 /// Run a plan through the journal, with progress on stderr; the report to
 /// print on stdout, and whether every GPU ended as wanted.
 pub fn execute(
@@ -232,11 +224,7 @@ pub fn execute(
     planned: &Planned,
     json: bool,
 ) -> Result<(String, bool), Failure> {
-    let display = Display::new(json);
-    let outcomes = mig_apply::apply(machine, journal, command, &planned.plans, &display)
-        .map_err(|e| Failure(1, e.to_string()))?;
-    display.finish();
-    let ok = outcomes.iter().all(|o| o.outcome.success());
+    let (outcomes, ok) = execute_outcomes(machine, journal, command, planned, json, "")?;
     let out = if json {
         format!(
             "{:#}\n",

@@ -1,25 +1,12 @@
 //! `migctl sim ...`: create and drive the simulated machine.
 
-use clap::{Parser, Subcommand};
+use crate::error::CliError;
+use clap::Subcommand;
 use mig_model::catalog;
 use mig_sim::SimMachine;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "migctl sim",
-    about = "The simulated MIG machine (state file: $MIGCTL_SIM_STATE)",
-    disable_version_flag = true
-)]
-struct SimCli {
-    #[command(subcommand)]
-    cmd: SimCmd,
-}
 
 #[derive(Subcommand, Debug)]
-enum SimCmd {
+pub enum SimCmd {
     /// Create a fresh simulated machine, one GPU per MODEL (MODELxN for N of
     /// them), MIG disabled, replacing any earlier state at that path.
     Init {
@@ -125,25 +112,14 @@ fn expand_models(args: &[String], mirrored: bool) -> Result<Vec<(String, bool)>,
 fn backend_exit(e: &mig_model::BackendError) -> u8 {
     match (e, e.nvml_code()) {
         (mig_model::BackendError::NoSuchGpu { .. }, _) => 6,
-        (_, Some(code)) => crate::smi_run::exit_code(code).clamp(0, 255) as u8,
+        (_, Some(code)) => mig_smi::run::exit_code(code).clamp(0, 255) as u8,
         _ => 1,
     }
 }
 
-pub fn main(args: &[String]) -> ExitCode {
-    // usage lines name the command as typed: `migctl sim ...`
-    let argv = std::iter::once("migctl sim".to_string()).chain(args.iter().skip(1).cloned());
-    let cli: SimCli = match crate::parse_verb(argv) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match run(cli.cmd) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err((code, msg)) => {
-            eprintln!("migctl sim: {msg}");
-            ExitCode::from(code)
-        }
-    }
+/// Run a `migctl sim` verb.
+pub fn run_cmd(cmd: SimCmd) -> Result<(), CliError> {
+    run(cmd).map_err(CliError::from)
 }
 
 fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
@@ -165,12 +141,7 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             let sim = open()?;
             let st = sim
                 .init_with(&models, root_only, force)
-                .map_err(|e| match e {
-                    mig_sim::StateError::Foreign { .. } => {
-                        (1, format!("{e}; `migctl sim init --force ...` replaces it"))
-                    }
-                    e => (1, e.to_string()),
-                })?;
+                .map_err(|e| (1, e.to_string()))?;
             // An apply journal of the machine just replaced is void.
             crate::reconcile_cmd::forget_journal();
             println!(
@@ -226,7 +197,9 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
         SimCmd::Kill { pid } => {
             let sim = open()?;
             sim.kill_process(pid)
-                .map_err(|e| (backend_exit(&e), e.to_string()))
+                .map_err(|e| (backend_exit(&e), e.to_string()))?;
+            crate::output::emit(&format!("killed simulated process {pid}\n"));
+            Ok(())
         }
         SimCmd::Set(a) => crate::sim_set::run(open()?, a),
         SimCmd::Path => {
@@ -234,95 +207,9 @@ fn run(cmd: SimCmd) -> Result<(), (u8, String)> {
             Ok(())
         }
         SimCmd::NvmlLib => {
-            let lib = nvml_lib().map_err(|e| (1, e))?;
+            let lib = crate::shim_path::nvml_lib().map_err(|e| (1, e))?;
             println!("{}", lib.display());
             Ok(())
         }
     }
-}
-
-/// The file Cargo builds from the nvml-shim crate.
-const SHIM_FILE: &str = "libnvml_shim.so";
-/// The name NVML clients load.
-const NVML_SONAME: &str = "libnvidia-ml.so.1";
-/// Environment variable naming the shim library when it is not beside the
-/// executable (an installed migctl).
-const ENV_SHIM: &str = "MIGCTL_NVML_SHIM";
-
-/// Find the shim (`$MIGCTL_NVML_SHIM`, else `<exe dir>/../lib/migctl/`, else
-/// where Cargo built it beside this executable) and make
-/// `<its dir>/nvml-shim/libnvidia-ml.so.1` point at it, replacing a stale
-/// link. The link gets its own directory so that putting it on
-/// `LD_LIBRARY_PATH` exposes nothing else.
-///
-/// Where Cargo leaves the shim: `target/<profile>/` after `cargo build`, but
-/// only `target/<profile>/deps/` when `cargo test` built it as a test
-/// dependency; a test binary itself runs from `deps/`, one level below. The
-/// newest candidate wins, so a stale copy never shadows a fresh build.
-pub(crate) fn nvml_lib() -> Result<PathBuf, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot locate the migctl executable: {e}"))?;
-    let exe = exe.canonicalize().unwrap_or(exe);
-    let dir = exe.parent().unwrap_or(Path::new("."));
-    // Listed so that on equal times (Cargo's uplift is a hard link) the
-    // executable's own directory, which comes last, wins.
-    if let Some(p) = std::env::var_os(ENV_SHIM).filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        if !p.is_file() {
-            return Err(format!("{ENV_SHIM}={}: no such file", p.display()));
-        }
-        return link_soname(&p);
-    }
-    let shim = [
-        dir.parent().map(|d| d.join("lib").join("migctl")),
-        dir.parent().map(Path::to_path_buf),
-        Some(dir.join("deps")),
-        Some(dir.to_path_buf()),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|d| d.join(SHIM_FILE))
-    .filter_map(|p| {
-        let modified = fs::metadata(&p)
-            .ok()
-            .filter(|m| m.is_file())?
-            .modified()
-            .ok()?;
-        Some((modified, p))
-    })
-    .max_by_key(|(modified, _)| *modified)
-    .map(|(_, p)| p)
-    .ok_or_else(|| {
-        format!(
-            "the NVML shim {SHIM_FILE} is not next to {} nor in its ../lib/migctl/; build it \
-             with `cargo build --release -p nvml-shim` and copy it there, or name it with {ENV_SHIM}",
-            exe.display()
-        )
-    })?;
-    link_soname(&shim)
-}
-
-/// Make `<shim's dir>/nvml-shim/libnvidia-ml.so.1` point at `shim`.
-fn link_soname(shim: &Path) -> Result<PathBuf, String> {
-    let shim = shim.canonicalize().unwrap_or_else(|_| shim.to_path_buf());
-    let link_dir = shim.with_file_name("nvml-shim");
-    let link = link_dir.join(NVML_SONAME);
-    let fail = |p: &Path, e: std::io::Error| format!("cannot create {}: {e}", p.display());
-    if fs::read_link(&link).ok().as_deref() == Some(shim.as_path()) {
-        return Ok(link);
-    }
-    fs::create_dir_all(&link_dir).map_err(|e| fail(&link_dir, e))?;
-    // Build the link beside the final name and rename it over any stale one,
-    // so concurrent callers never see a missing or half-made library.
-    let tmp = link_dir.join(format!(".{NVML_SONAME}.{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(&shim, &tmp).map_err(|e| fail(&tmp, e))?;
-    #[cfg(not(unix))]
-    fs::copy(&shim, &tmp).map_err(|e| fail(&tmp, e))?;
-    fs::rename(&tmp, &link).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        fail(&link, e)
-    })?;
-    Ok(link)
 }

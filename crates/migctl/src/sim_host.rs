@@ -117,7 +117,7 @@ pub fn exec(sim: &SimMachine, a: ExecArgs) -> Result<(), Fail> {
     let state = std::path::absolute(sim.path()).map_err(|e| (1, e.to_string()))?;
     let root = a.root.unwrap_or_else(|| default_root(&state));
     let r = sim.add_host_root(&root).map_err(|e| (1, e.to_string()))?;
-    let lib = crate::sim_cmd::nvml_lib().map_err(|e| (1, e))?;
+    let lib = crate::shim_path::nvml_lib().map_err(|e| (1, e))?;
     let libdir = lib.parent().unwrap_or(Path::new("/")).to_path_buf();
     let me = std::env::current_exe().map_err(|e| (1, format!("cannot locate migctl: {e}")))?;
     let me = me.canonicalize().unwrap_or(me);

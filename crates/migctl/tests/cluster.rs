@@ -194,12 +194,17 @@ fn cdi_specs_validate() {
         m.ok(&[
             "export",
             "cdi",
-            "--format",
+            "-o",
             "json",
-            "--output",
+            "--output-file",
             json_path.to_str().unwrap(),
         ]);
-        m.ok(&["export", "cdi", "--output", yaml_path.to_str().unwrap()]);
+        m.ok(&[
+            "export",
+            "cdi",
+            "--output-file",
+            yaml_path.to_str().unwrap(),
+        ]);
         let check = Command::new("python3")
             .arg("-c")
             .arg(PY_CHECK)
@@ -322,9 +327,9 @@ fn cdi_devices_equal_nvidia_ctk() {
         m.ok(&[
             "export",
             "cdi",
-            "--format",
-            "json",
             "--output",
+            "json",
+            "--output-file",
             ours.to_str().unwrap(),
         ]);
         let o = Command::new("python3")
@@ -701,9 +706,9 @@ fn bad_input() {
     let o = m.run(&[
         "export",
         "cdi",
-        "--format",
-        "toml",
         "--output",
+        "toml",
+        "--output-file",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));

@@ -5,7 +5,7 @@
 //! target is replayed by `crates/nvml-shim/tests/fuzz_regressions.rs`, in a
 //! process of its own.
 
-#[path = "../src/smi_args.rs"]
+#[path = "../../mig-smi/src/args.rs"]
 #[allow(dead_code)]
 mod smi_args;
 

@@ -215,7 +215,7 @@ fn export_inventory_then_pack() {
         "--inventory",
         "--node",
         "n1",
-        "-o",
+        "--output-file",
         inv.to_str().unwrap(),
     ]);
     let text = std::fs::read_to_string(&inv).unwrap();

@@ -21,19 +21,8 @@ use mig_sim::SimMachine;
 use std::path::{Path, PathBuf};
 
 fn shared_default() -> Option<PathBuf> {
-    let f = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/compat/mig-parted/config-default.yaml");
-    if f.is_file() {
-        return Some(f);
-    }
-    if std::env::var("MIGCTL_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!("MIGCTL_REQUIRE_SHARED=1 but {} is absent", f.display());
-    }
-    eprintln!(
-        "SKIPPED: reconcile: {} is absent (mig-parted's default configs)",
-        f.display()
-    );
-    None
+    let f = testkit::shared("reconcile")?.join("compat/mig-parted/config-default.yaml");
+    f.is_file().then_some(f)
 }
 
 fn machine(models: &[&str]) -> Machine {
@@ -294,7 +283,10 @@ fn busy_instances() {
         .take_while(|c| c.is_ascii_digit())
         .collect();
     let out = m.ok(&["apply", "-f", &f, "-c", "grow"]);
-    assert!(out.contains("applied (4 steps)"), "{out}");
+    assert!(
+        out.contains("2 GPU instances created, 2 compute instances created (4 steps)"),
+        "{out}"
+    );
     let l = snapshot(&m, 0).layout;
     assert!(l.gpu_instances.contains(gi), "busy GI changed: {l:?}");
     assert_eq!(l.gpu_instances.len(), 3);

@@ -69,12 +69,54 @@ pub fn skip(test: &str, needs: Needs, why: &str) {
     let line = format!("SKIPPED: {test}: {why}\n");
     // straight to fd 2: libtest's capture only takes the print macros
     let _ = std::io::stderr().write_all(line.as_bytes());
-    let log = repo_root().join("target").join("skipped-tests.txt");
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    {
+    record(&repo_root().join("target").join("skipped-tests.txt"), &line);
+}
+
+/// Which `cargo test` run a test process belongs to: its parent's pid
+/// (cargo runs every test binary of one run as its child).
+fn run_id() -> String {
+    format!("# cargo test run {}\n", std::os::unix::process::parent_id())
+}
+
+/// Add `line` to the skip log at `log`, first emptying a log that an
+/// earlier run wrote: the file lists this run's skips only, so it never
+/// grows across runs.
+fn record(log: &Path, line: &str) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock();
+    let head = run_id();
+    let this_run = std::fs::read_to_string(log).is_ok_and(|t| t.starts_with(&head));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true);
+    if this_run {
+        opts.append(true);
+    } else {
+        opts.write(true).truncate(true);
+    }
+    if let Ok(mut f) = opts.open(log) {
+        if !this_run {
+            let _ = f.write_all(head.as_bytes());
+        }
         let _ = f.write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves the skip log is rewritten by a new run and appended to within
+    /// one: a log left by another run is replaced, not grown.
+    #[test]
+    fn skip_log_is_rewritten_each_run() {
+        let dir = std::env::temp_dir().join(format!("testkit-skip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("skipped-tests.txt");
+        std::fs::write(&log, "# cargo test run 1\nSKIPPED: old: from another run\n").unwrap();
+        record(&log, "SKIPPED: a: x\n");
+        record(&log, "SKIPPED: b: y\n");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text, format!("{}SKIPPED: a: x\nSKIPPED: b: y\n", run_id()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

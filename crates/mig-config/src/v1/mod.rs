@@ -571,6 +571,60 @@ impl<'de> Deserialize<'de> for DeviceItem {
 
 struct Counts(Vec<(ProfileName, u32)>);
 
+/// A count as written: a whole number, one too large for 64 bits, a
+/// fraction, or anything else (each gets its own message).
+enum Count {
+    Int(i64),
+    Large(u128),
+    Real(f64),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a count")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Count, E> {
+                Ok(Count::Int(n))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Count, E> {
+                Ok(i64::try_from(n).map_or(Count::Large(n.into()), Count::Int))
+            }
+            fn visit_i128<E: de::Error>(self, n: i128) -> Result<Count, E> {
+                Ok(i64::try_from(n).map_or(Count::Large(n.unsigned_abs()), Count::Int))
+            }
+            fn visit_u128<E: de::Error>(self, n: u128) -> Result<Count, E> {
+                Ok(Count::Large(n))
+            }
+            fn visit_f64<E: de::Error>(self, x: f64) -> Result<Count, E> {
+                Ok(Count::Real(x))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Count, E> {
+                Ok(Count::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Count, A::Error> {
+                while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Count::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Count, A::Error> {
+                while m.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Count::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl<'de> Deserialize<'de> for Counts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -583,13 +637,35 @@ impl<'de> Deserialize<'de> for Counts {
                 let mut out: Vec<(ProfileName, u32)> = Vec::new();
                 while let Some(key) = m.next_key::<String>()? {
                     let name = ProfileName::parse(&key).map_err(de::Error::custom)?;
-                    let n: i64 = m.next_value().map_err(|_: A::Error| {
-                        de::Error::custom(format!("the count of {key:?} must be a whole number"))
-                    })?;
+                    let n = match m.next_value::<Count>()? {
+                        Count::Int(n) => n,
+                        Count::Large(big) => {
+                            return Err(de::Error::custom(format!(
+                                "the count of {key:?} is {big}, far more than any GPU holds; \
+                                 give how many instances of it each GPU gets (at most 7)"
+                            )))
+                        }
+                        Count::Real(x) if x.fract() == 0.0 && x.abs() > i64::MAX as f64 => {
+                            return Err(de::Error::custom(format!(
+                                "the count of {key:?} is {x}, far more than any GPU holds; \
+                                 give how many instances of it each GPU gets (at most 7)"
+                            )))
+                        }
+                        Count::Real(_) | Count::Other => {
+                            return Err(de::Error::custom(format!(
+                                "the count of {key:?} must be a whole number"
+                            )))
+                        }
+                    };
                     let n = u32::try_from(n).map_err(|_| {
-                        de::Error::custom(format!(
-                            "the count of {key:?} is {n}; counts must be 0 or more"
-                        ))
+                        de::Error::custom(if n < 0 {
+                            format!("the count of {key:?} is {n}; counts must be 0 or more")
+                        } else {
+                            format!(
+                                "the count of {key:?} is {n}, far more than any GPU holds; \
+                                 give how many instances of it each GPU gets (at most 7)"
+                            )
+                        })
                     })?;
                     if out.iter().any(|(p, _)| p.as_str() == key) {
                         return Err(de::Error::custom(format!("{key:?} appears twice")));

@@ -251,10 +251,16 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
             "-lgipp" | "--list-gpu-instance-possible-placements" => {
                 actions.push(MigAction::ListGiPlacements)
             }
-            "-cgi" | "--create-gpu-instance" => actions.push(MigAction::CreateGi {
-                tuples: a.value(name, inline)?,
-                default_ci: false,
-            }),
+            "-cgi" | "--create-gpu-instance" => {
+                let tuples = a.value(name, inline)?;
+                if tuples.trim().is_empty() {
+                    return Err(missing_value(Parser::Mig, name));
+                }
+                actions.push(MigAction::CreateGi {
+                    tuples,
+                    default_ci: false,
+                })
+            }
             "-dgi" | "--destroy-gpu-instance" => actions.push(MigAction::DestroyGi),
             "-lgi" | "--list-gpu-instances" => actions.push(MigAction::ListGi),
             "-lcip" | "--list-compute-instance-profiles" => actions.push(MigAction::ListCiProfiles),
@@ -306,6 +312,20 @@ fn parse_mig(argv: &[String]) -> Result<MigArgs, UsageError> {
         0 => MigAction::Help,
         _ => actions.remove(0),
     };
+    // -cgi creates GPU instances: a GI or CI ID has nothing to select there
+    if matches!(action, MigAction::CreateGi { .. }) {
+        if let Some(opt) = [(&gi, "-gi"), (&ci, "-ci")]
+            .iter()
+            .find_map(|(v, o)| v.is_some().then_some(*o))
+        {
+            return Err(UsageError {
+                text: format!(
+                    "Option \"{opt}\" is not valid with \"-cgi\": a new GPU instance gets its ID when it is created; use -i to choose the GPU.\n"
+                ),
+                code: 2,
+            });
+        }
+    }
     if default_ci {
         match &mut action {
             MigAction::CreateGi { default_ci, .. } => *default_ci = true,

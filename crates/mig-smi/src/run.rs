@@ -1,9 +1,9 @@
 //! Runs parsed nvidia-smi-style commands against a backend. Decides nothing
 //! about MIG itself: it resolves the user's words (GPU IDs, profile names)
-//! against what the backend reports, calls it, and prints with `smi_out`.
+//! against what the backend reports, calls it, and prints with [`crate::out`].
 
-use crate::smi_args::{MigAction, MigArgs, SmiCommand};
-use crate::smi_out::{self, StatusMig, Style};
+use crate::args::{MigAction, MigArgs, SmiCommand};
+use crate::out::{self, StatusMig, Style};
 use mig_model::backend::{
     Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo, GpuRef, ProfileQuery,
 };
@@ -90,7 +90,7 @@ fn norm_bus(s: &str) -> String {
 
 /// Resolve `-i` (indexes, PCI bus IDs, UUIDs; comma list) to devices, in the
 /// order the machine enumerates them. `Err` carries nvidia-smi's message.
-fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outcome>> {
+pub fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outcome>> {
     let all = must(b.devices())?;
     let Some(ids) = ids else {
         return Ok(Ok(all));
@@ -118,7 +118,7 @@ fn select(b: &dyn Backend, ids: Option<&str>) -> R<Result<Vec<DeviceInfo>, Outco
 }
 
 /// Parse a comma list of instance IDs (`-gi`, `-ci`).
-fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
+pub fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
     let Some(s) = s else { return Ok(None) };
     s.split(',')
         .map(|t| t.trim().parse::<u32>())
@@ -132,10 +132,10 @@ fn id_list(what: &str, s: Option<&str>) -> Result<Option<Vec<u32>>, Outcome> {
         })
 }
 
-/// The commands that need no machine (help, version): their outcome.
+/// The commands that need no machine (`--version`; `-h` prints the
+/// program's own help, which the caller has): their outcome.
 pub fn without_backend(cmd: &SmiCommand) -> Option<Outcome> {
     match cmd {
-        SmiCommand::Help => Some(Outcome::ok(crate::help::TOP.to_string())),
         SmiCommand::Version => Some(Outcome::ok(format!(
             "migctl {}\n",
             env!("CARGO_PKG_VERSION")
@@ -147,6 +147,7 @@ pub fn without_backend(cmd: &SmiCommand) -> Option<Outcome> {
 /// Run one command.
 pub fn run(b: &dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
     match cmd {
+        // the caller prints its own help (`without_backend` has no text for it)
         SmiCommand::Help | SmiCommand::Version => Ok(without_backend(cmd).unwrap_or_default()),
         SmiCommand::List => list(b, style),
         SmiCommand::Status { ids } => status(b, ids.as_deref()),
@@ -162,7 +163,7 @@ fn list(b: &dyn Backend, style: Style) -> R<Outcome> {
         let migs = must(b.mig_devices(&at(d.index)))?;
         rows.push((d, migs));
     }
-    Ok(Outcome::ok(smi_out::list_gpus(style, &rows)))
+    Ok(Outcome::ok(out::list_gpus(style, &rows)))
 }
 
 fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
@@ -182,7 +183,7 @@ fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
         .iter()
         .map(|(gpu, dev)| StatusMig { gpu: *gpu, dev })
         .collect();
-    Ok(Outcome::ok(smi_out::status(&devs, &rows, &procs)))
+    Ok(Outcome::ok(out::status(&devs, &rows, &procs)))
 }
 
 fn set_mig(b: &dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {
@@ -299,7 +300,7 @@ fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) ->
     };
     let ids = m.ids.as_deref();
     match action {
-        MigAction::Help => Ok(Outcome::ok(crate::help::MIG.to_string())),
+        MigAction::Help => Ok(Outcome::ok(crate::MIG_HELP.to_string())),
         MigAction::ListGiProfiles | MigAction::ListGiPlacements => {
             let devs = match select(b, ids)? {
                 Ok(d) => d,
@@ -312,12 +313,12 @@ fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) ->
             };
             for d in devs {
                 let profiles = must(b.gi_profiles(&at(d.index), want))?;
-                rows.push((d.index, smi_out::lgip_order(profiles)));
+                rows.push((d.index, out::lgip_order(profiles)));
             }
             Ok(Outcome::ok(if *action == MigAction::ListGiProfiles {
-                smi_out::lgip(&rows)
+                out::lgip(&rows)
             } else {
-                smi_out::lgipp(&rows)
+                out::lgipp(&rows)
             }))
         }
         MigAction::CreateGi { tuples, default_ci } => create_gi(b, ids, tuples, *default_ci, style),
@@ -327,7 +328,7 @@ fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) ->
                 Ok(t) => t,
                 Err(o) => return Ok(o),
             };
-            Ok(Outcome::ok(smi_out::lgi(style, &by_gpu(targets))))
+            Ok(Outcome::ok(out::lgi(style, &by_gpu(targets))))
         }
         MigAction::ListCiProfiles | MigAction::ListCiPlacements => {
             let targets = match gi_targets(b, ids, gi_ids.as_deref())? {
@@ -340,14 +341,14 @@ fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) ->
                     gpu,
                     gi.id,
                     gi.profile.slices,
-                    smi_out::lcip_order(must(b.ci_profiles(&at(gpu), gi.id))?),
+                    out::lcip_order(must(b.ci_profiles(&at(gpu), gi.id))?),
                 ));
             }
             if *action == MigAction::ListCiProfiles {
-                Ok(Outcome::ok(smi_out::lcip(&rows)))
+                Ok(Outcome::ok(out::lcip(&rows)))
             } else {
                 let rows: Vec<_> = rows.into_iter().map(|(g, gi, _, p)| (g, gi, p)).collect();
-                Ok(Outcome::ok(smi_out::lcipp(&rows)))
+                Ok(Outcome::ok(out::lcipp(&rows)))
             }
         }
         MigAction::CreateCi { profiles } => {
@@ -373,7 +374,7 @@ fn mig_action(b: &dyn Backend, m: &MigArgs, action: &MigAction, style: Style) ->
             if cis.is_empty() {
                 return Ok(Outcome::fail(NO_CI, 6));
             }
-            Ok(Outcome::ok(smi_out::lci(style, &by_gpu(cis))))
+            Ok(Outcome::ok(out::lci(style, &by_gpu(cis))))
         }
     }
 }
@@ -397,7 +398,7 @@ fn order_for_listing(
     profiles: &[mig_model::backend::GiProfileStatus],
     mut gis: Vec<GiInfo>,
 ) -> Vec<GiInfo> {
-    let profiles = smi_out::lgip_order(profiles.to_vec());
+    let profiles = out::lgip_order(profiles.to_vec());
     let rank = |g: &GiInfo| {
         profiles
             .iter()
@@ -409,7 +410,7 @@ fn order_for_listing(
 }
 
 /// (GPU, GI) pairs selected by `-i` and `-gi` on MIG-enabled GPUs.
-fn gi_targets(
+pub fn gi_targets(
     b: &dyn Backend,
     ids: Option<&str>,
     gi_ids: Option<&[u32]>,
@@ -488,7 +489,7 @@ fn create_gi(
             };
             let Some(id) = find_gi_profile(&profiles, prof) else {
                 return Ok(Outcome::fail(
-                    smi_out::create_gi_failed(d.index, prof.trim(), NvmlError::InvalidArgument),
+                    out::create_gi_failed(d.index, prof.trim(), NvmlError::InvalidArgument),
                     2,
                 ));
             };
@@ -496,7 +497,7 @@ fn create_gi(
                 let p = profiles.iter().find(|p| p.profile.id == id.0);
                 if !p.is_some_and(|p| p.placements.iter().any(|pl| pl.start == s)) {
                     return Ok(Outcome::fail(
-                        smi_out::create_gi_failed(d.index, tok.trim(), NvmlError::InvalidArgument),
+                        out::create_gi_failed(d.index, tok.trim(), NvmlError::InvalidArgument),
                         2,
                     ));
                 }
@@ -522,14 +523,14 @@ fn create_gi(
             });
             match nv(b.create_gpu_instance(&at(gpu), t.profile, placement))? {
                 Ok(gi) => {
-                    out.push_str(&smi_out::created_gi(gpu, &gi));
+                    out.push_str(&out::created_gi(gpu, &gi));
                     if default_ci {
                         let avail = must(b.ci_profiles(&at(gpu), gi.id))?;
                         let full = default_ci_of(gpu, &gi, &avail)?;
                         match nv(b.create_compute_instance(&at(gpu), gi.id, full, None))? {
-                            Ok(ci) => out.push_str(&smi_out::created_ci(style, true, gpu, &ci)),
+                            Ok(ci) => out.push_str(&out::created_ci(style, true, gpu, &ci)),
                             Err(e) => {
-                                out.push_str(&smi_out::create_ci_failed(
+                                out.push_str(&out::create_ci_failed(
                                     gpu,
                                     gi.id,
                                     &full.0.to_string(),
@@ -541,7 +542,7 @@ fn create_gi(
                     }
                 }
                 Err(e) => {
-                    out.push_str(&smi_out::create_gi_failed(gpu, &t.text, e));
+                    out.push_str(&out::create_gi_failed(gpu, &t.text, e));
                     return Ok(Outcome::fail(out, exit_code(e)));
                 }
             }
@@ -584,8 +585,8 @@ fn destroy_gi(b: &dyn Backend, ids: Option<&str>, gi_ids: Option<&[u32]>) -> R<O
         };
         for gi in targets {
             let r = nv(b.destroy_gpu_instance(&at(d.index), gi))?;
-            batch.record(r, smi_out::destroyed_gi(d.index, gi), |e| {
-                smi_out::destroy_gi_failed(d.index, gi, e)
+            batch.record(r, out::destroyed_gi(d.index, gi), |e| {
+                out::destroy_gi_failed(d.index, gi, e)
             });
         }
     }
@@ -677,7 +678,7 @@ fn create_ci(
                         Some(id) => v.push((tok.trim().to_string(), id)),
                         None => {
                             return Ok(Outcome::fail(
-                                smi_out::create_ci_failed(
+                                out::create_ci_failed(
                                     *gpu,
                                     gi.id,
                                     tok.trim(),
@@ -697,9 +698,9 @@ fn create_ci(
     for (gpu, gi, wanted) in plan {
         for (text, id) in wanted {
             match nv(b.create_compute_instance(&at(gpu), gi, id, None))? {
-                Ok(ci) => out.push_str(&smi_out::created_ci(style, false, gpu, &ci)),
+                Ok(ci) => out.push_str(&out::created_ci(style, false, gpu, &ci)),
                 Err(e) => {
-                    out.push_str(&smi_out::create_ci_failed(gpu, gi, &text, e));
+                    out.push_str(&out::create_ci_failed(gpu, gi, &text, e));
                     return Ok(Outcome::fail(out, exit_code(e)));
                 }
             }
@@ -732,8 +733,8 @@ fn destroy_ci(
         };
         for ci in cis {
             let r = nv(b.destroy_compute_instance(&at(gpu), gi.id, ci))?;
-            batch.record(r, smi_out::destroyed_ci(gpu, gi.id, ci), |e| {
-                smi_out::destroy_ci_failed(gpu, gi.id, ci, e)
+            batch.record(r, out::destroyed_ci(gpu, gi.id, ci), |e| {
+                out::destroy_ci_failed(gpu, gi.id, ci, e)
             });
         }
     }
