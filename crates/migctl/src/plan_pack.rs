@@ -44,20 +44,36 @@ fn per_node(fleet: &Fleet, r: &PackResult) -> Vec<(String, usize, usize)> {
         .collect()
 }
 
+/// Whether the packing is proven optimal, and if not, why not.
+fn optimality(fleet: &Fleet, r: &PackResult) -> String {
+    if r.exact {
+        format!(
+            "proven optimal (exact search, {} nodes)",
+            r.search_nodes
+        )
+    } else if fleet.gpus.len() > pack::EXACT_GPUS {
+        format!(
+            "not proven optimal (heuristic: more than {} GPUs)",
+            pack::EXACT_GPUS
+        )
+    } else {
+        format!(
+            "not proven optimal (the exact search stopped at {} nodes)",
+            pack::NODE_LIMIT
+        )
+    }
+}
+
 fn summary_text(fleet: &Fleet, demand: &[DemandItem], r: &PackResult, ub: f64) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "Packed {} GPUs on {} nodes ({}).\n",
+        "Packed {} GPUs on {} nodes: {}.\n",
         fleet.gpus.len(),
         fleet.nodes.len(),
-        if r.exact {
-            "proven optimal by exhaustive search"
-        } else {
-            "heuristic; bound below"
-        }
+        optimality(fleet, r)
     ));
     s.push_str(&format!(
-        "Served weight {} of {} demanded; upper bound {:.1} ({:.2} % of it).\n",
+        "Served weight {} of {} demanded; dual upper bound {:.1} (served is {:.2} % of it).\n",
         r.served_weight,
         r.demand_weight,
         ub,
@@ -129,6 +145,8 @@ pub fn pack_cmd(inventory: &Path, demand: &Path, out_dir: Option<&Path>, as_json
             .collect();
         let v = json!({
             "exact": r.exact,
+            "proven_optimal": r.exact,
+            "search_nodes": r.search_nodes,
             "served_weight": r.served_weight,
             "demand_weight": r.demand_weight,
             "upper_bound": ub,
@@ -176,7 +194,7 @@ pub fn export_inventory(node: &Option<String>, output: Option<&Path>) -> R<u8> {
     for i in unknown {
         eprintln!("migctl export: GPU {i} is not in the catalog; left out of the inventory");
     }
-    let text = inventory::to_yaml(&inv);
+    let text = inventory::inventory_text(&inv);
     match output {
         Some(p) => std::fs::write(p, text)
             .map_err(|e| Failure(1, format!("cannot write {}: {e}", p.display())))?,
@@ -205,6 +223,7 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8
                 "used_slices": res.used_slices,
                 "destroyed": res.destroyed,
                 "gpus_used": res.gpus_used,
+                "proven_optimal": res.exact,
             })
         };
         let v = json!({
