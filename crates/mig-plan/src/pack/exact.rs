@@ -110,6 +110,34 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
+    /// Where no completion serves more than the best packing, one can only
+    /// win by serving as much with fewer instances destroyed or, destroying
+    /// as few, fewer GPUs used. In that last case at most `best - 1 - used`
+    /// more GPUs may hold instances, and an unused GPU supplies nothing: if
+    /// that many GPUs (each with its largest supply) cannot serve as much,
+    /// nothing below this node wins.
+    fn tie_cannot_win(&self, c: usize, from: usize, optimistic: &Score) -> bool {
+        let eps = 1e-9 * (1.0 + self.best.served_weight.abs());
+        if optimistic.served_weight > self.best.served_weight + eps
+            || optimistic.destroyed < self.best.destroyed
+        {
+            return false;
+        }
+        let k = self.best.gpus_used.saturating_sub(1 + self.used) as usize;
+        let mut supply = self.supply.clone();
+        let left = self.classes[c].gpus.len() - self.cur[c].len();
+        for (t, x) in supply.iter_mut().enumerate() {
+            *x += left.min(k) as u64 * self.suf[c].max_supply[from][t];
+        }
+        for (cc, class) in self.classes.iter().enumerate().skip(c + 1) {
+            let n = class.gpus.len().min(k) as u64;
+            for (t, x) in supply.iter_mut().enumerate() {
+                *x += n * self.suf[cc].max_supply[0][t];
+            }
+        }
+        transport(&supply, self.demand, self.ty).1 < self.best.served_weight - eps
+    }
+
     /// Choose options for class `c`'s remaining GPUs from position `from`
     /// of its search order on (a multiset: positions never decrease).
     fn walk(&mut self, c: usize, from: usize) {
@@ -150,7 +178,7 @@ impl Search<'_> {
             destroyed: self.destroyed + left as u32 * s.min_destroy[from] + self.rest_destroy[c + 1],
             gpus_used: self.used + left as u32 * s.min_used[from] + self.rest_used[c + 1],
         };
-        if !optimistic.better(&self.best) {
+        if !optimistic.better(&self.best) || self.tie_cannot_win(c, from, &optimistic) {
             return;
         }
         for k in from..self.suf[c].order.len() {

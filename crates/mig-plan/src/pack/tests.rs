@@ -303,3 +303,59 @@ fn heuristic_between_baseline_and_bound() {
     assert!(r.served_weight >= ff.served_weight);
     assert!(r.served_weight >= 0.95 * ub, "{} of {ub}", r.served_weight);
 }
+
+/// The mixed fleet of the report: a partitioned A100 and a partitioned H100
+/// on node `a`, three empty H100s on node `b`.
+const MIXED: &str = "version: v1
+nodes:
+- node: a
+  gpus:
+  - index: 0
+    model: a100-sxm4-40gb
+    mig-enabled: true
+    gpu-instances:
+    - {profile: 3g.20gb, placement: 4}
+    - {profile: 2g.10gb, placement: 0}
+    - {profile: 1g.5gb, placement: 2}
+    - {profile: 1g.5gb, placement: 3}
+  - index: 1
+    model: h100-sxm5-80gb
+    mig-enabled: true
+    gpu-instances:
+    - {profile: 3g.40gb, placement: 4}
+    - {profile: 2g.20gb, placement: 0}
+    - {profile: 1g.10gb, placement: 2}
+    - {profile: 1g.10gb, placement: 3}
+- node: b
+  gpus:
+  - {index: 0, model: h100-sxm5-80gb, mig-enabled: true}
+  - {index: 1, model: h100-sxm5-80gb, mig-enabled: true}
+  - {index: 2, model: h100-sxm5-80gb, mig-enabled: true}
+";
+
+/// Proves on the mixed fleet, with demand by profile and by memory size, that
+/// pack serves everything, keeps every existing instance and proves it
+/// optimal: with 1g.10gb x2, >=20GB x8, >=40GB x2 on 4 GPUs (the greedy
+/// alone served the same on 5), and with 1g.10gb x6, >=20GB x8, >=40GB x2
+/// on 5 GPUs destroying nothing (the greedy alone destroyed 3 instances).
+/// The bound is at least what was served.
+#[test]
+fn mixed_fleet_keeps_every_instance() {
+    let fleet = crate::inventory::parse_inventory("mixed.yaml", MIXED).unwrap();
+    for (one_g, gpus) in [(2, 4), (6, 5)] {
+        let demand = crate::inventory::parse_demand(
+            "demand.yaml",
+            &format!(
+                "version: v1\ndemand:\n- {{profile: 1g.10gb, count: {one_g}}}\n- {{memory-gb: 20, count: 8}}\n- {{memory-gb: 40, count: 2}}\n"
+            ),
+        )
+        .unwrap();
+        let (r, ub) = pack(&fleet, &demand);
+        check_plans(&fleet, &demand, &r);
+        assert!(r.exact, "not proven optimal");
+        assert_eq!(r.served_weight, r.demand_weight);
+        assert!(ub >= r.served_weight - 1e-9);
+        assert_eq!((r.destroyed, r.gpus_used), (0, gpus), "1g.10gb x{one_g}");
+        assert!(r.plans.iter().all(|p| p.destroy.is_empty()));
+    }
+}
