@@ -239,8 +239,8 @@ pub fn documents(text: &str) -> Vec<(usize, String)> {
     let mut start = 1;
     let mut has_version = false;
     for (i, line) in text.split_inclusive('\n').enumerate() {
-        let marker = line.starts_with("---")
-            && line[3..].chars().next().is_none_or(char::is_whitespace);
+        let marker =
+            line.starts_with("---") && line[3..].chars().next().is_none_or(char::is_whitespace);
         let version = line.starts_with("version") && line[7..].trim_start().starts_with(':');
         if marker || (version && has_version) {
             docs.push((start, std::mem::take(&mut cur)));

@@ -53,7 +53,10 @@ pub fn pack(fleet: &Fleet, demand: &[DemandItem]) -> (PackResult, f64) {
     let classes = classes::classes(fleet, demand, &ty);
     let (mut choice, ub) = greedy::heuristic(&classes, demand, &ty);
     if fleet.gpus.len() > EXACT_GPUS {
-        return (result::realise(fleet, demand, &ty, &classes, &choice, false), ub);
+        return (
+            result::realise(fleet, demand, &ty, &classes, &choice, false),
+            ub,
+        );
     }
     let r = result::realise(fleet, demand, &ty, &classes, &choice, false);
     let found = exact::branch_and_bound(&classes, demand, &ty, r.score());

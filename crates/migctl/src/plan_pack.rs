@@ -275,6 +275,7 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8
             res.gpus_used
         ));
     }
+    s.push_str(&format!("migctl pack: {}.\n", optimality(&fleet, &r)));
     s.push_str("(one thread; stranded: memory slices of used GPUs that neither serve demand nor are busy)\n");
     out(&s);
     Ok(0)

@@ -112,4 +112,3 @@ pub fn node_config(fleet: &Fleet, result: &PackResult, node: usize, name: &str) 
     }
     s
 }
-

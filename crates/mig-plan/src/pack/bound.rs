@@ -99,4 +99,3 @@ pub(super) fn upper_bound(
     let all: f64 = demand.iter().map(|d| d.weight * d.count as f64).sum();
     (best.min(all), snapshots)
 }
-

@@ -197,7 +197,11 @@ fn pareto(mut opts: Vec<Opt>) -> Vec<Opt> {
 
 /// The best assignment of supplies (per type) to demand lines: served units
 /// per (type, line), and the served weight.
-pub(super) fn transport(supply: &[u64], demand: &[DemandItem], ty: &Types) -> (Vec<Vec<(usize, u64)>>, f64) {
+pub(super) fn transport(
+    supply: &[u64],
+    demand: &[DemandItem],
+    ty: &Types,
+) -> (Vec<Vec<(usize, u64)>>, f64) {
     let t_n = supply.len();
     let d_n = demand.len();
     let n = t_n + d_n + 2;

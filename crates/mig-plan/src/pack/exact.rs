@@ -175,7 +175,9 @@ impl Search<'_> {
             .collect();
         let optimistic = Score {
             served_weight: transport(&optimistic_supply, self.demand, self.ty).1,
-            destroyed: self.destroyed + left as u32 * s.min_destroy[from] + self.rest_destroy[c + 1],
+            destroyed: self.destroyed
+                + left as u32 * s.min_destroy[from]
+                + self.rest_destroy[c + 1],
             gpus_used: self.used + left as u32 * s.min_used[from] + self.rest_used[c + 1],
         };
         if !optimistic.better(&self.best) || self.tie_cannot_win(c, from, &optimistic) {

@@ -131,7 +131,6 @@ fn greedy_both(
 /// Rounds of raising the value of unserved lines in the greedy.
 const ROUNDS: usize = 6;
 
-
 /// The heuristic packing: the greedy with the plain weights, then with
 /// weights less a share of the bound's prices (which steer GPUs away from
 /// lines others serve cheaply), then a few rounds raising the value of lines

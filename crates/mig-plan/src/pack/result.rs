@@ -200,7 +200,6 @@ pub fn summarise(
     r
 }
 
-
 impl PackResult {
     /// This packing's place in the objective.
     pub fn score(&self) -> Score {

@@ -50,6 +50,11 @@ fn busy_keys(g: &FleetGpu) -> Vec<(u32, u32, u32)> {
 /// The lexicographic optimum by brute force: every combination of every
 /// GPU's layouts (from the brute-force layout list, keeping busy GIs).
 fn brute_optimum(fleet: &Fleet, demand: &[DemandItem]) -> Option<Score> {
+    brute_optimum_up_to(fleet, demand, 60_000.0)
+}
+
+/// [`brute_optimum`], for fleets of at most `limit` layout combinations.
+fn brute_optimum_up_to(fleet: &Fleet, demand: &[DemandItem], limit: f64) -> Option<Score> {
     let per_gpu: Vec<Vec<Key>> = fleet
         .gpus
         .iter()
@@ -62,7 +67,7 @@ fn brute_optimum(fleet: &Fleet, demand: &[DemandItem]) -> Option<Score> {
         })
         .collect();
     let combos: f64 = per_gpu.iter().map(|v| v.len() as f64).product();
-    if combos > 60_000.0 {
+    if combos > limit {
         return None;
     }
     let w: Vec<f64> = demand.iter().map(|d| d.weight).collect();
@@ -249,7 +254,10 @@ fn pack_is_optimal_on_small_fleets() {
             !got.better(&opt) && !opt.better(&got),
             "seed {seed}: pack {got:?}, optimum {opt:?}"
         );
-        assert!(ub >= opt.served_weight - 1e-9, "seed {seed}: bound {ub} < {opt:?}");
+        assert!(
+            ub >= opt.served_weight - 1e-9,
+            "seed {seed}: bound {ub} < {opt:?}"
+        );
         checked += 1;
     }
     assert!(checked >= 25, "only {checked} cases small enough");
@@ -264,26 +272,30 @@ fn pack_is_optimal_on_small_fleets() {
 #[test]
 fn bound_never_below_brute_force_optimum() {
     let (mut checked, mut below_demand) = (0, 0);
-    for seed in 100..160 {
+    for seed in 100..140 {
         let (fleet, demand) = small_case_up_to(seed, 9);
-        let Some(opt) = brute_optimum(&fleet, &demand) else {
+        let Some(opt) = brute_optimum_up_to(&fleet, &demand, 10_000.0) else {
             continue;
         };
         let all: f64 = demand.iter().map(|d| d.weight * d.count as f64).sum();
-        for ub in [bound(&fleet, &demand, 0.0), pack(&fleet, &demand).1] {
-            assert!(
-                ub >= opt.served_weight - 1e-9,
-                "seed {seed}: bound {ub} below the optimum {}",
-                opt.served_weight
-            );
-            if ub < all - 1e-6 {
-                below_demand += 1;
-            }
+        // `pack` reports the same bound; `pack_is_optimal_on_small_fleets`
+        // checks its figure against the optimum too
+        let ub = bound(&fleet, &demand, 0.0);
+        assert!(
+            ub >= opt.served_weight - 1e-9,
+            "seed {seed}: bound {ub} below the optimum {}",
+            opt.served_weight
+        );
+        if ub < all - 1e-6 {
+            below_demand += 1;
         }
         checked += 1;
     }
-    assert!(checked >= 30, "only {checked} cases small enough");
-    assert!(below_demand >= 10, "only {below_demand} bounds below the demand");
+    assert!(checked >= 25, "only {checked} cases small enough");
+    assert!(
+        below_demand >= 15,
+        "only {below_demand} bounds below the demand"
+    );
 }
 
 /// Proves on a generated 400-GPU fleet (the heuristic path) that plans
@@ -333,29 +345,68 @@ nodes:
   - {index: 2, model: h100-sxm5-80gb, mig-enabled: true}
 ";
 
-/// Proves on the mixed fleet, with demand by profile and by memory size, that
-/// pack serves everything, keeps every existing instance and proves it
-/// optimal: with 1g.10gb x2, >=20GB x8, >=40GB x2 on 4 GPUs (the greedy
-/// alone served the same on 5), and with 1g.10gb x6, >=20GB x8, >=40GB x2
-/// on 5 GPUs destroying nothing (the greedy alone destroyed 3 instances).
-/// The bound is at least what was served.
+/// The mixed fleet with another H100 layout (4g.40gb and three 1g.10gb) and
+/// two empty H100s.
+fn mixed_two_empty() -> String {
+    MIXED
+        .replace(
+            "    - {profile: 3g.40gb, placement: 4}\n    - {profile: 2g.20gb, placement: 0}\n    - {profile: 1g.10gb, placement: 2}\n    - {profile: 1g.10gb, placement: 3}\n",
+            "    - {profile: 4g.40gb, placement: 0}\n    - {profile: 1g.10gb, placement: 4}\n    - {profile: 1g.10gb, placement: 5}\n    - {profile: 1g.10gb, placement: 6}\n",
+        )
+        .replace("  - {index: 2, model: h100-sxm5-80gb, mig-enabled: true}\n", "")
+}
+
+/// Proves on the mixed fleets, with demand by profile and by memory size,
+/// that pack serves everything, keeps every existing instance and proves it
+/// optimal, with the fewest GPUs: on [`MIXED`], 1g.10gb x2, >=20GB x8,
+/// >=40GB x2 on 4 GPUs (the greedy alone used 5) and 1g.10gb x6, >=20GB x8,
+/// >=40GB x2 on 5 GPUs (the greedy alone destroyed 3 instances); on
+/// [`mixed_two_empty`], 1g.10gb x5, >=20GB x7, >=10GB x4 on 4 GPUs (the greedy
+/// alone destroyed 4 instances). The bound is at least what was served.
 #[test]
 fn mixed_fleet_keeps_every_instance() {
-    let fleet = crate::inventory::parse_inventory("mixed.yaml", MIXED).unwrap();
-    for (one_g, gpus) in [(2, 4), (6, 5)] {
-        let demand = crate::inventory::parse_demand(
-            "demand.yaml",
-            &format!(
-                "version: v1\ndemand:\n- {{profile: 1g.10gb, count: {one_g}}}\n- {{memory-gb: 20, count: 8}}\n- {{memory-gb: 40, count: 2}}\n"
-            ),
-        )
-        .unwrap();
+    let line = |m: &str, n: u32| format!("- {{{m}, count: {n}}}\n");
+    let cases = [
+        (
+            MIXED.to_string(),
+            [
+                ("profile: 1g.10gb", 2),
+                ("memory-gb: 20", 8),
+                ("memory-gb: 40", 2),
+            ],
+            4,
+        ),
+        (
+            MIXED.to_string(),
+            [
+                ("profile: 1g.10gb", 6),
+                ("memory-gb: 20", 8),
+                ("memory-gb: 40", 2),
+            ],
+            5,
+        ),
+        (
+            mixed_two_empty(),
+            [
+                ("profile: 1g.10gb", 5),
+                ("memory-gb: 20", 7),
+                ("memory-gb: 10", 4),
+            ],
+            4,
+        ),
+    ];
+    for (inventory, lines, gpus) in cases {
+        let fleet = crate::inventory::parse_inventory("mixed.yaml", &inventory).unwrap();
+        let text: String = lines.iter().map(|&(m, n)| line(m, n)).collect();
+        let demand =
+            crate::inventory::parse_demand("demand.yaml", &format!("version: v1\ndemand:\n{text}"))
+                .unwrap();
         let (r, ub) = pack(&fleet, &demand);
         check_plans(&fleet, &demand, &r);
-        assert!(r.exact, "not proven optimal");
-        assert_eq!(r.served_weight, r.demand_weight);
+        assert!(r.exact, "{text}: not proven optimal");
+        assert_eq!(r.served_weight, r.demand_weight, "{text}");
         assert!(ub >= r.served_weight - 1e-9);
-        assert_eq!((r.destroyed, r.gpus_used), (0, gpus), "1g.10gb x{one_g}");
+        assert_eq!((r.destroyed, r.gpus_used), (0, gpus), "{text}");
         assert!(r.plans.iter().all(|p| p.destroy.is_empty()));
     }
 }
