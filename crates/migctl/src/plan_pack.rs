@@ -47,10 +47,7 @@ fn per_node(fleet: &Fleet, r: &PackResult) -> Vec<(String, usize, usize)> {
 /// Whether the packing is proven optimal, and if not, why not.
 fn optimality(fleet: &Fleet, r: &PackResult) -> String {
     if r.exact {
-        format!(
-            "proven optimal (exact search, {} nodes)",
-            r.search_nodes
-        )
+        format!("proven optimal (exact search, {} nodes)", r.search_nodes)
     } else if fleet.gpus.len() > pack::EXACT_GPUS {
         format!(
             "not proven optimal (heuristic: more than {} GPUs)",

@@ -302,7 +302,12 @@ fn concatenated_exports_pack_as_one_fleet() {
     ];
     let json = a.ok(&[&args[..], &["--output", "json"]].concat());
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let nodes: Vec<_> = v["nodes"].as_array().unwrap().iter().map(|n| n["node"].clone()).collect();
+    let nodes: Vec<_> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].clone())
+        .collect();
     assert_eq!(nodes, ["a", "b"], "{json}");
     assert_eq!(v["plans"].as_array().unwrap().len(), 5, "{json}");
     assert_eq!(v["served_weight"], v["demand_weight"], "{json}");
@@ -311,7 +316,10 @@ fn concatenated_exports_pack_as_one_fleet() {
     assert_eq!(v["proven_optimal"], true, "{json}");
     assert!(v["upper_bound"].as_f64().unwrap() >= v["served_weight"].as_f64().unwrap() - 1e-9);
     let text = a.ok(&args);
-    assert!(text.contains("Packed 5 GPUs on 2 nodes: proven optimal"), "{text}");
+    assert!(
+        text.contains("Packed 5 GPUs on 2 nodes: proven optimal"),
+        "{text}"
+    );
     assert!(text.contains("dual upper bound"), "{text}");
 }
 

@@ -220,8 +220,13 @@ pub(super) fn branch_and_bound(
     let mut rest_used = vec![0u32; n + 1];
     for c in (0..n).rev() {
         let g = classes[c].gpus.len() as u64;
-        for t in 0..t_n {
-            rest_supply[c][t] = rest_supply[c + 1][t] + g * suf[c].max_supply[0][t];
+        let after = rest_supply[c + 1].clone();
+        for ((x, a), m) in rest_supply[c]
+            .iter_mut()
+            .zip(after)
+            .zip(&suf[c].max_supply[0])
+        {
+            *x = a + g * m;
         }
         rest_destroy[c] = rest_destroy[c + 1] + g as u32 * suf[c].min_destroy[0];
         rest_used[c] = rest_used[c + 1] + g as u32 * suf[c].min_used[0];
