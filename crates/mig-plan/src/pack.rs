@@ -51,7 +51,7 @@ use crate::inventory::{DemandItem, Fleet};
 pub fn pack(fleet: &Fleet, demand: &[DemandItem]) -> (PackResult, f64) {
     let ty = classes::types(fleet, demand);
     let classes = classes::classes(fleet, demand, &ty);
-    let (mut choice, ub) = greedy::heuristic(&classes, demand, &ty);
+    let (mut choice, ub, prices) = greedy::heuristic(&classes, demand, &ty);
     if fleet.gpus.len() > EXACT_GPUS {
         return (
             result::realise(fleet, demand, &ty, &classes, &choice, false),
@@ -59,7 +59,7 @@ pub fn pack(fleet: &Fleet, demand: &[DemandItem]) -> (PackResult, f64) {
         );
     }
     let r = result::realise(fleet, demand, &ty, &classes, &choice, false);
-    let found = exact::branch_and_bound(&classes, demand, &ty, r.score());
+    let found = exact::branch_and_bound(&classes, demand, &ty, r.score(), &prices);
     if let Some(better) = found.better {
         choice = better;
     }

@@ -135,8 +135,13 @@ const ROUNDS: usize = 6;
 /// weights less a share of the bound's prices (which steer GPUs away from
 /// lines others serve cheaply), then a few rounds raising the value of lines
 /// left unserved; the best packing by the true weights wins. Returns it with
-/// the dual bound (computed on the way, see [`upper_bound`]).
-pub(super) fn heuristic(classes: &[Class], demand: &[DemandItem], ty: &Types) -> (Choice, f64) {
+/// the dual bound (computed on the way, see [`upper_bound`]) and the prices
+/// that give the bound.
+pub(super) fn heuristic(
+    classes: &[Class],
+    demand: &[DemandItem],
+    ty: &Types,
+) -> (Choice, f64, Vec<f64>) {
     let weights: Vec<f64> = demand.iter().map(|d| d.weight).collect();
     let t_n = ty.elig.len();
     let eval = |ch: &Choice| transport(&supply_of(classes, ch, t_n).0, demand, ty).1;
@@ -187,5 +192,6 @@ pub(super) fn heuristic(classes: &[Class], demand: &[DemandItem], ty: &Types) ->
             best = ch;
         }
     }
-    (best, ub)
+    let best_prices = prices.last().cloned().unwrap_or_default();
+    (best, ub, best_prices)
 }
