@@ -261,9 +261,10 @@ fn export_inventory_then_pack() {
 /// joined as `cat a b` joins them load as one fleet in `pack --inventory`,
 /// and that on this mixed fleet (a partitioned A100 and a partitioned H100
 /// on node `a`, three H100s with MIG enabled and no instances on node `b`;
-/// demand by profile and by memory size) pack serves everything, keeps every
-/// existing instance, uses 4 GPUs and says it is proven optimal, in JSON
-/// and in text, with the bound at least what it served.
+/// demand by profile and by memory size; main at 62d37ba destroyed 4
+/// instances and used 5 GPUs) pack serves everything, keeps every existing
+/// instance, uses 4 GPUs and says it is proven optimal, in JSON and in text,
+/// with the bound at least what it served.
 #[test]
 fn concatenated_exports_pack_as_one_fleet() {
     let a = Machine::new();

@@ -359,11 +359,12 @@ fn mixed_two_empty() -> String {
 /// Proves on the mixed fleets, with demand by profile and by memory size,
 /// that pack serves everything, keeps every existing instance and proves it
 /// optimal, with the fewest GPUs. On [`MIXED`]: demand
-/// `1g.10gb x2, >=20GB x8, >=40GB x2` on 4 GPUs (the greedy alone used 5),
-/// and demand `1g.10gb x6, >=20GB x8, >=40GB x2` on 5 GPUs (the greedy alone
-/// destroyed 3 instances). On [`mixed_two_empty`]: demand
+/// `1g.10gb x2, >=20GB x8, >=40GB x2` on 4 GPUs (the greedy alone, which was
+/// all main at 62d37ba ran on it, destroyed 4 instances and used 5 GPUs: the
+/// report's case), and demand `1g.10gb x6, >=20GB x8, >=40GB x2` on 5 GPUs
+/// (the greedy alone destroyed 4). On [`mixed_two_empty`]: demand
 /// `1g.10gb x5, >=20GB x7, >=10GB x4` on 4 GPUs (the greedy alone destroyed
-/// 4 instances). The bound is at least what was served.
+/// 4). The bound is at least what was served.
 #[test]
 fn mixed_fleet_keeps_every_instance() {
     let line = |m: &str, n: u32| format!("- {{{m}, count: {n}}}\n");
