@@ -3,7 +3,10 @@
 //! An inventory lists GPUs across nodes: model, MIG mode, current GPU
 //! instances (profile and placement start) and which of them are busy (GI
 //! IDs with processes). `migctl export --inventory` writes one node's part
-//! ([`inventory_of`]); parts concatenate under `nodes:`. A demand lists what
+//! ([`inventory_of`], [`inventory_text`]) as a YAML document; inventories
+//! concatenate (`cat a.yaml b.yaml`) into one fleet: each `---` line, and each
+//! top-level `version:` after the first of a document, starts the next one
+//! ([`documents`]). A demand lists what
 //! is wanted: a profile name with a count, or requirements (memory, SMs,
 //! media engines) with a count, each with a weight. Both are YAML (JSON is
 //! YAML too). Errors name the line (syntax, types, negative numbers) or the
@@ -225,17 +228,96 @@ fn check_version(file: &str, version: &str) -> Result<(), FileError> {
     }
 }
 
-/// Parse and check an inventory; `file` names it in errors.
+/// The documents of a stream of concatenated inventories, each with the
+/// line (1-based) it starts on: a new document starts at each `---` line and
+/// at each top-level `version:` key of a document that already has one (two
+/// exports joined by `cat`, with or without `---`). Line numbers stay those
+/// of the whole text.
+pub fn documents(text: &str) -> Vec<(usize, String)> {
+    let mut docs: Vec<(usize, String)> = Vec::new();
+    let mut cur = String::new();
+    let mut start = 1;
+    let mut has_version = false;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let marker =
+            line.starts_with("---") && line[3..].chars().next().is_none_or(char::is_whitespace);
+        let version = line.starts_with("version") && line[7..].trim_start().starts_with(':');
+        if marker || (version && has_version) {
+            docs.push((start, std::mem::take(&mut cur)));
+            start = i + 1;
+            has_version = false;
+        }
+        has_version |= version;
+        if marker {
+            // the marker line itself carries nothing an inventory needs
+            cur.push('\n');
+        } else {
+            cur.push_str(line);
+        }
+    }
+    docs.push((start, cur));
+    docs.retain(|(_, d)| {
+        d.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    });
+    docs
+}
+
+/// Parse and check an inventory, or several concatenated (see
+/// [`documents`]), as one fleet; `file` names it in errors, which give the
+/// line (syntax, types) or the key path (with the document's line when there
+/// are several).
 pub fn parse_inventory(file: &str, text: &str) -> Result<Fleet, FileError> {
-    let inv: InventoryFile = parse(file, text)?;
-    let invalid = invalid_in(file);
-    check_version(file, &inv.version)?;
+    let docs = documents(text);
+    let mut parsed: Vec<(String, InventoryFile)> = Vec::new();
+    for (start, doc) in &docs {
+        // pad with the lines before the document so errors give the line
+        // in the whole text
+        let padded = format!("{}{doc}", "\n".repeat(start - 1));
+        let inv: InventoryFile = parse(file, &padded)?;
+        let prefix = if docs.len() > 1 {
+            format!("document {} (line {start}): ", parsed.len() + 1)
+        } else {
+            String::new()
+        };
+        parsed.push((prefix, inv));
+    }
+    if parsed.is_empty() {
+        return Err(invalid_in(file)(
+            "nodes".into(),
+            "the inventory is empty; `migctl export --inventory` writes one".into(),
+        ));
+    }
     let mut fleet = Fleet::default();
+    for (prefix, inv) in &parsed {
+        add_inventory(file, prefix, inv, &mut fleet)?;
+    }
+    Ok(fleet)
+}
+
+/// Check one inventory document and add its nodes to `fleet`; `prefix` goes
+/// before key paths in errors.
+fn add_inventory(
+    file: &str,
+    prefix: &str,
+    inv: &InventoryFile,
+    fleet: &mut Fleet,
+) -> Result<(), FileError> {
+    let invalid = |key: String, msg: String| invalid_in(file)(format!("{prefix}{key}"), msg);
+    if inv.version != "v1" {
+        return Err(invalid(
+            "version".into(),
+            format!("{:?} is not v1", inv.version),
+        ));
+    }
     for (n, node) in inv.nodes.iter().enumerate() {
         if fleet.nodes.contains(&node.node) {
             return Err(invalid(
                 format!("nodes[{n}].node"),
-                format!("node {:?} listed twice", node.node),
+                format!(
+                    "node {:?} listed twice; give each node its own name (`migctl export --inventory --node NAME`)",
+                    node.node
+                ),
             ));
         }
         fleet.nodes.push(node.node.clone());
@@ -317,7 +399,7 @@ pub fn parse_inventory(file: &str, text: &str) -> Result<Fleet, FileError> {
                 busy.insert(GpuInstanceId(*id));
             }
             fleet.gpus.push(FleetGpu {
-                node: n,
+                node: fleet.nodes.len() - 1,
                 index: gpu.index,
                 uuid: gpu.uuid.clone(),
                 model,
@@ -327,7 +409,7 @@ pub fn parse_inventory(file: &str, text: &str) -> Result<Fleet, FileError> {
             });
         }
     }
-    Ok(fleet)
+    Ok(())
 }
 
 /// Parse and check a demand file.
@@ -481,6 +563,13 @@ pub fn inventory_of(node: &str, snaps: &[GpuSnapshot]) -> (InventoryFile, Vec<u3
     )
 }
 
+/// An inventory as `migctl export --inventory` writes it: one YAML
+/// document, opened by `---`, so that exports joined by `cat` are a valid
+/// multi-document stream that [`parse_inventory`] reads as one fleet.
+pub fn inventory_text(inv: &InventoryFile) -> String {
+    format!("---\n{}", to_yaml(inv))
+}
+
 /// YAML text of an inventory.
 pub fn to_yaml<T: Serialize>(v: &T) -> String {
     serde_yaml_ng::to_string(v).unwrap_or_default()
@@ -538,6 +627,44 @@ nodes:
         assert!(e.contains("line 5"), "{e}");
         let e = err_inv(&INV.replace("mig-enabled", "mig-enable"));
         assert!(e.contains("unknown field"), "{e}");
+    }
+
+    /// Proves concatenated inventories load as one fleet, with or without
+    /// `---` between them (and an export's own leading `---`), that an
+    /// exported inventory reads back the same, and that errors in a later
+    /// document give the line in the whole text, or the document and its line
+    /// with the key path; a node in two documents is refused.
+    #[test]
+    fn concatenated_inventories_are_one_fleet() {
+        let b = INV.replace("node: a", "node: b");
+        for joined in [
+            format!("{INV}{b}"),
+            format!("---\n{INV}---\n{b}"),
+            format!("# fleet\n{INV}---\n\n{b}---\n"),
+        ] {
+            let f = parse_inventory("inv.yaml", &joined).unwrap();
+            assert_eq!(f.nodes, ["a", "b"], "{joined}");
+            assert_eq!(f.gpus.len(), 2);
+            assert_eq!((f.gpus[0].node, f.gpus[1].node), (0, 1));
+        }
+        let one: InventoryFile = serde_yaml_ng::from_str(INV).unwrap();
+        let back = parse_inventory("inv.yaml", &inventory_text(&one)).unwrap();
+        assert_eq!(back, parse_inventory("inv.yaml", INV).unwrap());
+        // INV has 11 lines; the second's `index: -1` is on line 16
+        let e = err_inv(&format!("{INV}{}", b.replace("index: 0", "index: -1")));
+        assert!(e.contains("line 16"), "{e}");
+        let e = err_inv(&format!("{INV}---\n{}", b.replace("a100-sxm4-40gb", "x")));
+        assert!(
+            e.contains("document 2 (line 12): nodes[0].gpus[0].model"),
+            "{e}"
+        );
+        let e = err_inv(&format!("{INV}{INV}"));
+        assert!(
+            e.contains("document 2 (line 12): nodes[0].node") && e.contains("listed twice"),
+            "{e}"
+        );
+        let e = err_inv("# nothing\n---\n");
+        assert!(e.contains("empty"), "{e}");
     }
 
     /// Proves demand lines parse (profiles and requirements), eligibility

@@ -46,11 +46,13 @@ mod profiles;
 
 pub use fit::{fit, max_more, memory_slices, nearest, slice_unit, FitResult, Reason};
 pub use inventory::{
-    inventory_of, name_gb, parse_demand, parse_inventory, to_yaml, DemandEntry, DemandFile,
-    DemandItem, FileError, Fleet, FleetGpu, GiEntry, GpuEntry, InventoryFile, NodeEntry, Want,
+    documents, inventory_of, inventory_text, name_gb, parse_demand, parse_inventory, to_yaml,
+    DemandEntry, DemandFile, DemandItem, FileError, Fleet, FleetGpu, GiEntry, GpuEntry,
+    InventoryFile, NodeEntry, Want,
 };
 pub use pack::{
-    bound, first_fit, node_config, pack, summarise, GpuPlan, PackResult, Score, EXACT_LIMIT,
+    bound, first_fit, node_config, pack, summarise, GpuPlan, PackResult, Score, EXACT_GPUS,
+    NODE_LIMIT,
 };
 pub use picture::{Busy, View};
 pub use profiles::{

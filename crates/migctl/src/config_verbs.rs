@@ -9,8 +9,8 @@ use crate::declarative::{
 use crate::live::machine_snapshots;
 use crate::output::{ConfigFormat, Format as Output};
 use clap::Subcommand;
-use mig_model::GpuSnapshot;
 use mig_apply::{assert_selection, Mismatch};
+use mig_model::GpuSnapshot;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]

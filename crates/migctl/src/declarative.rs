@@ -3,10 +3,10 @@
 //! handing a selection to the reconciler.
 
 use crate::live::machine_snapshots;
+use mig_config::{validate, Selection};
+use mig_config::{Devices, Spec};
 use mig_model::backend::Backend;
 use mig_model::GpuSnapshot;
-use mig_config::{Devices, Spec};
-use mig_config::{validate, Selection};
 use std::path::Path;
 
 /// What went wrong in a config verb, and the exit status it gets.

@@ -1,8 +1,8 @@
 //! `migctl pack`, `migctl export --inventory` and `migctl bench pack`:
 //! reading files, printing figures; the packing is `mig_plan::pack`'s.
 
-use mig_plan::{DemandItem, FileError, Fleet};
 use mig_plan::PackResult;
+use mig_plan::{DemandItem, FileError, Fleet};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -52,23 +52,36 @@ fn per_node(fleet: &Fleet, r: &PackResult) -> Vec<(String, usize, usize)> {
         .collect()
 }
 
+/// Whether the packing is proven optimal, and if not, why not.
+fn optimality(fleet: &Fleet, r: &PackResult) -> String {
+    if r.exact {
+        format!("proven optimal (exact search, {} nodes)", r.search_nodes)
+    } else if fleet.gpus.len() > mig_plan::EXACT_GPUS {
+        format!(
+            "not proven optimal (heuristic: more than {} GPUs)",
+            mig_plan::EXACT_GPUS
+        )
+    } else {
+        format!(
+            "not proven optimal (the exact search stopped at {} nodes)",
+            mig_plan::NODE_LIMIT
+        )
+    }
+}
+
 fn summary_text(fleet: &Fleet, demand: &[DemandItem], r: &PackResult, ub: f64) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "Packed {} GPUs on {} nodes ({}).\n",
+        "Packed {} GPUs on {} nodes: {}.\n",
         fleet.gpus.len(),
         fleet.nodes.len(),
-        if r.exact {
-            "proven optimal by exhaustive search"
-        } else {
-            "heuristic; bound below"
-        }
+        optimality(fleet, r)
     ));
     s.push_str(&format!(
-        "Served weight {} of {} demanded; upper bound {:.1} ({:.2} % of it).\n",
-        r.served_weight + 0.0,
-        r.demand_weight + 0.0,
-        ub + 0.0,
+        "Served weight {} of {} demanded; dual upper bound {:.1} (served is {:.2} % of it).\n",
+        r.served_weight,
+        r.demand_weight,
+        ub,
         if ub > 0.0 {
             100.0 * r.served_weight / ub
         } else {
@@ -146,6 +159,8 @@ pub fn pack_cmd(inventory: &Path, demand: &Path, out_dir: Option<&Path>, as_json
             .collect();
         let v = json!({
             "exact": r.exact,
+            "proven_optimal": r.exact,
+            "search_nodes": r.search_nodes,
             "served_weight": r.served_weight,
             "demand_weight": r.demand_weight,
             "upper_bound": ub,
@@ -200,7 +215,7 @@ pub fn export_inventory(
         eprintln!("migctl export: GPU {i} is not in the catalog; left out of the inventory");
     }
     let text = match format {
-        crate::output::ConfigFormat::Yaml => mig_plan::to_yaml(&inv),
+        crate::output::ConfigFormat::Yaml => mig_plan::inventory_text(&inv),
         crate::output::ConfigFormat::Json => crate::output::json_text(&inv),
     };
     match file {
@@ -230,6 +245,7 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8
                 "used_slices": res.used_slices,
                 "destroyed": res.destroyed,
                 "gpus_used": res.gpus_used,
+                "proven_optimal": res.exact,
             })
         };
         let v = json!({
@@ -281,6 +297,7 @@ pub fn bench_pack(gpus: usize, instances: u32, seed: u64, as_json: bool) -> R<u8
             res.gpus_used
         ));
     }
+    s.push_str(&format!("migctl pack: {}.\n", optimality(&fleet, &r)));
     s.push_str("(one thread; stranded: memory slices of used GPUs that neither serve demand nor are busy)\n");
     out(&s);
     Ok(0)

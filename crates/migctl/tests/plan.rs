@@ -257,6 +257,73 @@ fn export_inventory_then_pack() {
     );
 }
 
+/// Proves two inventories exported by `export --inventory --node NAME` and
+/// joined as `cat a b` joins them load as one fleet in `pack --inventory`,
+/// and that on this mixed fleet (a partitioned A100 and a partitioned H100
+/// on node `a`, three H100s with MIG enabled and no instances on node `b`;
+/// demand by profile and by memory size; main at 62d37ba destroyed 4
+/// instances and used 5 GPUs) pack serves everything, keeps every existing
+/// instance, uses 4 GPUs and says it is proven optimal, in JSON and in text,
+/// with the bound at least what it served.
+#[test]
+fn concatenated_exports_pack_as_one_fleet() {
+    let a = Machine::new();
+    for args in [
+        "sim init a100-sxm4-40gb h100-sxm5-80gb",
+        "-i 0,1 -mig 1",
+        "-i 0 -r",
+        "mig -i 0 -cgi 9:4,14:0,19:2,19:3",
+        "mig -i 1 -cgi 9:4,14:0,19:2,19:3",
+    ] {
+        a.ok(&args.split_whitespace().collect::<Vec<_>>());
+    }
+    let b = Machine::new();
+    for args in [
+        "sim init h100-sxm5-80gb h100-sxm5-80gb h100-sxm5-80gb",
+        "-mig 1",
+    ] {
+        b.ok(&args.split_whitespace().collect::<Vec<_>>());
+    }
+    let inv_a = a.ok(&["export", "--inventory", "--node", "a"]);
+    let inv_b = b.ok(&["export", "--inventory", "--node", "b"]);
+    let fleet = a.dir.path().join("fleet.yaml");
+    std::fs::write(&fleet, format!("{inv_a}{inv_b}")).unwrap();
+    let dem = a.dir.path().join("dem.yaml");
+    std::fs::write(
+        &dem,
+        "version: v1\ndemand:\n- {profile: 1g.10gb, count: 2}\n- {memory-gb: 20, count: 8}\n- {memory-gb: 40, count: 2}\n",
+    )
+    .unwrap();
+    let args = [
+        "pack",
+        "--inventory",
+        fleet.to_str().unwrap(),
+        "--demand",
+        dem.to_str().unwrap(),
+    ];
+    let json = a.ok(&[&args[..], &["--output", "json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let nodes: Vec<_> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].clone())
+        .collect();
+    assert_eq!(nodes, ["a", "b"], "{json}");
+    assert_eq!(v["plans"].as_array().unwrap().len(), 5, "{json}");
+    assert_eq!(v["served_weight"], v["demand_weight"], "{json}");
+    assert_eq!(v["destroyed"], 0, "{json}");
+    assert_eq!(v["gpus_used"], 4, "{json}");
+    assert_eq!(v["proven_optimal"], true, "{json}");
+    assert!(v["upper_bound"].as_f64().unwrap() >= v["served_weight"].as_f64().unwrap() - 1e-9);
+    let text = a.ok(&args);
+    assert!(
+        text.contains("Packed 5 GPUs on 2 nodes: proven optimal"),
+        "{text}"
+    );
+    assert!(text.contains("dual upper bound"), "{text}");
+}
+
 /// Proves bad inventory and demand files exit 2 with an error naming the
 /// line or key, for syntax, unknown model, unknown profile, a busy instance
 /// not in the layout and a negative count.
