@@ -13,6 +13,7 @@ pub mod backend;
 pub mod catalog;
 pub mod engine;
 pub mod error;
+pub mod gpm;
 pub mod ids;
 pub mod types;
 

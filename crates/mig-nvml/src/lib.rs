@@ -16,6 +16,7 @@
 //! things) or printing. A binary using it builds and starts on a machine
 //! without an NVIDIA driver: [`NvmlBackend::open`] then fails cleanly.
 
+mod gpm;
 mod raw;
 
 use mig_model::backend::{
@@ -126,7 +127,8 @@ fn error(op: Op, gpu: Option<&GpuRef>, why: Why) -> BackendError {
 
 /// The machine's GPUs as NVML reports them.
 pub struct NvmlBackend {
-    nvml: Nvml,
+    /// Shared with GPM sample buffers, which must not outlive it.
+    nvml: std::sync::Arc<Nvml>,
     lib: String,
     /// GI profiles per GPU, without placements, and with placements: both
     /// constant while the MIG mode stays (nvml.h), and each NVML call costs
@@ -213,7 +215,7 @@ impl NvmlBackend {
             });
         }
         Ok(NvmlBackend {
-            nvml,
+            nvml: std::sync::Arc::new(nvml),
             lib: lib.to_string(),
             profiles: Mutex::new(HashMap::new()),
             timings: OpenTimings { load, init },

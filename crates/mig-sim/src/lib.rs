@@ -11,6 +11,7 @@
 //!
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
 
+pub mod gpm;
 pub mod host;
 pub mod procs;
 pub mod state;

@@ -1,0 +1,106 @@
+//! Utilization per GPU instance through GPM (Hopper and later): each scrape
+//! takes one sample per GPU instance and reports the rates between it and
+//! the previous scrape's sample, as DCGM does with its watch interval. The
+//! first scrape after a GPU instance appears has no interval, so no value;
+//! a board without GPM has none ever ("not available").
+
+use crate::collect::GpuReading;
+use mig_model::backend::{Backend, GpuRef, GpuSnapshot};
+use mig_model::gpm::GpmSample;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// SM activity and DRAM bandwidth of one GPU instance, as ratios 0 to 1
+/// (DCGM's `DCGM_FI_PROF_SM_ACTIVE` and `DCGM_FI_PROF_DRAM_ACTIVE` scale).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GpmReading {
+    /// SM activity.
+    pub sm_active: f64,
+    /// DRAM bandwidth use.
+    pub dram_active: f64,
+}
+
+/// A GPU instance as GPM samples are kept for it: board UUID, GI ID,
+/// profile ID and placement start, so a GPU instance destroyed and made
+/// again under the same ID starts afresh.
+type GiKey = (String, u32, u32, u32);
+
+/// The previous scrape's samples.
+#[derive(Default)]
+pub struct GpmReader {
+    previous: Mutex<HashMap<GiKey, GpmSample>>,
+}
+
+impl std::fmt::Debug for GpmReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpmReader").finish_non_exhaustive()
+    }
+}
+
+impl GpmReader {
+    /// A reader with no samples yet.
+    pub fn new() -> GpmReader {
+        GpmReader::default()
+    }
+
+    /// Whether the GPU has GPM, and the rates of its GPU instances that
+    /// have a compute instance (GPM samples a GPU instance through its
+    /// compute instances; DCGM skips one without) and an earlier sample.
+    pub fn read(&self, backend: &dyn Backend, s: &GpuSnapshot) -> (bool, Vec<(u32, GpmReading)>) {
+        let gpu = GpuRef::Index(s.identity.index);
+        let supported = backend.gpm_supported(&gpu).unwrap_or(false);
+        let mut out = Vec::new();
+        if !supported || !s.mode.current {
+            return (supported, out);
+        }
+        let mut prev = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        for gi in &s.layout.gpu_instances {
+            if gi.compute_instances.is_empty() {
+                continue;
+            }
+            let key = key(s, gi);
+            let Ok(now) = backend.gpm_mig_sample(&gpu, gi.id) else {
+                prev.remove(&key);
+                continue;
+            };
+            if let Some(old) = prev.get(&key) {
+                if let Ok(m) = backend.gpm_metrics(&gpu, old, &now) {
+                    out.push((
+                        gi.id.0,
+                        GpmReading {
+                            sm_active: m.sm_util / 100.0,
+                            dram_active: m.dram_bw_util / 100.0,
+                        },
+                    ));
+                }
+            }
+            prev.insert(key, now);
+        }
+        (supported, out)
+    }
+
+    /// Drop the samples of GPU instances this scrape did not see.
+    pub fn forget_except(&self, gpus: &[GpuReading]) {
+        let seen: std::collections::HashSet<GiKey> = gpus
+            .iter()
+            .flat_map(|g| {
+                g.snapshot
+                    .layout
+                    .gpu_instances
+                    .iter()
+                    .map(|gi| key(&g.snapshot, gi))
+            })
+            .collect();
+        let mut prev = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        prev.retain(|k, _| seen.contains(k));
+    }
+}
+
+fn key(s: &GpuSnapshot, gi: &mig_model::engine::GpuInstance) -> GiKey {
+    (
+        s.identity.uuid.clone(),
+        gi.id.0,
+        gi.profile_id.0,
+        gi.placement.start,
+    )
+}
