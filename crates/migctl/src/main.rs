@@ -8,6 +8,7 @@ mod bench_cmd;
 mod cluster_cmd;
 mod cluster_host;
 mod config_verbs;
+mod exporter_cmd;
 mod help;
 mod live;
 mod parted;
@@ -18,6 +19,7 @@ mod reconcile_cmd;
 mod sim_cmd;
 mod sim_host;
 mod sim_set;
+mod sim_set_gpm;
 mod smi_args;
 mod smi_out;
 mod smi_run;
@@ -158,6 +160,7 @@ fn main() -> ExitCode {
         Some("parted") => return parted::main(&args[1..]),
         Some("assert" | "export" | "apply" | "plan") => return config_verbs::main(&args),
         Some("bench") => return bench_cmd::main(&args),
+        Some("exporter") => return exporter_cmd::main(&args),
         _ => {}
     }
     let cmd = match smi_args::parse(&args) {

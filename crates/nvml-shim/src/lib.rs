@@ -51,6 +51,7 @@ pub mod fields;
 pub mod generated;
 pub mod bar1;
 pub mod board_info;
+pub mod gpm;
 pub mod gpu_instance;
 pub mod handles;
 pub mod machine;
