@@ -80,7 +80,7 @@ fn from_path(path: &str) -> Option<Owner> {
 /// UID with dashes, at least 32 characters of `[0-9a-f-]`, as
 /// dcgm-exporter's `pod([a-f0-9_-]+)` match requires.
 fn pod_uid(part: &str) -> Option<String> {
-    let at = part.find("pod")?;
+    let at = part.rfind("pod")?;
     let rest = &part[at + 3..];
     let uid: String = rest
         .chars()

@@ -78,7 +78,7 @@ mod tests {
     fn create(m: &GpuModel, l: &mut Layout, name: &str, start: u32) {
         let p = m.gi_profiles.iter().find(|p| p.name == name).unwrap();
         let pl = gi_placements(p).find(|pl| pl.start == start).unwrap();
-        l.create_gi(m, p.id, Some(pl)).unwrap();
+        l.create_gi(m, mig_model::GiProfileId(p.id), Some(pl)).unwrap();
     }
 
     /// Proves an empty H100 strands nothing and fits seven 1g and one 7g.

@@ -245,7 +245,7 @@ mod tests {
         let m = g.model();
         let p = m.gi_profiles.iter().find(|p| p.name == "3g.40gb").unwrap();
         let mut l = Layout::new(false);
-        l.create_gi(m, p.id, None).unwrap();
+        l.create_gi(m, mig_model::GiProfileId(p.id), None).unwrap();
         g.layout = l;
         g
     }
