@@ -25,10 +25,20 @@ pub struct GpmReading {
 /// again under the same ID starts afresh.
 type GiKey = (String, u32, u32, u32);
 
-/// The previous scrape's samples.
+/// Per GPU instance: the previous scrape's sample, and a spare buffer (the
+/// sample before it) that the next sample is taken into, so a scrape costs
+/// one sample and one metrics call per GPU instance and allocates nothing.
+struct Kept {
+    previous: GpmSample,
+    spare: Option<GpmSample>,
+}
+
+/// The previous scrape's samples, and whether each board has GPM (asked
+/// once per board: it does not change while the driver runs).
 #[derive(Default)]
 pub struct GpmReader {
-    previous: Mutex<HashMap<GiKey, GpmSample>>,
+    kept: Mutex<HashMap<GiKey, Kept>>,
+    supported: Mutex<HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for GpmReader {
@@ -48,22 +58,35 @@ impl GpmReader {
     /// compute instances; DCGM skips one without) and an earlier sample.
     pub fn read(&self, backend: &dyn Backend, s: &GpuSnapshot) -> (bool, Vec<(u32, GpmReading)>) {
         let gpu = GpuRef::Index(s.identity.index);
-        let supported = backend.gpm_supported(&gpu).unwrap_or(false);
+        let supported = {
+            let mut known = self.supported.lock().unwrap_or_else(|e| e.into_inner());
+            match known.get(&s.identity.uuid) {
+                Some(v) => *v,
+                None => match backend.gpm_supported(&gpu) {
+                    Ok(v) => *known.entry(s.identity.uuid.clone()).or_insert(v),
+                    Err(_) => false,
+                },
+            }
+        };
         let mut out = Vec::new();
         if !supported || !s.mode.current {
             return (supported, out);
         }
-        let mut prev = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         for gi in &s.layout.gpu_instances {
             if gi.compute_instances.is_empty() {
                 continue;
             }
             let key = key(s, gi);
-            let Ok(now) = backend.gpm_mig_sample(&gpu, gi.id) else {
-                prev.remove(&key);
+            let old = kept.remove(&key);
+            let (previous, spare) = match old {
+                Some(k) => (Some(k.previous), k.spare),
+                None => (None, None),
+            };
+            let Ok(now) = backend.gpm_mig_sample(&gpu, gi.id, spare) else {
                 continue;
             };
-            if let Some(old) = prev.get(&key) {
+            if let Some(old) = &previous {
                 if let Ok(m) = backend.gpm_metrics(&gpu, old, &now) {
                     out.push((
                         gi.id.0,
@@ -74,7 +97,13 @@ impl GpmReader {
                     ));
                 }
             }
-            prev.insert(key, now);
+            kept.insert(
+                key,
+                Kept {
+                    previous: now,
+                    spare: previous,
+                },
+            );
         }
         (supported, out)
     }
@@ -91,8 +120,8 @@ impl GpmReader {
                     .map(|gi| key(&g.snapshot, gi))
             })
             .collect();
-        let mut prev = self.previous.lock().unwrap_or_else(|e| e.into_inner());
-        prev.retain(|k, _| seen.contains(k));
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|k, _| seen.contains(k));
     }
 }
 

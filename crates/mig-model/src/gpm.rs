@@ -32,9 +32,16 @@ pub trait Gpm: Send + Sync {
         let _ = gpu;
         Ok(false)
     }
-    /// A sample of GPU instance `gi`'s counters (`nvmlGpmMigSampleGet`).
-    fn gpm_mig_sample(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<GpmSample, BackendError> {
-        let _ = gi;
+    /// A sample of GPU instance `gi`'s counters (`nvmlGpmMigSampleGet`),
+    /// taken into `reuse` when it is a sample this backend took before (no
+    /// new buffer is allocated then).
+    fn gpm_mig_sample(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+        reuse: Option<GpmSample>,
+    ) -> Result<GpmSample, BackendError> {
+        let _ = (gi, reuse);
         Err(BackendError::nvml(Op::Gpm, gpu.clone(), NvmlError::NotSupported))
     }
     /// Rates between two samples of one GPU instance, `older` first

@@ -63,7 +63,12 @@ impl Gpm for NvmlBackend {
         }
     }
 
-    fn gpm_mig_sample(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<GpmSample, BackendError> {
+    fn gpm_mig_sample(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+        reuse: Option<GpmSample>,
+    ) -> Result<GpmSample, BackendError> {
         let lib = &self.nvml.lib;
         let alloc = lib
             .nvmlGpmSampleAlloc
@@ -78,15 +83,20 @@ impl Gpm for NvmlBackend {
             .nvml
             .device(index)
             .map_err(|f| error(Op::Gpm, Some(gpu), f.into()))?;
-        let mut s: sys::nvmlGpmSample_t = std::ptr::null_mut();
-        // SAFETY: `s` is a valid out pointer.
-        let rc = unsafe { alloc(&mut s) };
-        if rc != SUCCESS {
-            return Err(code(Op::Gpm, gpu, rc));
-        }
-        let sample = NvmlSample {
-            nvml: Arc::clone(&self.nvml),
-            s,
+        let sample = match reuse.and_then(|r| r.downcast::<NvmlSample>().ok()) {
+            Some(b) => *b,
+            None => {
+                let mut s: sys::nvmlGpmSample_t = std::ptr::null_mut();
+                // SAFETY: `s` is a valid out pointer.
+                let rc = unsafe { alloc(&mut s) };
+                if rc != SUCCESS {
+                    return Err(code(Op::Gpm, gpu, rc));
+                }
+                NvmlSample {
+                    nvml: Arc::clone(&self.nvml),
+                    s,
+                }
+            }
         };
         // SAFETY: a live handle, and a sample buffer from nvmlGpmSampleAlloc.
         let rc = unsafe { get(d.h, gi.0, sample.s) };

@@ -213,7 +213,12 @@ impl Gpm for SimMachine {
         self.read(Op::Gpm, gpu, |_, _, g| Ok(supported(g)))
     }
 
-    fn gpm_mig_sample(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<GpmSample, BackendError> {
+    fn gpm_mig_sample(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+        _reuse: Option<GpmSample>,
+    ) -> Result<GpmSample, BackendError> {
         let s = self.read(Op::Gpm, gpu, |_, _, g| sample(g, gi.0, now_ns()))?;
         Ok(Box::new(s))
     }
