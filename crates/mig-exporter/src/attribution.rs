@@ -85,7 +85,13 @@ fn pod_uid(part: &str) -> Option<String> {
     let uid: String = rest
         .chars()
         .take_while(|c| c.is_ascii_hexdigit() || *c == '-' || *c == '_')
-        .map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect();
     (uid.len() >= 32).then_some(uid)
 }
@@ -125,12 +131,24 @@ mod tests {
             uid.replace('-', "_")
         );
         assert_eq!(from_cgroup(&sd), Owner::Pod(uid.into()));
-        let guaranteed = format!("0::/kubepods.slice/kubepods-pod{}.slice/x\n", uid.replace('-', "_"));
+        let guaranteed = format!(
+            "0::/kubepods.slice/kubepods-pod{}.slice/x\n",
+            uid.replace('-', "_")
+        );
         assert_eq!(from_cgroup(&guaranteed), Owner::Pod(uid.into()));
-        assert_eq!(from_cgroup("0::/user.slice/user-1000.slice/session-2.scope\n"), Owner::Unknown);
+        assert_eq!(
+            from_cgroup("0::/user.slice/user-1000.slice/session-2.scope\n"),
+            Owner::Unknown
+        );
         // a job_ directory outside any Slurm hierarchy is not a Slurm job
-        assert_eq!(from_cgroup("0::/system.slice/job_5.service\n"), Owner::Unknown);
-        assert_eq!(from_cgroup("0::/kubepods/besteffort/podshort/x\n"), Owner::Unknown);
+        assert_eq!(
+            from_cgroup("0::/system.slice/job_5.service\n"),
+            Owner::Unknown
+        );
+        assert_eq!(
+            from_cgroup("0::/kubepods/besteffort/podshort/x\n"),
+            Owner::Unknown
+        );
     }
 
     /// Proves the environment fallback finds SLURM_JOB_ID among other

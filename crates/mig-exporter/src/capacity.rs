@@ -78,7 +78,8 @@ mod tests {
     fn create(m: &GpuModel, l: &mut Layout, name: &str, start: u32) {
         let p = m.gi_profiles.iter().find(|p| p.name == name).unwrap();
         let pl = gi_placements(p).find(|pl| pl.start == start).unwrap();
-        l.create_gi(m, mig_model::GiProfileId(p.id), Some(pl)).unwrap();
+        l.create_gi(m, mig_model::GiProfileId(p.id), Some(pl))
+            .unwrap();
     }
 
     /// Proves an empty H100 strands nothing and fits seven 1g and one 7g.
@@ -86,7 +87,10 @@ mod tests {
     fn empty_gpu_has_everything_free() {
         let m = catalog::model("h100-sxm5-80gb").unwrap();
         let c = compute(m, &Layout::new(false));
-        assert_eq!((c.slices_total, c.slices_used, c.slices_stranded), (8, 0, 0));
+        assert_eq!(
+            (c.slices_total, c.slices_used, c.slices_stranded),
+            (8, 0, 0)
+        );
         let more = |n: &str| c.more.iter().find(|x| x.0 == n).unwrap().2;
         assert_eq!(more("1g.10gb"), 7);
         assert_eq!(more("7g.80gb"), 1);

@@ -238,7 +238,10 @@ fn gpu(f: &mut Families, g: &GpuReading, host: &str) {
             .unwrap_or_else(|| format!("profile-{}", gi.profile_id.0));
         let il = with(
             gl.clone(),
-            &[("GPU_I_PROFILE", pname.clone()), ("GPU_I_ID", gi.id.0.to_string())],
+            &[
+                ("GPU_I_PROFILE", pname.clone()),
+                ("GPU_I_ID", gi.id.0.to_string()),
+            ],
         );
         f.add(
             "migctl_gpu_instance_info",
@@ -268,7 +271,11 @@ fn gpu(f: &mut Families, g: &GpuReading, host: &str) {
             );
         }
         for ci in &gi.compute_instances {
-            let Some(dev) = s.mig_devices.iter().find(|d| d.gi == gi.id && d.ci == ci.id) else {
+            let Some(dev) = s
+                .mig_devices
+                .iter()
+                .find(|d| d.gi == gi.id && d.ci == ci.id)
+            else {
                 continue;
             };
             let ml = with(
@@ -344,7 +351,9 @@ fn gpu(f: &mut Families, g: &GpuReading, host: &str) {
                 .gpu_instances
                 .iter()
                 .find(|x| x.id == gid)
-                .and_then(|x| model.and_then(|m| mig_model::engine::gi_profile(m, x.profile_id).ok()))
+                .and_then(|x| {
+                    model.and_then(|m| mig_model::engine::gi_profile(m, x.profile_id).ok())
+                })
                 .map(|p| p.name.clone())
                 .unwrap_or_default();
             let uuid = s

@@ -39,7 +39,11 @@ impl std::fmt::Debug for Exporter {
 
 impl Exporter {
     /// Bind `addr` (`HOST:PORT`; port 0 picks a free one).
-    pub fn bind(addr: &str, backend: Box<dyn Backend>, options: Options) -> Result<Exporter, ServeError> {
+    pub fn bind(
+        addr: &str,
+        backend: Box<dyn Backend>,
+        options: Options,
+    ) -> Result<Exporter, ServeError> {
         let server = tiny_http::Server::http(addr).map_err(|e| ServeError::Listen {
             addr: addr.to_string(),
             reason: e.to_string(),
@@ -87,7 +91,8 @@ impl Exporter {
                         Err(_) => respond(
                             500,
                             "text/plain; charset=utf-8",
-                            "reading the machine failed unexpectedly; see the exporter's log\n".into(),
+                            "reading the machine failed unexpectedly; see the exporter's log\n"
+                                .into(),
                         ),
                     }
                 }
@@ -96,7 +101,11 @@ impl Exporter {
                     "text/html; charset=utf-8",
                     "<html><body><a href=\"/metrics\">/metrics</a></body></html>\n".into(),
                 ),
-                _ => respond(404, "text/plain; charset=utf-8", "not found; metrics are at /metrics\n".into()),
+                _ => respond(
+                    404,
+                    "text/plain; charset=utf-8",
+                    "not found; metrics are at /metrics\n".into(),
+                ),
             };
             if let Err(e) = req.respond(resp) {
                 eprintln!("migctl exporter: cannot answer a request: {e}");

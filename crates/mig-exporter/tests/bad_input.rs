@@ -30,7 +30,9 @@ fn busy_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let sim = machine(dir.path(), &["h100-sxm5-80gb"]);
-    let e = Exporter::bind(&addr, Box::new(sim), opts()).unwrap_err().to_string();
+    let e = Exporter::bind(&addr, Box::new(sim), opts())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(&addr) && e.contains("--listen"), "{e}");
 }
 
@@ -51,10 +53,17 @@ fn unreadable_state_is_up_zero_over_http() {
         let mut r = String::new();
         s.read_to_string(&mut r).unwrap();
         let (head, body) = r.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}");
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{head}"
+        );
         let len: usize = head
             .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
             .expect("Content-Length");
         assert_eq!(len, body.len());
         assert!(body.contains("\nmigctl_up 0\n"), "{body}");
@@ -70,13 +79,19 @@ fn config_that_does_not_parse() {
     let sim = machine(dir.path(), &["h100-sxm5-80gb"]);
     let f = dir.path().join("c.yaml");
     std::fs::write(&f, "version: v1\nmig-configs: [unclosed\n").unwrap();
-    let src = ConfigSource { path: f.clone(), name: Some("x".into()) };
+    let src = ConfigSource {
+        path: f.clone(),
+        name: Some("x".into()),
+    };
     let e = src.load().unwrap_err();
     assert!(e.contains("c.yaml"), "{e}");
     let mut o = opts();
     o.config = Some(src);
     let text = encode(&collect(&sim, &GpmReader::new(), &o)).unwrap();
-    assert!(text.contains("migctl_config_valid{config=\"x\"} 0"), "{text}");
+    assert!(
+        text.contains("migctl_config_valid{config=\"x\"} 0"),
+        "{text}"
+    );
     assert!(!text.contains("migctl_config_applied"), "{text}");
 }
 
@@ -114,7 +129,11 @@ impl Inventory for Vanishing {
     }
     fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError> {
         if *gpu == GpuRef::Index(1) {
-            return Err(BackendError::nvml(Op::Snapshot, gpu.clone(), NvmlError::NotFound));
+            return Err(BackendError::nvml(
+                Op::Snapshot,
+                gpu.clone(),
+                NvmlError::NotFound,
+            ));
         }
         self.0.snapshot(gpu)
     }
@@ -139,22 +158,39 @@ impl ModeControl for Vanishing {
 }
 
 impl LayoutControl for Vanishing {
-    fn gi_profiles(&self, gpu: &GpuRef, want: ProfileQuery) -> Result<Vec<GiProfileStatus>, BackendError> {
+    fn gi_profiles(
+        &self,
+        gpu: &GpuRef,
+        want: ProfileQuery,
+    ) -> Result<Vec<GiProfileStatus>, BackendError> {
         self.0.gi_profiles(gpu, want)
     }
     fn gpu_instances(&self, gpu: &GpuRef) -> Result<Vec<GiInfo>, BackendError> {
         self.0.gpu_instances(gpu)
     }
-    fn create_gpu_instance(&self, gpu: &GpuRef, p: GiProfileId, at: Option<Placement>) -> Result<GiInfo, BackendError> {
+    fn create_gpu_instance(
+        &self,
+        gpu: &GpuRef,
+        p: GiProfileId,
+        at: Option<Placement>,
+    ) -> Result<GiInfo, BackendError> {
         self.0.create_gpu_instance(gpu, p, at)
     }
     fn destroy_gpu_instance(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<(), BackendError> {
         self.0.destroy_gpu_instance(gpu, gi)
     }
-    fn ci_profiles(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<Vec<CiProfileStatus>, BackendError> {
+    fn ci_profiles(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+    ) -> Result<Vec<CiProfileStatus>, BackendError> {
         self.0.ci_profiles(gpu, gi)
     }
-    fn compute_instances(&self, gpu: &GpuRef, gi: GpuInstanceId) -> Result<Vec<CiInfo>, BackendError> {
+    fn compute_instances(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+    ) -> Result<Vec<CiInfo>, BackendError> {
         self.0.compute_instances(gpu, gi)
     }
     fn create_compute_instance(
@@ -166,7 +202,12 @@ impl LayoutControl for Vanishing {
     ) -> Result<CiInfo, BackendError> {
         self.0.create_compute_instance(gpu, gi, p, at)
     }
-    fn destroy_compute_instance(&self, gpu: &GpuRef, gi: GpuInstanceId, ci: ComputeInstanceId) -> Result<(), BackendError> {
+    fn destroy_compute_instance(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+        ci: ComputeInstanceId,
+    ) -> Result<(), BackendError> {
         self.0.destroy_compute_instance(gpu, gi, ci)
     }
 }
@@ -181,16 +222,37 @@ fn gpu_gone_between_listing_and_snapshot_is_gpu_up_zero() {
     let dir = tempfile::tempdir().unwrap();
     let sim = machine(dir.path(), &["h100-sxm5-80gb", "h100-sxm5-80gb"]);
     let f = dir.path().join("c.yaml");
-    std::fs::write(&f, "version: v1\nmig-configs:\n  off:\n    - devices: all\n      mig-enabled: false\n").unwrap();
+    std::fs::write(
+        &f,
+        "version: v1\nmig-configs:\n  off:\n    - devices: all\n      mig-enabled: false\n",
+    )
+    .unwrap();
     let mut o = opts();
-    o.config = Some(ConfigSource { path: f, name: Some("off".into()) });
+    o.config = Some(ConfigSource {
+        path: f,
+        name: Some("off".into()),
+    });
     let text = encode(&collect(&Vanishing(sim), &GpmReader::new(), &o)).unwrap();
     assert!(text.contains("\nmigctl_up 1\n"), "{text}");
-    let up: Vec<&str> = text.lines().filter(|l| l.starts_with("migctl_gpu_up{")).collect();
+    let up: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("migctl_gpu_up{"))
+        .collect();
     assert_eq!(up.len(), 2, "{text}");
-    assert!(up.iter().any(|l| l.contains("gpu=\"1\"") && l.ends_with(" 0")), "{up:?}");
-    assert!(up.iter().any(|l| l.contains("gpu=\"0\"") && l.ends_with(" 1")), "{up:?}");
+    assert!(
+        up.iter()
+            .any(|l| l.contains("gpu=\"1\"") && l.ends_with(" 0")),
+        "{up:?}"
+    );
+    assert!(
+        up.iter()
+            .any(|l| l.contains("gpu=\"0\"") && l.ends_with(" 1")),
+        "{up:?}"
+    );
     assert!(!text.contains("migctl_gpu_info{gpu=\"1\""), "{text}");
-    assert!(text.contains("migctl_config_valid{config=\"off\"} 1"), "{text}");
+    assert!(
+        text.contains("migctl_config_valid{config=\"off\"} 1"),
+        "{text}"
+    );
     assert!(!text.contains("migctl_config_applied"), "{text}");
 }

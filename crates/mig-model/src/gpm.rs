@@ -42,7 +42,11 @@ pub trait Gpm: Send + Sync {
         reuse: Option<GpmSample>,
     ) -> Result<GpmSample, BackendError> {
         let _ = (gi, reuse);
-        Err(BackendError::nvml(Op::Gpm, gpu.clone(), NvmlError::NotSupported))
+        Err(BackendError::nvml(
+            Op::Gpm,
+            gpu.clone(),
+            NvmlError::NotSupported,
+        ))
     }
     /// Rates between two samples of one GPU instance, `older` first
     /// (`nvmlGpmMetricsGet`).
@@ -53,6 +57,10 @@ pub trait Gpm: Send + Sync {
         newer: &GpmSample,
     ) -> Result<GpmMetrics, BackendError> {
         let _ = (older, newer);
-        Err(BackendError::nvml(Op::Gpm, gpu.clone(), NvmlError::NotSupported))
+        Err(BackendError::nvml(
+            Op::Gpm,
+            gpu.clone(),
+            NvmlError::NotSupported,
+        ))
     }
 }

@@ -122,7 +122,11 @@ impl Gpm for NvmlBackend {
             older.downcast_ref::<NvmlSample>(),
             newer.downcast_ref::<NvmlSample>(),
         ) else {
-            return Err(BackendError::nvml(Op::Gpm, gpu.clone(), NvmlError::InvalidArgument));
+            return Err(BackendError::nvml(
+                Op::Gpm,
+                gpu.clone(),
+                NvmlError::InvalidArgument,
+            ));
         };
         // SAFETY: all-zero is a valid nvmlGpmMetricsGet_t (integers, floats
         // and null pointers).

@@ -199,10 +199,13 @@ impl SimMachine {
     pub fn set_gpm(&self, gpu: u32, gi: u32, settings: &[GpmSetting]) -> Result<(), BackendError> {
         let r = GpuRef::Index(gpu);
         self.update(Op::Gpm, Some(&r), false, |st| {
-            let g = st.gpus.get_mut(gpu as usize).ok_or(BackendError::NoSuchGpu {
-                op: Op::Gpm,
-                gpu: r.clone(),
-            })?;
+            let g = st
+                .gpus
+                .get_mut(gpu as usize)
+                .ok_or(BackendError::NoSuchGpu {
+                    op: Op::Gpm,
+                    gpu: r.clone(),
+                })?;
             set(g, gi, settings, now_ns()).map_err(|c| BackendError::nvml(Op::Gpm, r.clone(), c))
         })
     }
@@ -230,7 +233,10 @@ impl Gpm for SimMachine {
         newer: &GpmSample,
     ) -> Result<GpmMetrics, BackendError> {
         let err = |c| BackendError::nvml(Op::Gpm, gpu.clone(), c);
-        match (older.downcast_ref::<SimGpmSample>(), newer.downcast_ref::<SimGpmSample>()) {
+        match (
+            older.downcast_ref::<SimGpmSample>(),
+            newer.downcast_ref::<SimGpmSample>(),
+        ) {
             (Some(a), Some(b)) => metrics(a, b).map_err(err),
             _ => Err(err(NvmlError::InvalidArgument)),
         }
@@ -263,7 +269,13 @@ mod tests {
         let mut g = h100_with_gi();
         let gi = g.layout.gpu_instances[0].id.0;
         let s = 1_000_000_000u64;
-        set(&mut g, gi, &[GpmSetting::SmActivity(80), GpmSetting::DramBandwidth(10)], 10 * s).unwrap();
+        set(
+            &mut g,
+            gi,
+            &[GpmSetting::SmActivity(80), GpmSetting::DramBandwidth(10)],
+            10 * s,
+        )
+        .unwrap();
         let a = sample(&g, gi, 10 * s).unwrap();
         set(&mut g, gi, &[GpmSetting::SmActivity(20)], 11 * s).unwrap();
         let b = sample(&g, gi, 14 * s).unwrap();

@@ -22,7 +22,12 @@ struct ExporterCli {
     #[arg(short = 'f', long = "config-file", value_name = "FILE")]
     config_file: Option<PathBuf>,
     /// The config of --config-file to check (default: the file's only one).
-    #[arg(short = 'c', long = "selected-config", value_name = "NAME", requires = "config_file")]
+    #[arg(
+        short = 'c',
+        long = "selected-config",
+        value_name = "NAME",
+        requires = "config_file"
+    )]
     config: Option<String>,
     /// Print one scrape's metrics to stdout and exit, serving nothing.
     #[arg(long, conflicts_with = "bench")]

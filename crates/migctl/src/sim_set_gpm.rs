@@ -5,12 +5,20 @@ use mig_sim::gpm::{GpmSetting, GPM_KEYS};
 use mig_sim::SimMachine;
 
 /// Parse the settings and set them on GPU instance `gi` of the one GPU named.
-pub fn run(sim: &SimMachine, gpus: &[u32], gi: u32, settings: &[String]) -> Result<(), (u8, String)> {
+pub fn run(
+    sim: &SimMachine,
+    gpus: &[u32],
+    gi: u32,
+    settings: &[String],
+) -> Result<(), (u8, String)> {
     let [gpu] = gpus else {
         return Err((2, "--gi: name exactly one GPU with --gpu".into()));
     };
     if settings.is_empty() {
-        return Err((2, format!("--gi: name at least one KEY=PERCENT ({GPM_KEYS})")));
+        return Err((
+            2,
+            format!("--gi: name at least one KEY=PERCENT ({GPM_KEYS})"),
+        ));
     }
     let parsed = settings
         .iter()
@@ -23,5 +31,6 @@ pub fn run(sim: &SimMachine, gpus: &[u32], gi: u32, settings: &[String]) -> Resu
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| (2, e))?;
-    sim.set_gpm(*gpu, gi, &parsed).map_err(|e| (2, e.to_string()))
+    sim.set_gpm(*gpu, gi, &parsed)
+        .map_err(|e| (2, e.to_string()))
 }

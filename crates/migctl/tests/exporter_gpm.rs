@@ -17,7 +17,10 @@ fn scrape(addr: &str) -> String {
             s.read_to_string(&mut r).unwrap();
             return r.split_once("\r\n\r\n").unwrap().1.to_string();
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "exporter did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "exporter did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -54,7 +57,16 @@ fn gpm_per_instance_through_nvml() {
             .unwrap()
     };
     let (big, small) = (gi("0", "3g.40gb"), gi("0", "1g.10gb"));
-    m.ok(&["sim", "set", "--gpu", "0", "--gi", &big, "sm-activity=40", "dram-bandwidth=10"]);
+    m.ok(&[
+        "sim",
+        "set",
+        "--gpu",
+        "0",
+        "--gi",
+        &big,
+        "sm-activity=40",
+        "dram-bandwidth=10",
+    ]);
     let lib = m.ok(&["sim", "nvml-lib"]).trim().to_string();
     m.env = vec![
         ("MIGCTL_BACKEND".into(), "nvml".into()),
@@ -78,20 +90,30 @@ fn gpm_per_instance_through_nvml() {
 
     let supported = |t: &str, gpu: &str| {
         t.lines()
-            .find(|l| l.starts_with("migctl_gpu_gpm_supported{") && l.contains(&format!("gpu=\"{gpu}\"")))
+            .find(|l| {
+                l.starts_with("migctl_gpu_gpm_supported{") && l.contains(&format!("gpu=\"{gpu}\""))
+            })
             .map(|l| l.ends_with(" 1"))
             .unwrap()
     };
-    assert!(supported(&second, "0") && !supported(&second, "1"), "{second}");
+    assert!(
+        supported(&second, "0") && !supported(&second, "1"),
+        "{second}"
+    );
     // the first scrape has no interval yet
-    assert!(!first.contains("migctl_gpu_instance_sm_active_ratio{"), "{first}");
+    assert!(
+        !first.contains("migctl_gpu_instance_sm_active_ratio{"),
+        "{first}"
+    );
     let sm = |g: &str| value(&second, "migctl_gpu_instance_sm_active_ratio", "0", g);
     let dram = |g: &str| value(&second, "migctl_gpu_instance_dram_active_ratio", "0", g);
     assert!((sm(&big).unwrap() - 0.4).abs() < 1e-6, "{second}");
     assert!((dram(&big).unwrap() - 0.1).abs() < 1e-6, "{second}");
     assert_eq!(sm(&small), Some(0.0));
     assert!(
-        !second.lines().any(|l| l.contains("_active_ratio{") && l.contains("gpu=\"1\"")),
+        !second
+            .lines()
+            .any(|l| l.contains("_active_ratio{") && l.contains("gpu=\"1\"")),
         "{second}"
     );
 }

@@ -16,10 +16,16 @@ fn exporter_unit_shape_and_systemd_verify() {
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("ExecStart=");
-    assert!(exec.starts_with("/usr/local/bin/migctl exporter --listen "), "{exec}");
+    assert!(
+        exec.starts_with("/usr/local/bin/migctl exporter --listen "),
+        "{exec}"
+    );
     assert!(text.lines().any(|l| l == "Environment=MIGCTL_BACKEND=nvml"));
     assert!(text.lines().any(|l| l == "Restart=on-failure"));
-    let Ok(o) = std::process::Command::new("systemd-analyze").arg("--version").output() else {
+    let Ok(o) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
         testkit::skip(
             "exporter_unit_shape_and_systemd_verify",
             testkit::Needs::Environment,
@@ -30,7 +36,11 @@ fn exporter_unit_shape_and_systemd_verify() {
     assert!(o.status.success());
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("migctl-exporter.service");
-    std::fs::write(&f, text.replace("/usr/local/bin/migctl", env!("CARGO_BIN_EXE_migctl"))).unwrap();
+    std::fs::write(
+        &f,
+        text.replace("/usr/local/bin/migctl", env!("CARGO_BIN_EXE_migctl")),
+    )
+    .unwrap();
     let o = std::process::Command::new("systemd-analyze")
         .arg("verify")
         .arg(&f)

@@ -25,7 +25,11 @@ impl Drop for Killed {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One HTTP/1.0 GET on loopback: (status, body).
@@ -51,7 +55,8 @@ fn encode(q: &str) -> String {
 
 /// The instant vector PromQL `q` gives now: (labels, value) per series.
 fn query(port: u16, q: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
-    let (code, body) = get(port, &format!("/api/v1/query?query={}", encode(q))).expect("prometheus answers");
+    let (code, body) =
+        get(port, &format!("/api/v1/query?query={}", encode(q))).expect("prometheus answers");
     assert_eq!(code, 200, "{q}: {body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     v["data"]["result"]
@@ -67,14 +72,21 @@ fn query(port: u16, q: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
 }
 
 /// Wait until `q` satisfies `ok` (scrapes come every second), or fail.
-fn wait_for(port: u16, q: &str, ok: impl Fn(&[(serde_json::Map<String, Value>, f64)]) -> bool) -> Vec<(serde_json::Map<String, Value>, f64)> {
+fn wait_for(
+    port: u16,
+    q: &str,
+    ok: impl Fn(&[(serde_json::Map<String, Value>, f64)]) -> bool,
+) -> Vec<(serde_json::Map<String, Value>, f64)> {
     let t0 = Instant::now();
     loop {
         let r = query(port, q);
         if ok(&r) {
             return r;
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "{q}: still {r:?} after 60 s");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "{q}: still {r:?} after 60 s"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -122,11 +134,17 @@ mig-configs:
 /// the next scrapes show the new layout and no series of the old.
 #[test]
 fn prometheus_scrapes_the_exporter() {
-    let Some(prom) = ["prometheus", "/usr/bin/prometheus"]
-        .into_iter()
-        .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
-    else {
-        testkit::skip(TEST, testkit::Needs::Prometheus, "prometheus is not installed (apt-get install prometheus)");
+    let Some(prom) = ["prometheus", "/usr/bin/prometheus"].into_iter().find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        testkit::skip(
+            TEST,
+            testkit::Needs::Prometheus,
+            "prometheus is not installed (apt-get install prometheus)",
+        );
         return;
     };
     let m = Machine::new();
@@ -150,16 +168,31 @@ fn prometheus_scrapes_the_exporter() {
         .collect();
     assert_eq!(lgi.len(), 4, "{lgi:?}");
     let gi0 = lgi.iter().find(|g| g.0 == "0").unwrap().3.clone();
-    let out = m.ok(&["sim", "run", "--gpu", "0", "--gi", &gi0, "--ci", "0", "--name", "train", "--memory", "3000"]);
-    let pid = out.split(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).unwrap().to_string();
+    let out = m.ok(&[
+        "sim", "run", "--gpu", "0", "--gi", &gi0, "--ci", "0", "--name", "train", "--memory",
+        "3000",
+    ]);
+    let pid = out
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| !w.is_empty())
+        .unwrap()
+        .to_string();
 
     let eport = free_port();
     let exporter = Killed(
-        m.cmd(&["exporter", "--listen", &format!("127.0.0.1:{eport}"), "--config-file", cfg_s, "-c", "halves"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+        m.cmd(&[
+            "exporter",
+            "--listen",
+            &format!("127.0.0.1:{eport}"),
+            "--config-file",
+            cfg_s,
+            "-c",
+            "halves",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
     );
     let pport = free_port();
     let yml = m.dir.path().join("prometheus.yml");
@@ -184,16 +217,24 @@ fn prometheus_scrapes_the_exporter() {
     );
     let t0 = Instant::now();
     while get(pport, "/-/ready").is_none_or(|(c, _)| c != 200) {
-        assert!(t0.elapsed() < Duration::from_secs(60), "prometheus not ready: {}", std::fs::read_to_string(m.dir.path().join("prometheus.log")).unwrap_or_default());
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "prometheus not ready: {}",
+            std::fs::read_to_string(m.dir.path().join("prometheus.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let up = wait_for(pport, "up{job=\"migctl\"}", |r| r.len() == 1 && r[0].1 == 1.0);
+    let up = wait_for(pport, "up{job=\"migctl\"}", |r| {
+        r.len() == 1 && r[0].1 == 1.0
+    });
     assert_eq!(up.len(), 1);
 
     // the layout's instances, as `migctl mig -lgi` lists them
     let r = wait_for(pport, "migctl_gpu_instance_info", |r| r.len() == 4);
-    let mut want: Vec<(String, String, String)> =
-        lgi.iter().map(|g| (g.0.clone(), g.1.clone(), g.2.clone())).collect();
+    let mut want: Vec<(String, String, String)> = lgi
+        .iter()
+        .map(|g| (g.0.clone(), g.1.clone(), g.2.clone()))
+        .collect();
     want.sort();
     assert_eq!(instances(&r), want);
 
@@ -203,11 +244,18 @@ fn prometheus_scrapes_the_exporter() {
     let idle = used.iter().map(|x| x.1).fold(f64::MAX, f64::min);
     for (l, v) in &used {
         let busy = label(l, "gpu") == "0" && label(l, "GPU_I_ID") == gi0;
-        let want = if busy { idle + 3000.0 * 1048576.0 } else { idle };
+        let want = if busy {
+            idle + 3000.0 * 1048576.0
+        } else {
+            idle
+        };
         assert_eq!(*v, want, "{l:?}");
     }
     let total = query(pport, "migctl_mig_device_memory_total_bytes - migctl_mig_device_memory_used_bytes - migctl_mig_device_memory_free_bytes");
-    assert!(total.len() == 4 && total.iter().all(|x| x.1 == 0.0), "{total:?}");
+    assert!(
+        total.len() == 4 && total.iter().all(|x| x.1 == 0.0),
+        "{total:?}"
+    );
     let busy = query(pport, "migctl_mig_device_busy == 1");
     assert_eq!(busy.len(), 1);
     let procs = query(pport, "migctl_process_memory_used_bytes");
@@ -217,29 +265,54 @@ fn prometheus_scrapes_the_exporter() {
 
     // free capacity per profile, against `migctl fit -i N`
     for gpu in ["0", "1"] {
-        let fit: Value = serde_json::from_str(&m.ok(&["fit", "-i", gpu, "--output", "json"])).unwrap();
-        let r = query(pport, &format!("migctl_gpu_profile_free_instances{{gpu=\"{gpu}\"}}"));
+        let fit: Value =
+            serde_json::from_str(&m.ok(&["fit", "-i", gpu, "--output", "json"])).unwrap();
+        let r = query(
+            pport,
+            &format!("migctl_gpu_profile_free_instances{{gpu=\"{gpu}\"}}"),
+        );
         let more = fit["more"].as_array().unwrap();
         assert_eq!(r.len(), more.len());
         for x in more {
             let p = x["profile"].as_str().unwrap();
-            let got = r.iter().find(|(l, _)| label(l, "GPU_I_PROFILE") == p).map(|x| x.1);
+            let got = r
+                .iter()
+                .find(|(l, _)| label(l, "GPU_I_PROFILE") == p)
+                .map(|x| x.1);
             assert_eq!(got, Some(x["count"].as_f64().unwrap()), "GPU {gpu} {p}");
         }
     }
-    assert_eq!(query(pport, "migctl_config_applied{config=\"halves\"}")[0].1, 1.0);
+    assert_eq!(
+        query(pport, "migctl_config_applied{config=\"halves\"}")[0].1,
+        1.0
+    );
 
     // apply another config: the next scrapes show it, and nothing of the old
     m.ok(&["sim", "kill", &pid]);
     m.ok(&["apply", "-f", cfg_s, "-c", "sevenths"]);
     let r = wait_for(pport, "migctl_gpu_instance_info", |r| r.len() == 14);
-    assert!(instances(&r).iter().all(|(_, p, _)| p == "1g.10gb"), "{r:?}");
+    assert!(
+        instances(&r).iter().all(|(_, p, _)| p == "1g.10gb"),
+        "{r:?}"
+    );
     assert!(query(pport, "migctl_gpu_instance_info{GPU_I_PROFILE=\"3g.40gb\"}").is_empty());
-    assert_eq!(query(pport, "migctl_mig_device_memory_used_bytes").len(), 14);
+    assert_eq!(
+        query(pport, "migctl_mig_device_memory_used_bytes").len(),
+        14
+    );
     assert!(query(pport, "migctl_process_memory_used_bytes").is_empty());
-    assert_eq!(query(pport, "migctl_config_applied{config=\"halves\"}")[0].1, 0.0);
-    let free = query(pport, "migctl_gpu_profile_free_instances{GPU_I_PROFILE=\"1g.10gb\"}");
-    assert!(free.len() == 2 && free.iter().all(|x| x.1 == 0.0), "{free:?}");
+    assert_eq!(
+        query(pport, "migctl_config_applied{config=\"halves\"}")[0].1,
+        0.0
+    );
+    let free = query(
+        pport,
+        "migctl_gpu_profile_free_instances{GPU_I_PROFILE=\"1g.10gb\"}",
+    );
+    assert!(
+        free.len() == 2 && free.iter().all(|x| x.1 == 0.0),
+        "{free:?}"
+    );
     drop(exporter);
     let _ = Path::new(prom);
 }

@@ -59,18 +59,16 @@ pub unsafe extern "C" fn nvmlGpmQueryDeviceSupport(
 
 /// `nvmlGpmSampleAlloc`.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlGpmSampleAlloc(gpm_sample: *mut sys::nvmlGpmSample_t) -> sys::nvmlReturn_t {
-    call(
-        "nvmlGpmSampleAlloc",
-        String::new,
-        || {
-            let o = unsafe { out(gpm_sample) }?;
-            let p = Box::into_raw(Box::new(0u8)) as usize;
-            with_samples(|m| m.insert(p, None));
-            *o = p as sys::nvmlGpmSample_t;
-            Ok(())
-        },
-    )
+pub unsafe extern "C" fn nvmlGpmSampleAlloc(
+    gpm_sample: *mut sys::nvmlGpmSample_t,
+) -> sys::nvmlReturn_t {
+    call("nvmlGpmSampleAlloc", String::new, || {
+        let o = unsafe { out(gpm_sample) }?;
+        let p = Box::into_raw(Box::new(0u8)) as usize;
+        with_samples(|m| m.insert(p, None));
+        *o = p as sys::nvmlGpmSample_t;
+        Ok(())
+    })
 }
 
 /// `nvmlGpmSampleFree`.
@@ -116,7 +114,9 @@ pub unsafe extern "C" fn nvmlGpmMigSampleGet(
 /// `nvmlGpmMetricsGet`: rates between `sample1` (older) and `sample2` of
 /// one GPU instance.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlGpmMetricsGet(metrics_get: *mut sys::nvmlGpmMetricsGet_t) -> sys::nvmlReturn_t {
+pub unsafe extern "C" fn nvmlGpmMetricsGet(
+    metrics_get: *mut sys::nvmlGpmMetricsGet_t,
+) -> sys::nvmlReturn_t {
     call("nvmlGpmMetricsGet", String::new, || {
         let m = unsafe { out(metrics_get) }?;
         if m.version != sys::NVML_GPM_METRICS_GET_VERSION {
@@ -125,7 +125,8 @@ pub unsafe extern "C" fn nvmlGpmMetricsGet(metrics_get: *mut sys::nvmlGpmMetrics
         if m.numMetrics > METRIC_MAX {
             return Err(Fail::INVALID_ARGUMENT);
         }
-        let get = |s: sys::nvmlGpmSample_t| with_samples(|r| r.get(&(s as usize)).copied().flatten());
+        let get =
+            |s: sys::nvmlGpmSample_t| with_samples(|r| r.get(&(s as usize)).copied().flatten());
         let (Some(a), Some(b)) = (get(m.sample1), get(m.sample2)) else {
             return Err(Fail::INVALID_ARGUMENT);
         };
