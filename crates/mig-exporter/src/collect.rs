@@ -138,7 +138,7 @@ pub fn collect(backend: &dyn Backend, gpm: &GpmReader, opts: &Options) -> Scrape
             }
         }
     }
-    gpm.forget_except(&scrape.gpus);
+    gpm.forget_except(scrape.gpus.iter().map(|g| &g.snapshot));
     if let Some(src) = &opts.config {
         let snaps: Vec<GpuSnapshot> = scrape.gpus.iter().map(|g| g.snapshot.clone()).collect();
         scrape.config = Some(src.check(&snaps, scrape.machine.is_ok() && scrape.failed.is_empty()));

@@ -4,7 +4,6 @@
 //! first scrape after a GPU instance appears has no interval, so no value;
 //! a board without GPM has none ever ("not available").
 
-use crate::collect::GpuReading;
 use mig_model::backend::{Backend, GpuRef, GpuSnapshot};
 use mig_model::gpm::GpmSample;
 use std::collections::HashMap;
@@ -109,16 +108,10 @@ impl GpmReader {
     }
 
     /// Drop the samples of GPU instances this scrape did not see.
-    pub fn forget_except(&self, gpus: &[GpuReading]) {
-        let seen: std::collections::HashSet<GiKey> = gpus
-            .iter()
-            .flat_map(|g| {
-                g.snapshot
-                    .layout
-                    .gpu_instances
-                    .iter()
-                    .map(|gi| key(&g.snapshot, gi))
-            })
+    pub fn forget_except<'a>(&self, seen: impl IntoIterator<Item = &'a GpuSnapshot>) {
+        let seen: std::collections::HashSet<GiKey> = seen
+            .into_iter()
+            .flat_map(|s| s.layout.gpu_instances.iter().map(move |gi| key(s, gi)))
             .collect();
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         kept.retain(|k, _| seen.contains(k));
