@@ -51,6 +51,7 @@ pub enum Op {
     StartProcess,
     StopProcess,
     SetTelemetry,
+    Gpm,
 }
 
 impl std::fmt::Display for Op {
@@ -77,6 +78,7 @@ impl std::fmt::Display for Op {
             Op::StartProcess => "start a simulated process",
             Op::StopProcess => "stop a simulated process",
             Op::SetTelemetry => "set simulated readings",
+            Op::Gpm => "read GPM counters",
         })
     }
 }
@@ -458,7 +460,7 @@ pub trait LayoutControl: Send + Sync {
     ) -> Result<(), BackendError>;
 }
 
-/// A whole backend: inventory, mode and layout.
-pub trait Backend: Inventory + ModeControl + LayoutControl {}
+/// A whole backend: inventory, mode, layout and GPM readings.
+pub trait Backend: Inventory + ModeControl + LayoutControl + crate::gpm::Gpm {}
 
-impl<T: Inventory + ModeControl + LayoutControl + ?Sized> Backend for T {}
+impl<T: Inventory + ModeControl + LayoutControl + crate::gpm::Gpm + ?Sized> Backend for T {}

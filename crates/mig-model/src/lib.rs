@@ -53,6 +53,7 @@ pub mod board;
 pub mod catalog;
 pub mod engine;
 mod error;
+pub mod gpm;
 pub mod ids;
 pub mod mode;
 pub mod refusal;

@@ -17,6 +17,7 @@
 //! without an NVIDIA driver: [`NvmlBackend::open`] then fails cleanly.
 #![doc = include_str!("example.md")]
 
+mod gpm;
 mod raw;
 
 use mig_model::backend::{
@@ -127,13 +128,19 @@ fn error(op: Op, gpu: Option<&GpuRef>, why: Why) -> BackendError {
 
 /// The machine's GPUs as NVML reports them.
 pub struct NvmlBackend {
-    nvml: Nvml,
+    /// Shared with GPM sample buffers, which must not outlive it.
+    nvml: std::sync::Arc<Nvml>,
     lib: String,
     /// GI profiles per GPU, without placements, and with placements: both
     /// constant while the MIG mode stays (nvml.h), and each NVML call costs
     /// about 0.3 ms on an H100, so a command reads them once and only when
     /// it needs them.
     profiles: Mutex<HashMap<(u32, bool), Vec<GiProfile>>>,
+    /// CI profiles per GPU and GI profile: the same for every GPU instance
+    /// of a profile and constant while the MIG mode stays, and about 16
+    /// NVML calls per GPU instance to read (a snapshot would read them per
+    /// GPU instance twice).
+    ci_profiles: Mutex<HashMap<(u32, u32), Vec<CiProfile>>>,
     timings: OpenTimings,
 }
 
@@ -214,9 +221,10 @@ impl NvmlBackend {
             });
         }
         Ok(NvmlBackend {
-            nvml,
+            nvml: std::sync::Arc::new(nvml),
             lib: lib.to_string(),
             profiles: Mutex::new(HashMap::new()),
+            ci_profiles: Mutex::new(HashMap::new()),
             timings: OpenTimings { load, init },
         })
     }
@@ -248,6 +256,22 @@ impl NvmlBackend {
 
     fn forget_profiles(&self, gpu: u32) {
         self.cache().retain(|(g, _), _| *g != gpu);
+        self.ci_cache().retain(|(g, _), _| *g != gpu);
+    }
+
+    fn ci_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, u32), Vec<CiProfile>>> {
+        self.ci_profiles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// [`ci_profile_list`] of a GPU instance of profile `gp` on GPU `gpu`,
+    /// read once per GPU, GI profile and MIG mode.
+    fn ci_profiles_of(&self, gpu: u32, gp: &GiProfile, h: &GpuInstance<'_>) -> Res<Vec<CiProfile>> {
+        if let Some(c) = self.ci_cache().get(&(gpu, gp.id)) {
+            return Ok(c.clone());
+        }
+        let list = ci_profile_list(h)?;
+        self.ci_cache().insert((gpu, gp.id), list.clone());
+        Ok(list)
     }
 
     /// Run `f` on the device `gpu` names; failures carry `op` and `gpu`.
@@ -360,7 +384,7 @@ impl NvmlBackend {
         require_mig(d)?;
         let h = d.gpu_instance(gi.0)?;
         let (_, gp) = gi_info(&h, &self.profile_list(index, d, false)?)?;
-        let cps = ci_profile_list(&h)?;
+        let cps = self.ci_profiles_of(index, &gp, &h)?;
         let mut out = Vec::new();
         for c in &cps {
             for ci in h.compute_instances(c.id, c.instances)? {
@@ -382,7 +406,8 @@ impl NvmlBackend {
             if !per_gi.iter().any(|(id, ..)| *id == gi_id) {
                 let h = d.gpu_instance(gi_id)?;
                 let (_, gp) = gi_info(&h, &gps)?;
-                per_gi.push((gi_id, gp, ci_profile_list(&h)?, h));
+                let cps = self.ci_profiles_of(index, &gp, &h)?;
+                per_gi.push((gi_id, gp, cps, h));
             }
             let Some((_, gp, cps, h)) = per_gi.iter().find(|(id, ..)| *id == gi_id) else {
                 continue;

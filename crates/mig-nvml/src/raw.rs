@@ -201,7 +201,7 @@ pub struct InstanceInfo {
 
 /// The loaded NVML library.
 pub struct Nvml {
-    lib: sys::NvmlLib,
+    pub(crate) lib: sys::NvmlLib,
     /// Profile-info struct versions this library accepts (v3 until it says
     /// `ARGUMENT_VERSION_MISMATCH`).
     ci_info_version: AtomicU32,
@@ -293,7 +293,7 @@ impl Drop for Nvml {
 #[derive(Clone, Copy)]
 pub struct Device<'a> {
     nvml: &'a Nvml,
-    h: sys::nvmlDevice_t,
+    pub(crate) h: sys::nvmlDevice_t,
 }
 
 impl<'a> Device<'a> {

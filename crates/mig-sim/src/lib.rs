@@ -15,6 +15,7 @@
 #![doc = include_str!("example.md")]
 
 pub mod cache;
+pub mod gpm;
 pub mod host;
 pub mod host_write;
 pub mod procs;

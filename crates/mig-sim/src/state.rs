@@ -54,6 +54,9 @@ pub struct SimGpu {
     /// Modelled sensor readings and modes (`migctl sim set`); absent in older files.
     #[serde(default)]
     pub telemetry: crate::readings::Telemetry,
+    /// GPM activity per GPU instance (`migctl sim set --gi`); absent in older files.
+    #[serde(default, skip_serializing_if = "crate::gpm::GpmState::is_empty")]
+    pub gpm: crate::gpm::GpmState,
 }
 
 /// A simulated process holding a GPU or a MIG device busy.
@@ -156,6 +159,7 @@ impl MachineState {
                 mig_pending: false,
                 layout: Layout::new(*mirrored),
                 telemetry: Default::default(),
+                gpm: Default::default(),
             });
         }
         Ok(MachineState {

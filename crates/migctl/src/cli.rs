@@ -80,6 +80,17 @@ pub enum Verb {
         )]
         args: Vec<String>,
     },
+    /// Serve Prometheus metrics of the MIG GPUs at /metrics
+    /// ("migctl exporter -h").
+    #[command(disable_help_flag = true)]
+    Exporter {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// nvidia-mig-parted's command line (also through a link named
     /// nvidia-mig-parted).
     #[command(disable_help_flag = true)]

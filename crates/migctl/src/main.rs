@@ -14,6 +14,7 @@ mod cluster_host;
 mod config_verbs;
 mod declarative;
 mod error;
+mod exporter_cmd;
 mod help;
 mod live;
 mod output;
@@ -26,6 +27,7 @@ mod shim_path;
 mod sim_cmd;
 mod sim_host;
 mod sim_set;
+mod sim_set_gpm;
 mod soak;
 
 use cli::{ExportArgs, Mode, Verb};
@@ -99,6 +101,7 @@ fn verb_name(v: &Verb) -> &'static str {
         },
         Verb::Sim { .. } => "sim",
         Verb::Bench { .. } => "bench",
+        Verb::Exporter { .. } => "exporter",
     }
 }
 
@@ -137,6 +140,13 @@ fn run_verb(verb: Verb) -> Result<ExitCode, CliError> {
         }
         Verb::Bench { args } if args.first().map(String::as_str) == Some("pack") => {
             plan_verbs::bench_pack(&args)?
+        }
+        Verb::Exporter { args } => {
+            // the exporter's own parser (exporter_cmd.rs), as `bench` does
+            let argv: Vec<String> = std::iter::once("exporter".to_string())
+                .chain(args)
+                .collect();
+            return Ok(exporter_cmd::main(&argv));
         }
         Verb::Bench { args } => {
             // `bench apply|soak` keep their own parser (bench_cmd.rs)

@@ -12,8 +12,9 @@ pub struct SetArgs {
     /// GPU index (repeat or comma-separate for several; default all GPUs).
     #[arg(long, value_delimiter = ',')]
     gpu: Vec<u32>,
-    /// Refused: NVML reports these readings per GPU, not per MIG device.
-    #[arg(long, requires = "ci")]
+    /// GPU instance whose GPM activity to set (Hopper and later):
+    /// sm-activity (%), dram-bandwidth (%); the other readings are per GPU.
+    #[arg(long)]
     gi: Option<u32>,
     /// Refused, as --gi.
     #[arg(long, requires = "gi")]
@@ -31,6 +32,9 @@ pub struct SetArgs {
 
 /// Run `migctl sim set`; errors are (exit code, message).
 pub fn run(sim: SimMachine, a: SetArgs) -> Result<(), (u8, String)> {
+    if let (Some(gi), None) = (a.gi, a.ci) {
+        return crate::sim_set_gpm::run(&sim, &a.gpu, gi, &a.settings);
+    }
     if a.gi.is_some() {
         return Err((
             2,

@@ -21,7 +21,9 @@ fn skip_or_fail(why: &str) {
 /// gres.conf and Gres= lines, report each MIG type with migctl's count, run
 /// --gres=gpu:<type>:1 jobs on the node that has the type with the expected
 /// CUDA_VISIBLE_DEVICES, and see the new counts after a layout change and
-/// the documented reload, with no node drained.
+/// the documented reload, with no node drained; and that a job whose
+/// process runs on a MIG device (`migctl sim run` inside the job) has that
+/// process labelled with the job's ID by `migctl exporter`.
 #[test]
 fn slurm_two_node_cluster() {
     let needed = [
@@ -70,6 +72,9 @@ fn slurm_two_node_cluster() {
         "cluster.sh failed ({:?}):\n{text}",
         out.status.code()
     );
-    assert!(text.contains("PASS: no node drained"), "{text}");
+    assert!(
+        text.contains("PASS: no node drained; the exporter names job "),
+        "{text}"
+    );
     println!("{text}");
 }

@@ -921,40 +921,10 @@ pub unsafe extern "C" fn nvmlGetVgpuVersion(_supported: *mut sys::nvmlVgpuVersio
     answer("nvmlGetVgpuVersion", Subject::None)
 }
 
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlGpmMetricsGet(_metricsGet: *mut sys::nvmlGpmMetricsGet_t) -> sys::nvmlReturn_t {
-    answer("nvmlGpmMetricsGet", Subject::None)
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlGpmMigSampleGet(device: sys::nvmlDevice_t, _gpuInstanceId: raw::c_uint, _gpmSample: sys::nvmlGpmSample_t) -> sys::nvmlReturn_t {
-    answer("nvmlGpmMigSampleGet", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlGpmQueryDeviceSupport(device: sys::nvmlDevice_t, _gpmSupport: *mut sys::nvmlGpmSupport_t) -> sys::nvmlReturn_t {
-    answer("nvmlGpmQueryDeviceSupport", Subject::Device(device))
-}
-
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlGpmQueryIfStreamingEnabled(device: sys::nvmlDevice_t, _state: *mut raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlGpmQueryIfStreamingEnabled", Subject::Device(device))
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlGpmSampleAlloc(_gpmSample: *mut sys::nvmlGpmSample_t) -> sys::nvmlReturn_t {
-    answer("nvmlGpmSampleAlloc", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlGpmSampleFree(_gpmSample: sys::nvmlGpmSample_t) -> sys::nvmlReturn_t {
-    answer("nvmlGpmSampleFree", Subject::None)
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.

@@ -52,6 +52,7 @@ pub mod generated;
 pub mod bar1;
 pub mod board_info;
 pub mod clocks;
+pub mod gpm;
 pub mod gpu_instance;
 pub mod handles;
 pub mod machine;

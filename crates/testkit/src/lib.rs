@@ -24,6 +24,8 @@ pub enum Needs {
     Slurm,
     /// python3 with jsonschema and yaml (`MIGCTL_REQUIRE_JSONSCHEMA=1` in CI).
     Jsonschema,
+    /// Debian's `prometheus` server (`MIGCTL_REQUIRE_PROMETHEUS=1` in CI).
+    Prometheus,
     /// Something this machine may lack that no CI variable demands
     /// (namespaces, a tool); the reason says what.
     Environment,
@@ -37,6 +39,7 @@ impl Needs {
             Needs::Pynvml => Some("MIGCTL_REQUIRE_PYNVML"),
             Needs::Slurm => Some("MIGCTL_REQUIRE_SLURM"),
             Needs::Jsonschema => Some("MIGCTL_REQUIRE_JSONSCHEMA"),
+            Needs::Prometheus => Some("MIGCTL_REQUIRE_PROMETHEUS"),
             Needs::Environment => None,
         }
     }

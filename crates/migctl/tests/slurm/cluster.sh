@@ -12,7 +12,10 @@
 #      with CUDA_VISIBLE_DEVICES the index of that record;
 #   3. a layout change (migctl apply of a mig-parted config on the H100 sim), the
 #      documented reload (new gres.conf and Gres=, scontrol reconfigure,
-#      restart of that slurmd), and Slurm seeing the new counts, no drain.
+#      restart of that slurmd), and Slurm seeing the new counts, no drain;
+#   4. a job whose process runs on a MIG device (`migctl sim run` inside the
+#      job), which `migctl exporter` labels with the job's ID (read from the
+#      process's cgroup, or its SLURM_JOB_ID where no cgroup plugin names it).
 # Usage: cluster.sh MIGCTL_BINARY. Needs root, slurmctld, slurmd, munged, ip.
 set -euo pipefail
 MIGCTL=$(readlink -f "$1")
@@ -256,4 +259,24 @@ check_node a100
 run_job nvidia_h100_80gb_hbm3_2g.20gb h100
 reasons=$(sinfo -h -R)
 [ -z "$reasons" ] || fail "a node is down or drained: $reasons"
-echo "PASS: no node drained"
+echo "no node drained"
+
+step "4. a job's process on a MIG device, labelled with its job ID by migctl exporter"
+gi=$(sim h100 mig -lgi | awk '$3 == "MIG" && $4 == "1g.10gb" {print $6; exit}')
+[ -n "$gi" ] || fail "no 1g.10gb GPU instance on the H100 node"
+job=$(sbatch --parsable -w h100 --gres="gpu:nvidia_h100_80gb_hbm3_1g.10gb:1" -o "$W/job-exporter.out" \
+  --wrap "MIGCTL_SIM_STATE=$W/h100.json exec $MIGCTL sim run --gpu 0 --gi $gi --ci 0 --memory 1234 -- sleep 60") \
+  || fail "sbatch of the MIG job failed"
+line=
+for _ in $(seq 1 60); do
+  line=$(sim h100 exporter --once | grep '^migctl_process_memory_used_bytes{' || true)
+  [ -n "$line" ] && break
+  sleep 0.5
+done
+echo "exporter: $line"
+scancel "$job" || true
+case "$line" in
+  *"GPU_I_ID=\"$gi\""*"name=\"sleep\""*"slurm_job=\"$job\""*" 1293942784") ;;
+  *) fail "exporter did not label the job's process with job $job on GI $gi: ${line:-no process series}; job output: $(cat "$W/job-exporter.out" 2>/dev/null)" ;;
+esac
+echo "PASS: no node drained; the exporter names job $job"
