@@ -398,6 +398,12 @@ pub trait Inventory: Send + Sync {
     fn mig_devices(&self, gpu: &GpuRef) -> Result<Vec<MigDeviceInfo>, BackendError>;
     /// Processes on the GPU or its MIG devices.
     fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError>;
+    /// Readings beyond MIG (temperatures, power, clocks, ...); a backend
+    /// that reads none answers `NotSupported` for each.
+    fn readings(&self, gpu: &GpuRef) -> Result<crate::readings::Readings, BackendError> {
+        self.index_of(gpu)?;
+        Ok(crate::readings::Readings::not_read())
+    }
 }
 
 /// MIG mode: mig-parted's "mode" concern.

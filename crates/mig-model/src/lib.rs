@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod readings;
 pub mod types;
 
 pub use backend::{Backend, BackendError, GpuIdentity, GpuRef, GpuSnapshot};

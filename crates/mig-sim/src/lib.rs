@@ -11,6 +11,7 @@
 //!
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
 
+pub mod readings;
 pub mod host;
 pub mod procs;
 pub mod state;
@@ -547,6 +548,10 @@ impl Inventory for SimMachine {
 
     fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError> {
         self.read(Op::Processes, gpu, |st, i, _| Ok(processes_of(st, i)))
+    }
+
+    fn readings(&self, gpu: &GpuRef) -> Result<mig_model::readings::Readings, BackendError> {
+        self.read(Op::Identity, gpu, |st, i, g| Ok(readings::readings(st, i, g)))
     }
 }
 

@@ -20,6 +20,7 @@ mod sim_host;
 mod sim_set;
 mod smi_args;
 mod smi_out;
+mod smi_query;
 mod smi_run;
 mod soak;
 

@@ -20,6 +20,8 @@ pub enum SmiCommand {
     Version,
     /// `mig ...`
     Mig(MigArgs),
+    /// `[-i IDS] --query-gpu=FIELDS|--query-compute-apps=FIELDS --format=...`
+    Query(crate::smi_query::Query),
 }
 
 /// The action of `migctl mig`.
@@ -163,6 +165,8 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     let mut list = 0;
     let mut mig = None;
     let mut reset = false;
+    let mut query: Option<crate::smi_query::Query> = None;
+    let mut format = None;
     while let Some(arg) = a.next() {
         let (name, inline) = split_eq(arg);
         match name {
@@ -171,6 +175,19 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             "-L" | "--list-gpus" => list += 1,
             "-i" | "--id" => ids = Some(a.value(name, inline)?),
             "-r" | "--gpu-reset" => reset = true,
+            "--query-gpu" | "--query-compute-apps" => {
+                query = Some(crate::smi_query::Query {
+                    target: if name == "--query-gpu" {
+                        crate::smi_query::Target::Gpu
+                    } else {
+                        crate::smi_query::Target::ComputeApps
+                    },
+                    fields: a.value(name, inline)?,
+                    format: None,
+                    ids: None,
+                })
+            }
+            "--format" => format = Some(a.value(name, inline)?),
             "-mig" | "--multi-instance-gpu" => {
                 let v = a.value(name, inline)?;
                 mig = Some(match v.to_ascii_uppercase().as_str() {
@@ -193,6 +210,12 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             2,
         )
     };
+    if let Some(q) = query {
+        if list > 0 || mig.is_some() || reset {
+            return Err(one_at_a_time());
+        }
+        return Ok(SmiCommand::Query(crate::smi_query::Query { format, ids, ..q }));
+    }
     match (list, mig, reset) {
         (1, None, false) if ids.is_some() => Err(top_error(
             "Option -i is not valid for this command. Please run 'nvidia-smi -h' for help.",

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Record what the real nvidia-smi prints over the fake libnvidia-ml.so.1 for
+# each simulated machine, and what migctl prints for the same commands on the
+# same state. Listing and query commands only: nothing here changes a GPU.
+# usage: record.sh DIR WORK TARBALL   (DIR holds migctl, lib/libnvidia-ml.so.1, states/*.json, fields.txt)
+set -u
+dir=$(cd "$1" && pwd); out=$2; mkdir -p "$out"
+smi=$(command -v nvidia-smi)
+fields=$(cat "$dir/fields.txt")
+{
+  echo "nvidia-smi: $smi"; "$smi" --version; echo "rc=$?"
+  "$smi" -L; "$smi" --query-gpu=name,driver_version,vbios_version --format=csv
+  uname -r; cat /proc/driver/nvidia/version 2>/dev/null
+  ldd "$smi"
+  MIGCTL_SIM_STATE=$(ls "$dir"/states/*.json | head -1) LD_LIBRARY_PATH="$dir/lib" LD_DEBUG=libs "$smi" -L 2>&1 | grep -i "nvidia-ml" | head
+} >"$out/provenance.txt" 2>&1
+"$smi" --help-query-gpu >"$out/help-query-gpu.txt" 2>&1
+"$smi" --help-query-compute-apps >"$out/help-query-compute-apps.txt" 2>&1
+# the real board through the real library, read-only, one field at a time
+mkdir -p "$out/real"
+for f in $fields; do
+  "$smi" --query-gpu="$f" --format=csv >"$out/real/q-$f.txt" 2>&1; echo "rc=$?" >>"$out/real/q-$f.txt"
+done
+run() { # name, then the arguments
+  local name=$1; shift
+  ( export LD_LIBRARY_PATH="$dir/lib"; timeout 60 "$smi" "$@" ) >"$o/smi/$name.out" 2>"$o/smi/$name.err"
+  echo $? >"$o/smi/$name.rc"
+  ( export MIGCTL_BACKEND=sim; timeout 60 "$dir/migctl" "$@" ) >"$o/migctl/$name.out" 2>"$o/migctl/$name.err"
+  echo $? >"$o/migctl/$name.rc"
+}
+for st in "$dir"/states/*.json; do
+  s=$(basename "$st" .json); o=$out/$s; mkdir -p "$o/smi" "$o/migctl"
+  export MIGCTL_SIM_STATE=$st MIGCTL_NVML_LOG=$o/nvml-calls.log
+  run L -L
+  run default
+  for v in lgi lci lgip lgipp lcip lcipp; do run "mig-$v" mig -$v; done
+  run q -q
+  run q-d-mig -q -d MIG
+  run qx -q -x
+  run query-guide-vbios --query-gpu=vbios_version --format=csv
+  run query-guide-i0 -i 0 --query-gpu=pci.bus_id,mig.mode.current --format=csv
+  run query-all --query-gpu=$(echo $fields | tr ' ' ,) --format=csv
+  run query-all-nn --query-gpu=$(echo $fields | tr ' ' ,) --format=csv,noheader,nounits
+  for f in $fields; do run "qf-$f" --query-gpu="$f" --format=csv; done
+  run query-bad --query-gpu=index,no.such.field --format=csv
+  run query-noformat --query-gpu=index
+  run query-i9 -i 9 --query-gpu=index --format=csv
+  run apps --query-compute-apps=pid,process_name,used_memory,gpu_uuid,gpu_bus_id,gpu_name,gpu_serial --format=csv
+  run apps-nn --query-compute-apps=pid,used_memory --format=csv,noheader,nounits
+  unset MIGCTL_NVML_LOG
+done
+tar -C "$out" -czf "$3" .
