@@ -19,16 +19,18 @@ fields=$(cat "$dir/fields.txt")
 # the real board through the real library, read-only, one field at a time
 mkdir -p "$out/real"
 for f in $fields; do
-  "$smi" --query-gpu="$f" --format=csv >"$out/real/q-$f.txt" 2>&1; echo "rc=$?" >>"$out/real/q-$f.txt"
+  ( timeout 30 "$smi" --query-gpu="$f" --format=csv >"$out/real/q-$f.txt" 2>&1; echo "rc=$?" >>"$out/real/q-$f.txt" ) &
 done
 run() { # name, then the arguments
   local name=$1; shift
+  printf '%s\t%s\n' "$name" "$*" >>"$o/cases.txt"
   ( export LD_LIBRARY_PATH="$dir/lib"; timeout 60 "$smi" "$@" ) >"$o/smi/$name.out" 2>"$o/smi/$name.err"
   echo $? >"$o/smi/$name.rc"
   ( export MIGCTL_BACKEND=sim; timeout 60 "$dir/migctl" "$@" ) >"$o/migctl/$name.out" 2>"$o/migctl/$name.err"
   echo $? >"$o/migctl/$name.rc"
 }
-for st in "$dir"/states/*.json; do
+machine() {
+  local st=$1 s o
   s=$(basename "$st" .json); o=$out/$s; mkdir -p "$o/smi" "$o/migctl"
   export MIGCTL_SIM_STATE=$st MIGCTL_NVML_LOG=$o/nvml-calls.log
   run L -L
@@ -46,7 +48,11 @@ for st in "$dir"/states/*.json; do
   run query-noformat --query-gpu=index
   run query-i9 -i 9 --query-gpu=index --format=csv
   run apps --query-compute-apps=pid,process_name,used_memory,gpu_uuid,gpu_bus_id,gpu_name,gpu_serial --format=csv
+  run query-nounits --query-gpu=memory.total,power.draw,clocks.sm --format=csv,nounits
+  run query-noheader --query-gpu=memory.total,power.draw --format=csv,noheader
   run apps-nn --query-compute-apps=pid,used_memory --format=csv,noheader,nounits
   unset MIGCTL_NVML_LOG
-done
+}
+for st in "$dir"/states/*.json; do machine "$st" & done
+wait
 tar -C "$out" -czf "$3" .

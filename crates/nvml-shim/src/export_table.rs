@@ -290,8 +290,8 @@ pub unsafe extern "C" fn nvmlInternalGetExportTable(
     )
 }
 
-/// `nvmlInit_v1`: one of the names the mock exports for nvidia-smi besides
-/// `nvmlInit` and `nvmlInit_v2` ([M] `bridge/init.go`); the same as they.
+/// `nvmlInit_v1`: the same as `nvmlInit`; NVIDIA's NVML mock exports this
+/// name for nvidia-smi too (k8s-test-infra `bridge/init.go`).
 #[no_mangle]
 pub extern "C" fn nvmlInit_v1() -> Return {
     call("nvmlInit_v1", String::new, machine::init)
