@@ -496,6 +496,10 @@ impl Inventory for SimMachine {
         Ok(state::DRIVER_VERSION.into())
     }
 
+    fn cuda_driver_version(&self) -> Result<Option<(u32, u32)>, BackendError> {
+        Ok(mig_model::backend::cuda_version_parts(state::CUDA_DRIVER_VERSION))
+    }
+
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError> {
         let st = self.state().map_err(state_err(Op::Devices, None))?;
         Ok(st
