@@ -21,6 +21,17 @@ mkdir -p "$out/real"
 for f in $fields; do
   ( timeout 30 "$smi" --query-gpu="$f" --format=csv >"$out/real/q-$f.txt" 2>&1; echo "rc=$?" >>"$out/real/q-$f.txt" ) &
 done
+# migctl through the real library on the real board, read-only: the same
+# listings and queries, and the Kubernetes labels
+mkdir -p "$out/real-migctl"
+( export MIGCTL_BACKEND=nvml
+  "$dir/migctl" -L >"$out/real-migctl/L.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/L.txt"
+  "$smi" -L >"$out/real-migctl/L.smi.txt" 2>&1
+  q="index,name,uuid,serial,pci.bus_id,pci.device_id,pci.sub_device_id,driver_version,vbios_version,memory.total,mig.mode.current,mig.mode.pending,persistence_mode,compute_mode,compute_cap,pstate,power.limit,power.default_limit,power.min_limit,power.max_limit,clocks.max.sm,clocks.max.mem,pcie.link.gen.max,pcie.link.width.max"
+  "$dir/migctl" --query-gpu=$q --format=csv >"$out/real-migctl/query.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/query.txt"
+  "$smi" --query-gpu=$q --format=csv >"$out/real-migctl/query.smi.txt" 2>&1
+  "$dir/migctl" export k8s --strategy none >"$out/real-migctl/k8s.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/k8s.txt"
+)
 run() { # name, then the arguments
   local name=$1; shift
   printf '%s\t%s\n' "$name" "$*" >>"$o/cases.txt"

@@ -11,9 +11,9 @@
 //!
 //! What it is not for: MIG rules (they are `mig_model::engine`'s) or printing.
 
-pub mod readings;
 pub mod host;
 pub mod procs;
+pub mod readings;
 pub mod state;
 pub mod telemetry;
 pub mod view;
@@ -497,7 +497,9 @@ impl Inventory for SimMachine {
     }
 
     fn cuda_driver_version(&self) -> Result<Option<(u32, u32)>, BackendError> {
-        Ok(mig_model::backend::cuda_version_parts(state::CUDA_DRIVER_VERSION))
+        Ok(mig_model::backend::cuda_version_parts(
+            state::CUDA_DRIVER_VERSION,
+        ))
     }
 
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError> {
@@ -555,7 +557,9 @@ impl Inventory for SimMachine {
     }
 
     fn readings(&self, gpu: &GpuRef) -> Result<mig_model::readings::Readings, BackendError> {
-        self.read(Op::Identity, gpu, |st, i, g| Ok(readings::readings(st, i, g)))
+        self.read(Op::Identity, gpu, |st, i, g| {
+            Ok(readings::readings(st, i, g))
+        })
     }
 }
 

@@ -26,7 +26,10 @@ pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
     let used: u64 = st.processes_on(index).map(|p| p.used_memory_mb << 20).sum();
     Readings {
         serial: Ok(serial(g.pdi)),
-        vbios_version: b.measured.map(|m| m.vbios_version.to_string()).ok_or(NvmlError::NotSupported),
+        vbios_version: b
+            .measured
+            .map(|m| m.vbios_version.to_string())
+            .ok_or(NvmlError::NotSupported),
         temperature_gpu: Ok(t.temperature_c),
         temperature_memory: Ok(t.memory_temperature_c),
         power_draw_mw: Ok(t.power_mw),
@@ -67,7 +70,7 @@ pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
         memory_used_reserved: Ok((used, 0)),
         compute_cap: {
             let [ma, mi] = g.model().compute_capability;
-            Ok((u32::from(ma), u32::from(mi)))
+            Ok((ma, mi))
         },
     }
 }

@@ -21,7 +21,26 @@ pub enum SmiCommand {
     /// `mig ...`
     Mig(MigArgs),
     /// `[-i IDS] --query-gpu=FIELDS|--query-compute-apps=FIELDS --format=...`
-    Query(crate::smi_query::Query),
+    Query(Query),
+}
+
+/// What `--query-gpu` / `--query-compute-apps` queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `--query-gpu`: one row per GPU.
+    Gpu,
+    /// `--query-compute-apps`: one row per compute process.
+    ComputeApps,
+}
+
+/// A parsed query: the raw field list and format, checked when run (as
+/// nvidia-smi checks them after parsing the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub target: Target,
+    pub fields: String,
+    pub format: Option<String>,
+    pub ids: Option<String>,
 }
 
 /// The action of `migctl mig`.
@@ -165,7 +184,7 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     let mut list = 0;
     let mut mig = None;
     let mut reset = false;
-    let mut query: Option<crate::smi_query::Query> = None;
+    let mut query: Option<Query> = None;
     let mut format = None;
     while let Some(arg) = a.next() {
         let (name, inline) = split_eq(arg);
@@ -176,11 +195,11 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             "-i" | "--id" => ids = Some(a.value(name, inline)?),
             "-r" | "--gpu-reset" => reset = true,
             "--query-gpu" | "--query-compute-apps" => {
-                query = Some(crate::smi_query::Query {
+                query = Some(Query {
                     target: if name == "--query-gpu" {
-                        crate::smi_query::Target::Gpu
+                        Target::Gpu
                     } else {
-                        crate::smi_query::Target::ComputeApps
+                        Target::ComputeApps
                     },
                     fields: a.value(name, inline)?,
                     format: None,
@@ -214,7 +233,7 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
         if list > 0 || mig.is_some() || reset {
             return Err(one_at_a_time());
         }
-        return Ok(SmiCommand::Query(crate::smi_query::Query { format, ids, ..q }));
+        return Ok(SmiCommand::Query(Query { format, ids, ..q }));
     }
     match (list, mig, reset) {
         (1, None, false) if ids.is_some() => Err(top_error(

@@ -13,24 +13,7 @@ use mig_model::backend::{Backend, BackendError, DeviceInfo, GpuIdentity, GpuRef,
 use mig_model::readings::{Read, Readings};
 use mig_model::NvmlError;
 
-/// What is queried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// `--query-gpu`: one row per GPU.
-    Gpu,
-    /// `--query-compute-apps`: one row per compute process.
-    ComputeApps,
-}
-
-/// A parsed query: the raw field list and format, checked when run (as
-/// nvidia-smi checks them after parsing the command line).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
-    pub target: Target,
-    pub fields: String,
-    pub format: Option<String>,
-    pub ids: Option<String>,
-}
+pub use crate::smi_args::{Query, Target};
 
 /// What the query printed (on stdout) and its exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +49,12 @@ fn parse_format(s: &str) -> Result<Format, Printed> {
             "csv" => csv = true,
             "noheader" => f.header = false,
             "nounits" => f.units = false,
-            _ => return Err(Printed::fail(format!("\"{opt}\" is not a valid format option.\n\n"), 2)),
+            _ => {
+                return Err(Printed::fail(
+                    format!("\"{opt}\" is not a valid format option.\n\n"),
+                    2,
+                ))
+            }
         }
     }
     if !csv {
@@ -159,92 +147,281 @@ macro_rules! f {
 }
 
 const GPU_FIELDS: &[GpuField] = &[
-    f!(["driver_version"], "driver_version", "", |g| Value::Text(g.driver.clone())),
+    f!(["driver_version"], "driver_version", "", |g| Value::Text(
+        g.driver.clone()
+    )),
     f!(["count"], "count", "", |g| Value::Text(g.count.to_string())),
-    f!(["name", "gpu_name"], "name", "", |g| Value::Text(g.dev.name.clone())),
-    f!(["serial", "gpu_serial"], "serial", "", |g| match &g.r.serial {
-        Ok(s) => Value::Text(s.clone()),
-        Err(e) => Value::Err(*e),
+    f!(["name", "gpu_name"], "name", "", |g| Value::Text(
+        g.dev.name.clone()
+    )),
+    f!(
+        ["serial", "gpu_serial"],
+        "serial",
+        "",
+        |g| match &g.r.serial {
+            Ok(s) => Value::Text(s.clone()),
+            Err(e) => Value::Err(*e),
+        }
+    ),
+    f!(["uuid", "gpu_uuid"], "uuid", "", |g| Value::Text(
+        g.dev.uuid.clone()
+    )),
+    f!(["pci.bus_id", "gpu_bus_id"], "pci.bus_id", "", |g| {
+        Value::Text(g.dev.pci_bus_id.clone())
     }),
-    f!(["uuid", "gpu_uuid"], "uuid", "", |g| Value::Text(g.dev.uuid.clone())),
-    f!(["pci.bus_id", "gpu_bus_id"], "pci.bus_id", "", |g| Value::Text(g.dev.pci_bus_id.clone())),
-    f!(["pci.domain"], "pci.domain", "", |g| pci_part(&g.dev.pci_bus_id, 0)),
-    f!(["pci.bus"], "pci.bus", "", |g| pci_part(&g.dev.pci_bus_id, 1)),
-    f!(["pci.device"], "pci.device", "", |g| pci_part(&g.dev.pci_bus_id, 2)),
-    f!(["pci.device_id"], "pci.device_id", "", |g| Value::Text(format!("0x{:08X}", g.id.pci_device_id))),
-    f!(["pci.sub_device_id"], "pci.sub_device_id", "", |g| Value::Text(format!("0x{:08X}", g.id.pci_subsystem_id))),
-    f!(["pcie.link.gen.current"], "pcie.link.gen.current", "", |g| num(&g.r.pcie_gen[0], "")),
-    f!(["pcie.link.gen.gpucurrent"], "pcie.link.gen.gpucurrent", "", |g| num(&g.r.pcie_gen[0], "")),
-    f!(["pcie.link.gen.max"], "pcie.link.gen.max", "", |g| num(&g.r.pcie_gen[1], "")),
-    f!(["pcie.link.gen.gpumax"], "pcie.link.gen.gpumax", "", |g| num(&g.r.pcie_gen[2], "")),
-    f!(["pcie.link.gen.hostmax"], "pcie.link.gen.hostmax", "", |_| Value::Err(NvmlError::NotSupported)),
-    f!(["pcie.link.width.current"], "pcie.link.width.current", "", |g| num(&g.r.pcie_width[0], "")),
-    f!(["pcie.link.width.max"], "pcie.link.width.max", "", |g| num(&g.r.pcie_width[1], "")),
-    f!(["index"], "index", "", |g| Value::Text(g.dev.index.to_string())),
-    f!(["persistence_mode"], "persistence_mode", "", |g| match g.r.persistence {
-        Ok(b) => enabled(b),
-        Err(e) => Value::Err(e),
+    f!(["pci.domain"], "pci.domain", "", |g| pci_part(
+        &g.dev.pci_bus_id,
+        0
+    )),
+    f!(["pci.bus"], "pci.bus", "", |g| pci_part(
+        &g.dev.pci_bus_id,
+        1
+    )),
+    f!(["pci.device"], "pci.device", "", |g| pci_part(
+        &g.dev.pci_bus_id,
+        2
+    )),
+    f!(["pci.device_id"], "pci.device_id", "", |g| Value::Text(
+        format!("0x{:08X}", g.id.pci_device_id)
+    )),
+    f!(["pci.sub_device_id"], "pci.sub_device_id", "", |g| {
+        Value::Text(format!("0x{:08X}", g.id.pci_subsystem_id))
     }),
-    f!(["vbios_version"], "vbios_version", "", |g| match &g.r.vbios_version {
-        Ok(s) => Value::Text(s.clone()),
-        Err(e) => Value::Err(*e),
+    f!(
+        ["pcie.link.gen.current"],
+        "pcie.link.gen.current",
+        "",
+        |g| num(&g.r.pcie_gen[0], "")
+    ),
+    f!(
+        ["pcie.link.gen.gpucurrent"],
+        "pcie.link.gen.gpucurrent",
+        "",
+        |g| num(&g.r.pcie_gen[0], "")
+    ),
+    f!(["pcie.link.gen.max"], "pcie.link.gen.max", "", |g| num(
+        &g.r.pcie_gen[1],
+        ""
+    )),
+    f!(["pcie.link.gen.gpumax"], "pcie.link.gen.gpumax", "", |g| {
+        num(&g.r.pcie_gen[2], "")
     }),
-    f!(["fan.speed"], "fan.speed", "%", |g| num(&g.r.fan_percent, "%")),
+    f!(
+        ["pcie.link.gen.hostmax"],
+        "pcie.link.gen.hostmax",
+        "",
+        |_| Value::Err(NvmlError::NotSupported)
+    ),
+    f!(
+        ["pcie.link.width.current"],
+        "pcie.link.width.current",
+        "",
+        |g| num(&g.r.pcie_width[0], "")
+    ),
+    f!(["pcie.link.width.max"], "pcie.link.width.max", "", |g| num(
+        &g.r.pcie_width[1],
+        ""
+    )),
+    f!(["index"], "index", "", |g| Value::Text(
+        g.dev.index.to_string()
+    )),
+    f!(
+        ["persistence_mode"],
+        "persistence_mode",
+        "",
+        |g| match g.r.persistence {
+            Ok(b) => enabled(b),
+            Err(e) => Value::Err(e),
+        }
+    ),
+    f!(
+        ["vbios_version"],
+        "vbios_version",
+        "",
+        |g| match &g.r.vbios_version {
+            Ok(s) => Value::Text(s.clone()),
+            Err(e) => Value::Err(*e),
+        }
+    ),
+    f!(["fan.speed"], "fan.speed", "%", |g| num(
+        &g.r.fan_percent,
+        "%"
+    )),
     f!(["pstate"], "pstate", "", |g| match g.r.pstate {
         Ok(p) => Value::Text(format!("P{p}")),
         Err(e) => Value::Err(e),
     }),
-    f!(["memory.total"], "memory.total", "MiB", |g| Value::Num((g.dev.memory_total_bytes / MIB).to_string(), "MiB")),
-    f!(["memory.reserved"], "memory.reserved", "MiB", |g| match g.r.memory_used_reserved {
-        Ok((_, reserved)) => Value::Num((reserved / MIB).to_string(), "MiB"),
-        Err(e) => Value::Err(e),
+    f!(["memory.total"], "memory.total", "MiB", |g| Value::Num(
+        (g.dev.memory_total_bytes / MIB).to_string(),
+        "MiB"
+    )),
+    f!(
+        ["memory.reserved"],
+        "memory.reserved",
+        "MiB",
+        |g| match g.r.memory_used_reserved {
+            Ok((_, reserved)) => Value::Num((reserved / MIB).to_string(), "MiB"),
+            Err(e) => Value::Err(e),
+        }
+    ),
+    f!(
+        ["memory.used"],
+        "memory.used",
+        "MiB",
+        |g| match g.r.memory_used_reserved {
+            Ok((used, _)) => Value::Num((used / MIB).to_string(), "MiB"),
+            Err(e) => Value::Err(e),
+        }
+    ),
+    f!(
+        ["memory.free"],
+        "memory.free",
+        "MiB",
+        |g| match g.r.memory_used_reserved {
+            Ok((used, reserved)) => Value::Num(
+                (g.dev.memory_total_bytes.saturating_sub(used + reserved) / MIB).to_string(),
+                "MiB",
+            ),
+            Err(e) => Value::Err(e),
+        }
+    ),
+    f!(
+        ["compute_mode"],
+        "compute_mode",
+        "",
+        |g| match g.r.compute_mode {
+            Ok(0) => Value::Text("Default".into()),
+            Ok(2) => Value::Text("Prohibited".into()),
+            Ok(3) => Value::Text("Exclusive_Process".into()),
+            Ok(_) => Value::Err(NvmlError::Unknown),
+            Err(e) => Value::Err(e),
+        }
+    ),
+    f!(
+        ["compute_cap"],
+        "compute_cap",
+        "",
+        |g| match g.r.compute_cap {
+            Ok((ma, mi)) => Value::Text(format!("{ma}.{mi}")),
+            Err(e) => Value::Err(e),
+        }
+    ),
+    f!(["utilization.gpu"], "utilization.gpu", "%", |g| num(
+        &g.r.utilization.map(|u| u.0),
+        "%"
+    )),
+    f!(["utilization.memory"], "utilization.memory", "%", |g| num(
+        &g.r.utilization.map(|u| u.1),
+        "%"
+    )),
+    f!(["temperature.gpu"], "temperature.gpu", "", |g| num(
+        &g.r.temperature_gpu,
+        ""
+    )),
+    f!(["temperature.memory"], "temperature.memory", "", |g| num(
+        &g.r.temperature_memory,
+        ""
+    )),
+    f!(["power.draw"], "power.draw", "W", |g| watts(
+        &g.r.power_draw_mw
+    )),
+    f!(
+        ["power.draw.instant"],
+        "power.draw.instant",
+        "W",
+        |g| watts(&g.r.power_draw_mw)
+    ),
+    f!(["power.limit"], "power.limit", "W", |g| watts(
+        &g.r.power_limit_mw
+    )),
+    f!(["enforced.power.limit"], "enforced.power.limit", "W", |g| {
+        watts(&g.r.enforced_power_limit_mw)
     }),
-    f!(["memory.used"], "memory.used", "MiB", |g| match g.r.memory_used_reserved {
-        Ok((used, _)) => Value::Num((used / MIB).to_string(), "MiB"),
-        Err(e) => Value::Err(e),
+    f!(["power.default_limit"], "power.default_limit", "W", |g| {
+        watts(&g.r.default_power_limit_mw)
     }),
-    f!(["memory.free"], "memory.free", "MiB", |g| match g.r.memory_used_reserved {
-        Ok((used, reserved)) => Value::Num(
-            (g.dev.memory_total_bytes.saturating_sub(used + reserved) / MIB).to_string(),
-            "MiB",
-        ),
-        Err(e) => Value::Err(e),
-    }),
-    f!(["compute_mode"], "compute_mode", "", |g| match g.r.compute_mode {
-        Ok(0) => Value::Text("Default".into()),
-        Ok(2) => Value::Text("Prohibited".into()),
-        Ok(3) => Value::Text("Exclusive_Process".into()),
-        Ok(_) => Value::Err(NvmlError::Unknown),
-        Err(e) => Value::Err(e),
-    }),
-    f!(["compute_cap"], "compute_cap", "", |g| match g.r.compute_cap {
-        Ok((ma, mi)) => Value::Text(format!("{ma}.{mi}")),
-        Err(e) => Value::Err(e),
-    }),
-    f!(["utilization.gpu"], "utilization.gpu", "%", |g| num(&g.r.utilization.map(|u| u.0), "%")),
-    f!(["utilization.memory"], "utilization.memory", "%", |g| num(&g.r.utilization.map(|u| u.1), "%")),
-    f!(["temperature.gpu"], "temperature.gpu", "", |g| num(&g.r.temperature_gpu, "")),
-    f!(["temperature.memory"], "temperature.memory", "", |g| num(&g.r.temperature_memory, "")),
-    f!(["power.draw"], "power.draw", "W", |g| watts(&g.r.power_draw_mw)),
-    f!(["power.draw.instant"], "power.draw.instant", "W", |g| watts(&g.r.power_draw_mw)),
-    f!(["power.limit"], "power.limit", "W", |g| watts(&g.r.power_limit_mw)),
-    f!(["enforced.power.limit"], "enforced.power.limit", "W", |g| watts(&g.r.enforced_power_limit_mw)),
-    f!(["power.default_limit"], "power.default_limit", "W", |g| watts(&g.r.default_power_limit_mw)),
-    f!(["power.min_limit"], "power.min_limit", "W", |g| watts(&g.r.power_limit_range_mw.map(|r| r.0))),
-    f!(["power.max_limit"], "power.max_limit", "W", |g| watts(&g.r.power_limit_range_mw.map(|r| r.1))),
-    f!(["clocks.current.graphics", "clocks.gr"], "clocks.current.graphics", "MHz", |g| num(&g.r.clocks[0], "MHz")),
-    f!(["clocks.current.sm", "clocks.sm"], "clocks.current.sm", "MHz", |g| num(&g.r.clocks[1], "MHz")),
-    f!(["clocks.current.memory", "clocks.mem"], "clocks.current.memory", "MHz", |g| num(&g.r.clocks[2], "MHz")),
-    f!(["clocks.current.video", "clocks.video"], "clocks.current.video", "MHz", |g| num(&g.r.clocks[3], "MHz")),
-    f!(["clocks.applications.graphics", "clocks.applications.gr"], "clocks.applications.graphics", "MHz", |g| num(&g.r.app_clocks[0], "MHz")),
-    f!(["clocks.applications.memory", "clocks.applications.mem"], "clocks.applications.memory", "MHz", |g| num(&g.r.app_clocks[1], "MHz")),
-    f!(["clocks.default_applications.graphics", "clocks.default_applications.gr"], "clocks.default_applications.graphics", "MHz", |g| num(&g.r.default_app_clocks[0], "MHz")),
-    f!(["clocks.default_applications.memory", "clocks.default_applications.mem"], "clocks.default_applications.memory", "MHz", |g| num(&g.r.default_app_clocks[1], "MHz")),
-    f!(["clocks.max.graphics", "clocks.max.gr"], "clocks.max.graphics", "MHz", |g| num(&g.r.max_clocks[0], "MHz")),
-    f!(["clocks.max.sm"], "clocks.max.sm", "MHz", |g| num(&g.r.max_clocks[1], "MHz")),
-    f!(["clocks.max.memory", "clocks.max.mem"], "clocks.max.memory", "MHz", |g| num(&g.r.max_clocks[2], "MHz")),
-    f!(["mig.mode.current"], "mig.mode.current", "", |g| enabled(g.dev.mig.current)),
-    f!(["mig.mode.pending"], "mig.mode.pending", "", |g| enabled(g.dev.mig.pending)),
+    f!(["power.min_limit"], "power.min_limit", "W", |g| watts(
+        &g.r.power_limit_range_mw.map(|r| r.0)
+    )),
+    f!(["power.max_limit"], "power.max_limit", "W", |g| watts(
+        &g.r.power_limit_range_mw.map(|r| r.1)
+    )),
+    f!(
+        ["clocks.current.graphics", "clocks.gr"],
+        "clocks.current.graphics",
+        "MHz",
+        |g| num(&g.r.clocks[0], "MHz")
+    ),
+    f!(
+        ["clocks.current.sm", "clocks.sm"],
+        "clocks.current.sm",
+        "MHz",
+        |g| num(&g.r.clocks[1], "MHz")
+    ),
+    f!(
+        ["clocks.current.memory", "clocks.mem"],
+        "clocks.current.memory",
+        "MHz",
+        |g| num(&g.r.clocks[2], "MHz")
+    ),
+    f!(
+        ["clocks.current.video", "clocks.video"],
+        "clocks.current.video",
+        "MHz",
+        |g| num(&g.r.clocks[3], "MHz")
+    ),
+    f!(
+        ["clocks.applications.graphics", "clocks.applications.gr"],
+        "clocks.applications.graphics",
+        "MHz",
+        |g| num(&g.r.app_clocks[0], "MHz")
+    ),
+    f!(
+        ["clocks.applications.memory", "clocks.applications.mem"],
+        "clocks.applications.memory",
+        "MHz",
+        |g| num(&g.r.app_clocks[1], "MHz")
+    ),
+    f!(
+        [
+            "clocks.default_applications.graphics",
+            "clocks.default_applications.gr"
+        ],
+        "clocks.default_applications.graphics",
+        "MHz",
+        |g| num(&g.r.default_app_clocks[0], "MHz")
+    ),
+    f!(
+        [
+            "clocks.default_applications.memory",
+            "clocks.default_applications.mem"
+        ],
+        "clocks.default_applications.memory",
+        "MHz",
+        |g| num(&g.r.default_app_clocks[1], "MHz")
+    ),
+    f!(
+        ["clocks.max.graphics", "clocks.max.gr"],
+        "clocks.max.graphics",
+        "MHz",
+        |g| num(&g.r.max_clocks[0], "MHz")
+    ),
+    f!(["clocks.max.sm"], "clocks.max.sm", "MHz", |g| num(
+        &g.r.max_clocks[1],
+        "MHz"
+    )),
+    f!(
+        ["clocks.max.memory", "clocks.max.mem"],
+        "clocks.max.memory",
+        "MHz",
+        |g| num(&g.r.max_clocks[2], "MHz")
+    ),
+    f!(["mig.mode.current"], "mig.mode.current", "", |g| enabled(
+        g.dev.mig.current
+    )),
+    f!(["mig.mode.pending"], "mig.mode.pending", "", |g| enabled(
+        g.dev.mig.pending
+    )),
 ];
 
 /// A `--query-compute-apps` field.
@@ -256,17 +433,57 @@ struct AppField {
 }
 
 const APP_FIELDS: &[AppField] = &[
-    AppField { names: &["timestamp"], header: "timestamp", unit: "", get: |_, _| Value::Err(NvmlError::NotSupported) },
-    AppField { names: &["gpu_name"], header: "gpu_name", unit: "", get: |_, g| Value::Text(g.dev.name.clone()) },
-    AppField { names: &["gpu_bus_id"], header: "gpu_bus_id", unit: "", get: |_, g| Value::Text(g.dev.pci_bus_id.clone()) },
-    AppField { names: &["gpu_serial"], header: "gpu_serial", unit: "", get: |_, g| match &g.r.serial {
-        Ok(s) => Value::Text(s.clone()),
-        Err(e) => Value::Err(*e),
-    } },
-    AppField { names: &["gpu_uuid"], header: "gpu_uuid", unit: "", get: |_, g| Value::Text(g.dev.uuid.clone()) },
-    AppField { names: &["pid"], header: "pid", unit: "", get: |p, _| Value::Text(p.pid.to_string()) },
-    AppField { names: &["process_name", "name"], header: "process_name", unit: "", get: |p, _| Value::Text(p.name.clone()) },
-    AppField { names: &["used_gpu_memory", "used_memory"], header: "used_gpu_memory", unit: "MiB", get: |p, _| Value::Num(p.used_memory_mb.to_string(), "MiB") },
+    AppField {
+        names: &["timestamp"],
+        header: "timestamp",
+        unit: "",
+        get: |_, _| Value::Err(NvmlError::NotSupported),
+    },
+    AppField {
+        names: &["gpu_name"],
+        header: "gpu_name",
+        unit: "",
+        get: |_, g| Value::Text(g.dev.name.clone()),
+    },
+    AppField {
+        names: &["gpu_bus_id"],
+        header: "gpu_bus_id",
+        unit: "",
+        get: |_, g| Value::Text(g.dev.pci_bus_id.clone()),
+    },
+    AppField {
+        names: &["gpu_serial"],
+        header: "gpu_serial",
+        unit: "",
+        get: |_, g| match &g.r.serial {
+            Ok(s) => Value::Text(s.clone()),
+            Err(e) => Value::Err(*e),
+        },
+    },
+    AppField {
+        names: &["gpu_uuid"],
+        header: "gpu_uuid",
+        unit: "",
+        get: |_, g| Value::Text(g.dev.uuid.clone()),
+    },
+    AppField {
+        names: &["pid"],
+        header: "pid",
+        unit: "",
+        get: |p, _| Value::Text(p.pid.to_string()),
+    },
+    AppField {
+        names: &["process_name", "name"],
+        header: "process_name",
+        unit: "",
+        get: |p, _| Value::Text(p.name.clone()),
+    },
+    AppField {
+        names: &["used_gpu_memory", "used_memory"],
+        header: "used_gpu_memory",
+        unit: "MiB",
+        get: |p, _| Value::Num(p.used_memory_mb.to_string(), "MiB"),
+    },
 ];
 
 fn header(name: &str, unit: &str) -> String {
@@ -279,7 +496,10 @@ fn header(name: &str, unit: &str) -> String {
 
 /// nvidia-smi's answer to a field name it does not know.
 fn bad_field(name: &str) -> Printed {
-    Printed::fail(format!("Field \"{name}\" is not a valid field to query.\n\n"), 2)
+    Printed::fail(
+        format!("Field \"{name}\" is not a valid field to query.\n\n"),
+        2,
+    )
 }
 
 /// Resolve `-i` as nvidia-smi does for queries: indexes, UUIDs or PCI bus
@@ -363,7 +583,10 @@ pub fn run(b: &dyn Backend, q: &Query) -> Result<Printed, BackendError> {
             }
             for dev in devices {
                 let g = row_of(dev)?;
-                let v: Vec<String> = fields.iter().map(|f| (f.get)(&g).show(format.units)).collect();
+                let v: Vec<String> = fields
+                    .iter()
+                    .map(|f| (f.get)(&g).show(format.units))
+                    .collect();
                 out += &v.join(", ");
                 out.push('\n');
             }
@@ -385,7 +608,10 @@ pub fn run(b: &dyn Backend, q: &Query) -> Result<Printed, BackendError> {
                 let procs = b.processes(&GpuRef::Index(dev.index))?;
                 let g = row_of(dev)?;
                 for p in &procs {
-                    let v: Vec<String> = fields.iter().map(|f| (f.get)(p, &g).show(format.units)).collect();
+                    let v: Vec<String> = fields
+                        .iter()
+                        .map(|f| (f.get)(p, &g).show(format.units))
+                        .collect();
                     out += &v.join(", ");
                     out.push('\n');
                 }

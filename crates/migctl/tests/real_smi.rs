@@ -1,9 +1,9 @@
 //! migctl against what the real nvidia-smi printed over the same simulated
-//! machines. `tests/golden/real-smi/<machine>/` holds a machine's state file
-//! (`state.json`), and for each recorded command the real nvidia-smi's
-//! stdout (`<case>.out`) and exit status (`<case>.rc`); `cases.txt` lists
-//! the cases (`name<TAB>arguments`). `README.md` there says where, on which
-//! board and driver, with which nvidia-smi, and how they were recorded.
+//! machines. `tests/golden/real-smi/<machine>.json` is a machine's state
+//! file and `<machine>.txt` the recording: for each command a line
+//! `## NAME | exit N | ARGS`, then exactly what nvidia-smi printed on stdout.
+//! `README.md` there says on which board and driver, with which nvidia-smi,
+//! and how they were recorded (`scripts/real-smi/`).
 //!
 //! Each test runs migctl with the same arguments on a copy of the state and
 //! requires the same bytes and exit status. The views migctl does not yet
@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 /// Cases recorded but not compared, with why (a case name, or a prefix
 /// ending in `*`).
 const NOT_COMPARED: &[(&str, &str)] = &[
-    ("default", "migctl's status view is its own table, not nvidia-smi's default view"),
+    (
+        "default",
+        "migctl's status view is its own table, not nvidia-smi's default view",
+    ),
     ("q", "migctl has no -q"),
     ("q-d-mig", "migctl has no -q"),
     ("qx", "migctl has no -q -x"),
@@ -37,39 +40,84 @@ fn not_compared(case: &str) -> Option<&'static str> {
     })
 }
 
+/// One recorded command.
+struct Case {
+    name: String,
+    args: Vec<String>,
+    code: i32,
+    stdout: String,
+    /// nvidia-smi printed no final newline; the recording added one.
+    no_newline: bool,
+}
+
+/// The recording of machine `name`.
+fn cases(name: &str) -> Vec<Case> {
+    let text = std::fs::read_to_string(dir().join(format!("{name}.txt"))).expect("recording");
+    let mut out: Vec<Case> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if let Some(head) = line.strip_prefix("## ") {
+            let parts: Vec<&str> = head.trim_end_matches('\n').split(" | ").collect();
+            let code = parts[1]
+                .strip_prefix("exit ")
+                .expect("exit N")
+                .parse()
+                .expect("a number");
+            out.push(Case {
+                name: parts[0].to_string(),
+                args: parts[2]
+                    .split(' ')
+                    .filter(|a| !a.is_empty())
+                    .map(String::from)
+                    .collect(),
+                code,
+                stdout: String::new(),
+                no_newline: parts.get(3) == Some(&"no newline"),
+            });
+        } else {
+            out.last_mut()
+                .expect("a case header first")
+                .stdout
+                .push_str(line);
+        }
+    }
+    for c in out.iter_mut().filter(|c| c.no_newline) {
+        c.stdout.pop();
+    }
+    out
+}
+
 /// Run every compared case of one recorded machine; returns how many ran.
 fn check_machine(name: &str) -> usize {
-    let d = dir().join(name);
-    let cases = std::fs::read_to_string(d.join("cases.txt")).expect("cases.txt");
     let m = common::Machine::new();
-    std::fs::copy(d.join("state.json"), m.state()).expect("copy the state");
+    std::fs::copy(dir().join(format!("{name}.json")), m.state()).expect("copy the state");
     let mut ran = 0;
     let mut failures = Vec::new();
-    for line in cases.lines().filter(|l| !l.trim().is_empty()) {
-        let (case, args) = line.split_once('\t').unwrap_or((line, ""));
-        if not_compared(case).is_some() {
+    for c in cases(name) {
+        if not_compared(&c.name).is_some() {
             continue;
         }
-        let args: Vec<&str> = args.split(' ').filter(|a| !a.is_empty()).collect();
-        let want = std::fs::read_to_string(d.join(format!("{case}.out"))).expect("golden stdout");
-        let want_rc: i32 = std::fs::read_to_string(d.join(format!("{case}.rc")))
-            .expect("golden exit status")
-            .trim()
-            .parse()
-            .expect("a number");
+        let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
         let o = m.run(&args);
         let got = String::from_utf8_lossy(&o.stdout);
         let rc = o.status.code().unwrap_or(-1);
-        if got != want || rc != want_rc {
+        if got != c.stdout || rc != c.code {
             failures.push(format!(
-                "{name}/{case} (migctl {}): exit {rc}, nvidia-smi {want_rc}\n--- nvidia-smi\n{want}--- migctl\n{got}{}",
+                "{name}/{} (migctl {}): exit {rc}, nvidia-smi {}\n--- nvidia-smi\n{}--- migctl\n{got}{}",
+                c.name,
                 args.join(" "),
+                c.code,
+                c.stdout,
                 String::from_utf8_lossy(&o.stderr)
             ));
         }
         ran += 1;
     }
-    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     ran
 }
 
@@ -98,19 +146,32 @@ fn busy_instances_with_processes() {
     assert!(check_machine("busy") > 0);
 }
 
-/// Proves the golden set is whole: every machine has each case's stdout and
-/// exit status, and nothing but the documented views is left out.
+/// Proves the recordings are whole: each machine has its state and its
+/// recording holds every view of the recording script, `-L`, the six `mig`
+/// listings and the queries among them.
 #[test]
-fn every_recorded_case_has_its_files() {
+fn every_machine_has_every_view() {
     for name in ["a100-mixed", "h100-cis", "h200-7x1g", "busy"] {
-        let d = dir().join(name);
-        let cases = std::fs::read_to_string(d.join("cases.txt")).expect("cases.txt");
-        assert!(cases.lines().count() > 10, "{name}: too few cases");
-        for line in cases.lines().filter(|l| !l.trim().is_empty()) {
-            let case = line.split('\t').next().unwrap_or(line);
-            for ext in ["out", "rc"] {
-                assert!(d.join(format!("{case}.{ext}")).is_file(), "{name}/{case}.{ext} missing");
-            }
+        assert!(
+            dir().join(format!("{name}.json")).is_file(),
+            "{name}.json missing"
+        );
+        let names: Vec<String> = cases(name).into_iter().map(|c| c.name).collect();
+        for want in [
+            "L",
+            "default",
+            "mig-lgi",
+            "mig-lci",
+            "mig-lgip",
+            "mig-lgipp",
+            "mig-lcip",
+            "mig-lcipp",
+            "q",
+            "query-guide-vbios",
+            "query-guide-i0",
+            "apps",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{name}: no case {want}");
         }
     }
 }

@@ -164,7 +164,7 @@ static TABLE: Table = Table {
 /// A value that can be a user-space pointer to a `u32` (not a small
 /// integer such as a mode, not one of our non-canonical handles, aligned).
 fn looks_like_pointer(v: usize) -> bool {
-    (0x10000..0x0000_8000_0000_0000).contains(&v) && v % 4 == 0
+    (0x10000..0x0000_8000_0000_0000).contains(&v) && v.is_multiple_of(4)
 }
 
 /// Our device handle (a GPU or a MIG device), or `None`.
@@ -201,7 +201,10 @@ unsafe fn dispatch(n: usize, a1: usize, a2: usize, a3: usize, _a4: usize) -> Ret
                 unsafe { process_list(n, a1, count, a3) }
             }
             SLOT_PCIE_HOST_MAX_GEN if device_handle(a1).is_some() => {
-                machine::device(&machine::snapshot()?, std::ptr::without_provenance_mut::<c_void>(a1))?;
+                machine::device(
+                    &machine::snapshot()?,
+                    std::ptr::without_provenance_mut::<c_void>(a1),
+                )?;
                 Err(Fail::NOT_SUPPORTED)
             }
             SLOT_SET_PERSISTENCE if mig_sim::is_root() => Err(Fail::NOT_SUPPORTED),
@@ -271,7 +274,10 @@ pub unsafe extern "C" fn nvmlInternalGetExportTable(
         || {
             // SAFETY: `guid` is null or 16 readable bytes.
             match unsafe { guid.as_ref() } {
-                Some(g) => format!("guid={}", g.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                Some(g) => format!(
+                    "guid={}",
+                    g.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                ),
                 None => "guid=NULL".to_string(),
             }
         },

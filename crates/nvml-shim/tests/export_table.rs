@@ -25,6 +25,8 @@ const ENTRY: usize = 4128;
 
 type GetTable = unsafe extern "C" fn(*mut *const c_void, *const [u8; 16]) -> u32;
 type Slot = unsafe extern "C" fn(usize, usize, usize, usize) -> u32;
+/// One process entry as read back: pid, bytes, GI ID, CI ID, name.
+type Row = (u32, u64, u32, u32, String);
 type NoArgs = unsafe extern "C" fn() -> u32;
 type ByIndex = unsafe extern "C" fn(c_uint, *mut usize) -> u32;
 
@@ -62,8 +64,12 @@ impl Fixture {
             .expect("process on the whole GPU");
         let g1 = GpuRef::Index(1);
         sim.set_mig_mode(&g1, true).expect("MIG on");
-        let gi = sim.create_gpu_instance(&g1, GiProfileId(19), None).expect("1g GI");
-        let ci = sim.create_compute_instance(&g1, gi.id, CiProfileId(0), None).expect("CI");
+        let gi = sim
+            .create_gpu_instance(&g1, GiProfileId(19), None)
+            .expect("1g GI");
+        let ci = sim
+            .create_compute_instance(&g1, gi.id, CiProfileId(0), None)
+            .expect("CI");
         sim.start_process(&g1, Some((gi.id.0, ci.id.0)), "worker", 1000)
             .expect("process on the MIG device");
         std::env::set_var("MIGCTL_SIM_STATE", &state);
@@ -99,7 +105,7 @@ impl Fixture {
     }
 
     /// Slot `n`'s process list for `device`, with room for `cap` entries.
-    fn processes(&self, n: usize, device: usize, cap: u32) -> (u32, Vec<(u32, u64, u32, u32, String)>) {
+    fn processes(&self, n: usize, device: usize, cap: u32) -> (u32, Vec<Row>) {
         let mut buf = vec![0u8; ENTRY * cap as usize + 64];
         let base = buf.as_mut_ptr() as usize;
         let mut count = cap;
@@ -112,12 +118,18 @@ impl Fixture {
             .map(|i| {
                 let e = i * ENTRY;
                 let name = &buf[e + 32..e + ENTRY];
-                let end = name.iter().position(|&b| b == 0).expect("NUL-terminated name");
+                let end = name
+                    .iter()
+                    .position(|&b| b == 0)
+                    .expect("NUL-terminated name");
                 let name = String::from_utf8(name[..end].to_vec()).expect("UTF-8 name");
                 (word(e), dword(e + 8), word(e + 16), word(e + 20), name)
             })
             .collect();
-        assert!(buf[ENTRY * cap as usize..].iter().all(|&b| b == 0), "wrote past the array");
+        assert!(
+            buf[ENTRY * cap as usize..].iter().all(|&b| b == 0),
+            "wrote past the array"
+        );
         (count, rows)
     }
 }
@@ -192,7 +204,10 @@ fn process_slots_write_4128_byte_entries() {
     assert_eq!(n, 1);
     let (pid, bytes, gi, ci, name) = rows[0].clone();
     assert!(pid > 0);
-    assert_eq!((bytes, gi, ci, name.as_str()), (6000 << 20, u32::MAX, u32::MAX, "python"));
+    assert_eq!(
+        (bytes, gi, ci, name.as_str()),
+        (6000 << 20, u32::MAX, u32::MAX, "python")
+    );
     let (n, rows) = f.processes(213, g1, 500);
     assert_eq!(n, 1);
     assert_eq!((rows[0].1, rows[0].4.as_str()), (1000 << 20, "worker"));
@@ -217,10 +232,18 @@ fn other_slots_write_a_zero_count_and_nothing_else() {
         let mut guard = [0xA5u8; 256];
         // SAFETY: the catch-all writes at most a u32 through arg 2.
         let rc = unsafe {
-            f.slot(n)(g0, (&raw mut count) as usize, guard.as_mut_ptr() as usize, 0)
+            f.slot(n)(
+                g0,
+                (&raw mut count) as usize,
+                guard.as_mut_ptr() as usize,
+                0,
+            )
         };
         assert_eq!((rc, count), (SUCCESS, 0), "slot {n}");
-        assert!(guard.iter().all(|&b| b == 0xA5), "slot {n} wrote the guard buffer");
+        assert!(
+            guard.iter().all(|&b| b == 0xA5),
+            "slot {n} wrote the guard buffer"
+        );
         let mut count: u32 = 65535;
         // SAFETY: as above.
         let rc = unsafe { f.slot(n)(7, (&raw mut count) as usize, 0, 0) };
