@@ -94,31 +94,36 @@ pub struct Table {
     slots: [[Slot; 16]; SLOTS / 16],
 }
 
-/// Slot `N`'s entry point.
-unsafe extern "C" fn slot<const N: usize>(a1: usize, a2: usize, a3: usize, a4: usize) -> Return {
+/// Slot `N`'s entry point; the call log names it `export_slot slot=N`.
+unsafe extern "C" fn export_slot<const N: usize>(
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+) -> Return {
     // SAFETY: the caller (nvidia-smi) passes what slot N takes.
-    unsafe { dispatch(N, a1, a2, a3, a4) }
+    unsafe { dispatch("export_slot", N, a1, a2, a3, a4) }
 }
 
 macro_rules! sixteen {
     ($b:expr) => {
         [
-            slot::<{ $b }>,
-            slot::<{ $b + 1 }>,
-            slot::<{ $b + 2 }>,
-            slot::<{ $b + 3 }>,
-            slot::<{ $b + 4 }>,
-            slot::<{ $b + 5 }>,
-            slot::<{ $b + 6 }>,
-            slot::<{ $b + 7 }>,
-            slot::<{ $b + 8 }>,
-            slot::<{ $b + 9 }>,
-            slot::<{ $b + 10 }>,
-            slot::<{ $b + 11 }>,
-            slot::<{ $b + 12 }>,
-            slot::<{ $b + 13 }>,
-            slot::<{ $b + 14 }>,
-            slot::<{ $b + 15 }>,
+            export_slot::<{ $b }>,
+            export_slot::<{ $b + 1 }>,
+            export_slot::<{ $b + 2 }>,
+            export_slot::<{ $b + 3 }>,
+            export_slot::<{ $b + 4 }>,
+            export_slot::<{ $b + 5 }>,
+            export_slot::<{ $b + 6 }>,
+            export_slot::<{ $b + 7 }>,
+            export_slot::<{ $b + 8 }>,
+            export_slot::<{ $b + 9 }>,
+            export_slot::<{ $b + 10 }>,
+            export_slot::<{ $b + 11 }>,
+            export_slot::<{ $b + 12 }>,
+            export_slot::<{ $b + 13 }>,
+            export_slot::<{ $b + 14 }>,
+            export_slot::<{ $b + 15 }>,
         ]
     };
 }
@@ -178,8 +183,7 @@ fn device_handle(v: usize) -> Option<sys::nvmlDevice_t> {
 /// # Safety
 /// The arguments are those nvidia-smi passes to slot `n` (see the module
 /// documentation); pointers are only written where the slot's shape says so.
-unsafe fn dispatch(n: usize, a1: usize, a2: usize, a3: usize, _a4: usize) -> Return {
-    let name = "nvmlInternalGetExportTable slot";
+unsafe fn dispatch(name: &str, n: usize, a1: usize, a2: usize, a3: usize, _a4: usize) -> Return {
     call(
         name,
         || format!("slot={n} arg1={a1:#x} arg2={a2:#x} arg3={a3:#x}"),

@@ -255,3 +255,41 @@ fn other_slots_write_a_zero_count_and_nothing_else() {
     let rc = unsafe { f.slot(230)(g0, (&raw mut gen) as usize, 0, 0) };
     assert_eq!((rc, gen), (NOT_SUPPORTED, 77));
 }
+
+/// Proves every name NVIDIA's NVML mock exports for nvidia-smi resolves
+/// with dlsym: the unversioned aliases it defines with `--defsym` (its
+/// Makefile's VERSION_ALIASES), `nvmlInit`/`nvmlInit_v1`, event sets, and
+/// the export table itself.
+#[test]
+fn names_nvidia_smi_looks_up_resolve() {
+    // SAFETY: the shim has no library constructors with preconditions.
+    let lib = unsafe { Library::new(shim_library()) }.expect("dlopen the shim");
+    for name in [
+        "nvmlInternalGetExportTable",
+        "nvmlInit",
+        "nvmlInit_v1",
+        "nvmlInit_v2",
+        "nvmlInitWithFlags",
+        "nvmlEventSetCreate",
+        "nvmlEventSetFree",
+        "nvmlDeviceGetPciInfo",
+        "nvmlDeviceGetHandleByPciBusId",
+        "nvmlDeviceGetNvLinkRemotePciInfo",
+        "nvmlDeviceRemoveGpu",
+        "nvmlDeviceGetAttributes",
+        "nvmlComputeInstanceGetInfo",
+        "nvmlDeviceGetGpuInstancePossiblePlacements",
+        "nvmlVgpuInstanceGetLicenseInfo",
+        "nvmlDeviceGetDriverModel",
+        "nvmlDeviceGetGridLicensableFeatures",
+        "nvmlEventSetWait",
+        "nvmlDeviceGetComputeRunningProcesses",
+        "nvmlDeviceGetGraphicsRunningProcesses",
+        "nvmlDeviceGetMPSComputeRunningProcesses",
+        "nvmlSystemGetProcessName",
+    ] {
+        // SAFETY: only the address is looked up.
+        let found = unsafe { lib.get::<unsafe extern "C" fn()>(name.as_bytes()) };
+        assert!(found.is_ok(), "{name} does not resolve");
+    }
+}
