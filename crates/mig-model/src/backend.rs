@@ -375,6 +375,11 @@ pub trait Inventory: Send + Sync {
     /// One line for humans: which backend, and where its machine is.
     fn describe(&self) -> String;
     fn driver_version(&self) -> Result<String, BackendError>;
+    /// The CUDA driver API version (`nvmlSystemGetCudaDriverVersion_v2`) as
+    /// (major, minor); `None` from a backend that does not read it.
+    fn cuda_driver_version(&self) -> Result<Option<(u32, u32)>, BackendError> {
+        Ok(None)
+    }
     /// Every GPU, in NVML enumeration order.
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError>;
     /// The NVML index a [`GpuRef`] names now (a UUID is looked up).
@@ -400,6 +405,12 @@ pub trait Inventory: Send + Sync {
     fn mig_devices(&self, gpu: &GpuRef) -> Result<Vec<MigDeviceInfo>, BackendError>;
     /// Processes on the GPU or its MIG devices.
     fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError>;
+    /// Readings beyond MIG (temperatures, power, clocks, ...); a backend
+    /// that reads none answers `NotSupported` for each.
+    fn readings(&self, gpu: &GpuRef) -> Result<crate::readings::Readings, BackendError> {
+        self.index_of(gpu)?;
+        Ok(crate::readings::Readings::not_read())
+    }
 }
 
 /// MIG mode: mig-parted's "mode" concern.
@@ -464,3 +475,10 @@ pub trait LayoutControl: Send + Sync {
 pub trait Backend: Inventory + ModeControl + LayoutControl + crate::gpm::Gpm {}
 
 impl<T: Inventory + ModeControl + LayoutControl + crate::gpm::Gpm + ?Sized> Backend for T {}
+
+/// NVML's CUDA driver version (1000 * major + 10 * minor, `13000` for
+/// 13.0) as (major, minor); `None` for a value that is not a version.
+pub fn cuda_version_parts(v: i32) -> Option<(u32, u32)> {
+    let v = u32::try_from(v).ok().filter(|v| *v >= 1000)?;
+    Some((v / 1000, (v % 1000) / 10))
+}

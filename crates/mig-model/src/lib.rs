@@ -56,6 +56,7 @@ mod error;
 pub mod gpm;
 pub mod ids;
 pub mod mode;
+pub mod readings;
 pub mod refusal;
 pub mod search;
 mod types;

@@ -641,6 +641,14 @@ impl Inventory for NvmlBackend {
             .map_err(|f| error(Op::DriverVersion, None, f.into()))
     }
 
+    fn cuda_driver_version(&self) -> Result<Option<(u32, u32)>, BackendError> {
+        let v = self
+            .nvml
+            .cuda_driver_version()
+            .map_err(|f| error(Op::DriverVersion, None, f.into()))?;
+        Ok(mig_model::backend::cuda_version_parts(v))
+    }
+
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError> {
         let fail = |w| error(Op::Devices, None, w);
         let n = self.nvml.device_count().map_err(|f| fail(f.into()))?;

@@ -248,6 +248,16 @@ impl Nvml {
         Ok(c_text(&buf))
     }
 
+    /// `nvmlSystemGetCudaDriverVersion_v2`: the CUDA driver API version as
+    /// NVML encodes it (1000 * major + 10 * minor).
+    pub fn cuda_driver_version(&self) -> Res<i32> {
+        let f = sym!(self, nvmlSystemGetCudaDriverVersion_v2)?;
+        let mut v: std::ffi::c_int = 0;
+        // SAFETY: `v` is a valid out pointer.
+        check(unsafe { f(&mut v) })?;
+        Ok(v)
+    }
+
     /// `nvmlDeviceGetCount_v2`.
     pub fn device_count(&self) -> Res<u32> {
         let f = sym!(self, nvmlDeviceGetCount_v2)?;

@@ -19,6 +19,7 @@ pub mod gpm;
 pub mod host;
 pub mod host_write;
 pub mod procs;
+pub mod query_readings;
 pub mod readings;
 pub mod state;
 pub mod telemetry;
@@ -560,6 +561,12 @@ impl Inventory for SimMachine {
         Ok(state::DRIVER_VERSION.into())
     }
 
+    fn cuda_driver_version(&self) -> Result<Option<(u32, u32)>, BackendError> {
+        Ok(mig_model::backend::cuda_version_parts(
+            state::CUDA_DRIVER_VERSION,
+        ))
+    }
+
     fn devices(&self) -> Result<Vec<DeviceInfo>, BackendError> {
         let st = self.shared_state().map_err(state_err(Op::Devices, None))?;
         Ok(st
@@ -614,6 +621,12 @@ impl Inventory for SimMachine {
 
     fn processes(&self, gpu: &GpuRef) -> Result<Vec<ProcessInfo>, BackendError> {
         self.read(Op::Processes, gpu, |st, i, _| Ok(processes_of(st, i)))
+    }
+
+    fn readings(&self, gpu: &GpuRef) -> Result<mig_model::readings::Readings, BackendError> {
+        self.read(Op::Identity, gpu, |st, i, g| {
+            Ok(query_readings::readings(st, i, g))
+        })
     }
 }
 

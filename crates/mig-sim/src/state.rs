@@ -15,6 +15,10 @@ pub const VERSION: u32 = 1;
 /// The driver version the simulator reports (the catalog's measurements
 /// were taken with it).
 pub const DRIVER_VERSION: &str = "580.159.04";
+/// The CUDA driver API version the simulated driver reports, encoded as
+/// `nvmlSystemGetCudaDriverVersion` encodes it: 1000 * major + 10 * minor
+/// (13.0, what driver 580.159.04 reports).
+pub const CUDA_DRIVER_VERSION: i32 = 13000;
 /// The NVML version the simulator reports.
 pub const NVML_VERSION: &str = "13.580.159.04";
 

@@ -20,6 +20,27 @@ pub enum SmiCommand {
     Version,
     /// `mig ...`
     Mig(MigArgs),
+    /// `[-i IDS] --query-gpu=FIELDS|--query-compute-apps=FIELDS --format=...`
+    Query(Query),
+}
+
+/// What `--query-gpu` / `--query-compute-apps` queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `--query-gpu`: one row per GPU.
+    Gpu,
+    /// `--query-compute-apps`: one row per compute process.
+    ComputeApps,
+}
+
+/// A parsed query: the raw field list and format, checked when run (as
+/// nvidia-smi checks them after parsing the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub target: Target,
+    pub fields: String,
+    pub format: Option<String>,
+    pub ids: Option<String>,
 }
 
 /// The action of `migctl mig`.
@@ -163,6 +184,8 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     let mut list = 0;
     let mut mig = None;
     let mut reset = false;
+    let mut query: Option<Query> = None;
+    let mut format = None;
     while let Some(arg) = a.next() {
         let (name, inline) = split_eq(arg);
         match name {
@@ -171,6 +194,19 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             "-L" | "--list-gpus" => list += 1,
             "-i" | "--id" => ids = Some(a.value(name, inline)?),
             "-r" | "--gpu-reset" => reset = true,
+            "--query-gpu" | "--query-compute-apps" => {
+                query = Some(Query {
+                    target: if name == "--query-gpu" {
+                        Target::Gpu
+                    } else {
+                        Target::ComputeApps
+                    },
+                    fields: a.value(name, inline)?,
+                    format: None,
+                    ids: None,
+                })
+            }
+            "--format" => format = Some(a.value(name, inline)?),
             "-mig" | "--multi-instance-gpu" => {
                 let v = a.value(name, inline)?;
                 mig = Some(match v.to_ascii_uppercase().as_str() {
@@ -193,6 +229,12 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             2,
         )
     };
+    if let Some(q) = query {
+        if list > 0 || mig.is_some() || reset {
+            return Err(one_at_a_time());
+        }
+        return Ok(SmiCommand::Query(Query { format, ids, ..q }));
+    }
     match (list, mig, reset) {
         (1, None, false) if ids.is_some() => Err(top_error(
             "Option -i is not valid for this command. Please run 'nvidia-smi -h' for help.",

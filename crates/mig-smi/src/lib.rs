@@ -18,6 +18,7 @@
 pub mod args;
 pub mod json;
 pub mod out;
+pub mod query;
 pub mod run;
 
 /// `mig -h`: nvidia-smi's own text, naming the program `migctl` (the

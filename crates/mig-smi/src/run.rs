@@ -154,6 +154,9 @@ pub fn run(b: &dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
         SmiCommand::SetMig { ids, enable } => set_mig(b, ids.as_deref(), *enable),
         SmiCommand::Reset { ids } => reset(b, ids.as_deref()),
         SmiCommand::Mig(m) => mig(b, m, style),
+        SmiCommand::Query(q) => crate::query::run(b, q)
+            .map(|p| Outcome::fail(p.stdout, p.code))
+            .map_err(Fatal),
     }
 }
 

@@ -156,7 +156,12 @@ fn read_node() -> Result<Node, Failure> {
     let (backend, simulated) = crate::backend::open_backend_kind()?;
     let gpus = live::machine_snapshots(backend.as_ref())?;
     let driver = backend.driver_version().map_err(|e| e.to_string())?;
-    let facts = host::facts(simulated, &driver)?;
+    let mut facts = host::facts(simulated, &driver)?;
+    // gpu-feature-discovery's cuda.runtime* labels; a driver too old to
+    // answer leaves them out, as before
+    if let Ok(Some(v)) = backend.cuda_driver_version() {
+        facts.cuda_version = Some(v);
+    }
     // As in main: the process ends soon; skip nvmlShutdown.
     std::mem::forget(backend);
     Ok(Node {

@@ -36,7 +36,7 @@ pub fn facts(simulated: bool, driver_version: &str) -> Result<NodeFacts, String>
         majors,
         minors,
         driver_version: driver_version.to_string(),
-        // Today's Backend trait does not carry nvmlSystemGetCudaDriverVersion.
+        // read from the backend by the caller (`Inventory::cuda_driver_version`)
         cuda_version: None,
         machine,
         control_nodes: ControlNode::standard(majors, |p| Path::new(p).exists()),

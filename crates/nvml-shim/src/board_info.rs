@@ -30,12 +30,10 @@ use std::ffi::{c_char, c_uint};
 
 /// `NVML_GSP_FIRMWARE_VERSION_BUF_SIZE`.
 const GSP_VERSION_BUF: c_uint = 0x40;
-/// 10^13: serials have 13 decimal digits.
-const SERIAL_DIGITS: u64 = 10_000_000_000_000;
-
-/// The simulated serial of a GPU with this PDI.
+/// The simulated serial of a GPU with this PDI (one rule, in mig-sim, which
+/// migctl's `--query-gpu=serial` reads too).
 pub fn serial(pdi: u64) -> String {
-    format!("{:013}", pdi % SERIAL_DIGITS)
+    mig_sim::query_readings::serial(pdi)
 }
 
 /// `nvmlDeviceGetSerial`: see the module documentation.

@@ -21,7 +21,8 @@
 //! monitoring clients [`sensors`] (temperature, power, utilization, fan),
 //! [`clocks`], [`pcie`], [`bar1`], [`modes`] (persistence, compute mode, ECC,
 //! accounting), [`board_info`] (serial, GSP firmware, cores), [`media`]
-//! (encoder and FBC sessions), [`fields`] (`nvmlDeviceGetFieldValues`), [`events`] (event sets: MIG configuration changes) and
+//! (encoder and FBC sessions), [`fields`] (`nvmlDeviceGetFieldValues`), [`events`] (event sets: MIG configuration changes),
+//! [`export_table`] (`nvmlInternalGetExportTable`, which the real nvidia-smi needs) and
 //! [`units`];
 //! under them [`handles`] (the tagged-integer handle encoding), [`machine`]
 //! (the session and handle resolution) and [`errors`] (codes, the panic
@@ -42,6 +43,7 @@ pub mod compute_instance;
 pub mod device;
 pub mod errors;
 pub mod events;
+pub mod export_table;
 pub mod fallback;
 pub mod fields;
 // Left out while the generator runs (`--features regen`), so that a function
@@ -71,6 +73,7 @@ pub use clocks::*;
 pub use compute_instance::*;
 pub use device::*;
 pub use events::*;
+pub use export_table::nvmlInternalGetExportTable;
 pub use fields::*;
 #[cfg(not(feature = "regen"))]
 pub use generated::*;

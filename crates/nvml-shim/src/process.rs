@@ -19,7 +19,7 @@ const NO_INSTANCE: c_uint = 0xFFFF_FFFF;
 const MIB: u64 = 1024 * 1024;
 
 /// The processes on the device a handle names.
-fn processes(device: sys::nvmlDevice_t) -> Result<Vec<SimProcess>> {
+pub(crate) fn processes(device: sys::nvmlDevice_t) -> Result<Vec<SimProcess>> {
     let st = machine::snapshot()?;
     let d = machine::device(&st, device)?;
     let gpu = d.gpu_index();

@@ -12,7 +12,7 @@ use std::ffi::{c_char, c_int, c_uint};
 
 /// CUDA driver API version of the simulated driver (R580 ships CUDA 13.0),
 /// as `nvmlSystemGetCudaDriverVersion` encodes it: 1000 * major + 10 * minor.
-pub const CUDA_DRIVER_VERSION: c_int = 13000;
+pub const CUDA_DRIVER_VERSION: c_int = mig_sim::state::CUDA_DRIVER_VERSION;
 
 /// `nvmlInit_v2`: opens the simulated machine at `MIGCTL_SIM_STATE`.
 /// A missing or unreadable state file is `NVML_ERROR_UNKNOWN`, with the

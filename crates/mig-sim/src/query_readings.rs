@@ -1,0 +1,79 @@
+//! The simulated GPUs' readings for `Inventory::readings` (what `migctl
+//! --query-gpu` shows): the same values the fake `libnvidia-ml.so.1` answers
+//! for the NVML calls behind each (`nvml-shim`'s sensors, modes, pcie and
+//! board_info modules), read from [`crate::telemetry`] and the board facts.
+//! The real nvidia-smi's goldens recorded over that library check that both
+//! agree (`crates/migctl/tests/real_smi.rs`).
+
+use crate::state::{MachineState, SimGpu};
+use mig_model::readings::Readings;
+use mig_model::NvmlError;
+
+/// Serial numbers have 13 digits.
+const SERIAL_DIGITS: u64 = 10_000_000_000_000;
+
+/// A board's serial number from its PDI: 13 decimal digits, stable per
+/// board (`nvmlDeviceGetSerial`).
+pub fn serial(pdi: u64) -> String {
+    format!("{:013}", pdi % SERIAL_DIGITS)
+}
+
+/// Readings of GPU `index`.
+pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
+    let b = g.board();
+    let t = &g.telemetry;
+    let no = || Err(NvmlError::NotSupported);
+    // a board fact with no source is answered as the driver answers a
+    // missing value (catalog/boards.toml)
+    let opt = |v: Option<u32>| v.ok_or(NvmlError::NotSupported);
+    let used: u64 = st.processes_on(index).map(|p| p.used_memory_mb << 20).sum();
+    Readings {
+        serial: Ok(serial(g.pdi)),
+        vbios_version: b
+            .measured
+            .map(|m| m.vbios_version.to_string())
+            .ok_or(NvmlError::NotSupported),
+        temperature_gpu: Ok(t.temperature_c),
+        temperature_memory: Ok(t.memory_temperature_c),
+        power_draw_mw: Ok(t.power_mw),
+        power_limit_mw: opt(g.power_limit_mw()),
+        enforced_power_limit_mw: opt(g.power_limit_mw()),
+        default_power_limit_mw: opt(b.power_max_mw),
+        power_limit_range_mw: opt(b.power_min_mw).and_then(|lo| Ok((lo, opt(b.power_max_mw)?))),
+        // nvml.h: utilization is not reported with MIG enabled
+        utilization: if g.mig_current {
+            no()
+        } else {
+            Ok((t.utilization_gpu, t.utilization_memory))
+        },
+        fan_percent: if b.has_fan {
+            Ok(t.fan_percent)
+        } else {
+            Err(NvmlError::NotSupported)
+        },
+        pstate: Ok(0),
+        clocks: [
+            opt(g.sm_clock_mhz()),
+            opt(g.sm_clock_mhz()),
+            opt(b.mem_clock_mhz),
+            opt(b.idle_video_clock_mhz),
+        ],
+        max_clocks: [
+            opt(b.max_sm_clock_mhz),
+            opt(b.max_sm_clock_mhz),
+            opt(b.mem_clock_mhz),
+            opt(b.max_video_clock_mhz),
+        ],
+        app_clocks: [opt(b.max_sm_clock_mhz), opt(b.mem_clock_mhz)],
+        default_app_clocks: [opt(b.max_sm_clock_mhz), opt(b.mem_clock_mhz)],
+        persistence: Ok(t.persistence),
+        compute_mode: Ok(t.compute_mode.nvml()),
+        pcie_gen: [opt(b.pcie_gen), opt(b.pcie_gen), opt(b.pcie_gen)],
+        pcie_width: [opt(b.pcie_width), opt(b.pcie_width)],
+        memory_used_reserved: Ok((used, 0)),
+        compute_cap: {
+            let [ma, mi] = g.model().compute_capability;
+            Ok((ma, mi))
+        },
+    }
+}
