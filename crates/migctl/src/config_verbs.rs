@@ -118,15 +118,17 @@ pub struct ApplyRequest {
 
 /// THE EXECUTOR PLUG POINT: make every GPU of `selection` hold its demand
 /// for `request.phase` (with `dry_run`, only report the steps, as `plan`
-/// does), returning the lines to print. `snaps` is the state read just
-/// before, by [`machine_snapshots`]. The reconciler (`crate::reconcile_cmd`,
+/// does), returning the lines to print. `snaps` is the state read before
+/// (once per apply: the executor reads each changed GPU back, and the
+/// state each GPU was brought to is left in `snaps` for the next phase,
+/// so the phases of one apply never read the machine again). The reconciler (`crate::reconcile_cmd`,
 /// `mig_plan::plan`, `mig_plan::exec`) first finishes an interrupted apply
 /// (re-reading the GPUs if it did), then plans every GPU and runs the plans
 /// in parallel through the journal; a failed step puts every GPU back.
 pub fn reconcile(
     backend: &mut dyn Backend,
     selection: &Selection,
-    snaps: &[GpuSnapshot],
+    snaps: &mut Vec<GpuSnapshot>,
     request: &ApplyRequest,
 ) -> Result<Vec<String>, VerbError> {
     use crate::reconcile_cmd as rc;
@@ -137,8 +139,6 @@ pub fn reconcile(
     };
     let journal = rc::current_journal();
     let display = crate::progress::Display::new(request.json);
-    let fresh;
-    let mut snaps = snaps;
     if request.dry_run {
         if let Some(w) = rc::unfinished_at(&journal) {
             eprintln!("migctl: {w}");
@@ -147,8 +147,7 @@ pub fn reconcile(
         .map_err(fail)?
         .is_empty()
     {
-        fresh = machine_snapshots(&*backend).map_err(VerbError::failure)?;
-        snaps = &fresh;
+        *snaps = crate::live::plan_snapshots(&*backend).map_err(VerbError::failure)?;
     }
     let opts = mig_plan::plan::PlanOptions {
         mode_only: request.phase == Phase::Mode,
@@ -160,7 +159,7 @@ pub fn reconcile(
             format!("{:#}", rc::plan_json(&planned))
         } else {
             use std::io::IsTerminal;
-            let pictures = std::io::stdout().is_terminal().then_some(snaps);
+            let pictures = std::io::stdout().is_terminal().then_some(&snaps[..]);
             rc::plan_text(&planned, pictures).trim_end().to_string()
         };
         return Ok(vec![text]);
@@ -170,6 +169,14 @@ pub fn reconcile(
         rc::execute(&*backend, &journal, "migctl apply", &planned, request.json).map_err(fail)?;
     let mut out = out.trim_end().to_string();
     if ok {
+        // every changed GPU was read back as planned: that is its state now
+        for p in planned.plans.iter().filter(|p| !p.steps.is_empty()) {
+            if let Some(s) = snaps.iter_mut().find(|s| s.identity.uuid == p.uuid) {
+                s.mode.current = p.after.mig_current;
+                s.mode.pending = p.after.mig_pending;
+                s.layout = p.after.layout.clone();
+            }
+        }
         return Ok(if out.is_empty() {
             Vec::new()
         } else {
@@ -298,7 +305,13 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
         )
         .map_err(|f| VerbError::failure(f.1))?;
     }
-    let snaps = machine_snapshots(backend.as_ref()).map_err(VerbError::failure)?;
+    // apply reads each GPU once, without the MIG device listing it does not use
+    let mut snaps = if matches!(verb, Verb::Apply { .. }) {
+        crate::live::plan_snapshots(backend.as_ref())
+    } else {
+        machine_snapshots(backend.as_ref())
+    }
+    .map_err(VerbError::failure)?;
     match verb {
         Verb::Assert {
             file,
@@ -402,6 +415,7 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
             let mut applier = crate::parted::LiveApplier {
                 backend: backend.as_mut(),
                 selection: &l.selection,
+                snaps: snaps.clone(),
                 dry_run,
                 skip_reset,
                 printed: Vec::new(),
@@ -451,7 +465,7 @@ fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                 skip_reset: false,
                 json: output == Output::Json,
             };
-            let lines = reconcile(backend.as_mut(), &l.selection, &snaps, &req)?;
+            let lines = reconcile(backend.as_mut(), &l.selection, &mut snaps, &req)?;
             Ok((lines.join("\n") + "\n", 0))
         }
     }

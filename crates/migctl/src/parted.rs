@@ -12,7 +12,6 @@
 //! len(deviceIDs)` check, which makes partial configs never assert).
 
 use crate::config_verbs::{load, reconcile, ApplyRequest, Phase, Stage, VerbError};
-use crate::live::machine_snapshots;
 use mig_model::backend::Backend;
 use mig_plan::assertion::assert_selection;
 use mig_plan::hooks::{apply_with_hooks, Applier, Hooks};
@@ -38,11 +37,14 @@ pub fn hook_envs(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// mig-parted's `MigConfigApplier` over the live machine: assertions read
-/// fresh snapshots; changes go to the reconciler.
+/// mig-parted's `MigConfigApplier` over the live machine, read once:
+/// assertions judge `snaps`, changes go to the reconciler, which plans from
+/// `snaps` and leaves in them the state each phase made (read back).
 pub struct LiveApplier<'a> {
     pub backend: &'a mut dyn Backend,
     pub selection: &'a Selection,
+    /// The selected GPUs as this apply knows them.
+    pub snaps: Vec<mig_model::GpuSnapshot>,
     pub dry_run: bool,
     pub skip_reset: bool,
     /// What the reconciler reported, to print after the apply.
@@ -51,19 +53,17 @@ pub struct LiveApplier<'a> {
 
 impl LiveApplier<'_> {
     fn matches(&mut self, mode_only: bool) -> Result<bool, VerbError> {
-        let snaps = machine_snapshots(self.backend).map_err(VerbError::failure)?;
-        Ok(assert_selection(self.selection, &snaps, mode_only).is_ok())
+        Ok(assert_selection(self.selection, &self.snaps, mode_only).is_ok())
     }
 
     fn change(&mut self, phase: Phase) -> Result<(), VerbError> {
-        let snaps = machine_snapshots(self.backend).map_err(VerbError::failure)?;
         let req = ApplyRequest {
             phase,
             dry_run: self.dry_run,
             skip_reset: self.skip_reset,
             json: false,
         };
-        let lines = reconcile(self.backend, self.selection, &snaps, &req)?;
+        let lines = reconcile(self.backend, self.selection, &mut self.snaps, &req)?;
         self.printed.extend(lines);
         Ok(())
     }
@@ -416,8 +416,8 @@ fn missing(what: &str, c: &Command) -> Result<String, String> {
 
 fn open() -> Result<(Box<dyn Backend>, Vec<mig_model::GpuSnapshot>), String> {
     let b = crate::open_backend()?;
-    let snaps =
-        machine_snapshots(b.as_ref()).map_err(|e| format!("error initializing NVML: {e}"))?;
+    let snaps = crate::live::plan_snapshots(b.as_ref())
+        .map_err(|e| format!("error initializing NVML: {e}"))?;
     Ok((b, snaps))
 }
 
@@ -490,6 +490,7 @@ fn apply_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
     let mut applier = LiveApplier {
         backend: backend.as_mut(),
         selection: &l.selection,
+        snaps,
         dry_run: false,
         skip_reset: v.bool("skip-reset"),
         printed: Vec::new(),
@@ -566,6 +567,7 @@ fn restore_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
     let mut applier = LiveApplier {
         backend: backend.as_mut(),
         selection: &selection,
+        snaps,
         dry_run: false,
         skip_reset: false,
         printed: Vec::new(),
