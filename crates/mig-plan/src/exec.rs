@@ -140,7 +140,18 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// Change a GPU's entry and write the journal durably.
     fn update(&self, uuid: &str, f: impl FnOnce(&mut GpuEntry)) -> Result<(), String> {
+        self.put(uuid, f, true)
+    }
+
+    /// Count a GPU's steps done (written atomically, not flushed: see
+    /// `JournalFile::write_progress`).
+    fn progress(&self, uuid: &str, done: usize) -> Result<(), String> {
+        self.put(uuid, |e| e.done = done, false)
+    }
+
+    fn put(&self, uuid: &str, f: impl FnOnce(&mut GpuEntry), flush: bool) -> Result<(), String> {
         let mut j = self
             .journal
             .lock()
@@ -149,7 +160,12 @@ impl Shared<'_> {
             f(e);
         }
         j.pid = std::process::id();
-        self.file.write(self.lock, &j).map_err(|e| e.to_string())
+        let w = if flush {
+            self.file.write(self.lock, &j)
+        } else {
+            self.file.write_progress(self.lock, &j)
+        };
+        w.map_err(|e| e.to_string())
     }
 
     fn finished(&self) -> bool {
@@ -196,9 +212,7 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
                 return Err((k, STOPPED.into()));
             }
             if k > 0 {
-                self.shared
-                    .update(&self.uuid, |e| e.done = k)
-                    .map_err(|e| (k, e))?;
+                self.shared.progress(&self.uuid, k).map_err(|e| (k, e))?;
             }
             self.progress.step(
                 self.index,
@@ -230,9 +244,7 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
                 return Err((k, format!("the driver gave {why}")));
             }
         }
-        self.shared
-            .update(&self.uuid, |e| e.done = n)
-            .map_err(|e| (n, e))
+        self.shared.progress(&self.uuid, n).map_err(|e| (n, e))
     }
 
     /// Read the GPU's mode and layout back and compare them with `want`.
