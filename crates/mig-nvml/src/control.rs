@@ -5,8 +5,8 @@ use crate::machine::NvmlBackend;
 use crate::raw::{self, Fail};
 use crate::read::{ci_info, ci_profile_list, gi_info, not_supported_is, require_mig};
 use mig_model::backend::{
-    BackendError, CiInfo, CiProfileStatus, GiInfo, GiProfileStatus, GpuRef, LayoutControl,
-    MigMode, ModeControl, Op, ProfileQuery,
+    BackendError, CiInfo, CiProfileStatus, GiInfo, GiProfileStatus, GpuRef, LayoutControl, MigMode,
+    ModeControl, Op, ProfileQuery,
 };
 use mig_model::engine;
 use mig_model::{
@@ -177,4 +177,3 @@ impl LayoutControl for NvmlBackend {
         })
     }
 }
-

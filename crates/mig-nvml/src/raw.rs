@@ -543,14 +543,7 @@ impl<'a> Device<'a> {
             unsafe { f(self.h, n, p) }
         })?;
         Ok(v.iter()
-            .map(|p| {
-                (
-                    p.pid,
-                    p.usedGpuMemory,
-                    p.gpuInstanceId,
-                    p.computeInstanceId,
-                )
-            })
+            .map(|p| (p.pid, p.usedGpuMemory, p.gpuInstanceId, p.computeInstanceId))
             .collect())
     }
 }

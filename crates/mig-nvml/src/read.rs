@@ -10,7 +10,9 @@
 
 use crate::machine::{NvmlBackend, Res, Why, CI_PROFILE_INDEXES, GI_PROFILE_INDEXES};
 use crate::raw::{self, Device, Fail, GpuInstance};
-use mig_model::backend::{CiInfo, DeviceInfo, GiInfo, GpuIdentity, MigDeviceInfo, MigMode, ProcessInfo};
+use mig_model::backend::{
+    CiInfo, DeviceInfo, GiInfo, GpuIdentity, MigDeviceInfo, MigMode, ProcessInfo,
+};
 use mig_model::engine::{self, ComputeInstance, GpuInstance as LayoutGi};
 use mig_model::{
     catalog, ids, CiProfile, CiProfileId, ComputeInstanceId, GiProfile, GiProfileId, GpuInstanceId,

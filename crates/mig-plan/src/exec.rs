@@ -670,7 +670,9 @@ impl<B: Backend + ?Sized> Machine for B {
                 profile,
                 placement,
                 ..
-            } => Performed::Ci(self.create_compute_instance_id(gpu, gi, profile, Some(placement))?),
+            } => {
+                Performed::Ci(self.create_compute_instance_id(gpu, gi, profile, Some(placement))?)
+            }
         })
     }
 }

@@ -19,8 +19,8 @@ mod restore;
 mod step;
 
 pub use restore::{plan_restore, RestoreError};
-pub use step::{simulate, MigState, Step};
 use step::{destroy_all, next_ci_id};
+pub use step::{simulate, MigState, Step};
 
 use crate::demand::{CiDemand, GiDemand, GpuDemand};
 use mig_model::backend::{GpuSnapshot, ProcessInfo};

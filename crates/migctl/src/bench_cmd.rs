@@ -378,7 +378,11 @@ fn run_apply(a: &ApplyBench<'_>) -> Result<(), Failure> {
                     x.calls,
                     x.mutating,
                     x.ms,
-                    if x.ok { "" } else { " (NOT every pair reached)" }
+                    if x.ok {
+                        ""
+                    } else {
+                        " (NOT every pair reached)"
+                    }
                 )
             };
             println!("total over {} pairs:", rows.len());

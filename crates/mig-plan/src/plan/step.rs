@@ -187,14 +187,14 @@ pub fn simulate(st: &mut MigState, model: &GpuModel, step: &Step) -> Result<(), 
     Ok(())
 }
 
-
 /// The CI ID a create in `gi` gets next: the engine's lowest-free rule
 /// (`mig_model::engine::lowest_free_ci_id`); one past the last ID when the
 /// GI is full (a create there fails in simulation).
 pub(crate) fn next_ci_id(layout: &Layout, gi: GpuInstanceId) -> ComputeInstanceId {
     match layout.gpu_instance(gi) {
-        Ok(g) => engine::lowest_free_ci_id(g)
-            .unwrap_or(ComputeInstanceId(engine::MAX_COMPUTE_INSTANCES)),
+        Ok(g) => {
+            engine::lowest_free_ci_id(g).unwrap_or(ComputeInstanceId(engine::MAX_COMPUTE_INSTANCES))
+        }
         Err(_) => ComputeInstanceId(0),
     }
 }
