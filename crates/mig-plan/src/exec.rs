@@ -198,13 +198,20 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
     /// of the failed step and why.
     fn run(&self, steps: &[Step], phase: Phase, names: &MigState) -> Result<(), (usize, String)> {
         let n = steps.len();
-        self.shared
-            .update(&self.uuid, |e| {
-                e.phase = phase;
-                e.steps = steps.to_vec();
-                e.done = 0;
-            })
-            .map_err(|e| (0, e))?;
+        // An apply's steps were flushed with its plan (`apply`): entering
+        // the phase needs no flush of its own; a rollback's or a recovery's
+        // steps are new and are flushed before the first.
+        let record = |e: &mut GpuEntry| {
+            e.phase = phase;
+            e.steps = steps.to_vec();
+            e.done = 0;
+        };
+        if phase == Phase::Applying {
+            self.shared.put(&self.uuid, record, false)
+        } else {
+            self.shared.update(&self.uuid, record)
+        }
+        .map_err(|e| (0, e))?;
         self.progress.begin(self.index, &self.uuid, n, phase);
         let mut mode_in_effect = false;
         for (k, step) in steps.iter().enumerate() {
@@ -284,13 +291,19 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
 
     fn finish(&self, phase: Phase, error: Option<String>) {
         // A journal that cannot be written now was written before the
-        // steps; the outcome reported is still the truth.
-        let _ = self.shared.update(&self.uuid, |e| {
-            e.phase = phase;
-            if error.is_some() {
-                e.error = error;
-            }
-        });
+        // steps; the outcome reported is still the truth. A GPU that
+        // reached its target needs no flush: were the record lost, the
+        // next command would find it there and finish with no step.
+        let _ = self.shared.put(
+            &self.uuid,
+            |e| {
+                e.phase = phase;
+                if error.is_some() {
+                    e.error = error;
+                }
+            },
+            phase != Phase::Applied,
+        );
     }
 
     /// Run the plan's steps, then read the GPU back once: a GPU that does
