@@ -9,7 +9,7 @@
 //! devices by the index NVML enumerates them at. (nvidia-smi's presentation
 //! order is the CLI's business; the simulator answers in the same driver
 //! order, so both backends agree.) NVML return codes become
-//! [`BackendError::Nvml`] with the operation and the GPU, so the CLI prints
+//! [`BackendError::Nvml`](mig_model::BackendError::Nvml) with the operation and the GPU, so the CLI prints
 //! nvidia-smi's messages. The backend is `Send + Sync`: NVML is thread-safe.
 //!
 //! What it is not for: MIG rules (NVML enforces them; `mig-model` names
