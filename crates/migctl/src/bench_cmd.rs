@@ -262,6 +262,15 @@ struct ApplyBench<'a> {
 
 fn run_apply(a: &ApplyBench<'_>) -> Result<(), Failure> {
     let (file, models, output) = (a.file, a.models, a.output);
+    if let Some(bin) = a.mig_parted.filter(|b| !b.is_file()) {
+        return Err(Failure(
+            2,
+            format!(
+                "--mig-parted {}: no such file; give the path of an nvidia-mig-parted binary",
+                bin.display()
+            ),
+        ));
+    }
     let exe = std::env::current_exe().map_err(|e| Failure(1, e.to_string()))?;
     let dir = std::env::temp_dir().join(format!("migctl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure(1, format!("{}: {e}", dir.display())))?;
