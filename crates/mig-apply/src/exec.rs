@@ -9,7 +9,7 @@
 
 use crate::journal::{GpuEntry, Journal, JournalError, JournalFile, JournalLock, Phase};
 use crate::plan::{plan_restore, GpuPlan, MigState, Step};
-use mig_model::backend::{Backend, BackendError, GpuRef, GpuSnapshot, Inventory};
+use mig_model::backend::{Backend, BackendError, GpuRef, GpuSnapshot, Inventory, SnapshotParts};
 use mig_model::catalog;
 use mig_model::{ComputeInstanceId, GpuInstanceId, GpuModel};
 use serde::Serialize;
@@ -25,6 +25,15 @@ pub trait Machine: Sync {
     fn gpus(&self) -> Result<Vec<GpuRef>, BackendError>;
     /// One GPU's whole state, read at one moment.
     fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError>;
+    /// One GPU's MIG mode and layout alone (what a rollback plans from and
+    /// a read-back compares), with no more reads than that needs.
+    fn state(&self, gpu: &GpuRef) -> Result<MigState, BackendError> {
+        Ok(MigState::of(&self.snapshot(gpu)?))
+    }
+    /// The index a GPU has now (a journal names GPUs by UUID).
+    fn locate(&self, gpu: &GpuRef) -> Result<u32, BackendError> {
+        Ok(self.snapshot(gpu)?.identity.index)
+    }
     /// Perform one step.
     fn perform(&self, gpu: &GpuRef, step: &Step) -> Result<Performed, BackendError>;
 }
@@ -131,7 +140,18 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// Change a GPU's entry and write the journal durably.
     fn update(&self, uuid: &str, f: impl FnOnce(&mut GpuEntry)) -> Result<(), String> {
+        self.put(uuid, f, true)
+    }
+
+    /// Count a GPU's steps done (written atomically, not flushed: see
+    /// `JournalFile::write_progress`).
+    fn progress(&self, uuid: &str, done: usize) -> Result<(), String> {
+        self.put(uuid, |e| e.done = done, false)
+    }
+
+    fn put(&self, uuid: &str, f: impl FnOnce(&mut GpuEntry), flush: bool) -> Result<(), String> {
         let mut j = self
             .journal
             .lock()
@@ -140,7 +160,12 @@ impl Shared<'_> {
             f(e);
         }
         j.pid = std::process::id();
-        self.file.write(self.lock, &j).map_err(|e| e.to_string())
+        let w = if flush {
+            self.file.write(self.lock, &j)
+        } else {
+            self.file.write_progress(self.lock, &j)
+        };
+        w.map_err(|e| e.to_string())
     }
 
     fn finished(&self) -> bool {
@@ -173,13 +198,20 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
     /// of the failed step and why.
     fn run(&self, steps: &[Step], phase: Phase, names: &MigState) -> Result<(), (usize, String)> {
         let n = steps.len();
-        self.shared
-            .update(&self.uuid, |e| {
-                e.phase = phase;
-                e.steps = steps.to_vec();
-                e.done = 0;
-            })
-            .map_err(|e| (0, e))?;
+        // An apply's steps were flushed with its plan (`apply`): entering
+        // the phase needs no flush of its own; a rollback's or a recovery's
+        // steps are new and are flushed before the first.
+        let record = |e: &mut GpuEntry| {
+            e.phase = phase;
+            e.steps = steps.to_vec();
+            e.done = 0;
+        };
+        if phase == Phase::Applying {
+            self.shared.put(&self.uuid, record, false)
+        } else {
+            self.shared.update(&self.uuid, record)
+        }
+        .map_err(|e| (0, e))?;
         self.progress.begin(self.index, &self.uuid, n, phase);
         let mut mode_in_effect = false;
         for (k, step) in steps.iter().enumerate() {
@@ -187,9 +219,7 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
                 return Err((k, STOPPED.into()));
             }
             if k > 0 {
-                self.shared
-                    .update(&self.uuid, |e| e.done = k)
-                    .map_err(|e| (k, e))?;
+                self.shared.progress(&self.uuid, k).map_err(|e| (k, e))?;
             }
             self.progress.step(
                 self.index,
@@ -221,18 +251,27 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
                 return Err((k, format!("the driver gave {why}")));
             }
         }
-        self.shared
-            .update(&self.uuid, |e| e.done = n)
-            .map_err(|e| (n, e))
+        self.shared.progress(&self.uuid, n).map_err(|e| (n, e))
+    }
+
+    /// Read the GPU's mode and layout back and compare them with `want`.
+    fn verify(&self, want: &MigState) -> Result<(), String> {
+        let now = self
+            .machine
+            .state(&self.gref())
+            .map_err(|e| e.to_string())?;
+        if now != *want {
+            return Err("the GPU does not read back as planned".into());
+        }
+        Ok(())
     }
 
     /// Bring the GPU to exactly `target` from wherever it is, and check it.
     fn drive_to(&self, target: &MigState, phase: Phase) -> Result<(), String> {
-        let snap = self
+        let cur = self
             .machine
-            .snapshot(&self.gref())
+            .state(&self.gref())
             .map_err(|e| e.to_string())?;
-        let cur = MigState::of(&snap);
         let steps = plan_restore(self.model, &cur, target).map_err(|e| e.to_string())?;
         self.run(
             &steps,
@@ -247,32 +286,34 @@ impl<M: Machine + ?Sized> Gpu<'_, M> {
         if steps.is_empty() {
             return Ok(());
         }
-        let now = MigState::of(
-            &self
-                .machine
-                .snapshot(&self.gref())
-                .map_err(|e| e.to_string())?,
-        );
-        if now != *target {
-            return Err("the GPU does not read back as recorded".into());
-        }
-        Ok(())
+        self.verify(target)
     }
 
     fn finish(&self, phase: Phase, error: Option<String>) {
         // A journal that cannot be written now was written before the
-        // steps; the outcome reported is still the truth.
-        let _ = self.shared.update(&self.uuid, |e| {
-            e.phase = phase;
-            if error.is_some() {
-                e.error = error;
-            }
-        });
+        // steps; the outcome reported is still the truth. A GPU that
+        // reached its target needs no flush: were the record lost, the
+        // next command would find it there and finish with no step.
+        let _ = self.shared.put(
+            &self.uuid,
+            |e| {
+                e.phase = phase;
+                if error.is_some() {
+                    e.error = error;
+                }
+            },
+            phase != Phase::Applied,
+        );
     }
 
+    /// Run the plan's steps, then read the GPU back once: a GPU that does
+    /// not hold exactly the planned state counts as a failed last step.
     fn apply(&self, plan: &GpuPlan) -> Outcome {
         let n = plan.steps.len();
-        match self.run(&plan.steps, Phase::Applying, &plan.after) {
+        let done = self
+            .run(&plan.steps, Phase::Applying, &plan.after)
+            .and_then(|()| self.verify(&plan.after).map_err(|e| (n - 1, e)));
+        match done {
             Ok(()) => {
                 self.finish(Phase::Applied, None);
                 Outcome::Applied { steps: n }
@@ -566,8 +607,8 @@ pub fn recover<M: Machine + ?Sized>(
         .map(|(e, &m)| {
             // indices may change across a reboot; the UUID does not
             let index = machine
-                .snapshot(&GpuRef::Uuid(e.uuid.clone()))
-                .map_or(e.index, |s| s.identity.index);
+                .locate(&GpuRef::Uuid(e.uuid.clone()))
+                .unwrap_or(e.index);
             (e, m, index, e.uuid.clone())
         })
         .collect();
@@ -606,6 +647,16 @@ impl<B: Backend + ?Sized> Machine for B {
         Inventory::snapshot(self, gpu)
     }
 
+    fn state(&self, gpu: &GpuRef) -> Result<MigState, BackendError> {
+        Ok(MigState::of(
+            &self.snapshot_parts(gpu, SnapshotParts::LAYOUT)?,
+        ))
+    }
+
+    fn locate(&self, gpu: &GpuRef) -> Result<u32, BackendError> {
+        self.index_of(gpu)
+    }
+
     fn perform(&self, gpu: &GpuRef, step: &Step) -> Result<Performed, BackendError> {
         Ok(match *step {
             Step::SetMigMode { enable } => match self.set_mig_mode(gpu, enable)? {
@@ -632,10 +683,9 @@ impl<B: Backend + ?Sized> Machine for B {
                 profile,
                 placement,
                 ..
-            } => Performed::Ci(
-                self.create_compute_instance(gpu, gi, profile, Some(placement))?
-                    .id,
-            ),
+            } => {
+                Performed::Ci(self.create_compute_instance_id(gpu, gi, profile, Some(placement))?)
+            }
         })
     }
 }

@@ -256,14 +256,32 @@ impl JournalFile {
     }
 
     /// Replace the journal atomically and durably.
-    pub fn write(&self, _lock: &JournalLock, j: &Journal) -> Result<(), JournalError> {
+    pub fn write(&self, lock: &JournalLock, j: &Journal) -> Result<(), JournalError> {
+        self.put(lock, j, true)
+    }
+
+    /// Replace the journal atomically, without flushing it to disk: for the
+    /// step counter, written before every step. The plan it counts in was
+    /// written durably before the first step, and recovery plans from the
+    /// GPU's actual state, so a counter a power cut leaves behind changes
+    /// only the count reported; a crashed process leaves it exact.
+    pub fn write_progress(&self, lock: &JournalLock, j: &Journal) -> Result<(), JournalError> {
+        self.put(lock, j, false)
+    }
+
+    fn put(&self, _lock: &JournalLock, j: &Journal, flush: bool) -> Result<(), JournalError> {
         let mut text = serde_json::to_vec_pretty(j).map_err(|e| JournalError::Corrupt {
             path: self.path.clone(),
             why: e.to_string(),
         })?;
         text.push(b'\n');
         let tmp = self.sibling(".tmp");
-        mig_atomic::replace(&self.path, &tmp, &text).map_err(|e| self.io(e))
+        if flush {
+            mig_atomic::replace(&self.path, &tmp, &text)
+        } else {
+            mig_atomic::replace_unflushed(&self.path, &tmp, &text)
+        }
+        .map_err(|e| self.io(e))
     }
 
     /// Remove the journal once every GPU is finished.

@@ -29,6 +29,20 @@ pub fn replace(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
     replace_with(path, tmp, bytes, |_, _| Ok(()))
 }
 
+/// [`replace`] without flushing: the new bytes replace `path` atomically
+/// (a reader, or the next process after a crash, sees the old file or the
+/// new one) but a power cut may leave the old one. For a record whose loss
+/// costs nothing but accuracy (the apply journal's step counter).
+pub fn replace_unflushed(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let write = || -> io::Result<()> {
+        fs::write(tmp, bytes)?;
+        fs::rename(tmp, path)
+    };
+    write().inspect_err(|_| {
+        let _ = fs::remove_file(tmp);
+    })
+}
+
 /// [`replace`] with a hook that runs after the first half of `bytes` is
 /// written to `tmp` and before the rest (the simulator's fault injection
 /// crashes there), given the file and the half still to write.

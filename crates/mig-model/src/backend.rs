@@ -370,6 +370,37 @@ pub struct GpuSnapshot {
     pub processes: Vec<ProcessInfo>,
 }
 
+/// The parts of a [`GpuSnapshot`] a reader asks for beyond the identity,
+/// the MIG mode and the layout, which every snapshot has. Each part costs
+/// NVML calls on real hardware, so a reader asks only for what it uses;
+/// a part left out is left empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotParts {
+    /// Fill `GpuSnapshot::mig_devices`.
+    pub mig_devices: bool,
+    /// Fill `GpuSnapshot::processes`.
+    pub processes: bool,
+}
+
+impl SnapshotParts {
+    /// Everything ([`Inventory::snapshot`]).
+    pub const ALL: SnapshotParts = SnapshotParts {
+        mig_devices: true,
+        processes: true,
+    };
+    /// What a planner needs: the layout and the processes that keep
+    /// instances busy.
+    pub const PLAN: SnapshotParts = SnapshotParts {
+        mig_devices: false,
+        processes: true,
+    };
+    /// Mode and layout alone: the read-back after a GPU was changed.
+    pub const LAYOUT: SnapshotParts = SnapshotParts {
+        mig_devices: false,
+        processes: false,
+    };
+}
+
 /// What the machine has: GPUs, their identities, consistent snapshots.
 pub trait Inventory: Send + Sync {
     /// One line for humans: which backend, and where its machine is.
@@ -401,6 +432,22 @@ pub trait Inventory: Send + Sync {
     fn identity(&self, gpu: &GpuRef) -> Result<GpuIdentity, BackendError>;
     /// The GPU's whole MIG state at one moment.
     fn snapshot(&self, gpu: &GpuRef) -> Result<GpuSnapshot, BackendError>;
+    /// The GPU's state with only the `parts` asked for (the others empty);
+    /// a backend whose parts cost reads overrides it to skip them.
+    fn snapshot_parts(
+        &self,
+        gpu: &GpuRef,
+        parts: SnapshotParts,
+    ) -> Result<GpuSnapshot, BackendError> {
+        let mut s = self.snapshot(gpu)?;
+        if !parts.mig_devices {
+            s.mig_devices.clear();
+        }
+        if !parts.processes {
+            s.processes.clear();
+        }
+        Ok(s)
+    }
     /// MIG devices in the driver's enumeration order (empty with MIG off).
     fn mig_devices(&self, gpu: &GpuRef) -> Result<Vec<MigDeviceInfo>, BackendError>;
     /// Processes on the GPU or its MIG devices.
@@ -463,6 +510,20 @@ pub trait LayoutControl: Send + Sync {
         profile: CiProfileId,
         placement: Option<Placement>,
     ) -> Result<CiInfo, BackendError>;
+    /// [`LayoutControl::create_compute_instance`] answering only the new
+    /// CI's ID (what an executor checks); a backend may skip the reads that
+    /// describe the CI.
+    fn create_compute_instance_id(
+        &self,
+        gpu: &GpuRef,
+        gi: GpuInstanceId,
+        profile: CiProfileId,
+        placement: Option<Placement>,
+    ) -> Result<ComputeInstanceId, BackendError> {
+        Ok(self
+            .create_compute_instance(gpu, gi, profile, placement)?
+            .id)
+    }
     fn destroy_compute_instance(
         &self,
         gpu: &GpuRef,

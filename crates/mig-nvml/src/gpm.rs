@@ -4,8 +4,9 @@
 //! utilization and DRAM bandwidth utilization). A library without these
 //! entry points, or a board that says no, is "not supported".
 
+use crate::machine::error;
 use crate::raw::{Fail, Nvml, SUCCESS};
-use crate::{error, NvmlBackend};
+use crate::NvmlBackend;
 use mig_model::backend::{GpuRef, Inventory, Op};
 use mig_model::gpm::{Gpm, GpmMetrics, GpmSample};
 use mig_model::{BackendError, GpuInstanceId, NvmlError};

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 pub const SUCCESS: u32 = 0;
 pub const ERR_INVALID_ARGUMENT: u32 = 2;
 pub const ERR_NOT_SUPPORTED: u32 = 3;
+pub const ERR_NO_PERMISSION: u32 = 4;
 pub const ERR_NOT_FOUND: u32 = 6;
 pub const ERR_INSUFFICIENT_SIZE: u32 = 7;
 pub const ERR_ARGUMENT_VERSION_MISMATCH: u32 = 25;
@@ -276,6 +277,16 @@ impl Nvml {
         Ok(Device { nvml: self, h })
     }
 
+    /// A device handle an earlier [`Nvml::device`] returned, by its
+    /// [`Device::raw`] value: NVML's GPU handles stay valid until
+    /// `nvmlShutdown`, so a backend asks for each one once.
+    pub fn device_from_raw(&self, raw: usize) -> Device<'_> {
+        Device {
+            nvml: self,
+            h: raw as sys::nvmlDevice_t,
+        }
+    }
+
     /// `nvmlSystemGetProcessName`.
     pub fn process_name(&self, pid: u32) -> Res<String> {
         let f = sym!(self, nvmlSystemGetProcessName)?;
@@ -307,6 +318,11 @@ pub struct Device<'a> {
 }
 
 impl<'a> Device<'a> {
+    /// The handle as a number, for [`Nvml::device_from_raw`].
+    pub fn raw(&self) -> usize {
+        self.h as usize
+    }
+
     /// `nvmlDeviceGetName`.
     pub fn name(&self) -> Res<String> {
         let f = sym!(self.nvml, nvmlDeviceGetName)?;
@@ -333,11 +349,6 @@ impl<'a> Device<'a> {
         // SAFETY: live handle; `pci` is a valid out pointer.
         check(unsafe { f(self.h, &mut pci) })?;
         Ok((c_text(&pci.busId), pci.pciDeviceId, pci.pciSubSystemId))
-    }
-
-    /// `busId` of `nvmlDeviceGetPciInfo_v3`.
-    pub fn pci_bus_id(&self) -> Res<String> {
-        Ok(self.pci_info()?.0)
     }
 
     /// `nvmlDeviceGetMinorNumber`.
@@ -530,6 +541,20 @@ impl<'a> Device<'a> {
             unsafe { f(self.h, n, p) }
         })?;
         Ok(v.iter().map(|p| (p.pid, p.usedGpuMemory)).collect())
+    }
+
+    /// The same call on a parent GPU with MIG enabled: every process of the
+    /// GPU with its GPU and compute instance IDs (`0xFFFFFFFF`: none), the
+    /// aggregate view nvml.h gives privileged callers.
+    pub fn compute_processes_on_instances(&self) -> Res<Vec<(u32, u64, u32, u32)>> {
+        let f = sym!(self.nvml, nvmlDeviceGetComputeRunningProcesses_v3)?;
+        let v = fetch::<sys::nvmlProcessInfo_t>(0, |p, n| {
+            // SAFETY: live handle; `p` is NULL or holds `*n` elements (fetch).
+            unsafe { f(self.h, n, p) }
+        })?;
+        Ok(v.iter()
+            .map(|p| (p.pid, p.usedGpuMemory, p.gpuInstanceId, p.computeInstanceId))
+            .collect())
     }
 }
 

@@ -1,9 +1,11 @@
 //! `migctl bench apply`: NVML calls and wall time of `migctl apply` against
-//! mig-parted's procedure (re-implemented in `mig_bench::baseline`), for
-//! every ordered pair of the configs of a file that suit a board. Both run
-//! as child processes through the NVML backend over the fake library, and
-//! both are counted by the library's own `MIGCTL_NVML_LOG`, so they are
-//! measured on equal terms. A benchmark, not a test: it prints figures.
+//! mig-parted's procedure (re-implemented in `mig_bench::baseline`) and,
+//! given its path, NVIDIA's real `nvidia-mig-parted`, for every ordered pair
+//! of the configs of a file that suit a board. All run as child processes
+//! over the fake library on the same simulated machine (the real binary
+//! inside `migctl sim exec`, which shows it the simulated host), and all are
+//! counted by the library's own `MIGCTL_NVML_LOG`, so they are measured on
+//! equal terms. A benchmark, not a test: it prints figures.
 
 use crate::reconcile_cmd::{Failure, Output};
 use clap::{Parser, Subcommand};
@@ -40,9 +42,26 @@ enum BenchCmd {
         /// Boards to run on (default: a100-sxm4-40gb and h100-sxm5-80gb).
         #[arg(long = "model", value_name = "SLUG")]
         models: Vec<String>,
+        /// GPUs of the board on the simulated machine.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        gpus: u32,
+        /// Also run NVIDIA's real mig-parted binary at PATH (`PATH apply -f
+        /// FILE -c B`, inside `migctl sim exec`) on the same machine.
+        #[arg(long = "mig-parted", value_name = "PATH")]
+        mig_parted: Option<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
+    },
+    /// Run CMD, then write its wall time in milliseconds to FILE and exit
+    /// with its status (the benchmark times a program inside `sim exec`
+    /// with it, leaving out the setting up of the view).
+    #[command(hide = true)]
+    Timed {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        cmd: Vec<String>,
     },
     /// Many migctl processes at once on one simulated machine (create/destroy
     /// through the simulator and through the fake NVML library, apply,
@@ -103,7 +122,11 @@ struct Row {
     from: String,
     to: String,
     migctl: Run,
+    /// The built-in model of mig-parted's procedure.
     mig_parted: Run,
+    /// NVIDIA's real mig-parted, when its path was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mig_parted_real: Option<Run>,
 }
 
 struct Bench {
@@ -151,7 +174,47 @@ impl Bench {
         let t0 = Instant::now();
         let o = c.output().map_err(|e| Failure(1, e.to_string()))?;
         let ms = t0.elapsed().as_secs_f64() * 1e3;
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        self.counted(&log, ms, o.status.success(), to)
+    }
+
+    /// Run the real mig-parted at `bin` inside `migctl sim exec` (the
+    /// simulated host's files, the fake library first on the library path),
+    /// timed from its start to its exit by `bench timed`.
+    fn measure_real(&self, bin: &Path, to: &str) -> Result<Run, Failure> {
+        let log = self.dir.join("nvml.log");
+        let ms_file = self.dir.join("wall-ms");
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(&ms_file);
+        let f = self.file.to_string_lossy().to_string();
+        let mut c = self.cmd(&["sim", "exec", "--"]);
+        c.arg(&self.exe)
+            .args(["bench", "timed", "--out"])
+            .arg(&ms_file)
+            .arg("--")
+            .arg(bin)
+            .args(["apply", "-f", &f, "-c", to])
+            .env("MIGCTL_NVML_LOG", &log);
+        let o = c.output().map_err(|e| Failure(1, e.to_string()))?;
+        let ms = std::fs::read_to_string(&ms_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .ok_or_else(|| {
+                Failure(
+                    1,
+                    format!(
+                        "{} did not run: {}",
+                        bin.display(),
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ),
+                )
+            })?;
+        self.counted(&log, ms, o.status.success(), to)
+    }
+
+    /// The calls and mutations of the log at `log`, and whether the
+    /// machine then holds config `to`.
+    fn counted(&self, log: &Path, ms: f64, success: bool, to: &str) -> Result<Run, Failure> {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
         let names = text.lines().filter_map(|l| l.split_whitespace().next());
         let (mut calls, mut mutating) = (0, 0);
         for n in names {
@@ -162,7 +225,7 @@ impl Bench {
             calls,
             mutating,
             ms,
-            ok: o.status.success() && self.holds(to)?,
+            ok: success && self.holds(to)?,
         })
     }
 
@@ -190,7 +253,26 @@ impl Bench {
     }
 }
 
-fn run_apply(file: &Path, models: &[String], output: Output) -> Result<(), Failure> {
+/// What `bench apply` measures.
+struct ApplyBench<'a> {
+    file: &'a Path,
+    models: &'a [String],
+    gpus: u32,
+    mig_parted: Option<&'a Path>,
+    output: Output,
+}
+
+fn run_apply(a: &ApplyBench<'_>) -> Result<(), Failure> {
+    let (file, models, output) = (a.file, a.models, a.output);
+    if let Some(bin) = a.mig_parted.filter(|b| !b.is_file()) {
+        return Err(Failure(
+            2,
+            format!(
+                "--mig-parted {}: no such file; give the path of an nvidia-mig-parted binary",
+                bin.display()
+            ),
+        ));
+    }
     let exe = std::env::current_exe().map_err(|e| Failure(1, e.to_string()))?;
     let dir = std::env::temp_dir().join(format!("migctl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure(1, format!("{}: {e}", dir.display())))?;
@@ -233,26 +315,41 @@ fn run_apply(file: &Path, models: &[String], output: Output) -> Result<(), Failu
                 })
             })
             .collect();
-        for a in &names {
-            let mut init = b.cmd(&["sim", "init", slug]);
+        let board = if a.gpus > 1 {
+            format!("{slug} x{}", a.gpus)
+        } else {
+            slug.clone()
+        };
+        let mig_parted = a.mig_parted;
+        for from in &names {
+            let mut init = b.cmd(&["sim", "init"]);
+            init.args(std::iter::repeat_n(slug, a.gpus.max(1) as usize));
             init.env("MIGCTL_BACKEND", "sim");
             b.ok(init, "sim init")?;
-            let mut setup = b.cmd(&["apply", "-f", &f, "-c", a]);
+            let mut setup = b.cmd(&["apply", "-f", &f, "-c", from]);
             setup.env("MIGCTL_BACKEND", "sim");
-            b.ok(setup, &format!("apply {a}"))?;
+            b.ok(setup, &format!("apply {from}"))?;
             let start = std::fs::read(b.state()).map_err(|e| Failure(1, e.to_string()))?;
-            for to in names.iter().filter(|n| *n != a) {
+            for to in names.iter().filter(|n| *n != from) {
                 std::fs::write(b.state(), &start).map_err(|e| Failure(1, e.to_string()))?;
                 let migctl = b.measure(&["apply", "-f", &f, "-c", to], to)?;
                 std::fs::write(b.state(), &start).map_err(|e| Failure(1, e.to_string()))?;
                 let parted =
                     b.measure(&["bench", "mig-parted-baseline", "-f", &f, "-c", to], to)?;
+                let real = match mig_parted {
+                    Some(bin) => {
+                        std::fs::write(b.state(), &start).map_err(|e| Failure(1, e.to_string()))?;
+                        Some(b.measure_real(bin, to)?)
+                    }
+                    None => None,
+                };
                 let row = Row {
-                    model: slug.clone(),
-                    from: a.clone(),
+                    model: board.clone(),
+                    from: from.clone(),
                     to: to.clone(),
                     migctl,
                     mig_parted: parted,
+                    mig_parted_real: real,
                 };
                 if output == Output::Text {
                     print_row(&row);
@@ -281,25 +378,44 @@ fn run_apply(file: &Path, models: &[String], output: Output) -> Result<(), Failu
     };
     let total_m = sum(&|r| r.migctl);
     let total_p = sum(&|r| r.mig_parted);
+    let total_r = a
+        .mig_parted
+        .map(|_| sum(&|r| r.mig_parted_real.unwrap_or_default()));
     match output {
         Output::Text => {
-            println!(
-                "total over {} pairs: migctl {} calls, {} mutating, {:.0} ms{}; mig-parted procedure {} calls, {} mutating, {:.0} ms{}",
-                rows.len(),
-                total_m.calls,
-                total_m.mutating,
-                total_m.ms,
-                if total_m.ok { "" } else { " (NOT every pair reached)" },
-                total_p.calls,
-                total_p.mutating,
-                total_p.ms,
-                if total_p.ok { "" } else { " (NOT every pair reached)" },
-            );
+            let cell = |x: &Run| {
+                format!(
+                    "{} calls, {} mutating, {:.0} ms{}",
+                    x.calls,
+                    x.mutating,
+                    x.ms,
+                    if x.ok {
+                        ""
+                    } else {
+                        " (NOT every pair reached)"
+                    }
+                )
+            };
+            println!("total over {} pairs:", rows.len());
+            println!("  migctl                {}", cell(&total_m));
+            println!("  mig-parted procedure  {}", cell(&total_p));
+            if let Some(r) = &total_r {
+                println!("  mig-parted (real)     {}", cell(r));
+                if total_m.calls > 0 {
+                    println!(
+                        "  NVML calls: mig-parted made {:.2}x as many as migctl",
+                        r.calls as f64 / total_m.calls as f64
+                    );
+                }
+            }
         }
-        Output::Json => println!(
-            "{:#}",
-            serde_json::json!({"pairs": rows, "total": {"migctl": total_m, "mig_parted": total_p}})
-        ),
+        Output::Json => {
+            let mut total = serde_json::json!({"migctl": total_m, "mig_parted": total_p});
+            if let (Some(r), Some(o)) = (total_r, total.as_object_mut()) {
+                o.insert("mig_parted_real".into(), serde_json::json!(r));
+            }
+            println!("{:#}", serde_json::json!({"pairs": rows, "total": total}))
+        }
     }
     Ok(())
 }
@@ -314,14 +430,45 @@ fn print_row(r: &Row) {
             if x.ok { " " } else { "!" }
         )
     };
+    let real = r
+        .mig_parted_real
+        .as_ref()
+        .map(|x| format!(" | mig-parted {}", cell(x)))
+        .unwrap_or_default();
     println!(
-        "{:<15} {:<22} -> {:<22} migctl {} | mig-parted {}",
+        "{:<18} {:<20} -> {:<20} migctl {} | procedure {}{real}",
         r.model,
         r.from,
         r.to,
         cell(&r.migctl),
         cell(&r.mig_parted)
     );
+}
+
+/// `bench timed`: run `cmd`, write its wall milliseconds to `out`, and
+/// exit with its status.
+fn run_timed(out: &Path, cmd: &[String]) -> ExitCode {
+    let Some((prog, args)) = cmd.split_first() else {
+        return ExitCode::from(2);
+    };
+    let t0 = Instant::now();
+    let status = match Command::new(prog).args(args).status() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("migctl: {prog}: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    if let Err(e) = std::fs::write(out, format!("{ms:.3}\n")) {
+        eprintln!("migctl: {}: {e}", out.display());
+        return ExitCode::from(1);
+    }
+    match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::from(1),
+    }
 }
 
 /// The baseline: mig-parted's procedure on each GPU the config selects, one
@@ -371,8 +518,17 @@ pub fn main(args: &[String]) -> ExitCode {
         BenchCmd::Apply {
             file,
             models,
+            gpus,
+            mig_parted,
             output,
-        } => run_apply(&file, &models, output),
+        } => run_apply(&ApplyBench {
+            file: &file,
+            models: &models,
+            gpus,
+            mig_parted: mig_parted.as_deref(),
+            output,
+        }),
+        BenchCmd::Timed { out, cmd } => return run_timed(&out, &cmd),
         BenchCmd::MigPartedBaseline { file, config } => run_baseline(&file, config.as_deref()),
         BenchCmd::NvmlRead(a) => crate::bench_nvml::run(&a),
         BenchCmd::Soak {

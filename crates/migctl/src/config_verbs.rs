@@ -138,7 +138,13 @@ pub fn run(verb: Verb) -> Result<(String, u8), VerbError> {
         )
         .map_err(|f| VerbError::failure(f.1))?;
     }
-    let snaps = machine_snapshots(backend.as_ref()).map_err(VerbError::failure)?;
+    // apply reads each GPU once, without the MIG device listing it does not use
+    let mut snaps = if matches!(verb, Verb::Apply { .. }) {
+        crate::live::plan_snapshots(backend.as_ref())
+    } else {
+        machine_snapshots(backend.as_ref())
+    }
+    .map_err(VerbError::failure)?;
     match verb {
         Verb::Assert {
             file,
@@ -238,6 +244,7 @@ pub fn run(verb: Verb) -> Result<(String, u8), VerbError> {
             let mut applier = crate::parted::LiveApplier {
                 backend: backend.as_mut(),
                 selection: &l.selection,
+                snaps: snaps.clone(),
                 dry_run,
                 skip_reset,
                 config: l.name.clone(),
@@ -335,7 +342,7 @@ pub fn run(verb: Verb) -> Result<(String, u8), VerbError> {
                 skip_reset: false,
                 json: output == Output::Json,
             };
-            match reconcile(backend.as_mut(), &l.selection, &snaps, &req)? {
+            match reconcile(backend.as_mut(), &l.selection, &mut snaps, &req)? {
                 Reconciled::Plan(text) => {
                     let mut text = text + "\n";
                     if output == Output::Text {

@@ -2,7 +2,6 @@
 //! nvidia-mig-parted drop-in: loading a config against the machine, and
 //! handing a selection to the reconciler.
 
-use crate::live::machine_snapshots;
 use mig_config::{validate, Selection};
 use mig_config::{Devices, Spec};
 use mig_model::backend::Backend;
@@ -306,7 +305,7 @@ pub enum Reconciled {
 pub fn reconcile(
     backend: &mut dyn Backend,
     selection: &Selection,
-    snaps: &[GpuSnapshot],
+    snaps: &mut Vec<GpuSnapshot>,
     request: &ApplyRequest,
 ) -> Result<Reconciled, VerbError> {
     use crate::reconcile_cmd as rc;
@@ -317,8 +316,6 @@ pub fn reconcile(
     };
     let journal = rc::current_journal();
     let display = crate::progress::Display::new(request.json);
-    let fresh;
-    let mut snaps = snaps;
     if request.dry_run {
         if let Some(w) = rc::unfinished_at(&journal) {
             eprintln!("migctl: {w}");
@@ -327,8 +324,7 @@ pub fn reconcile(
         .map_err(fail)?
         .is_empty()
     {
-        fresh = machine_snapshots(&*backend).map_err(VerbError::failure)?;
-        snaps = &fresh;
+        *snaps = crate::live::plan_snapshots(&*backend).map_err(VerbError::failure)?;
     }
     let opts = mig_apply::PlanOptions {
         mode_only: request.phase == Phase::Mode,
@@ -341,7 +337,7 @@ pub fn reconcile(
             format!("{:#}", rc::plan_json(&planned))
         } else {
             use std::io::IsTerminal;
-            let pictures = std::io::stdout().is_terminal().then_some(snaps);
+            let pictures = std::io::stdout().is_terminal().then_some(&snaps[..]);
             rc::plan_text(&planned, pictures).trim_end().to_string()
         };
         return Ok(Reconciled::Plan(text));
@@ -368,6 +364,15 @@ pub fn reconcile(
         .map(|(p, o)| GpuResult::of(p, o))
         .collect();
     if ok {
+        // every changed GPU was read back as planned: that is its state now,
+        // so the next phase of this apply plans from it without a new read
+        for p in planned.plans.iter().filter(|p| !p.steps.is_empty()) {
+            if let Some(s) = snaps.iter_mut().find(|s| s.identity.uuid == p.uuid) {
+                s.mode.current = p.after.mig_current;
+                s.mode.pending = p.after.mig_pending;
+                s.layout = p.after.layout.clone();
+            }
+        }
         return Ok(Reconciled::Applied(results));
     }
     let mut out: String = results.iter().map(|r| r.line() + "\n").collect();

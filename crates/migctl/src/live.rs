@@ -2,7 +2,7 @@
 //! assert, export or picture it: one backend snapshot per GPU (taken under
 //! one lock on the simulator; read part by part through NVML).
 
-use mig_model::backend::{Backend, BackendError, GpuRef, GpuSnapshot};
+use mig_model::backend::{Backend, BackendError, GpuRef, GpuSnapshot, SnapshotParts};
 
 /// Every GPU of the machine, in index order.
 pub fn machine_snapshots(b: &dyn Backend) -> Result<Vec<GpuSnapshot>, String> {
@@ -19,4 +19,17 @@ pub fn snapshots(b: &dyn Backend, only: Option<u32>) -> Result<Vec<GpuSnapshot>,
         .iter()
         .map(|d| b.snapshot(&GpuRef::Index(d.index)))
         .collect()
+}
+
+/// Every GPU, each read once with what planning and asserting need: MIG
+/// mode, layout and processes, without the MIG device listing (`apply`
+/// reads the machine this way once, and plans every phase from it).
+pub fn plan_snapshots(b: &dyn Backend) -> Result<Vec<GpuSnapshot>, String> {
+    b.devices()
+        .and_then(|ds| {
+            ds.iter()
+                .map(|d| b.snapshot_parts(&GpuRef::Index(d.index), SnapshotParts::PLAN))
+                .collect()
+        })
+        .map_err(|e| e.to_string())
 }

@@ -14,7 +14,6 @@
 use crate::declarative::{
     load, reconcile, ApplyRequest, GpuResult, Phase, Reconciled, Stage, VerbError,
 };
-use crate::live::machine_snapshots;
 use mig_apply::assert_selection;
 use mig_apply::{apply_with_hooks, Applier, Hooks};
 use mig_config::Selection;
@@ -40,11 +39,14 @@ pub fn hook_envs(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// mig-parted's `MigConfigApplier` over the live machine: assertions read
-/// fresh snapshots; changes go to the reconciler.
+/// mig-parted's `MigConfigApplier` over the live machine, read once:
+/// assertions judge `snaps`, changes go to the reconciler, which plans from
+/// `snaps` and leaves in them the state each phase made (read back).
 pub struct LiveApplier<'a> {
     pub backend: &'a mut dyn Backend,
     pub selection: &'a Selection,
+    /// The selected GPUs as this apply knows them.
+    pub snaps: Vec<mig_model::GpuSnapshot>,
     pub dry_run: bool,
     pub skip_reset: bool,
     /// The config's name, for reports.
@@ -57,12 +59,10 @@ pub struct LiveApplier<'a> {
 
 impl LiveApplier<'_> {
     fn matches(&mut self, mode_only: bool) -> Result<bool, VerbError> {
-        let snaps = machine_snapshots(self.backend).map_err(VerbError::failure)?;
-        Ok(assert_selection(self.selection, &snaps, mode_only).is_ok())
+        Ok(assert_selection(self.selection, &self.snaps, mode_only).is_ok())
     }
 
     fn change(&mut self, phase: Phase) -> Result<(), VerbError> {
-        let snaps = machine_snapshots(self.backend).map_err(VerbError::failure)?;
         let req = ApplyRequest {
             config: self.config.clone(),
             phase,
@@ -70,7 +70,7 @@ impl LiveApplier<'_> {
             skip_reset: self.skip_reset,
             json: false,
         };
-        match reconcile(self.backend, self.selection, &snaps, &req)? {
+        match reconcile(self.backend, self.selection, &mut self.snaps, &req)? {
             Reconciled::Plan(text) => self.printed.push(text),
             Reconciled::Applied(results) => {
                 for r in results {
@@ -433,8 +433,8 @@ fn missing(what: &str, c: &Command) -> Result<String, String> {
 
 fn open() -> Result<(Box<dyn Backend>, Vec<mig_model::GpuSnapshot>), String> {
     let b = crate::backend::open_backend()?;
-    let snaps =
-        machine_snapshots(b.as_ref()).map_err(|e| format!("error initializing NVML: {e}"))?;
+    let snaps = crate::live::plan_snapshots(b.as_ref())
+        .map_err(|e| format!("error initializing NVML: {e}"))?;
     Ok((b, snaps))
 }
 
@@ -507,6 +507,7 @@ fn apply_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
     let mut applier = LiveApplier {
         backend: backend.as_mut(),
         selection: &l.selection,
+        snaps,
         dry_run: false,
         skip_reset: v.bool("skip-reset"),
         config: l.name.clone(),
@@ -585,6 +586,7 @@ fn restore_cmd(c: &Command, v: &Values, debug: bool) -> Result<String, String> {
     let mut applier = LiveApplier {
         backend: backend.as_mut(),
         selection: &selection,
+        snaps,
         dry_run: false,
         skip_reset: false,
         config: "the checkpoint".into(),

@@ -149,3 +149,94 @@ fn listing_survives_an_instance_destroyed_midway() {
     let rows = |t: &str| t.lines().filter(|l| l.contains(" MIG ")).count();
     assert_eq!(rows(&after), 2, "one of three GIs vanished:\n{after}");
 }
+
+/// Two configs for two A100s: `a` puts two 3g.20gb on each; `b` changes
+/// GPU 0 only.
+const TWO_A100S: &str = r#"version: v1
+mig-configs:
+  off:
+    - devices: all
+      mig-enabled: false
+  a:
+    - devices: all
+      mig-enabled: true
+      mig-devices:
+        "3g.20gb": 2
+  b:
+    - devices: [0]
+      mig-enabled: true
+      mig-devices:
+        "3g.20gb": 1
+        "1g.5gb": 4
+    - devices: [1]
+      mig-enabled: true
+      mig-devices:
+        "3g.20gb": 2
+"#;
+
+/// `migctl apply -c NAME` of `file` through NVML over the fake library,
+/// logging its calls: per GPU, how many times its GIs of profile 3g.20gb
+/// (ID 9) were listed, which every read of its layout does once; and how
+/// many mutations it made.
+fn apply_logged(m: &common::Machine, lib: &str, file: &Path, name: &str) -> ([usize; 2], usize) {
+    let log = m.dir.path().join("nvml.log");
+    let _ = std::fs::remove_file(&log);
+    let nvml = machine("nvml", lib);
+    let f = file.display().to_string();
+    let o = nvml
+        .cmd(&["apply", "-f", &f, "-c", name])
+        .env("MIGCTL_SIM_STATE", m.state())
+        .env("MIGCTL_JOURNAL", m.dir.path().join("journal.json"))
+        .env("MIGCTL_NVML_LOG", &log)
+        .output()
+        .expect("run migctl");
+    assert!(o.status.success(), "apply {name}: {}", stderr(&o));
+    let text = std::fs::read_to_string(&log).expect("call log");
+    let listed = |gpu: u32| {
+        text.lines()
+            .filter(|l| {
+                l.starts_with(&format!(
+                    "nvmlDeviceGetGpuInstances device=gpu{gpu} profile_id=9 "
+                ))
+            })
+            .count()
+    };
+    let mutations = text
+        .lines()
+        .filter(|l| {
+            ["SetMigMode", "Create", "Destroy"]
+                .iter()
+                .any(|k| l.split_whitespace().next().is_some_and(|n| n.contains(k)))
+        })
+        .count();
+    ([listed(0), listed(1)], mutations)
+}
+
+/// Proves `migctl apply` reads each GPU once and reads a changed GPU back
+/// once after its steps, across the mode and the config phase: through
+/// NVML over the fake library, the call log shows each GPU's layout listed
+/// once for the plan plus once per phase that changed it (MIG off -> `a`:
+/// no layout while MIG is off, then one read-back after the mode phase and
+/// one after the config phase), once for a GPU the config leaves alone, and
+/// no mutation beyond the plan's steps (`a` -> `b` on GPU 0: destroy one
+/// 3g.20gb CI and GI, create four 1g.5gb GIs and CIs). A re-read of the
+/// machine per phase, as apply did before, makes these counts larger.
+#[test]
+fn apply_reads_each_gpu_once_over_nvml() {
+    let lib = shim_library();
+    let sim = machine("sim", &lib);
+    sim.ok(&["sim", "init", "a100-sxm4-40gb", "a100-sxm4-40gb"]);
+    let file = sim.dir.path().join("two.yaml");
+    std::fs::write(&file, TWO_A100S).expect("write config");
+    let (listed, mutations) = apply_logged(&sim, &lib, &file, "a");
+    assert_eq!(listed, [2, 2], "MIG off -> a: read back after each phase");
+    // per GPU: SetMigMode (in effect at once on an idle GPU, so the reset
+    // step is skipped), 2 GIs, 2 CIs
+    assert_eq!(mutations, 10);
+    let (listed, mutations) = apply_logged(&sim, &lib, &file, "b");
+    assert_eq!(listed, [2, 1], "a -> b changes GPU 0 only");
+    assert_eq!(mutations, 10);
+    let (listed, mutations) = apply_logged(&sim, &lib, &file, "b");
+    assert_eq!(listed, [1, 1], "b -> b: one read, nothing changed");
+    assert_eq!(mutations, 0);
+}
