@@ -17,39 +17,8 @@ use mig_model::backend::Op;
 use mig_model::catalog::Architecture;
 use mig_model::gpm::{Gpm, GpmMetrics, GpmSample};
 use mig_model::{BackendError, GpuInstanceId, GpuRef, NvmlError};
-use serde::{Deserialize, Serialize};
 
-/// The activity of one GPU instance and its counters so far.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GiActivity {
-    /// GI ID, profile ID and placement start: a GPU instance made again
-    /// under the same ID does not inherit the setting.
-    pub gi: u32,
-    pub profile_id: u32,
-    pub placement_start: u32,
-    /// Percent of SMs busy since `since_ns`.
-    pub sm_activity: u32,
-    /// Percent of DRAM bandwidth used since `since_ns`.
-    pub dram_bandwidth: u32,
-    /// When the current setting was made (ns since the Unix epoch).
-    pub since_ns: u64,
-    /// Counters accumulated before `since_ns`: percent x ns.
-    pub sm_acc: f64,
-    pub dram_acc: f64,
-}
-
-/// GPM activity of a GPU's instances.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct GpmState {
-    pub instances: Vec<GiActivity>,
-}
-
-impl GpmState {
-    /// No instance was ever set (nothing to store).
-    pub fn is_empty(&self) -> bool {
-        self.instances.is_empty()
-    }
-}
+pub use crate::readings::{GiActivity, GpmState};
 
 /// One simulated GPM sample: the counters of one GPU instance at a moment.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,7 +3,8 @@
 //! before it existed still load). The defaults are the idle readings of the
 //! lent H100 80GB HBM3 (`shared/reference/h100-80gb-hbm3/h100_q.txt`,
 //! driver 580.159.04); `migctl sim set` changes them (the `Setting`s of
-//! the telemetry module).
+//! the telemetry module); and the GPM activity of its GPU instances
+//! (`migctl sim set --gi`, read by the gpm module).
 
 use serde::{Deserialize, Serialize};
 
@@ -71,5 +72,37 @@ impl Default for Telemetry {
             compute_mode: ComputeMode::Default,
             sm_clock_mhz: None,
         }
+    }
+}
+
+/// The activity of one GPU instance and its counters so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GiActivity {
+    /// GI ID, profile ID and placement start: a GPU instance made again
+    /// under the same ID does not inherit the setting.
+    pub gi: u32,
+    pub profile_id: u32,
+    pub placement_start: u32,
+    /// Percent of SMs busy since `since_ns`.
+    pub sm_activity: u32,
+    /// Percent of DRAM bandwidth used since `since_ns`.
+    pub dram_bandwidth: u32,
+    /// When the current setting was made (ns since the Unix epoch).
+    pub since_ns: u64,
+    /// Counters accumulated before `since_ns`: percent x ns.
+    pub sm_acc: f64,
+    pub dram_acc: f64,
+}
+
+/// GPM activity of a GPU's instances.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpmState {
+    pub instances: Vec<GiActivity>,
+}
+
+impl GpmState {
+    /// No instance was ever set (nothing to store).
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
     }
 }

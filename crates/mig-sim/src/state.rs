@@ -59,8 +59,8 @@ pub struct SimGpu {
     #[serde(default)]
     pub telemetry: crate::readings::Telemetry,
     /// GPM activity per GPU instance (`migctl sim set --gi`); absent in older files.
-    #[serde(default, skip_serializing_if = "crate::gpm::GpmState::is_empty")]
-    pub gpm: crate::gpm::GpmState,
+    #[serde(default, skip_serializing_if = "crate::readings::GpmState::is_empty")]
+    pub gpm: crate::readings::GpmState,
 }
 
 /// A simulated process holding a GPU or a MIG device busy.

@@ -9,7 +9,8 @@
 //! for a 9984 MiB GI and 24740 MiB for a 40448 MiB GI), 0 MiB used. A board
 //! with no source for the value answers `NOT_SUPPORTED`.
 
-use crate::errors::{call, out, Fail, Return};
+use crate::call_log::call;
+use crate::errors::{out, Fail, Return};
 use crate::machine::{self, Device};
 use nvml_wrapper_sys::bindings as sys;
 

@@ -20,7 +20,8 @@
 //! - Bus type PCIe, power source AC, interrupt line, C2C and addressing
 //!   mode: the same on every simulated board (each line says why).
 
-use crate::errors::{call, entry, out, versioned, write_str, Fail, Result, Return};
+use crate::call_log::{call, entry};
+use crate::errors::{out, versioned, write_str, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_model::catalog::Architecture;
 use mig_sim::telemetry::{Measured, Probed};

@@ -12,16 +12,17 @@
 //! mix: each is one `write` to a file opened for appending. The variable is
 //! read once, at a process's first call.
 //!
-//! Every entry point goes through [`crate::errors::call`] (or
-//! [`crate::errors::entry`], which logs no arguments), so one place decides
+//! Every entry point goes through [`call`] (or
+//! [`entry`], which logs no arguments), so one place decides
 //! what is logged.
 
-use crate::errors::{error_string, Return};
+use crate::errors::{error_string, report, Fail, Result, Return, SUCCESS};
 use crate::handles::{Handle, Kind};
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::{c_char, c_int, c_uint, c_ulonglong, CStr};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, OnceLock};
 
 /// Environment variable naming the log file.
@@ -164,7 +165,7 @@ pub unsafe fn args(pairs: &[(&str, &dyn LogArg)]) -> String {
         .join(" ")
 }
 
-/// The arguments of an entry point for [`crate::errors::call`]:
+/// The arguments of an entry point for [`call`]:
 /// `call("nvmlX", || log_args!(device, profile_id), || { ... })`.
 #[macro_export]
 macro_rules! log_args {
@@ -173,4 +174,31 @@ macro_rules! log_args {
         // contract makes null or valid.
         unsafe { $crate::call_log::args(&[$((stringify!($name), &$name as &dyn $crate::call_log::LogArg)),*]) }
     };
+}
+
+/// Run an entry point's body: success, its NVML code, or `NVML_ERROR_UNKNOWN`
+/// if it panicked (a bug here must not unwind into the C caller).
+/// Logged by name alone (see [`call`] to log the arguments too).
+pub fn entry(name: &str, body: impl FnOnce() -> Result<()>) -> Return {
+    call(name, String::new, body)
+}
+
+/// [`entry`], and with `MIGCTL_NVML_LOG` set one line in the call log:
+/// the name, `args()` (formatted before the body runs, only when logging),
+/// the return code.
+pub fn call(
+    name: &str,
+    args: impl FnOnce() -> String,
+    body: impl FnOnce() -> Result<()>,
+) -> Return {
+    let logged = enabled().then(args);
+    let rc = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => SUCCESS,
+        Ok(Err(Fail(code))) => code,
+        Err(_) => report(&format!("internal error in {name}; please report it")).0,
+    };
+    if let Some(a) = logged {
+        record(name, &a, rc);
+    }
+    rc
 }

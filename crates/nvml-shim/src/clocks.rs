@@ -5,7 +5,8 @@
 //! `NOT_SUPPORTED`). Like the other sensors these belong to the physical
 //! board: a MIG device handle answers `NOT_SUPPORTED`.
 
-use crate::errors::{call, modelled, out, versioned, Fail, Result, Return};
+use crate::call_log::call;
+use crate::errors::{modelled, out, versioned, Fail, Result, Return};
 use crate::sensors::{board_of, read};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;

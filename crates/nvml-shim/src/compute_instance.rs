@@ -9,8 +9,9 @@
 //! `NVML_COMPUTE_INSTANCE_PROFILE_COUNT` is `INVALID_ARGUMENT`, mirroring the
 //! GI lookups of the real dump.
 
+use crate::call_log::call;
 use crate::errors::{
-    call, fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result, Return,
+    fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result, Return,
 };
 use crate::handles::{Handle, Kind};
 use crate::machine::{self, GiRef};

@@ -9,7 +9,8 @@
 //! answers only for MIG devices: the real H100 dump shows "Not Supported" on
 //! the full GPU.
 
-use crate::errors::{call, fill_chars, out, struct_version, write_str, Fail, Result, Return};
+use crate::call_log::call;
+use crate::errors::{fill_chars, out, struct_version, write_str, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_model::catalog::Architecture;
 use mig_sim::MachineState;

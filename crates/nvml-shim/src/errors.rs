@@ -12,7 +12,6 @@ use mig_model::{BackendError, NvmlError};
 use mig_sim::StateError;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::{c_char, c_uint, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// `nvmlReturn_t`.
 pub type Return = sys::nvmlReturn_t;
@@ -74,33 +73,6 @@ pub fn modelled<T>(v: Option<T>) -> Result<T> {
 pub fn report(msg: &str) -> Fail {
     eprintln!("nvml-shim: {}", msg.replace('\n', " "));
     Fail::UNKNOWN
-}
-
-/// Run an entry point's body: success, its NVML code, or `NVML_ERROR_UNKNOWN`
-/// if it panicked (a bug here must not unwind into the C caller).
-/// Logged by name alone (see [`call`] to log the arguments too).
-pub fn entry(name: &str, body: impl FnOnce() -> Result<()>) -> Return {
-    call(name, String::new, body)
-}
-
-/// [`entry`], and with `MIGCTL_NVML_LOG` set one line in the call log:
-/// the name, `args()` (formatted before the body runs, only when logging),
-/// the return code ([`crate::call_log`]).
-pub fn call(
-    name: &str,
-    args: impl FnOnce() -> String,
-    body: impl FnOnce() -> Result<()>,
-) -> Return {
-    let logged = crate::call_log::enabled().then(args);
-    let rc = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => SUCCESS,
-        Ok(Err(Fail(code))) => code,
-        Err(_) => report(&format!("internal error in {name}; please report it")).0,
-    };
-    if let Some(a) = logged {
-        crate::call_log::record(name, &a, rc);
-    }
-    rc
 }
 
 /// The text `nvmlErrorString` returns. The codes migctl models come from

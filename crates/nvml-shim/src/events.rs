@@ -13,7 +13,8 @@
 //! integer naming an entry of a table here; a freed or foreign one is
 //! `INVALID_ARGUMENT`.
 
-use crate::errors::{call, out, Fail, Result, Return};
+use crate::call_log::call;
+use crate::errors::{out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::MachineState;
 use nvml_wrapper_sys::bindings as sys;

@@ -40,7 +40,8 @@
 //!   A count left at the caller's capacity makes nvidia-smi walk an array
 //!   nothing wrote ("phantom processes"), and an error breaks `topo -m`.
 
-use crate::errors::{call, Fail, Result, Return, SUCCESS};
+use crate::call_log::call;
+use crate::errors::{Fail, Result, Return, SUCCESS};
 use crate::handles::{Handle, Kind};
 use crate::machine;
 use crate::process::{host_process_name, processes};

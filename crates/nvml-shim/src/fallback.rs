@@ -19,7 +19,8 @@
 //!    the simulator never reports success for a change it did not make;
 //! 4. a getter answers `NOT_SUPPORTED`: the value is not modelled.
 
-use crate::errors::{entry, Fail, Result, Return};
+use crate::call_log::entry;
+use crate::errors::{Fail, Result, Return};
 use crate::handles::{Handle, Kind};
 use crate::machine;
 use nvml_wrapper_sys::bindings as sys;

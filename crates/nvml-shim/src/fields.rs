@@ -5,7 +5,8 @@
 //! `NOT_SUPPORTED`, and so is every field of a MIG device handle (the
 //! readings belong to the board).
 
-use crate::errors::{call, Fail, Return};
+use crate::call_log::call;
+use crate::errors::{Fail, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings::{self as sys, field_id as fi};

@@ -10,7 +10,8 @@
 //! a pointer it did not hand out (or already freed) is INVALID_ARGUMENT,
 //! never a read through it.
 
-use crate::errors::{call, out, Fail};
+use crate::call_log::call;
+use crate::errors::{out, Fail};
 use crate::machine::{self, Device};
 use mig_sim::gpm::{self as model, SimGpmSample};
 use nvml_wrapper_sys::bindings as sys;

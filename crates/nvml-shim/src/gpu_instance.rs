@@ -10,8 +10,9 @@
 //! is `INVALID_ARGUMENT`, and the versioned struct comes back with
 //! `version` 0 (the driver clears the struct before filling it).
 
+use crate::call_log::call;
 use crate::errors::{
-    call, fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result, Return,
+    fill_chars, input, out, struct_version, write_instances, write_list, Fail, Result, Return,
 };
 use crate::handles::Handle;
 use crate::machine;

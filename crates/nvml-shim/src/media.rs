@@ -4,7 +4,8 @@
 //! Active Sessions 0, Average FPS 0, Average Latency 0"; "FBC Stats" the same).
 //! The handle is still checked; a null output is `INVALID_ARGUMENT`.
 
-use crate::errors::{call, entry, out, Return};
+use crate::call_log::{call, entry};
+use crate::errors::{out, Return};
 use crate::machine;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_uint;

@@ -7,7 +7,8 @@
 //! answer a physical GPU handle with `NOT_SUPPORTED` or `INVALID_ARGUMENT`
 //! as nvml.h documents.
 
-use crate::errors::{call, out, Fail, Result, Return};
+use crate::call_log::call;
+use crate::errors::{out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_model::backend::ModeControl;
 use mig_model::engine::max_mig_devices;

@@ -4,7 +4,8 @@
 //! (`shared/reference/h100-80gb-hbm3/h100_q.txt`, driver 580.159.04) unless
 //! a line says otherwise; a MIG device handle answers its parent's mode.
 
-use crate::errors::{call, entry, out, Fail, Result, Return};
+use crate::call_log::{call, entry};
+use crate::errors::{out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;

@@ -5,7 +5,8 @@
 //! as on the lent H100 ("PCIe Generation Max 5 Current 5, Link Width 16x").
 //! A MIG device shares its parent's link: its handle answers the parent's values.
 
-use crate::errors::{entry, out, Fail, Result, Return};
+use crate::call_log::entry;
+use crate::errors::{out, Fail, Result, Return};
 use crate::machine;
 use mig_sim::telemetry::BoardFacts;
 use nvml_wrapper_sys::bindings as sys;

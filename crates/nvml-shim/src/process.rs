@@ -7,7 +7,8 @@
 //! process is a graphics one or an MPS client, so those lists are always
 //! empty. Process names also come from the host's `/proc` for live pids.
 
-use crate::errors::{call, out, Fail, Result, Return};
+use crate::call_log::call;
+use crate::errors::{out, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimProcess;
 use nvml_wrapper_sys::bindings as sys;

@@ -8,7 +8,8 @@
 //! MIG-enabled GPUs, querying device utilization rates is not currently
 //! supported": `NOT_SUPPORTED` on a MIG-enabled GPU and on MIG devices.
 
-use crate::errors::{call, entry, modelled, out, versioned, Fail, Result, Return};
+use crate::call_log::{call, entry};
+use crate::errors::{modelled, out, versioned, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;

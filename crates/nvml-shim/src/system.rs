@@ -4,7 +4,8 @@
 //! the lent H200 answered, `catalog/measured/h200-580.159.04/
 //! monitoring-probe.json` `system`).
 
-use crate::errors::{call, error_string, out, write_str, Result, Return};
+use crate::call_log::call;
+use crate::errors::{error_string, out, write_str, Result, Return};
 use crate::machine;
 use mig_model::backend::Inventory;
 use nvml_wrapper_sys::bindings as sys;

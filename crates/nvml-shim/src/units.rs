@@ -2,7 +2,8 @@
 //! the simulated machine has none, so the count is 0 and every unit handle
 //! is invalid (the generated fallbacks answer `INVALID_ARGUMENT`).
 
-use crate::errors::{call, out, Return};
+use crate::call_log::call;
+use crate::errors::{out, Return};
 use crate::machine;
 use std::ffi::c_uint;
 
