@@ -202,3 +202,17 @@ pub fn call(
     }
     rc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves a panic inside an entry point becomes NVML_ERROR_UNKNOWN.
+    #[test]
+    fn panics_do_not_cross_the_boundary() {
+        let r = entry("test", || panic!("boom"));
+        assert_eq!(r, Fail::UNKNOWN.0);
+        assert_eq!(entry("test", || Ok(())), SUCCESS);
+        assert_eq!(entry("test", || Err(Fail::NOT_FOUND)), 6);
+    }
+}
