@@ -4,7 +4,8 @@
 use mig_model::backend::GpuSnapshot;
 use mig_model::engine::{self, Layout};
 use mig_model::{
-    CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, GpuModel, NvmlError, Placement,
+    Busy, CiProfileId, ComputeInstanceId, GiProfileId, GpuInstanceId, GpuModel, MigGpu, ModeSwitch,
+    NvmlError, Placement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -128,63 +129,52 @@ impl Step {
 /// (disabling needs an empty layout; on a product that needs a reset the new
 /// mode stays pending until one; a mode switch clears the layout).
 pub fn simulate(st: &mut MigState, model: &GpuModel, step: &Step) -> Result<(), NvmlError> {
-    let layout_op = |st: &MigState| {
-        if st.mig_current {
+    // the model's per-GPU state machine decides (mig_model::mode), as it
+    // does for the simulator; a plan only runs on idle GPUs (busy instances
+    // are refused before planning), so no process is in the way
+    let mut gpu = MigGpu {
+        current: st.mig_current,
+        pending: st.mig_pending,
+        layout: std::mem::take(&mut st.layout),
+        switch: if model.mode_change_needs_reset {
+            ModeSwitch::AfterReset
+        } else {
+            ModeSwitch::InPlace
+        },
+    };
+    let idle = Busy::idle();
+    let expect = |want: u32, got: u32| {
+        if got == want {
             Ok(())
         } else {
-            Err(NvmlError::NotSupported)
+            Err(NvmlError::Unknown)
         }
     };
-    match *step {
-        Step::SetMigMode { enable } => {
-            if !enable && !st.layout.gpu_instances.is_empty() {
-                return Err(NvmlError::InUse);
-            }
-            st.mig_pending = enable;
-            if !model.mode_change_needs_reset && st.mig_current != enable {
-                st.mig_current = enable;
-                st.layout.gpu_instances.clear();
-            }
-        }
-        Step::Reset => {
-            if st.mig_current != st.mig_pending {
-                st.mig_current = st.mig_pending;
-            }
-            st.layout.gpu_instances.clear();
-        }
-        Step::DestroyCi { gi, ci } => {
-            layout_op(st)?;
-            st.layout.destroy_ci(gi, ci)?;
-        }
-        Step::DestroyGi { gi } => {
-            layout_op(st)?;
-            st.layout.destroy_gi(gi)?;
-        }
+    let done = match *step {
+        Step::SetMigMode { enable } => gpu.set_mig_mode(enable, &idle).map(|_| ()),
+        Step::Reset => gpu.reset(&idle),
+        Step::DestroyCi { gi, ci } => gpu.destroy_ci(gi, ci, &idle),
+        Step::DestroyGi { gi } => gpu.destroy_gi(gi, &idle),
         Step::CreateGi {
             profile,
             placement,
             id,
-        } => {
-            layout_op(st)?;
-            let got = st.layout.create_gi(model, profile, Some(placement))?;
-            if got != id {
-                return Err(NvmlError::Unknown);
-            }
-        }
+        } => gpu
+            .create_gi(model, profile, Some(placement))
+            .and_then(|got| expect(id.0, got.0)),
         Step::CreateCi {
             gi,
             profile,
             placement,
             id,
-        } => {
-            layout_op(st)?;
-            let got = st.layout.create_ci(model, gi, profile, Some(placement))?;
-            if got != id {
-                return Err(NvmlError::Unknown);
-            }
-        }
-    }
-    Ok(())
+        } => gpu
+            .create_ci(model, gi, profile, Some(placement))
+            .and_then(|got| expect(id.0, got.0)),
+    };
+    st.mig_current = gpu.current;
+    st.mig_pending = gpu.pending;
+    st.layout = gpu.layout;
+    done
 }
 
 /// The CI ID a create in `gi` gets next: the engine's lowest-free rule
