@@ -5,6 +5,8 @@
 //! The real nvidia-smi's goldens recorded over that library check that both
 //! agree (`crates/migctl/tests/real_smi.rs`).
 
+pub mod lookup;
+
 use crate::state::{MachineState, SimGpu};
 use mig_model::readings::Readings;
 use mig_model::NvmlError;
