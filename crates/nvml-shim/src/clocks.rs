@@ -118,7 +118,7 @@ fn event_reasons(g: &SimGpu) -> Result<c_ulonglong> {
     Ok(clocks::event_reasons(g))
 }
 
-/// `nvmlDeviceGetCurrentClocksEventReasons`: see `clocks::event_reasons`.
+/// `nvmlDeviceGetCurrentClocksEventReasons`: see `event_reasons`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetCurrentClocksEventReasons(
     device: sys::nvmlDevice_t,
@@ -150,8 +150,7 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrentClocksThrottleReasons(
     }
 }
 
-/// `nvmlDeviceGetSupportedClocksEventReasons`: see
-/// `clocks::SUPPORTED_EVENT_REASONS`.
+/// `nvmlDeviceGetSupportedClocksEventReasons`: see `SUPPORTED_EVENT_REASONS`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksEventReasons(
     device: sys::nvmlDevice_t,
