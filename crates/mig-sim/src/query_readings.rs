@@ -3,7 +3,13 @@
 //! for the NVML calls behind each (`nvml-shim`'s sensors, modes, pcie and
 //! board_info modules), read from [`crate::telemetry`] and the board facts.
 //! The real nvidia-smi's goldens recorded over that library check that both
-//! agree (`crates/migctl/tests/real_smi.rs`).
+//! agree (`crates/migctl/tests/real_smi.rs`). Its submodules hold what the
+//! library reads of the machine for its own calls: [`lookup`] (GPUs,
+//! instances and MIG devices by the identifiers clients name them with) and
+//! [`clocks`].
+
+pub mod clocks;
+pub mod lookup;
 
 use crate::state::{MachineState, SimGpu};
 use mig_model::readings::Readings;

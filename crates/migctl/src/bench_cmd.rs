@@ -536,9 +536,19 @@ pub fn main(args: &[String]) -> ExitCode {
             workers,
             sabotage,
             output,
-        } => crate::soak::soak(std::time::Duration::from_secs(duration), workers, sabotage)
+        } => std::env::current_exe()
+            .map_err(|e| e.to_string())
+            .and_then(|exe| {
+                mig_bench::soak::soak(
+                    &exe,
+                    std::time::Duration::from_secs(duration),
+                    workers,
+                    sabotage,
+                )
+            })
+            .map_err(|e| Failure(1, e))
             .and_then(|r| {
-                crate::soak::print(&r, output);
+                print_soak(&r, output);
                 if r.failures.is_empty() {
                     Ok(())
                 } else {
@@ -555,5 +565,27 @@ pub fn main(args: &[String]) -> ExitCode {
             eprintln!("migctl: {msg}");
             ExitCode::from(code)
         }
+    }
+}
+
+/// `migctl bench soak` output.
+fn print_soak(r: &mig_bench::soak::Report, output: Output) {
+    match output {
+        Output::Text => {
+            println!(
+                "soak: {:.1} s, {} workers{}, {} ops, {:.1} ops/s, {} checks, {} failures",
+                r.duration_s,
+                r.workers,
+                if r.sabotage { " and a saboteur" } else { "" },
+                r.ops,
+                r.ops_per_s,
+                r.checks,
+                r.failures.len()
+            );
+            for f in &r.failures {
+                println!("FAILED: {f}");
+            }
+        }
+        Output::Json => println!("{:#}", serde_json::json!(r)),
     }
 }

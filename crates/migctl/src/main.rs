@@ -28,7 +28,6 @@ mod sim_cmd;
 mod sim_host;
 mod sim_set;
 mod sim_set_gpm;
-mod soak;
 
 use cli::{ExportArgs, Mode, Verb};
 use error::CliError;

@@ -6,50 +6,16 @@
 //! board: a MIG device handle answers `NOT_SUPPORTED`.
 
 use crate::call_log::call;
-use crate::errors::{modelled, out, versioned, Fail, Result, Return};
+use crate::errors::{out, versioned, Fail, Result, Return};
 use crate::sensors::{board_of, read};
+use mig_sim::query_readings::clocks::{self, Which, SUPPORTED_EVENT_REASONS};
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::{c_uint, c_ulonglong};
 
-/// Which clock of a type is asked for: nvml.h's `nvmlClockId_t` and the
-/// calls that each read one of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Which {
-    /// `NVML_CLOCK_ID_CURRENT`, `nvmlDeviceGetClockInfo`.
-    Current,
-    /// `nvmlDeviceGetMaxClockInfo`.
-    Max,
-    /// `NVML_CLOCK_ID_APP_CLOCK_TARGET` / `_DEFAULT`,
-    /// `nvmlDeviceGet[Default]ApplicationsClock`.
-    Application,
-    /// `NVML_CLOCK_ID_CUSTOMER_BOOST_MAX`, `nvmlDeviceGetMaxCustomerBoostClock`.
-    CustomerBoost,
-}
-
-/// `NVML_CLOCK_COUNT`: one past the last clock type.
-const CLOCK_COUNT: sys::nvmlClockType_t = 4;
-
-/// A clock of the board: current (modelled SM clock), maximum, application
-/// clocks (= maximum, as on the lent H100 and H200) or customer boost.
-/// Which (type, clock) pairs exist is what the lent H200 answered
-/// (monitoring-probe.json `with_args`): no application or boost video clock,
-/// no boost memory clock (`NOT_SUPPORTED`); the type `NVML_CLOCK_COUNT` is
-/// `NOT_SUPPORTED` for the current clock and `INVALID_ARGUMENT` for the
-/// others; any later type `INVALID_ARGUMENT`.
+/// A clock of the board (`mig_sim::query_readings::clocks::clock`).
 fn clock(g: &SimGpu, ty: sys::nvmlClockType_t, which: Which) -> Result<c_uint> {
-    let b = g.board();
-    Ok(match (ty, which) {
-        (0 | 1, Which::Current) => modelled(g.sm_clock_mhz())?,
-        (0 | 1, _) => modelled(b.max_sm_clock_mhz)?,
-        (2, Which::CustomerBoost) => return Err(Fail::NOT_SUPPORTED),
-        (2, _) => modelled(b.mem_clock_mhz)?,
-        (3, Which::Current) => modelled(b.idle_video_clock_mhz)?,
-        (3, Which::Max) => modelled(b.max_video_clock_mhz)?,
-        (3, _) => return Err(Fail::NOT_SUPPORTED),
-        (CLOCK_COUNT, Which::Current) => return Err(Fail::NOT_SUPPORTED),
-        _ => return Err(Fail::INVALID_ARGUMENT),
-    })
+    Ok(clocks::clock(g, ty, which)?)
 }
 
 /// `nvmlDeviceGetClockInfo`: the current clock, MHz.
@@ -148,14 +114,9 @@ pub unsafe extern "C" fn nvmlDeviceGetClock(
     }
 }
 
-/// Why the clocks are below maximum: `GpuIdle` while utilization is 0 (the
-/// lent boards at idle: "Idle: Active"), else none.
+/// Why the clocks are below maximum (`clocks::event_reasons`).
 fn event_reasons(g: &SimGpu) -> Result<c_ulonglong> {
-    Ok(if g.telemetry.utilization_gpu == 0 {
-        c_ulonglong::from(sys::nvmlClocksEventReasonGpuIdle)
-    } else {
-        0
-    })
+    Ok(clocks::event_reasons(g))
 }
 
 /// `nvmlDeviceGetCurrentClocksEventReasons`: see `event_reasons`.
@@ -190,10 +151,6 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrentClocksThrottleReasons(
     }
 }
 
-/// Every clocks event reason nvml.h defines (`nvmlClocksEventReason*`,
-/// bits 0..8): what the lent H200 answered (511, monitoring-probe.json).
-const SUPPORTED_EVENT_REASONS: c_ulonglong = 0x1FF;
-
 /// `nvmlDeviceGetSupportedClocksEventReasons`: see `SUPPORTED_EVENT_REASONS`.
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksEventReasons(
@@ -226,13 +183,9 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedClocksThrottleReasons(
     }
 }
 
-/// The probe's facts of a board (`mig_sim::telemetry::Probed`); a model the
-/// monitoring probe was not run on answers `NOT_SUPPORTED`.
+/// The probe's facts of a board (`clocks::probed`).
 fn probed(g: &SimGpu) -> Result<&'static mig_sim::telemetry::Probed> {
-    g.board()
-        .measured
-        .and_then(|m| m.probe.as_ref())
-        .ok_or(Fail::NOT_SUPPORTED)
+    Ok(clocks::probed(g)?)
 }
 
 /// `nvmlDeviceGetSupportedMemoryClocks`: the memory clocks the lent H200
@@ -301,19 +254,6 @@ pub unsafe extern "C" fn nvmlDeviceGetSupportedPerformanceStates(
     )
 }
 
-/// One performance level as the driver's perf-mode strings print it: the
-/// graphics clock (current, min, max) and a memory clock, whose transfer
-/// rate is twice it (the lent H200: memclock 3201, memTransferRate 6402).
-fn perf_level(nv: c_uint, nv_min: c_uint, nv_max: c_uint, mem: c_uint) -> String {
-    let rate = 2 * mem;
-    format!(
-        "nvclock={nv}, nvclockmin={nv_min}, nvclockmax={nv_max}, nvclockeditable=0, \
-         memclock={mem}, memclockmin={mem}, memclockmax={mem}, memclockeditable=0, \
-         memTransferRate={rate}, memTransferRatemin={rate}, memTransferRatemax={rate}, \
-         memTransferRateeditable=0"
-    )
-}
-
 /// `NVML_STRUCT_VERSION(DevicePerfModes, 1)` and
 /// `NVML_STRUCT_VERSION(DeviceCurrentClockFreqs, 1)`: both structs are a
 /// version and a `char[NVML_PERF_MODES_BUFFER_SIZE]`.
@@ -332,20 +272,8 @@ pub unsafe extern "C" fn nvmlDeviceGetPerformanceModes(
         || log_args!(device),
         || {
             let p = unsafe { versioned(perf_modes, PERF_STRING_V1) }?;
-            let g = board_of(device)?;
-            let mut mem = probed(&g)?.memory_clocks_mhz.to_vec();
-            mem.sort_unstable();
-            let b = g.board();
-            let text: Vec<String> = mem
-                .iter()
-                .enumerate()
-                .map(|(i, &m)| {
-                    let idle = modelled(b.idle_sm_clock_mhz)?;
-                    let level = perf_level(idle, idle, modelled(b.max_sm_clock_mhz)?, m);
-                    Ok(format!("perf={i}, {level}"))
-                })
-                .collect::<Result<_>>()?;
-            crate::errors::fill_chars(&mut p.str_, &text.join(" ; "));
+            let text = clocks::performance_modes(&board_of(device)?)?;
+            crate::errors::fill_chars(&mut p.str_, &text);
             Ok(())
         },
     )
@@ -365,15 +293,7 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrentClockFreqs(
         || log_args!(device),
         || {
             let f = unsafe { versioned(freqs, PERF_STRING_V1) }?;
-            let g = board_of(device)?;
-            probed(&g)?;
-            let b = g.board();
-            let text = perf_level(
-                modelled(g.sm_clock_mhz())?,
-                modelled(b.idle_sm_clock_mhz)?,
-                modelled(b.max_sm_clock_mhz)?,
-                modelled(b.mem_clock_mhz)?,
-            );
+            let text = clocks::current_clock_freqs(&board_of(device)?)?;
             crate::errors::fill_chars(&mut f.str_, &text);
             Ok(())
         },

@@ -13,6 +13,7 @@ use crate::call_log::call;
 use crate::errors::{fill_chars, out, struct_version, write_str, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_model::catalog::Architecture;
+use mig_sim::query_readings::lookup::{self, parse_bus_id, Found};
 use mig_sim::MachineState;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::{c_char, c_int, c_uint};
@@ -23,7 +24,6 @@ const MEMORY_V2: c_uint = 0x0200_0028;
 const PDI_V1: c_uint = 0x0100_0010;
 /// NVIDIA's PCI vendor ID, the low half of `pciDeviceId`.
 const PCI_VENDOR_NVIDIA: u32 = 0x10DE;
-const MIB: u64 = 1024 * 1024;
 
 /// `nvmlPdi_t` (NVML 13; not in the `nvml-wrapper-sys` 0.9 bindings).
 #[repr(C)]
@@ -87,40 +87,13 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex(
     unsafe { by_index("nvmlDeviceGetHandleByIndex", index, device) }
 }
 
-/// The handle of the GPU or MIG device with this UUID. Accepts `GPU-...`,
-/// `MIG-...` and the pre-R470 form `MIG-GPU-<gpu uuid>/<gi>/<ci>` that the
-/// NVML change log says is still accepted.
+/// The handle of the GPU or MIG device with this UUID
+/// (`mig_sim::query_readings::lookup::find_uuid`).
 fn find_uuid(st: &MachineState, uuid: &str) -> Result<sys::nvmlDevice_t> {
-    let uuid = uuid.trim();
-    for (i, g) in st.gpus.iter().enumerate() {
-        let i = i as u32;
-        if g.uuid.eq_ignore_ascii_case(uuid) {
-            return machine::gpu_handle(i);
-        }
-        if !g.mig_current || !uuid.starts_with("MIG-") {
-            continue;
-        }
-        for d in mig_sim::mig_devices_of(st, i)? {
-            if d.uuid.eq_ignore_ascii_case(uuid) {
-                return machine::mig_handle(i, g, &d);
-            }
-        }
-        let legacy = uuid
-            .strip_prefix("MIG-")
-            .and_then(|rest| rest.split_once('/'))
-            .filter(|(gpu_uuid, _)| gpu_uuid.eq_ignore_ascii_case(&g.uuid))
-            .and_then(|(_, ids)| ids.split_once('/'))
-            .and_then(|(gi, ci)| Some((gi.parse::<u32>().ok()?, ci.parse::<u32>().ok()?)));
-        if let Some((gi, ci)) = legacy {
-            if let Some(d) = mig_sim::mig_devices_of(st, i)?
-                .into_iter()
-                .find(|d| d.gi.0 == gi && d.ci.0 == ci)
-            {
-                return machine::mig_handle(i, g, &d);
-            }
-        }
+    match lookup::find_uuid(st, uuid)? {
+        Found::Gpu(i) => machine::gpu_handle(i),
+        Found::Mig(i, d) => machine::mig_handle(i, machine::gpu(st, i)?, &d),
     }
-    Err(Fail::NOT_FOUND)
 }
 
 #[no_mangle]
@@ -205,22 +178,6 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByUUIDV(
     )
 }
 
-/// `domain:bus:device.function` as numbers, from the forms NVML accepts:
-/// `00000000:07:00.0`, `0000:07:00.0` or `07:00.0` (hex, any case).
-fn parse_bus_id(s: &str) -> Option<[u32; 4]> {
-    let s = s.trim();
-    let (rest, function) = s.rsplit_once('.')?;
-    let mut parts: Vec<&str> = rest.split(':').collect();
-    if parts.len() == 2 {
-        parts.insert(0, "0");
-    }
-    let [domain, bus, dev] = parts.as_slice() else {
-        return None;
-    };
-    let hex = |t: &str| u32::from_str_radix(t, 16).ok();
-    Some([hex(domain)?, hex(bus)?, hex(dev)?, hex(function)?])
-}
-
 unsafe fn by_pci(name: &str, bus_id: *const c_char, device: *mut sys::nvmlDevice_t) -> Return {
     call(
         name,
@@ -230,12 +187,7 @@ unsafe fn by_pci(name: &str, bus_id: *const c_char, device: *mut sys::nvmlDevice
             let device = unsafe { out(device) }?;
             let wanted = wanted.ok_or(Fail::INVALID_ARGUMENT)?;
             let st = machine::snapshot()?;
-            let index = st
-                .gpus
-                .iter()
-                .position(|g| parse_bus_id(&g.pci_bus_id) == Some(wanted))
-                .ok_or(Fail::NOT_FOUND)?;
-            *device = machine::gpu_handle(index as u32)?;
+            *device = machine::gpu_handle(lookup::gpu_at_bus_id(&st, wanted)?)?;
             Ok(())
         },
     )
@@ -476,22 +428,6 @@ pub unsafe extern "C" fn nvmlDeviceGetIndex(
     )
 }
 
-/// (total, used) bytes: the board's memory, or a MIG device's GPU instance's;
-/// used is what the simulated processes there hold.
-fn memory(st: &MachineState, d: &Device<'_>) -> (u64, u64) {
-    match d {
-        Device::Gpu { sim, .. } => {
-            let used = st
-                .processes_on(d.gpu_index())
-                .map(|p| p.used_memory_mb * MIB)
-                .sum();
-            (sim.model().memory_total_bytes, used)
-        }
-        // the simulator's model of a GI's memory in use (mig-sim)
-        Device::Mig { info, .. } => (info.memory_mb * MIB, info.memory_used_mb * MIB),
-    }
-}
-
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo(
     device: sys::nvmlDevice_t,
@@ -503,7 +439,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo(
         || {
             let m = unsafe { out(memory_out) }?;
             let st = machine::snapshot()?;
-            let (total, used) = memory(&st, &machine::device(&st, device)?);
+            let (total, used) = lookup::memory(&st, &machine::device(&st, device)?);
             *m = sys::nvmlMemory_t {
                 total,
                 free: total.saturating_sub(used),
@@ -528,7 +464,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo_v2(
             }
             let m = unsafe { out(memory_out) }?;
             let st = machine::snapshot()?;
-            let (total, used) = memory(&st, &machine::device(&st, device)?);
+            let (total, used) = lookup::memory(&st, &machine::device(&st, device)?);
             *m = sys::nvmlMemory_v2_t {
                 version: MEMORY_V2,
                 total,
@@ -654,26 +590,4 @@ pub unsafe extern "C" fn nvmlDeviceGetArchitecture(
             Ok(())
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Proves every bus-ID spelling NVML accepts names the same function.
-    #[test]
-    fn bus_ids_parse_in_all_forms() {
-        let want = Some([0, 0x4e, 0, 0]);
-        for s in [
-            "00000000:4E:00.0",
-            "0000:4e:00.0",
-            "4E:00.0",
-            " 00000000:4e:00.0 ",
-        ] {
-            assert_eq!(parse_bus_id(s), want, "{s}");
-        }
-        for s in ["", "4E:00", "x:4E:00.0", "0:0:0:0.0"] {
-            assert_eq!(parse_bus_id(s), None, "{s}");
-        }
-    }
 }

@@ -5,17 +5,20 @@
 //! state file is unchanged, `mig_sim::cache`) or mutates through the `Backend`
 //! methods of [`SimMachine`], which hold the state file's lock.
 //!
-//! This module also resolves handles against a snapshot. It decides no MIG
-//! rule: IDs, placements, capacity, names and UUIDs all come from `mig-sim`
-//! and `mig-model`.
+//! This module also resolves handles against a snapshot, through
+//! `mig_sim::query_readings::lookup` (whose `Device`, `GiRef` and `CiRef`
+//! it re-exports). It decides no MIG rule: IDs, placements, capacity, names
+//! and UUIDs all come from `mig-sim` and `mig-model`.
 
 use crate::errors::{Fail, Result};
 use crate::handles::{Handle, Kind};
 use mig_model::backend::MigDeviceInfo;
-use mig_model::engine::{self, ComputeInstance, GpuInstance};
-use mig_model::{CiProfile, GiProfile, GpuModel};
+use mig_model::engine::{ComputeInstance, GpuInstance};
+use mig_sim::query_readings::lookup;
 use mig_sim::{MachineState, SimGpu, SimMachine};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use lookup::{CiRef, Device, GiRef};
 
 /// An initialised library: the machine and how many `nvmlInit`s are open
 /// (NVML counts them; the last `nvmlShutdown` closes the library).
@@ -107,108 +110,34 @@ pub fn snapshot() -> Result<Arc<MachineState>> {
 /// A GPU of the snapshot by NVML index; an index beyond the machine (a
 /// handle from before `migctl sim init` shrank it) is an invalid argument.
 pub fn gpu(st: &MachineState, index: u32) -> Result<&SimGpu> {
-    st.gpus.get(index as usize).ok_or(Fail::INVALID_ARGUMENT)
-}
-
-/// A GPU instance that a handle names, still of the profile it had.
-pub struct GiRef<'a> {
-    pub gpu: u32,
-    pub sim: &'a SimGpu,
-    pub gi: &'a GpuInstance,
-    pub profile: &'a GiProfile,
-}
-
-/// A compute instance that a handle names, with its GPU instance.
-pub struct CiRef<'a> {
-    pub gi: GiRef<'a>,
-    pub ci: &'a ComputeInstance,
-    pub profile: &'a CiProfile,
-}
-
-/// What a device handle stands for.
-pub enum Device<'a> {
-    /// A physical GPU.
-    Gpu { index: u32, sim: &'a SimGpu },
-    /// A MIG device: the compute instance and its enumeration entry.
-    Mig { ci: CiRef<'a>, info: MigDeviceInfo },
-}
-
-impl<'a> Device<'a> {
-    /// The (parent) GPU.
-    pub fn sim_gpu(&self) -> &'a SimGpu {
-        match self {
-            Device::Gpu { sim, .. } => sim,
-            Device::Mig { ci, .. } => ci.gi.sim,
-        }
-    }
-
-    /// NVML index of the (parent) GPU.
-    pub fn gpu_index(&self) -> u32 {
-        match self {
-            Device::Gpu { index, .. } => *index,
-            Device::Mig { ci, .. } => ci.gi.gpu,
-        }
-    }
-
-    pub fn model(&self) -> &'static GpuModel {
-        self.sim_gpu().model()
-    }
-
-    /// Only a physical GPU: parent-only calls refuse MIG device handles.
-    pub fn require_gpu(&self) -> Result<(u32, &'a SimGpu)> {
-        match self {
-            Device::Gpu { index, sim } => Ok((*index, sim)),
-            Device::Mig { .. } => Err(Fail::INVALID_ARGUMENT),
-        }
-    }
+    Ok(lookup::gpu(st, index)?)
 }
 
 /// Resolve a GPU-instance handle's fields; `NOT_FOUND` once the instance is
 /// gone (or MIG was switched off, which destroys every instance).
 fn gi_ref<'a>(st: &'a MachineState, h: &Handle) -> Result<GiRef<'a>> {
-    let sim = gpu(st, h.gpu)?;
-    if !sim.mig_current {
-        return Err(Fail::NOT_FOUND);
-    }
-    let gi = sim
-        .layout
-        .gpu_instances
-        .iter()
-        .find(|g| g.id.0 == h.gi && g.profile_id.0 == h.gi_profile)
-        .ok_or(Fail::NOT_FOUND)?;
-    let profile = engine::gi_profile(sim.model(), gi.profile_id)?;
-    Ok(GiRef {
-        gpu: h.gpu,
-        sim,
-        gi,
-        profile,
-    })
+    Ok(lookup::gpu_instance(st, h.gpu, h.gi, h.gi_profile)?)
 }
 
 fn ci_ref<'a>(st: &'a MachineState, h: &Handle) -> Result<CiRef<'a>> {
-    let gi = gi_ref(st, h)?;
-    let ci = gi
-        .gi
-        .compute_instances
-        .iter()
-        .find(|c| c.id.0 == h.ci && c.profile_id.0 == h.ci_profile)
-        .ok_or(Fail::NOT_FOUND)?;
-    let profile = engine::ci_profile(gi.profile, ci.profile_id)?;
-    Ok(CiRef { gi, ci, profile })
+    Ok(lookup::compute_instance(
+        st,
+        h.gpu,
+        (h.gi, h.gi_profile),
+        (h.ci, h.ci_profile),
+    )?)
 }
 
 /// Resolve an `nvmlDevice_t`.
 pub fn device<T>(st: &MachineState, p: *mut T) -> Result<Device<'_>> {
     let h = Handle::from_ptr(p, &[Kind::Gpu, Kind::MigDevice])?;
     match h.kind {
-        Kind::MigDevice => {
-            let ci = ci_ref(st, &h)?;
-            let info = mig_sim::mig_devices_of(st, ci.gi.gpu)?
-                .into_iter()
-                .find(|d| d.gi == ci.gi.gi.id && d.ci == ci.ci.id)
-                .ok_or(Fail::NOT_FOUND)?;
-            Ok(Device::Mig { ci, info })
-        }
+        Kind::MigDevice => Ok(lookup::mig_device(
+            st,
+            h.gpu,
+            (h.gi, h.gi_profile),
+            (h.ci, h.ci_profile),
+        )?),
         _ => Ok(Device::Gpu {
             index: h.gpu,
             sim: gpu(st, h.gpu)?,
@@ -254,11 +183,6 @@ pub fn ci_handle<T>(
 
 /// The MIG device handle of the device with this enumeration entry.
 pub fn mig_handle<T>(gpu: u32, sim: &SimGpu, d: &MigDeviceInfo) -> Result<*mut T> {
-    let gi = sim.layout.gpu_instance(d.gi)?;
-    let ci = gi
-        .compute_instances
-        .iter()
-        .find(|c| c.id == d.ci)
-        .ok_or(Fail::NOT_FOUND)?;
+    let (gi, ci) = lookup::mig_instances(sim, d)?;
     ci_handle(Kind::MigDevice, gpu, gi, ci)
 }

@@ -9,7 +9,7 @@
 
 use crate::call_log::call;
 use crate::errors::{out, Fail, Result, Return};
-use crate::machine::{self, Device};
+use crate::machine;
 use mig_sim::SimProcess;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_char;
@@ -23,12 +23,9 @@ const MIB: u64 = 1024 * 1024;
 pub(crate) fn processes(device: sys::nvmlDevice_t) -> Result<Vec<SimProcess>> {
     let st = machine::snapshot()?;
     let d = machine::device(&st, device)?;
-    let gpu = d.gpu_index();
-    let on = |p: &SimProcess| match &d {
-        Device::Gpu { .. } => true,
-        Device::Mig { ci, .. } => p.gi == Some(ci.gi.gi.id.0) && p.ci == Some(ci.ci.id.0),
-    };
-    Ok(st.processes_on(gpu).filter(|p| on(p)).cloned().collect())
+    Ok(mig_sim::query_readings::lookup::processes(&st, &d)
+        .cloned()
+        .collect())
 }
 
 /// NVML's process-list protocol: `*count` smaller than the list (0 asks for

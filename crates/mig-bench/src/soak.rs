@@ -1,4 +1,4 @@
-//! `migctl bench soak`: many migctl processes at once on one simulated
+//! The soak of `migctl bench soak`: many migctl processes at once on one simulated
 //! machine for a bounded time, then checks. Workers (threads, each running
 //! one child process after another): a `migctl mig` create/destroy worker
 //! per owned GPU, half of them through the NVML backend over the fake
@@ -24,7 +24,6 @@
 //! `--sabotage` adds a writer that drops GIs from GPU 0 behind its owner's
 //! back: the run must then fail, which shows the checks catch a lost update.
 
-use crate::reconcile_cmd::{Failure, Output};
 use mig_model::catalog::{self, GpuModel};
 use mig_model::engine::{self, Layout};
 use mig_model::{CiProfileId, GiProfileId};
@@ -316,7 +315,7 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
-fn setup(s: &Soak, gpus: u32) -> Result<(), Failure> {
+fn setup(s: &Soak, gpus: u32) -> Result<(), String> {
     let mut init = vec!["sim", "init"];
     init.extend(std::iter::repeat_n(SOAK_MODEL, gpus as usize));
     let list: Vec<String> = (0..gpus).map(|i| i.to_string()).collect();
@@ -324,23 +323,31 @@ fn setup(s: &Soak, gpus: u32) -> Result<(), Failure> {
     for a in [init, vec!["-i", &list, "-mig", "1"]] {
         match s.run(&a, false) {
             Some((0, _)) => {}
-            other => return Err(Failure(1, format!("soak setup {a:?}: {other:?}"))),
+            other => return Err(format!("soak setup {a:?}: {other:?}")),
         }
     }
     Ok(())
 }
 
 /// Run the soak for `duration` with `owners` create/destroy workers (at
-/// least 2); `sabotage` adds a writer that changes GPU 0 behind its owner.
-pub fn soak(duration: Duration, owners: usize, sabotage: bool) -> Result<Report, Failure> {
+/// least 2), each running the migctl binary at `exe`; `sabotage` adds a
+/// writer that changes GPU 0 behind its owner. An error is a soak that
+/// could not start (or a worker that panicked), not a failed check: those
+/// are the report's `failures`.
+pub fn soak(
+    exe: &Path,
+    duration: Duration,
+    owners: usize,
+    sabotage: bool,
+) -> Result<Report, String> {
     let owners = owners.max(2);
-    let exe = std::env::current_exe().map_err(|e| Failure(1, e.to_string()))?;
+    let exe = exe.to_path_buf();
     let dir = std::env::temp_dir().join(format!("migctl-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Failure(1, e.to_string()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let lib = Command::new(&exe)
         .args(["sim", "nvml-lib"])
         .output()
-        .map_err(|e| Failure(1, e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let lib = String::from_utf8_lossy(&lib.stdout).trim().to_string();
     let s = Arc::new(Soak {
         exe,
@@ -354,10 +361,10 @@ pub fn soak(duration: Duration, owners: usize, sabotage: bool) -> Result<Report,
     setup(&s, apply_gpu + 1)?;
     let cfg = dir.join("soak.yaml");
     std::fs::write(&cfg, CONFIGS.replace("OWNED", &apply_gpu.to_string()))
-        .map_err(|e| Failure(1, e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let start = s
         .check_state()
-        .ok_or_else(|| Failure(1, "soak setup left an unreadable state".into()))?;
+        .ok_or_else(|| "soak setup left an unreadable state".to_string())?;
     let t0 = Instant::now();
     let until = t0 + duration;
     let owner_threads: Vec<_> = (0..owners as u32)
@@ -385,15 +392,15 @@ pub fn soak(duration: Duration, owners: usize, sabotage: bool) -> Result<Report,
     for t in owner_threads {
         expected.push(
             t.join()
-                .map_err(|_| Failure(1, "an owner worker panicked".into()))?,
+                .map_err(|_| "an owner worker panicked".to_string())?,
         );
     }
     let last = applier
         .join()
-        .map_err(|_| Failure(1, "the apply worker panicked".into()))?;
+        .map_err(|_| "the apply worker panicked".to_string())?;
     for l in listers.into_iter().chain(saboteur) {
         l.join()
-            .map_err(|_| Failure(1, "a listing worker panicked".into()))?;
+            .map_err(|_| "a listing worker panicked".to_string())?;
     }
     let elapsed = t0.elapsed().as_secs_f64();
     final_checks(&s, &expected, &cfg, last, apply_gpu);
@@ -553,27 +560,5 @@ fn final_checks(s: &Soak, expected: &[Layout], cfg: &Path, last: Option<&str>, a
         s.check(matches!(r, Some((0, _))), || {
             format!("assert {name} after the soak: {r:?}")
         });
-    }
-}
-
-/// `migctl bench soak` output.
-pub fn print(r: &Report, output: Output) {
-    match output {
-        Output::Text => {
-            println!(
-                "soak: {:.1} s, {} workers{}, {} ops, {:.1} ops/s, {} checks, {} failures",
-                r.duration_s,
-                r.workers,
-                if r.sabotage { " and a saboteur" } else { "" },
-                r.ops,
-                r.ops_per_s,
-                r.checks,
-                r.failures.len()
-            );
-            for f in &r.failures {
-                println!("FAILED: {f}");
-            }
-        }
-        Output::Json => println!("{:#}", serde_json::json!(r)),
     }
 }
