@@ -403,7 +403,7 @@ impl<'a> Device<'a> {
 
     /// `nvmlDeviceGetGpuInstanceProfileInfoV` for profile **index** `index`,
     /// with the v2 struct. Driver 580.159.04 on a real H100 fills every v3
-    /// field but the name (measured with the device tool), and v3's only
+    /// field but the name (measured on that board), and v3's only
     /// addition, the capabilities word, carries P2P (also in v2) and GFX
     /// (also in the name: `+gfx`). So v2 answers everything in one call.
     pub fn gi_profile_info(&self, index: u32) -> Res<GiProfileInfo> {
