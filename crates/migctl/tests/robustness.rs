@@ -403,8 +403,7 @@ fn new_user_paper_cuts() {
     let status = m.ok(&[]);
     let mig_row = |s: &str| {
         s.lines()
-            .filter(|l| l.starts_with("|                                         |"))
-            .last()
+            .rfind(|l| l.starts_with("|                                         |"))
             .map(|l| l.trim_end_matches(" |").trim_end().to_string())
     };
     assert!(
