@@ -58,6 +58,16 @@ pub struct Readings {
     pub memory_used_reserved: Read<(u64, u64)>,
     /// CUDA compute capability (major, minor).
     pub compute_cap: Read<(u32, u32)>,
+    /// `nvmlDeviceGetDisplayActive`: a display is initialized on the GPU.
+    pub display_active: Read<bool>,
+    /// `nvmlDeviceGetEccMode`, current mode: ECC enabled.
+    pub ecc_mode: Read<bool>,
+    /// `nvmlDeviceGetTotalEccErrors` (uncorrected, volatile) on the GPU's
+    /// handle; nvml.h: not supported on a MIG-enabled GPU.
+    pub ecc_volatile_uncorrected: Read<u64>,
+    /// The same count read through a MIG device's handle, the way nvml.h
+    /// says volatile counts are read with MIG enabled.
+    pub mig_ecc_volatile_uncorrected: Read<u64>,
 }
 
 impl Readings {
@@ -89,6 +99,10 @@ impl Readings {
             pcie_width: [n(), n()],
             memory_used_reserved: n(),
             compute_cap: n(),
+            display_active: n(),
+            ecc_mode: n(),
+            ecc_volatile_uncorrected: n(),
+            mig_ecc_volatile_uncorrected: n(),
         }
     }
 }

@@ -129,4 +129,8 @@ impl Inventory for NvmlBackend {
             self.process_list(i, &d, mig)
         })
     }
+
+    fn readings(&self, gpu: &GpuRef) -> Result<mig_model::readings::Readings, BackendError> {
+        self.on(Op::Identity, gpu, |_, d| Ok(crate::readings::read(&d)))
+    }
 }

@@ -29,6 +29,7 @@ mod inventory;
 mod machine;
 mod raw;
 mod read;
+mod readings;
 
 pub use machine::{
     library_path, MissingSymbol, NvmlBackend, OpenError, OpenTimings, DEFAULT_LIB, ENV_LIB,

@@ -313,7 +313,7 @@ impl Drop for Nvml {
 /// A GPU or MIG device handle.
 #[derive(Clone, Copy)]
 pub struct Device<'a> {
-    nvml: &'a Nvml,
+    pub(crate) nvml: &'a Nvml,
     pub(crate) h: sys::nvmlDevice_t,
 }
 

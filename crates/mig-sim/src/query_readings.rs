@@ -81,5 +81,16 @@ pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
             let [ma, mi] = g.model().compute_capability;
             Ok((ma, mi))
         },
+        // data-center boards drive no display; ECC is on and has counted
+        // no error (what the fake library answers: nvml-shim's modes.rs,
+        // from h100_q.txt)
+        display_active: Ok(false),
+        ecc_mode: Ok(true),
+        ecc_volatile_uncorrected: if g.mig_current {
+            Err(NvmlError::NotSupported)
+        } else {
+            Ok(0)
+        },
+        mig_ecc_volatile_uncorrected: Ok(0),
     }
 }

@@ -1,5 +1,5 @@
 //! mig-smi: nvidia-smi's MIG command line, as migctl speaks it under the
-//! name `nvidia-smi` and for its nvidia-smi verbs: `-L`, the status view,
+//! name `nvidia-smi` and for its nvidia-smi verbs: `-L`, the default view,
 //! `-i IDS -mig 0|1`, `-r`, and `mig -lgip | -lgipp | -cgi [-C] | -lgi | -dgi
 //! | -lcip | -lcipp | -cci | -lci | -dci` with `-i`, `-gi`, `-ci`.
 //!
@@ -8,6 +8,8 @@
 //! - [`run`] runs a parsed command against any [`mig_model::backend::Backend`]
 //!   (the simulated machine or NVML), resolving the user's words (GPU IDs,
 //!   profile names) against what the backend reports;
+//! - [`default_view`] prints bare `nvidia-smi`'s view (header, GPU, MIG
+//!   devices and processes tables) from the backend's readings;
 //! - [`out`] prints with nvidia-smi 580's bytes (or the MIG User Guide's
 //!   layouts, `MIGCTL_SMI_STYLE=guide`);
 //! - [`json`] is migctl's own `-o json` of the same reads (never reachable
@@ -16,6 +18,7 @@
 //! It decides no MIG rule: those are `mig_model`'s.
 
 pub mod args;
+pub mod default_view;
 pub mod json;
 pub mod out;
 pub mod query;

@@ -3,7 +3,8 @@
 //! against what the backend reports, calls it, and prints with [`crate::out`].
 
 use crate::args::{MigAction, MigArgs, SmiCommand};
-use crate::out::{self, StatusMig, Style};
+use crate::default_view::{self, Header, ViewGpu};
+use crate::out::{self, Style};
 use mig_model::backend::{
     Backend, BackendError, CiProfileStatus, DeviceInfo, GiInfo, GpuRef, ProfileQuery,
 };
@@ -174,19 +175,32 @@ fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
         Ok(d) => d,
         Err(o) => return Ok(o),
     };
-    let mut migs = Vec::new();
+    let driver = must(b.driver_version())?;
+    let cuda = must(b.cuda_driver_version())?;
     let mut procs = Vec::new();
+    let mut parts = Vec::new();
     for d in &devs {
         procs.extend(must(b.processes(&at(d.index)))?);
-        for m in must(b.mig_devices(&at(d.index)))? {
-            migs.push((d.index, m));
-        }
+        let migs = must(b.mig_devices(&at(d.index)))?;
+        let r = must(b.readings(&at(d.index)))?;
+        parts.push((r, migs));
     }
-    let rows: Vec<StatusMig<'_>> = migs
+    let gpus: Vec<ViewGpu<'_>> = devs
         .iter()
-        .map(|(gpu, dev)| StatusMig { gpu: *gpu, dev })
+        .zip(&parts)
+        .map(|(dev, (r, migs))| ViewGpu { dev, r, migs })
         .collect();
-    Ok(Outcome::ok(out::status(&devs, &rows, &procs)))
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let date = default_view::date_line(secs);
+    let header = Header {
+        date: &date,
+        driver: &driver,
+        cuda,
+    };
+    Ok(Outcome::ok(default_view::render(&header, &gpus, &procs)))
 }
 
 fn set_mig(b: &dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {

@@ -381,7 +381,7 @@ fn root_only_machine_refuses_other_users() {
 /// Proves what a new user hit on a fresh clone is fixed (issue 6, item 6):
 /// exit statuses as the README says, `sim` verbs that name what is wrong,
 /// state paths reported with the reason, no leftovers beside refused files,
-/// the status view with MIG disabled, and several listings in one call.
+/// the default view with MIG disabled and enabled, and several listings in one call.
 #[test]
 fn new_user_paper_cuts() {
     let m = Machine::new();
@@ -398,15 +398,25 @@ fn new_user_paper_cuts() {
         "No MIG-enabled devices found.\n"
     );
 
-    // the status view shows each GPU and its MIG mode even with MIG off
+    // the default view shows each GPU and its MIG mode even with MIG off,
+    // and no MIG devices table then (nvidia-smi's)
     let status = m.ok(&[]);
+    let mig_row = |s: &str| {
+        s.lines()
+            .rfind(|l| l.starts_with("|                                         |"))
+            .map(|l| l.trim_end_matches(" |").trim_end().to_string())
+    };
     assert!(
-        status.contains("NVIDIA A100-SXM4-40GB           00000000:07:00.0  Disabled -"),
+        status.contains("|   0  NVIDIA A100-SXM4-40GB          "),
         "{status}"
     );
-    assert!(status.contains("No MIG devices found"), "{status}");
+    assert!(status.contains("00000000:07:00.0"), "{status}");
+    assert!(mig_row(&status).unwrap().ends_with("Disabled"), "{status}");
+    assert!(!status.contains("MIG devices:"), "{status}");
     m.ok(&["-i", "0", "-mig", "1"]);
-    assert!(m.ok(&[]).contains("00000000:07:00.0  Enabled  -"));
+    let status = m.ok(&[]);
+    assert!(mig_row(&status).unwrap().ends_with("Enabled"), "{status}");
+    assert!(status.contains("No MIG devices found"), "{status}");
 
     // several listings in one call: exit 0 and print the one nvidia-smi 580
     // prints (the lent H200: -lgip over -lgipp over the GI/CI listings)

@@ -1,0 +1,107 @@
+//! `Inventory::readings` over NVML: the values of nvidia-smi's default view
+//! (persistence, display, ECC, fan, temperature, performance state, power,
+//! memory in use, utilization, compute mode), one NVML call each. A call
+//! the driver refuses or lacks answers as its error (`NotSupported` for an
+//! entry point the library does not export); the rest stay unread
+//! ([`Readings::not_read`]).
+
+use crate::raw::{Device, Fail};
+use mig_model::readings::{Read, Readings};
+use mig_model::NvmlError;
+use nvml_wrapper_sys::bindings as sys;
+use std::ffi::c_uint;
+
+/// The entry point `$name` of the device's library, or `NotSupported`.
+macro_rules! entry {
+    ($d:expr, $name:ident) => {
+        $d.nvml
+            .lib
+            .$name
+            .as_ref()
+            .map(|f| *f)
+            .map_err(|_| NvmlError::NotSupported)
+    };
+}
+
+fn check(rc: sys::nvmlReturn_t) -> Read<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(NvmlError::from_code(rc).unwrap_or(NvmlError::Unknown))
+    }
+}
+
+/// `NVML_FEATURE_ENABLED` as a bool.
+fn enabled(s: sys::nvmlEnableState_t) -> bool {
+    s == 1
+}
+
+/// The default view's readings of one GPU.
+pub(crate) fn read(d: &Device<'_>) -> Readings {
+    let h = d.h;
+    let mut r = Readings::not_read();
+    // SAFETY (every call below): `h` is a live handle and each out pointer
+    // is a valid local of the type the entry point writes.
+    r.persistence = entry!(d, nvmlDeviceGetPersistenceMode).and_then(|f| {
+        let mut s: sys::nvmlEnableState_t = 0;
+        check(unsafe { f(h, &mut s) }).map(|_| enabled(s))
+    });
+    r.display_active = entry!(d, nvmlDeviceGetDisplayActive).and_then(|f| {
+        let mut s: sys::nvmlEnableState_t = 0;
+        check(unsafe { f(h, &mut s) }).map(|_| enabled(s))
+    });
+    r.ecc_mode = entry!(d, nvmlDeviceGetEccMode).and_then(|f| {
+        let (mut cur, mut pend): (sys::nvmlEnableState_t, sys::nvmlEnableState_t) = (0, 0);
+        check(unsafe { f(h, &mut cur, &mut pend) }).map(|_| enabled(cur))
+    });
+    let ecc = |h: sys::nvmlDevice_t| {
+        entry!(d, nvmlDeviceGetTotalEccErrors).and_then(|f| {
+            let mut n: u64 = 0;
+            // uncorrected (1), volatile (0)
+            check(unsafe { f(h, 1, 0, &mut n) }).map(|_| n)
+        })
+    };
+    r.ecc_volatile_uncorrected = ecc(h);
+    // read through the first MIG device's handle, as with MIG enabled
+    r.mig_ecc_volatile_uncorrected = match d.mig_device(0) {
+        Ok(m) => ecc(m.h),
+        Err(Fail::Code(c)) => Err(NvmlError::from_code(c).unwrap_or(NvmlError::Unknown)),
+        Err(Fail::Missing(_)) => Err(NvmlError::NotSupported),
+    };
+    r.fan_percent = entry!(d, nvmlDeviceGetFanSpeed).and_then(|f| {
+        let mut v: c_uint = 0;
+        check(unsafe { f(h, &mut v) }).map(|_| v)
+    });
+    r.temperature_gpu = entry!(d, nvmlDeviceGetTemperature).and_then(|f| {
+        let mut v: c_uint = 0;
+        // NVML_TEMPERATURE_GPU
+        check(unsafe { f(h, 0, &mut v) }).map(|_| v)
+    });
+    r.pstate = entry!(d, nvmlDeviceGetPerformanceState).and_then(|f| {
+        let mut v: sys::nvmlPstates_t = 0;
+        check(unsafe { f(h, &mut v) }).map(|_| v as u32)
+    });
+    r.power_draw_mw = entry!(d, nvmlDeviceGetPowerUsage).and_then(|f| {
+        let mut v: c_uint = 0;
+        check(unsafe { f(h, &mut v) }).map(|_| v)
+    });
+    r.power_limit_mw = entry!(d, nvmlDeviceGetPowerManagementLimit).and_then(|f| {
+        let mut v: c_uint = 0;
+        check(unsafe { f(h, &mut v) }).map(|_| v)
+    });
+    r.memory_used_reserved = entry!(d, nvmlDeviceGetMemoryInfo).and_then(|f| {
+        // SAFETY: nvmlMemory_t is plain integers
+        let mut m: sys::nvmlMemory_t = unsafe { std::mem::zeroed() };
+        check(unsafe { f(h, &mut m) }).map(|_| (m.used, 0))
+    });
+    r.utilization = entry!(d, nvmlDeviceGetUtilizationRates).and_then(|f| {
+        // SAFETY: nvmlUtilization_t is plain integers
+        let mut u: sys::nvmlUtilization_t = unsafe { std::mem::zeroed() };
+        check(unsafe { f(h, &mut u) }).map(|_| (u.gpu, u.memory))
+    });
+    r.compute_mode = entry!(d, nvmlDeviceGetComputeMode).and_then(|f| {
+        let mut v: sys::nvmlComputeMode_t = 0;
+        check(unsafe { f(h, &mut v) }).map(|_| v as u32)
+    });
+    r
+}
