@@ -50,35 +50,10 @@ fn unit_shape_and_systemd_verify() {
     let t = get(&s, "TimeoutStartSec");
     assert_eq!(t.len(), 1);
     assert!(t[0].parse::<u32>().is_ok_and(|n| n > 0), "{t:?}");
-    let Ok(o) = std::process::Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-    else {
-        testkit::skip(
-            "unit_shape_and_systemd_verify",
-            testkit::Needs::Environment,
-            "systemd-analyze is not installed (the shape checks ran)",
-        );
-        return;
-    };
-    assert!(o.status.success());
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("migctl-apply@all-balanced.service");
-    std::fs::write(
-        &f,
-        text.replace("/usr/local/bin/migctl", env!("CARGO_BIN_EXE_migctl")),
-    )
-    .unwrap();
-    let o = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "systemd-analyze verify: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    common::systemd_verify(
+        "unit_shape_and_systemd_verify",
+        &text,
+        "migctl-apply@all-balanced.service",
     );
 }
 

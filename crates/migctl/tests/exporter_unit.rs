@@ -1,6 +1,8 @@
 //! The exporter's systemd unit (`deploy/systemd/migctl-exporter.service`):
 //! its shape, and that systemd accepts it (`systemd-analyze verify`).
 
+mod common;
+
 fn unit() -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../deploy/systemd/migctl-exporter.service");
@@ -22,34 +24,9 @@ fn exporter_unit_shape_and_systemd_verify() {
     );
     assert!(text.lines().any(|l| l == "Environment=MIGCTL_BACKEND=nvml"));
     assert!(text.lines().any(|l| l == "Restart=on-failure"));
-    let Ok(o) = std::process::Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-    else {
-        testkit::skip(
-            "exporter_unit_shape_and_systemd_verify",
-            testkit::Needs::Environment,
-            "systemd-analyze is not installed (the shape checks ran)",
-        );
-        return;
-    };
-    assert!(o.status.success());
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("migctl-exporter.service");
-    std::fs::write(
-        &f,
-        text.replace("/usr/local/bin/migctl", env!("CARGO_BIN_EXE_migctl")),
-    )
-    .unwrap();
-    let o = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "systemd-analyze verify: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    common::systemd_verify(
+        "exporter_unit_shape_and_systemd_verify",
+        &text,
+        "migctl-exporter.service",
     );
 }

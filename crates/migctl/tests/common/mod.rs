@@ -222,3 +222,36 @@ pub fn replay(m: &Machine, script: &str, name: &str) {
     }
     assert!(n > 0, "{name}: no commands");
 }
+
+/// `systemd-analyze verify` of a unit from `deploy/systemd/` (its text,
+/// written as `file_name` with migctl's path pointed at the test binary);
+/// a visible skip, named `test`, where systemd-analyze is not installed.
+pub fn systemd_verify(test: &str, text: &str, file_name: &str) {
+    let Ok(o) = Command::new("systemd-analyze").arg("--version").output() else {
+        testkit::skip(
+            test,
+            testkit::Needs::Environment,
+            "systemd-analyze is not installed (the shape checks ran)",
+        );
+        return;
+    };
+    assert!(o.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join(file_name);
+    std::fs::write(
+        &f,
+        text.replace("/usr/local/bin/migctl", env!("CARGO_BIN_EXE_migctl")),
+    )
+    .unwrap();
+    let o = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
