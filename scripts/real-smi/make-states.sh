@@ -2,6 +2,7 @@
 # Build the four simulated machines the real-nvidia-smi goldens were recorded on.
 # usage: make-states.sh MIGCTL OUTDIR
 set -euo pipefail
+export MIGCTL_BACKEND=sim
 m=$1; out=$2; mkdir -p "$out"
 st() { export MIGCTL_SIM_STATE=$out/$1.json; }
 
@@ -32,3 +33,16 @@ st busy
 "$m" mig -i 0 -cgi 9,19 -C >/dev/null
 "$m" sim run --gpu 0 --gi 2 --ci 0 --name python --memory 6000 >/dev/null
 "$m" sim run --gpu 1 --name trainer --memory 12000 >/dev/null
+
+# one machine per catalog model: GPU 0 MIG-enabled with two instances of its
+# smallest GPU-instance profile (each with its default CI), GPU 1 MIG-disabled
+for model in $("$m" sim models | awk '{print $1}'); do
+  st "board-$model"
+  "$m" sim init "$model" "$model" >/dev/null
+  "$m" -i 0 -mig 1 >/dev/null
+  id=$("$m" mig -i 0 -lgip -o json | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["gpus"][0]["profiles"]
+print(min(p, key=lambda x: (x["placements"][0]["size"], x["memory_mib"]))["id"])')
+  "$m" mig -i 0 -cgi "$id,$id" -C >/dev/null
+done

@@ -16,6 +16,15 @@ fields=$(cat "$dir/fields.txt")
 } >"$out/provenance.txt" 2>&1
 "$smi" --help-query-gpu >"$out/help-query-gpu.txt" 2>&1
 "$smi" --help-query-compute-apps >"$out/help-query-compute-apps.txt" 2>&1
+# the real board's own views through the real library (listings only)
+mkdir -p "$out/board"
+"$smi" >"$out/board/default.txt" 2>&1
+"$smi" -q >"$out/board/q.txt" 2>&1
+"$smi" -q -x >"$out/board/qx.txt" 2>&1
+for d in MEMORY UTILIZATION ECC TEMPERATURE POWER CLOCK COMPUTE PIDS PERFORMANCE SUPPORTED_CLOCKS PAGE_RETIREMENT ACCOUNTING; do
+  "$smi" -q -d $d >"$out/board/q-d-$d.txt" 2>&1; echo "rc=$?" >>"$out/board/q-d-$d.txt"
+done
+"$smi" mig -lgip >"$out/board/mig-lgip.txt" 2>&1; echo "rc=$?" >>"$out/board/mig-lgip.txt"
 # the real board through the real library, read-only, one field at a time
 mkdir -p "$out/real"
 for f in $fields; do
@@ -35,26 +44,29 @@ mkdir -p "$out/real-migctl"
 run() { # name, then the arguments
   local name=$1; shift
   printf '%s\t%s\n' "$name" "$*" >>"$o/cases.txt"
-  ( export LD_LIBRARY_PATH="$dir/lib"; timeout 60 "$smi" "$@" ) >"$o/smi/$name.out" 2>"$o/smi/$name.err"
+  ( export LD_LIBRARY_PATH="$dir/lib" MIGCTL_NVML_LOG=$o/log/$name.log; timeout 60 "$smi" "$@" ) >"$o/smi/$name.out" 2>"$o/smi/$name.err"
   echo $? >"$o/smi/$name.rc"
   ( export MIGCTL_BACKEND=sim; timeout 60 "$dir/migctl" "$@" ) >"$o/migctl/$name.out" 2>"$o/migctl/$name.err"
   echo $? >"$o/migctl/$name.rc"
 }
 machine() {
   local st=$1 s o
-  s=$(basename "$st" .json); o=$out/$s; mkdir -p "$o/smi" "$o/migctl"
-  export MIGCTL_SIM_STATE=$st MIGCTL_NVML_LOG=$o/nvml-calls.log
+  s=$(basename "$st" .json); o=$out/$s; mkdir -p "$o/smi" "$o/migctl" "$o/log"
+  export MIGCTL_SIM_STATE=$st
   run L -L
   run default
   for v in lgi lci lgip lgipp lcip lcipp; do run "mig-$v" mig -$v; done
   run q -q
+  case $s in board-*) ;; *)
+    for d in MEMORY UTILIZATION ECC TEMPERATURE POWER CLOCK COMPUTE PIDS PERFORMANCE SUPPORTED_CLOCKS; do run "q-d-$d" -q -d $d; done;;
+  esac
   run q-d-mig -q -d MIG
   run qx -q -x
   run query-guide-vbios --query-gpu=vbios_version --format=csv
   run query-guide-i0 -i 0 --query-gpu=pci.bus_id,mig.mode.current --format=csv
   run query-all --query-gpu=$(echo $fields | tr ' ' ,) --format=csv
   run query-all-nn --query-gpu=$(echo $fields | tr ' ' ,) --format=csv,noheader,nounits
-  for f in $fields; do run "qf-$f" --query-gpu="$f" --format=csv; done
+  case $s in board-*) ;; *) for f in $fields; do run "qf-$f" --query-gpu="$f" --format=csv; done;; esac
   run query-bad --query-gpu=index,no.such.field --format=csv
   run query-noformat --query-gpu=index
   run query-i9 -i 9 --query-gpu=index --format=csv
@@ -62,7 +74,6 @@ machine() {
   run query-nounits --query-gpu=memory.total,power.draw,clocks.sm --format=csv,nounits
   run query-noheader --query-gpu=memory.total,power.draw --format=csv,noheader
   run apps-nn --query-compute-apps=pid,used_memory --format=csv,noheader,nounits
-  unset MIGCTL_NVML_LOG
 }
 for st in "$dir"/states/*.json; do machine "$st" & done
 wait
