@@ -21,8 +21,13 @@ mkdir -p "$out/board"
 "$smi" >"$out/board/default.txt" 2>&1
 "$smi" -q >"$out/board/q.txt" 2>&1
 "$smi" -q -x >"$out/board/qx.txt" 2>&1
-for d in MEMORY UTILIZATION ECC TEMPERATURE POWER CLOCK COMPUTE PIDS PERFORMANCE SUPPORTED_CLOCKS PAGE_RETIREMENT ACCOUNTING; do
+for d in MEMORY UTILIZATION ECC TEMPERATURE POWER CLOCK COMPUTE PIDS PERFORMANCE SUPPORTED_CLOCKS PAGE_RETIREMENT ACCOUNTING \
+    ENCODER_STATS SUPPORTED_GPU_TARGET_TEMP VOLTAGE FBC_STATS ROW_REMAPPER RESET_STATUS GSP_FIRMWARE_VERSION POWER_SMOOTHING \
+    POWER_PROFILES MIG BOGUS MEMORY,ECC ECC,MEMORY MEMORY,BOGUS memory; do
   "$smi" -q -d $d >"$out/board/q-d-$d.txt" 2>&1; echo "rc=$?" >>"$out/board/q-d-$d.txt"
+done
+i=0; for a in "-q -i 0" "-q -i 5" "-q -d" "-d MEMORY" "-q -x -d MEMORY" "-q -d MEMORY -d ECC" "--display=MEMORY -q"; do
+  i=$((i+1)); { echo "## $a"; "$smi" $a 2>&1; echo "rc=$?"; } >"$out/board/args-$i.txt"
 done
 "$smi" mig -lgip >"$out/board/mig-lgip.txt" 2>&1; echo "rc=$?" >>"$out/board/mig-lgip.txt"
 # the real board through the real library, read-only, one field at a time
