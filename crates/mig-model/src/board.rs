@@ -16,7 +16,9 @@ const FILE: &str = include_str!("../../../catalog/boards.toml");
 #[serde(deny_unknown_fields)]
 pub struct Fact<T> {
     pub value: T,
-    /// `measured: ...`, `nvidia-docs: ...`, `public: ...` or `derived: ...`.
+    /// `measured: ...`, `nvidia-docs: ...`, `public: ...`, `derived: ...`
+    /// or `modelled: ...` (a stated modelling choice where no source gives
+    /// the value but a real board always answers).
     pub source: String,
 }
 
@@ -36,6 +38,11 @@ pub struct Board {
     pub bar1_mib: Option<Fact<u64>>,
     /// BAR1 of MIG devices: `[GI memory MiB, BAR1 MiB]` pairs read on this board.
     pub mig_bar1_mib: Option<Fact<Vec<[u64; 2]>>>,
+    /// The model whose MIG-device BAR1 per MiB of GI memory this board's MIG
+    /// devices are modelled with, where no capture of this board gives it.
+    /// Every real board answers a MIG device's BAR1, and the real nvidia-smi
+    /// hides the whole MIG devices table when one does not.
+    pub mig_bar1_from: Option<Fact<String>>,
     /// Idle graphics/SM clock, MHz.
     pub idle_sm_clock_mhz: Option<Fact<u32>>,
     /// Maximum graphics/SM clock, MHz.
@@ -106,16 +113,28 @@ pub fn value<T: Clone>(f: &Option<Fact<T>>) -> Option<T> {
 impl Board {
     /// BAR1 of a MIG device whose GPU instance has `gi_memory_mib`: the
     /// value read on this board for a GI of that size, else that GI memory
-    /// times the ratio of the largest GI read on this board (derived, this
-    /// board's own captures only); `None` where none was read.
+    /// times the ratio of the largest GI read on this board (derived); on a
+    /// board with no such reading, the same from the board its
+    /// `mig_bar1_from` names (modelled); `None` where neither is given.
     pub fn mig_bar1_mib(&self, gi_memory_mib: u64) -> Option<u64> {
-        let pairs = &self.mig_bar1_mib.as_ref()?.value;
-        if let Some([_, bar1]) = pairs.iter().find(|[gi, _]| *gi == gi_memory_mib) {
-            return Some(*bar1);
+        match (&self.mig_bar1_mib, &self.mig_bar1_from) {
+            (Some(own), _) => bar1_from_pairs(&own.value, gi_memory_mib),
+            (None, Some(from)) => bar1_from_pairs(
+                &board(&from.value).mig_bar1_mib.as_ref()?.value,
+                gi_memory_mib,
+            ),
+            (None, None) => None,
         }
-        let [gi, bar1] = pairs.iter().max_by_key(|[gi, _]| *gi)?;
-        Some((gi_memory_mib * bar1 + gi / 2) / gi)
     }
+}
+
+/// The MIG BAR1 of a GI of `gi_memory_mib` from `[GI MiB, BAR1 MiB]` readings.
+fn bar1_from_pairs(pairs: &[[u64; 2]], gi_memory_mib: u64) -> Option<u64> {
+    if let Some([_, bar1]) = pairs.iter().find(|[gi, _]| *gi == gi_memory_mib) {
+        return Some(*bar1);
+    }
+    let [gi, bar1] = pairs.iter().max_by_key(|[gi, _]| *gi)?;
+    Some((gi_memory_mib * bar1 + gi / 2) / gi)
 }
 
 /// Why `catalog/boards.toml` is wrong.
@@ -135,6 +154,7 @@ pub fn load() -> Result<BTreeMap<String, Board>, BoardError> {
             b.power_limit_max_w.as_ref().map(|f| &f.source),
             b.bar1_mib.as_ref().map(|f| &f.source),
             b.mig_bar1_mib.as_ref().map(|f| &f.source),
+            b.mig_bar1_from.as_ref().map(|f| &f.source),
             b.identity.as_ref().map(|i| &i.source),
         ];
         if sources.into_iter().flatten().any(|s| s.trim().is_empty()) {
@@ -151,6 +171,17 @@ pub fn load() -> Result<BTreeMap<String, Board>, BoardError> {
         {
             return Err(BoardError(format!("{slug}: a MIG BAR1 pair of a 0 MiB GI")));
         }
+        if let Some(from) = &b.mig_bar1_from {
+            let measured = boards
+                .get(&from.value)
+                .and_then(|o| o.mig_bar1_mib.as_ref());
+            if b.mig_bar1_mib.is_some() || measured.is_none() {
+                return Err(BoardError(format!(
+                    "{slug}: mig_bar1_from must name a board with its own mig_bar1_mib, \
+                     on a board without one"
+                )));
+            }
+        }
     }
     Ok(boards)
 }
@@ -163,6 +194,7 @@ static NONE: Board = Board {
     pcie_width_max: None,
     bar1_mib: None,
     mig_bar1_mib: None,
+    mig_bar1_from: None,
     idle_sm_clock_mhz: None,
     max_sm_clock_mhz: None,
     mem_clock_mhz: None,
@@ -199,15 +231,31 @@ mod tests {
         }
     }
 
-    /// Proves the MIG BAR1 of a GI size read on the board is that reading,
-    /// and a board with no reading has none (not another board's).
+    /// Proves the MIG BAR1 of a GI size read on the board is that reading
+    /// (the H100's capture, the guide's A100 transcripts), other sizes scale
+    /// with GI memory, and a board without a reading takes the ratio of the
+    /// board it names, modelled and said so in its source, never silently.
     #[test]
-    fn mig_bar1_only_from_the_boards_own_captures() {
+    fn mig_bar1_from_captures_then_a_named_model() {
         let h100 = board("h100-sxm5-80gb");
         assert_eq!(h100.mig_bar1_mib(40448), Some(24740));
         assert_eq!(h100.mig_bar1_mib(9984), Some(6105));
-        assert!(h100.mig_bar1_mib(20096).is_some());
-        assert_eq!(board("a100-sxm4-40gb").mig_bar1_mib(4864), None);
-        assert_eq!(board("h200-sxm5-141gb").mig_bar1_mib(18176), None);
+        assert_eq!(h100.mig_bar1_mib(20096), Some(12292));
+        assert_eq!(board("a100-sxm4-40gb").mig_bar1_mib(20096), Some(32767));
+        assert_eq!(board("a100-sxm4-80gb").mig_bar1_mib(40192), Some(65535));
+        let h200 = board("h200-sxm5-141gb");
+        assert!(h200
+            .mig_bar1_from
+            .as_ref()
+            .unwrap()
+            .source
+            .starts_with("modelled:"));
+        assert_eq!(
+            h200.mig_bar1_mib(18176),
+            Some((18176 * 24740 + 20224) / 40448)
+        );
+        for m in crate::catalog::all() {
+            assert!(board(&m.slug).mig_bar1_mib(1024).is_some(), "{}", m.slug);
+        }
     }
 }

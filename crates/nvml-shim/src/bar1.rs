@@ -6,8 +6,12 @@
 //! answers its GPU instance's share, as nvidia-smi prints BAR1 per MIG
 //! device, where captures of that board give it
 //! (`mig_model::board::Board::mig_bar1_mib`: the H100 80GB HBM3's 6105 MiB
-//! for a 9984 MiB GI and 24740 MiB for a 40448 MiB GI), 0 MiB used. A board
-//! with no source for the value answers `NOT_SUPPORTED`.
+//! for a 9984 MiB GI and 24740 MiB for a 40448 MiB GI; the guide's A100
+//! transcripts), 0 MiB used. A board no capture covers takes the ratio of the
+//! board its `mig_bar1_from` names (modelled, said so in
+//! `catalog/boards.toml`): every real board answers a MIG device's BAR1, and
+//! nvidia-smi 580 prints `No MIG devices found` when one does not. A GPU
+//! with no source for its own BAR1 answers `NOT_SUPPORTED`.
 
 use crate::call_log::call;
 use crate::errors::{out, Fail, Return};

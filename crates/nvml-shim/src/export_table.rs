@@ -32,6 +32,13 @@
 //!   H100 80GB HBM3 (driver 580.159.04) shows `Host Max : N/A` in `-q`
 //!   (`shared/reference/h100-80gb-hbm3/h100_q.txt`), so we answer
 //!   `NOT_SUPPORTED` as that board does.
+//! - 108: the enforced power limit `(device, unsigned *milliwatts)`, the
+//!   `enforced.power.limit` field of `--query-gpu` (seen on nvidia-smi
+//!   580.159.04 over this library: it calls slot 108 with one of our device
+//!   handles and a stack pointer, and printed the catch-all's zero as
+//!   `0.00 W`; FakeGPU's `src/nvml/nvml_stubs.cpp` (58eb78c8) puts its
+//!   `nvmlDeviceGetEnforcedPowerLimit` at word 108 for driver 570's table).
+//!   Answered as `nvmlDeviceGetEnforcedPowerLimit`.
 //! - 251: `nvidia-smi -pm` sets persistence mode here; the simulator does
 //!   not model that change, so it answers as the library's other setters do
 //!   (`NO_PERMISSION` to non-root, else `NOT_SUPPORTED`).
@@ -63,6 +70,8 @@ pub const SLOT_HANDLE_BY_INDEX: usize = 81;
 pub const SLOT_PROCESSES: [usize; 3] = [213, 214, 215];
 /// PCIe host max link generation.
 pub const SLOT_PCIE_HOST_MAX_GEN: usize = 230;
+/// Enforced power limit, milliwatts.
+pub const SLOT_ENFORCED_POWER_LIMIT: usize = 108;
 /// Persistence-mode setter.
 pub const SLOT_SET_PERSISTENCE: usize = 251;
 /// The third argument nvidia-smi passes to slot 81.
@@ -211,6 +220,18 @@ unsafe fn dispatch(name: &str, n: usize, a1: usize, a2: usize, a3: usize, _a4: u
                     std::ptr::without_provenance_mut::<c_void>(a1),
                 )?;
                 Err(Fail::NOT_SUPPORTED)
+            }
+            SLOT_ENFORCED_POWER_LIMIT if device_handle(a1).is_some() && looks_like_pointer(a2) => {
+                let out = std::ptr::with_exposed_provenance_mut::<c_uint>(a2);
+                let device = std::ptr::without_provenance_mut::<c_void>(a1);
+                // SAFETY: slot 108's shape is (device, unsigned *milliwatts).
+                let rc =
+                    unsafe { crate::sensors::nvmlDeviceGetEnforcedPowerLimit(device.cast(), out) };
+                if rc == SUCCESS {
+                    Ok(())
+                } else {
+                    Err(Fail(rc))
+                }
             }
             SLOT_SET_PERSISTENCE if mig_sim::is_root() => Err(Fail::NOT_SUPPORTED),
             SLOT_SET_PERSISTENCE => Err(Fail::NO_PERMISSION),

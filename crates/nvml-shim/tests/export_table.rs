@@ -218,7 +218,7 @@ fn process_slots_write_4128_byte_entries() {
     }
 }
 
-/// Proves the catch-all: every slot other than 81, 213-215, 230 and 251,
+/// Proves every slot other than 81, 108, 213-215, 230 and 251,
 /// called as (device, unsigned *count = 65535, guard buffer), returns
 /// SUCCESS, sets the count to 0 and leaves the guard buffer untouched; a
 /// first argument that is not a device handle gets nothing written.
@@ -227,7 +227,7 @@ fn other_slots_write_a_zero_count_and_nothing_else() {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let f = Fixture::new();
     let g0 = f.handle(0);
-    for n in (1..=512).filter(|n| ![81, 213, 214, 215, 230, 251].contains(n)) {
+    for n in (1..=512).filter(|n| ![81, 108, 213, 214, 215, 230, 251].contains(n)) {
         let mut count: u32 = 65535;
         let mut guard = [0xA5u8; 256];
         // SAFETY: the catch-all writes at most a u32 through arg 2.
@@ -254,6 +254,24 @@ fn other_slots_write_a_zero_count_and_nothing_else() {
     // SAFETY: slot 230 takes (device, unsigned *out).
     let rc = unsafe { f.slot(230)(g0, (&raw mut gen) as usize, 0, 0) };
     assert_eq!((rc, gen), (NOT_SUPPORTED, 77));
+}
+
+/// Proves slot 108 answers the enforced power limit in milliwatts (the
+/// A100-SXM4-40GB's 400 W from the catalog), which nvidia-smi 580 prints as
+/// `enforced.power.limit`; the catch-all's zero printed `0.00 W`. A first
+/// argument that is not a device handle gets nothing written.
+#[test]
+fn slot_108_is_the_enforced_power_limit() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let f = Fixture::new();
+    let mut mw: u32 = 77;
+    // SAFETY: slot 108 takes (device, unsigned *milliwatts).
+    let rc = unsafe { f.slot(108)(f.handle(1), (&raw mut mw) as usize, 0, 0) };
+    assert_eq!((rc, mw), (SUCCESS, 400_000));
+    let mut mw: u32 = 77;
+    // SAFETY: as above.
+    let rc = unsafe { f.slot(108)(7, (&raw mut mw) as usize, 0, 0) };
+    assert_eq!((rc, mw), (SUCCESS, 77));
 }
 
 /// Proves every name NVIDIA's NVML mock exports for nvidia-smi resolves
