@@ -45,6 +45,12 @@ mkdir -p "$out/real-migctl"
   "$dir/migctl" --query-gpu=$q --format=csv >"$out/real-migctl/query.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/query.txt"
   "$smi" --query-gpu=$q --format=csv >"$out/real-migctl/query.smi.txt" 2>&1
   "$dir/migctl" export k8s --strategy none >"$out/real-migctl/k8s.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/k8s.txt"
+  for v in "default" "-q" "mig -lgip" "mig -lgipp" "mig -lgi" "--query-compute-apps=pid,used_memory --format=csv"; do
+    n=$(echo "$v" | tr -c 'a-z0-9\n' _)
+    [ "$v" = default ] && v=""
+    "$dir/migctl" $v >"$out/real-migctl/view-$n.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/view-$n.txt"
+    "$smi" $v >"$out/real-migctl/view-$n.smi.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/view-$n.smi.txt"
+  done
 )
 run() { # name, then the arguments
   local name=$1; shift
