@@ -45,6 +45,9 @@ mkdir -p "$out/real-migctl"
   "$dir/migctl" --query-gpu=$q --format=csv >"$out/real-migctl/query.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/query.txt"
   "$smi" --query-gpu=$q --format=csv >"$out/real-migctl/query.smi.txt" 2>&1
   "$dir/migctl" export k8s --strategy none >"$out/real-migctl/k8s.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/k8s.txt"
+  all=$(echo $fields | tr ' ' ,)
+  "$dir/migctl" --query-gpu=$all --format=csv >"$out/real-migctl/query-all.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/query-all.txt"
+  "$smi" --query-gpu=$all --format=csv >"$out/real-migctl/query-all.smi.txt" 2>&1; echo "rc=$?" >>"$out/real-migctl/query-all.smi.txt"
   for v in "default" "-q" "mig -lgip" "mig -lgipp" "mig -lgi" "--query-compute-apps=pid,used_memory --format=csv"; do
     n=$(echo "$v" | tr -c 'a-z0-9\n' _)
     [ "$v" = default ] && v=""
