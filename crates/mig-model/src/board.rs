@@ -172,8 +172,13 @@ pub fn load() -> Result<BTreeMap<String, Board>, BoardError> {
         {
             return Err(BoardError(format!("{slug}: a MIG BAR1 pair of a 0 MiB GI")));
         }
-        if b.nvlink.as_ref().is_some_and(|n| n.links == 0 || n.nvswitches == 0) {
-            return Err(BoardError(format!("{slug}: NVLink with no link or no NVSwitch")));
+        if b.nvlink
+            .as_ref()
+            .is_some_and(|n| n.links == 0 || n.nvswitches == 0)
+        {
+            return Err(BoardError(format!(
+                "{slug}: NVLink with no link or no NVSwitch"
+            )));
         }
     }
     Ok(boards)

@@ -111,7 +111,11 @@ pub fn gpus_near_cpu(st: &MachineState, cpu: u32) -> Result<Vec<u32>, NvmlError>
 /// bridges are optional and not modelled) or none a source describes is
 /// `NotSupported`.
 pub fn nvlink(g: &SimGpu) -> Result<&'static NvLink, NvmlError> {
-    g.board().catalog.nvlink.as_ref().ok_or(NvmlError::NotSupported)
+    g.board()
+        .catalog
+        .nvlink
+        .as_ref()
+        .ok_or(NvmlError::NotSupported)
 }
 
 /// The ports of a board, checking that `link` is one of them (a link past
@@ -192,7 +196,12 @@ mod tests {
     /// H100 PCIe boards (none).
     #[test]
     fn topology_follows_sockets_and_nvlink() {
-        let st = machine(&["h100-sxm5-80gb", "h100-sxm5-80gb", "h100-pcie-80gb", "h100-pcie-80gb"]);
+        let st = machine(&[
+            "h100-sxm5-80gb",
+            "h100-sxm5-80gb",
+            "h100-pcie-80gb",
+            "h100-pcie-80gb",
+        ]);
         assert_eq!(common_ancestor(&st, 0, 0), level::INTERNAL);
         assert_eq!(common_ancestor(&st, 0, 1), level::NODE);
         assert_eq!(common_ancestor(&st, 1, 2), level::SYSTEM);
@@ -204,7 +213,10 @@ mod tests {
         assert_eq!(p2p_status(&st, 0, 1, 2), Ok(p2p::OK));
         assert_eq!(p2p_status(&st, 2, 3, 2), Ok(p2p::NOT_SUPPORTED));
         assert_eq!(p2p_status(&st, 2, 3, 0), Ok(p2p::OK));
-        assert_eq!(p2p_status(&st, 1, 2, 0), Ok(p2p::IOH_TOPOLOGY_NOT_SUPPORTED));
+        assert_eq!(
+            p2p_status(&st, 1, 2, 0),
+            Ok(p2p::IOH_TOPOLOGY_NOT_SUPPORTED)
+        );
         assert_eq!(p2p_status(&st, 0, 1, 5), Err(NvmlError::InvalidArgument));
         let g = &st.gpus[0];
         assert_eq!(link(g, 17).map(|n| n.links), Ok(18));
