@@ -90,7 +90,7 @@ pub fn common_ancestor(st: &MachineState, a: u32, b: u32) -> u32 {
 /// (`nvmlDeviceGetTopologyNearestGpus`); a level nvml.h does not define is
 /// an invalid argument.
 pub fn nearest(st: &MachineState, index: u32, within: u32) -> Result<Vec<u32>, NvmlError> {
-    if within > level::SYSTEM || within % 10 != 0 {
+    if within > level::SYSTEM || !within.is_multiple_of(10) {
         return Err(NvmlError::InvalidArgument);
     }
     Ok((0..st.gpus.len() as u32)
