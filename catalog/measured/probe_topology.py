@@ -148,7 +148,10 @@ for i, h in enumerate(hs):
     for k, fid in enumerate(ids):
         fv[k].fieldId = fid
     rc = f("nvmlDeviceGetFieldValues")(h, C.c_int(len(ids)), fv)
-    g["FieldValues"] = {"rc": rc, "fields": {str(x.fieldId): [x.nvmlReturn, x.valueType, x.value] for x in fv}}
+    # the value is a union: an unsigned int (type 1) fills its low 4 bytes only
+    g["FieldValues"] = {"rc": rc, "fields": {
+        str(x.fieldId): [x.nvmlReturn, x.valueType, x.value & 0xFFFFFFFF if x.valueType == 1 else x.value]
+        for x in fv}}
     # affinity
     for words in (0, 1, 4, 64):
         arr = (UL * 64)(*([0xA5A5A5A5A5A5A5A5] * 64))

@@ -18,7 +18,11 @@ use std::ffi::c_int;
 fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fail> {
     let uint = |v: u32| {
         (
-            sys::nvmlValue_t { uiVal: v },
+            // all 8 bytes written (no stack bytes leak into the caller's
+            // union); `uiVal` is the low 4 on the little-endian hosts NVML runs on
+            sys::nvmlValue_t {
+                ullVal: u64::from(v),
+            },
             sys::nvmlValueType_enum_NVML_VALUE_TYPE_UNSIGNED_INT,
         )
     };
