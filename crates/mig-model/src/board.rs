@@ -66,6 +66,26 @@ pub struct Board {
     pub temp_gpu_max_c: Option<Fact<u32>>,
     /// Identity strings and counts a real board of the model reported.
     pub identity: Option<Identity>,
+    /// NVLink of an SXM board (`[MODEL.nvlink]`); absent: no NVLink, or
+    /// none a source describes.
+    pub nvlink: Option<NvLink>,
+}
+
+/// The NVLink ports of an SXM board, every one wired to the NVSwitches of
+/// its HGX baseboard (the simulated host's modelling choice,
+/// docs/simulated-telemetry.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NvLink {
+    /// Where the link count and version come from.
+    pub source: String,
+    /// Links per GPU (`NVML_FI_DEV_NVLINK_LINK_COUNT`).
+    pub links: u32,
+    /// `nvmlDeviceGetNvLinkVersion`: nvml.h's `nvmlNvlinkVersion_t`
+    /// (4 = NVLink 3.0, 5 = 3.1, 6 = 4.0, 7 = 5.0), not the generation.
+    pub version: u32,
+    /// NVSwitch chips on the model's HGX baseboard.
+    pub nvswitches: u32,
 }
 
 /// Constants a real board of the model reported, from one capture.
@@ -156,6 +176,7 @@ pub fn load() -> Result<BTreeMap<String, Board>, BoardError> {
             b.mig_bar1_mib.as_ref().map(|f| &f.source),
             b.mig_bar1_from.as_ref().map(|f| &f.source),
             b.identity.as_ref().map(|i| &i.source),
+            b.nvlink.as_ref().map(|n| &n.source),
         ];
         if sources.into_iter().flatten().any(|s| s.trim().is_empty()) {
             return Err(BoardError(format!("{slug}: a value without a source")));
@@ -182,6 +203,14 @@ pub fn load() -> Result<BTreeMap<String, Board>, BoardError> {
                 )));
             }
         }
+        if b.nvlink
+            .as_ref()
+            .is_some_and(|n| n.links == 0 || n.nvswitches == 0)
+        {
+            return Err(BoardError(format!(
+                "{slug}: NVLink with no link or no NVSwitch"
+            )));
+        }
     }
     Ok(boards)
 }
@@ -206,6 +235,7 @@ static NONE: Board = Board {
     temp_mem_max_c: None,
     temp_gpu_max_c: None,
     identity: None,
+    nvlink: None,
 };
 
 /// The board facts of model `slug` (every fact absent for a model the file

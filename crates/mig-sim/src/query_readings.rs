@@ -5,11 +5,12 @@
 //! The real nvidia-smi's goldens recorded over that library check that both
 //! agree (`crates/migctl/tests/real_smi.rs`). Its submodules hold what the
 //! library reads of the machine for its own calls: [`lookup`] (GPUs,
-//! instances and MIG devices by the identifiers clients name them with) and
-//! [`clocks`].
+//! instances and MIG devices by the identifiers clients name them with),
+//! [`clocks`] and [`topology`] (CPU affinity, PCIe paths, P2P, NVLink).
 
 pub mod clocks;
 pub mod lookup;
+pub mod topology;
 
 use crate::state::{MachineState, SimGpu};
 use mig_model::readings::Readings;

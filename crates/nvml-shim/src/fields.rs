@@ -8,6 +8,7 @@
 use crate::call_log::call;
 use crate::errors::{Fail, Return};
 use crate::machine::{self, Device};
+use mig_sim::query_readings::topology;
 use mig_sim::SimGpu;
 use nvml_wrapper_sys::bindings::{self as sys, field_id as fi};
 use std::ffi::c_int;
@@ -17,7 +18,11 @@ use std::ffi::c_int;
 fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fail> {
     let uint = |v: u32| {
         (
-            sys::nvmlValue_t { uiVal: v },
+            // all 8 bytes written (no stack bytes leak into the caller's
+            // union); `uiVal` is the low 4 on the little-endian hosts NVML runs on
+            sys::nvmlValue_t {
+                ullVal: u64::from(v),
+            },
             sys::nvmlValueType_enum_NVML_VALUE_TYPE_UNSIGNED_INT,
         )
     };
@@ -37,6 +42,8 @@ fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fai
             Ok(uint(g.telemetry.power_mw))
         }
         fi::NVML_FI_DEV_PCIE_REPLAY_COUNTER => Ok(ull(0)),
+        // NVLink ports of an SXM board (catalog/boards.toml; nvlink.rs)
+        fi::NVML_FI_DEV_NVLINK_LINK_COUNT => Ok(uint(topology::nvlink(g)?.links)),
         _ => Err(Fail::NOT_SUPPORTED),
     }
 }

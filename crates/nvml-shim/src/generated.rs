@@ -113,18 +113,6 @@ pub unsafe extern "C" fn nvmlDeviceGetCoolerInfo(device: sys::nvmlDevice_t, _coo
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetCpuAffinity(device: sys::nvmlDevice_t, _cpuSetSize: raw::c_uint, _cpuSet: *mut raw::c_ulong) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetCpuAffinity", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetCpuAffinityWithinScope(device: sys::nvmlDevice_t, _cpuSetSize: raw::c_uint, _cpuSet: *mut raw::c_ulong, _scope: sys::nvmlAffinityScope_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetCpuAffinityWithinScope", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetCreatableVgpus(device: sys::nvmlDevice_t, _vgpuCount: *mut raw::c_uint, _vgpuTypeIds: *mut sys::nvmlVgpuTypeId_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetCreatableVgpus", Subject::Device(device))
 }
@@ -239,12 +227,6 @@ pub unsafe extern "C" fn nvmlDeviceGetMemClkMinMaxVfOffset(device: sys::nvmlDevi
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetMemoryAffinity(device: sys::nvmlDevice_t, _nodeSetSize: raw::c_uint, _nodeSet: *mut raw::c_ulong, _scope: sys::nvmlAffinityScope_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetMemoryAffinity", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMinMaxClockOfPState(device: sys::nvmlDevice_t, _type_: sys::nvmlClockType_t, _pstate: sys::nvmlPstates_t, _minClockMHz: *mut raw::c_uint, _maxClockMHz: *mut raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetMinMaxClockOfPState", Subject::Device(device))
 }
@@ -275,20 +257,8 @@ pub unsafe extern "C" fn nvmlDeviceGetNvLinkCapability(device: sys::nvmlDevice_t
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetNvLinkErrorCounter(device: sys::nvmlDevice_t, _link: raw::c_uint, _counter: sys::nvmlNvLinkErrorCounter_t, _counterValue: *mut raw::c_ulonglong) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetNvLinkErrorCounter", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetNvLinkInfo(device: sys::nvmlDevice_t, _info: *mut std::ffi::c_void) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetNvLinkInfo", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetNvLinkRemoteDeviceType(device: sys::nvmlDevice_t, _link: raw::c_uint, _pNvLinkDeviceType: *mut sys::nvmlIntNvLinkDeviceType_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetNvLinkRemoteDeviceType", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -305,12 +275,6 @@ pub unsafe extern "C" fn nvmlDeviceGetNvLinkRemotePciInfo_v2(device: sys::nvmlDe
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetNvLinkState(device: sys::nvmlDevice_t, _link: raw::c_uint, _isActive: *mut sys::nvmlEnableState_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetNvLinkState", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetNvLinkUtilizationControl(device: sys::nvmlDevice_t, _link: raw::c_uint, _counter: raw::c_uint, _control: *mut sys::nvmlNvLinkUtilizationControl_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetNvLinkUtilizationControl", Subject::Device(device))
 }
@@ -323,12 +287,6 @@ pub unsafe extern "C" fn nvmlDeviceGetNvLinkUtilizationCounter(device: sys::nvml
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetNvLinkVersion(device: sys::nvmlDevice_t, _link: raw::c_uint, _version: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetNvLinkVersion", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetNvlinkBwMode(device: sys::nvmlDevice_t, _getBwMode: *mut sys::nvmlNvlinkGetBwMode_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetNvlinkBwMode", Subject::Device(device))
 }
@@ -337,12 +295,6 @@ pub unsafe extern "C" fn nvmlDeviceGetNvlinkBwMode(device: sys::nvmlDevice_t, _g
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetNvlinkSupportedBwModes(device: sys::nvmlDevice_t, _supportedBwMode: *mut sys::nvmlNvlinkSupportedBwModes_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetNvlinkSupportedBwModes", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetP2PStatus(device1: sys::nvmlDevice_t, _device2: sys::nvmlDevice_t, _p2pIndex: sys::nvmlGpuP2PCapsIndex_t, _p2pStatus: *mut sys::nvmlGpuP2PStatus_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetP2PStatus", Subject::Device(device1))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -445,18 +397,6 @@ pub unsafe extern "C" fn nvmlDeviceGetTargetFanSpeed(device: sys::nvmlDevice_t, 
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetThermalSettings(device: sys::nvmlDevice_t, _sensorIndex: raw::c_uint, _pThermalSettings: *mut sys::nvmlGpuThermalSettings_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetThermalSettings", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetTopologyCommonAncestor(device1: sys::nvmlDevice_t, _device2: sys::nvmlDevice_t, _pathInfo: *mut sys::nvmlGpuTopologyLevel_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetTopologyCommonAncestor", Subject::Device(device1))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetTopologyNearestGpus(device: sys::nvmlDevice_t, _level: sys::nvmlGpuTopologyLevel_t, _count: *mut raw::c_uint, _deviceArray: *mut sys::nvmlDevice_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetTopologyNearestGpus", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -893,18 +833,6 @@ pub unsafe extern "C" fn nvmlDeviceWorkloadPowerProfileUpdateProfiles_v1(device:
 
 /// not modelled: NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlGetExcludedDeviceCount(_deviceCount: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlGetExcludedDeviceCount", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlGetExcludedDeviceInfoByIndex(_index: raw::c_uint, _info: *mut sys::nvmlExcludedDeviceInfo_t) -> sys::nvmlReturn_t {
-    answer("nvmlGetExcludedDeviceInfoByIndex", Subject::None)
-}
-
-/// not modelled: NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlGetVgpuCompatibility(_vgpuMetadata: *mut sys::nvmlVgpuMetadata_t, _pgpuMetadata: *mut sys::nvmlVgpuPgpuMetadata_t, _compatibilityInfo: *mut sys::nvmlVgpuPgpuCompatibility_t) -> sys::nvmlReturn_t {
     answer("nvmlGetVgpuCompatibility", Subject::None)
 }
@@ -1039,12 +967,6 @@ pub unsafe extern "C" fn nvmlSystemGetCPER_v1(_cper: *mut std::ffi::c_void) -> s
 #[no_mangle]
 pub unsafe extern "C" fn nvmlSystemGetConfComputeSettings(_settings: *mut sys::nvmlSystemConfComputeSettings_t) -> sys::nvmlReturn_t {
     answer("nvmlSystemGetConfComputeSettings", Subject::None)
-}
-
-/// setter, not modelled: NO_PERMISSION (non-root), NOT_SUPPORTED (root).
-#[no_mangle]
-pub unsafe extern "C" fn nvmlSystemGetTopologyGpuSet(_cpuNumber: raw::c_uint, _count: *mut raw::c_uint, _deviceArray: *mut sys::nvmlDevice_t) -> sys::nvmlReturn_t {
-    answer("nvmlSystemGetTopologyGpuSet", Subject::None)
 }
 
 /// not modelled: NOT_SUPPORTED.

@@ -22,8 +22,9 @@
 //! [`clocks`], [`pcie`], [`bar1`], [`modes`] (persistence, compute mode, ECC,
 //! accounting), [`board_info`] (serial, GSP firmware, cores), [`media`]
 //! (encoder and FBC sessions), [`fields`] (`nvmlDeviceGetFieldValues`), [`events`] (event sets: MIG configuration changes),
-//! [`export_table`] (`nvmlInternalGetExportTable`, which the real nvidia-smi needs) and
-//! [`units`];
+//! [`export_table`] (`nvmlInternalGetExportTable`, which the real nvidia-smi needs),
+//! [`nvlink`] (NVLink of SXM boards), [`topology`] (CPU and memory affinity,
+//! PCIe paths, P2P, excluded devices) and [`units`];
 //! under them [`handles`] (the tagged-integer handle encoding), [`machine`]
 //! (the session and handle resolution) and [`errors`] (codes, the panic
 //! guard, checked pointer access). Every other function of nvml.h is in
@@ -61,10 +62,12 @@ pub mod machine;
 pub mod media;
 pub mod mig_device;
 pub mod modes;
+pub mod nvlink;
 pub mod pcie;
 pub mod process;
 pub mod sensors;
 pub mod system;
+pub mod topology;
 pub mod units;
 
 pub use bar1::*;
@@ -81,8 +84,10 @@ pub use gpu_instance::*;
 pub use media::*;
 pub use mig_device::*;
 pub use modes::*;
+pub use nvlink::*;
 pub use pcie::*;
 pub use process::*;
 pub use sensors::*;
 pub use system::*;
+pub use topology::*;
 pub use units::*;

@@ -514,3 +514,67 @@ fn pynvml_mig_lifecycle_matches_the_simulator() {
     let st = s.sim().state().expect("snapshot");
     assert!(!st.gpus[0].mig_current && st.gpus[0].layout.gpu_instances.is_empty());
 }
+
+/// Proves the read-only topology probe (`catalog/measured/probe_topology.py`,
+/// a ctypes client that opens `libnvidia-ml.so.1` with dlopen, as it does on
+/// a real board) runs on the fake library and reads the simulated host: on
+/// two H100 SXM5 and one H100 PCIe board, 18 active NVLink ports of version
+/// 6 on the SXM boards and a link past them refused, no NVLink on the PCIe
+/// board, socket 0's CPUs (0-55, 112-167), the PCIe levels and P2P of the
+/// socket split, no excluded device, and the nvml.h errors for null pointers.
+#[test]
+fn topology_probe_reads_the_simulated_host() {
+    let Some(s) = Setup::new(&["h100-sxm5-80gb", "h100-sxm5-80gb", "h100-pcie-80gb"]) else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("catalog/measured/probe_topology.py");
+    let out = s.dir.path().join("topology.json");
+    s.python(&[
+        script.to_str().expect("utf-8 path"),
+        out.to_str().expect("utf-8 path"),
+    ]);
+    let got = read_json(&out);
+    let (sxm, pcie) = (&got["gpus"][0], &got["gpus"][2]);
+    let pair = |rc: u32, v: u64| serde_json::json!([rc, v]);
+    for link in 0..18 {
+        assert_eq!(
+            sxm[format!("link{link}")]["State"],
+            pair(0, 1),
+            "link {link}"
+        );
+        assert_eq!(
+            sxm[format!("link{link}")]["Version"],
+            pair(0, 6),
+            "link {link}"
+        );
+    }
+    assert_eq!(
+        sxm["link18"]["State"][0], 2,
+        "a link past the 18th: INVALID_ARGUMENT"
+    );
+    assert_eq!(sxm["link0"]["ErrorCounter(4)"], pair(0, 0));
+    assert_eq!(sxm["NvLinkState(0, null)"], 2);
+    assert_eq!(pcie["link0"]["State"][0], 3, "no NVLink on a PCIe board");
+    assert_eq!(sxm["FieldValues"]["fields"]["91"][2], 18);
+    assert_eq!(sxm["CpuAffinity(4)"]["words"][0], "0xffffffffffffff");
+    assert_eq!(sxm["CpuAffinity(4)"]["words"][1], "0xffff000000000000");
+    assert_eq!(sxm["CpuAffinity(0)"]["rc"], 2);
+    assert_eq!(pcie["MemoryAffinity(1,0)"]["words"][0], "0x2");
+    assert_eq!(sxm["NumaNodeId"][0], 3, "as the lent H200");
+    assert_eq!(sxm["TopologyCommonAncestor(gpu1)"], pair(0, 40));
+    assert_eq!(sxm["TopologyCommonAncestor(gpu2)"], pair(0, 50));
+    assert_eq!(
+        sxm["P2PStatus(gpu1,2)"],
+        pair(0, 0),
+        "NVLink between the SXM boards"
+    );
+    assert_eq!(
+        sxm["P2PStatus(gpu2,0)"],
+        pair(0, 3),
+        "PCIe reads across the sockets"
+    );
+    assert_eq!(sxm["TopologyNearestGpus(50)"]["count_null_array"], 2);
+    assert_eq!(got["system"]["ExcludedDeviceCount"]["value"], 0);
+    assert_eq!(got["system"]["ExcludedDeviceCount(null)"], 2);
+}
