@@ -22,6 +22,11 @@ pub enum SmiCommand {
     Mig(MigArgs),
     /// `[-i IDS] --query-gpu=FIELDS|--query-compute-apps=FIELDS --format=...`
     Query(Query),
+    /// `-q [-i IDS] [-d TYPES]`: the detailed query.
+    Detail {
+        ids: Option<String>,
+        filter: crate::detail::Filter,
+    },
 }
 
 /// What `--query-gpu` / `--query-compute-apps` queries.
@@ -186,6 +191,8 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     let mut reset = false;
     let mut query: Option<Query> = None;
     let mut format = None;
+    let mut detail = false;
+    let mut display: Option<String> = None;
     while let Some(arg) = a.next() {
         let (name, inline) = split_eq(arg);
         match name {
@@ -194,6 +201,8 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             "-L" | "--list-gpus" => list += 1,
             "-i" | "--id" => ids = Some(a.value(name, inline)?),
             "-r" | "--gpu-reset" => reset = true,
+            "-q" | "--query" => detail = true,
+            "-d" | "--display" => display = Some(a.value(name, inline)?),
             "--query-gpu" | "--query-compute-apps" => {
                 query = Some(Query {
                     target: if name == "--query-gpu" {
@@ -229,6 +238,32 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             2,
         )
     };
+    if let Some(d) = &display {
+        if !detail {
+            return Err(top_error(
+                "Option -d is valid only with -q. Please run 'nvidia-smi -h' for help.",
+                2,
+            ));
+        }
+        if let Err(bad) = crate::detail::Display::parse_list(d) {
+            return Err(top_error(
+                &format!("Invalid display type \"{bad}\" for option -d. Please run 'nvidia-smi -h' for help."),
+                2,
+            ));
+        }
+    }
+    if detail {
+        if list > 0 || mig.is_some() || reset || query.is_some() {
+            return Err(one_at_a_time());
+        }
+        let filter = match display {
+            Some(d) => crate::detail::Filter::Only(
+                crate::detail::Display::parse_list(&d).unwrap_or_default(),
+            ),
+            None => crate::detail::Filter::All,
+        };
+        return Ok(SmiCommand::Detail { ids, filter });
+    }
     if let Some(q) = query {
         if list > 0 || mig.is_some() || reset {
             return Err(one_at_a_time());
