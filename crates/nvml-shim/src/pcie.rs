@@ -157,24 +157,25 @@ pub unsafe extern "C" fn nvmlDeviceGetPcieLinkMaxSpeed(
     }
 }
 
-/// `nvmlDeviceGetPcieThroughput`: 0 KB/s TX and RX (no simulated traffic).
+/// `nvmlDeviceGetPcieThroughput`: the simulated TX and RX, KB/s (`migctl
+/// sim set pcie-tx= pcie-rx=`; 0 by default, no simulated traffic).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPcieThroughput(
     device: sys::nvmlDevice_t,
     counter: sys::nvmlPcieUtilCounter_t,
     value: *mut c_uint,
 ) -> Return {
-    unsafe {
-        link(
-            "nvmlDeviceGetPcieThroughput",
-            device,
-            value,
-            |_| match counter {
-                0 | 1 => Ok(0),
-                _ => Err(Fail::INVALID_ARGUMENT),
-            },
-        )
-    }
+    entry("nvmlDeviceGetPcieThroughput", || {
+        let st = machine::snapshot()?;
+        let t = &machine::device(&st, device)?.sim_gpu().telemetry;
+        let v = match counter {
+            0 => t.pcie_tx_kbs,
+            1 => t.pcie_rx_kbs,
+            _ => return Err(Fail::INVALID_ARGUMENT),
+        };
+        *unsafe { out(value) }? = v;
+        Ok(())
+    })
 }
 
 /// `nvmlDeviceGetPcieReplayCounter`: 0 (h100_q.txt "Replays Since Reset: 0").

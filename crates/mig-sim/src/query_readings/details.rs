@@ -62,7 +62,7 @@ pub fn ecc_counts(g: &SimGpu) -> EccCounts {
 }
 
 /// Details of GPU `index`.
-pub(crate) fn details(st: &MachineState, index: u32, g: &SimGpu) -> Details {
+pub fn details(st: &MachineState, index: u32, g: &SimGpu) -> Details {
     let b = g.board();
     let t = &g.telemetry;
     let m = b.measured;
