@@ -36,7 +36,10 @@ fn check(rc: Ret) -> Read<()> {
 }
 
 /// A getter with one output of a plain type.
-fn one<T: Default>(f: Read<unsafe extern "C" fn(Dev, *mut T) -> Ret>, h: Dev) -> Read<T> {
+pub(crate) fn one<T: Default>(
+    f: Read<unsafe extern "C" fn(Dev, *mut T) -> Ret>,
+    h: Dev,
+) -> Read<T> {
     let f = f?;
     let mut v = T::default();
     // SAFETY: `h` is a live handle and `v` a valid out pointer of the type
@@ -54,7 +57,7 @@ fn plain<T>(f: Read<unsafe extern "C" fn(Dev, *mut T) -> Ret>, h: Dev) -> Read<T
 }
 
 /// A getter writing a string into a buffer of `len` bytes.
-fn text(f: impl FnOnce(*mut c_char, c_uint) -> Read<()>) -> Read<String> {
+pub(crate) fn text(f: impl FnOnce(*mut c_char, c_uint) -> Read<()>) -> Read<String> {
     let mut buf = [0 as c_char; 96];
     f(buf.as_mut_ptr(), buf.len() as c_uint)?;
     // SAFETY: NVML NUL-terminates what it writes within the buffer, which
@@ -64,7 +67,7 @@ fn text(f: impl FnOnce(*mut c_char, c_uint) -> Read<()>) -> Read<String> {
 }
 
 /// One field value (`nvmlDeviceGetFieldValues`) as an unsigned number.
-fn field(d: &Device<'_>, id: u32, scope: u32) -> Read<u64> {
+pub(crate) fn field(d: &Device<'_>, id: u32, scope: u32) -> Read<u64> {
     let f = entry!(d, nvmlDeviceGetFieldValues)?;
     // SAFETY: plain integers and a union of integers.
     let mut v: sys::nvmlFieldValue_t = unsafe { std::mem::zeroed() };
@@ -100,23 +103,20 @@ pub(crate) fn read(d: &Device<'_>, migs: &[Device<'_>]) -> Details {
     r.board_id = one(entry!(d, nvmlDeviceGetBoardId), h);
     r.module_id = one(entry!(d, nvmlDeviceGetModuleId), h);
     // SAFETY (the string getters): live handle, buffer of the given length.
-    r.board_part_number = text(|b, n| {
-        check(unsafe { entry!(d, nvmlDeviceGetBoardPartNumber)?(h, b, n) })
-    });
-    r.inforom_image = text(|b, n| {
-        check(unsafe { entry!(d, nvmlDeviceGetInforomImageVersion)?(h, b, n) })
-    });
+    r.board_part_number =
+        text(|b, n| check(unsafe { entry!(d, nvmlDeviceGetBoardPartNumber)?(h, b, n) }));
+    r.inforom_image =
+        text(|b, n| check(unsafe { entry!(d, nvmlDeviceGetInforomImageVersion)?(h, b, n) }));
     r.inforom_objects = [0, 1, 2].map(|obj| {
         text(|b, n| check(unsafe { entry!(d, nvmlDeviceGetInforomVersion)?(h, obj, b, n) }))
     });
-    r.gsp_firmware = text(|b, _| {
-        check(unsafe { entry!(d, nvmlDeviceGetGspFirmwareVersion)?(h, b) })
-    });
+    r.gsp_firmware =
+        text(|b, _| check(unsafe { entry!(d, nvmlDeviceGetGspFirmwareVersion)?(h, b) }));
     r.c2c_enabled = plain(entry!(d, nvmlDeviceGetC2cModeInfoV), h).map(|c| c.isC2cEnabled != 0);
     r.virtualization_mode = one(entry!(d, nvmlDeviceGetVirtualizationMode), h);
     r.recovery_action = field(d, fi::NVML_FI_DEV_GET_GPU_RECOVERY_ACTION, 0).map(|v| v as u32);
-    r.pci_ids = plain(entry!(d, nvmlDeviceGetPciInfo_v3), h)
-        .map(|p| (p.pciDeviceId, p.pciSubSystemId));
+    r.pci_ids =
+        plain(entry!(d, nvmlDeviceGetPciInfo_v3), h).map(|p| (p.pciDeviceId, p.pciSubSystemId));
     r.pci_class = entry!(d, nvmlDeviceGetPciInfoExt).and_then(|f| {
         // SAFETY: plain integers.
         let mut p: sys::nvmlPciInfoExt_t = unsafe { std::mem::zeroed() };
@@ -150,8 +150,8 @@ pub(crate) fn read(d: &Device<'_>, migs: &[Device<'_>]) -> Details {
     r.violation_us[1] = violation(2);
     r.violation_us[2] = violation(1);
     r.bar1 = plain(entry!(d, nvmlDeviceGetBAR1MemoryInfo), h).map(|b| (b.bar1Total, b.bar1Used));
-    r.protected_memory =
-        plain(entry!(d, nvmlDeviceGetConfComputeProtectedMemoryUsage), h).map(|m| (m.total, m.used));
+    r.protected_memory = plain(entry!(d, nvmlDeviceGetConfComputeProtectedMemoryUsage), h)
+        .map(|m| (m.total, m.used));
     let util = |f: Read<unsafe extern "C" fn(Dev, *mut c_uint, *mut c_uint) -> Ret>| {
         let f = f?;
         let (mut u, mut period): (c_uint, c_uint) = (0, 0);

@@ -38,7 +38,13 @@ fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fai
         fi::NVML_FI_DEV_POWER_INSTANT if scope == 0 => Ok(uint(g.telemetry.power_mw)),
         fi::NVML_FI_DEV_POWER_AVERAGE if scope == 0 => Ok(uint(g.telemetry.power_average_mw)),
         fi::NVML_FI_DEV_POWER_AVERAGE if scope == 2 => Ok(uint(g.telemetry.memory_power_mw)),
-        fi::NVML_FI_DEV_PCIE_REPLAY_COUNTER => Ok(ull(0)),
+        // no link replays, no recovery needed: the lent boards ("Replays
+        // Since Reset: 0", "Replay Number Rollovers: 0", "GPU Recovery
+        // Action: None"); the simulator's details answer the same
+        fi::NVML_FI_DEV_PCIE_REPLAY_COUNTER | fi::NVML_FI_DEV_PCIE_REPLAY_ROLLOVER_COUNTER => {
+            Ok(ull(0))
+        }
+        fi::NVML_FI_DEV_GET_GPU_RECOVERY_ACTION => Ok(uint(0)),
         _ => Err(Fail::NOT_SUPPORTED),
     }
 }
