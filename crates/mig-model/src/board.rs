@@ -88,9 +88,10 @@ pub struct Identity {
     pub inforom_oem: Option<String>,
     #[serde(default)]
     pub inforom_ecc: Option<String>,
-    /// Frame buffer the driver reserves, MiB (`nvmlMemory_v2_t.reserved`).
+    /// Frame buffer the driver reserves, KiB (`nvmlMemory_v2_t.reserved`;
+    /// nvidia-smi prints it rounded to the MiB).
     #[serde(default)]
-    pub fb_reserved_mib: Option<u64>,
+    pub fb_reserved_kib: Option<u64>,
     /// PCI base class and sub class (`nvmlDeviceGetPciInfoExt`).
     #[serde(default)]
     pub pci_class: Option<[u32; 2]>,

@@ -29,9 +29,11 @@ pub struct EccSet {
 
 /// ECC error counters (`nvmlDeviceGetSramEccErrorStatus` for SRAM,
 /// `nvmlDeviceGetMemoryErrorCounter` at `NVML_MEMORY_LOCATION_DRAM`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EccCounts {
-    pub volatile: EccSet,
+    /// Volatile counts; nvml.h: not read through the GPU's handle with MIG
+    /// enabled.
+    pub volatile: Read<EccSet>,
     pub aggregate: EccSet,
     /// The SRAM error threshold was exceeded.
     pub sram_threshold_exceeded: bool,

@@ -241,14 +241,18 @@ fn ecc(d: &Device<'_>) -> Read<EccCounts> {
         // SAFETY: live handle, valid out pointer.
         check(unsafe { f(h, error_type, counter, 2, &mut n) }).map(|_| n)
     };
-    Ok(EccCounts {
-        volatile: EccSet {
+    // volatile DRAM counts are not read through a MIG-enabled GPU's handle
+    let volatile = || -> Read<EccSet> {
+        Ok(EccSet {
             sram_corrected: s.volatileCor,
             sram_uncorrected_parity: s.volatileUncParity,
             sram_uncorrected_secded: s.volatileUncSecDed,
             dram_corrected: dram(0, 0)?,
             dram_uncorrected: dram(1, 0)?,
-        },
+        })
+    };
+    Ok(EccCounts {
+        volatile: volatile(),
         aggregate: EccSet {
             sram_corrected: s.aggregateCor,
             sram_uncorrected_parity: s.aggregateUncParity,

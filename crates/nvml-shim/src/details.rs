@@ -127,9 +127,12 @@ pub unsafe extern "C" fn nvmlDeviceGetSramEccErrorStatus(
             s.aggregateUncParity = e.aggregate.sram_uncorrected_parity;
             s.aggregateUncSecDed = e.aggregate.sram_uncorrected_secded;
             s.aggregateCor = e.aggregate.sram_corrected;
-            s.volatileUncParity = e.volatile.sram_uncorrected_parity;
-            s.volatileUncSecDed = e.volatile.sram_uncorrected_secded;
-            s.volatileCor = e.volatile.sram_corrected;
+            // with MIG enabled the volatile counts are not the GPU's to
+            // give (nvml.h); the struct answers them as 0
+            let v = e.volatile.unwrap_or_default();
+            s.volatileUncParity = v.sram_uncorrected_parity;
+            s.volatileUncSecDed = v.sram_uncorrected_secded;
+            s.volatileCor = v.sram_corrected;
             s.aggregateUncBucketL2 = l2;
             s.aggregateUncBucketSm = sm;
             s.aggregateUncBucketPcie = pcie;

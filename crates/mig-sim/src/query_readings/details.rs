@@ -36,14 +36,15 @@ pub fn architecture(a: Architecture) -> u32 {
 pub fn fb_reserved(g: &SimGpu) -> Result<u64, NvmlError> {
     g.board()
         .measured
-        .and_then(|m| m.fb_reserved_mib)
-        .map(|m| m * MIB)
+        .and_then(|m| m.fb_reserved_kib)
+        .map(|k| k * 1024)
         .ok_or(NvmlError::NotSupported)
 }
 
 /// The ECC counters of a GPU from its simulated counts: SRAM uncorrected
 /// errors count as SEC-DED ones and come from the "other" source; volatile
-/// and aggregate agree (the simulated driver never reloads).
+/// and aggregate agree (the simulated driver never reloads), but volatile
+/// ones are not read through the GPU's handle with MIG enabled (nvml.h).
 pub fn ecc_counts(g: &SimGpu) -> EccCounts {
     let e = g.telemetry.ecc;
     let set = EccSet {
@@ -54,7 +55,11 @@ pub fn ecc_counts(g: &SimGpu) -> EccCounts {
         dram_uncorrected: e.dram_uncorrected,
     };
     EccCounts {
-        volatile: set,
+        volatile: if g.mig_current {
+            Err(NvmlError::NotSupported)
+        } else {
+            Ok(set)
+        },
         aggregate: set,
         sram_threshold_exceeded: false,
         sram_sources: [0, 0, 0, 0, e.sram_uncorrected],

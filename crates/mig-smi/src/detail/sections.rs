@@ -35,8 +35,9 @@ fn mhz(v: &u32) -> String {
     format!("{v} MHz")
 }
 
+/// Bytes as nvidia-smi prints them: to the nearest MiB.
 fn mib(bytes: u64) -> String {
-    format!("{} MiB", bytes / MIB)
+    format!("{} MiB", (bytes + MIB / 2) / MIB)
 }
 
 fn watts(mw: &u32) -> String {
@@ -464,11 +465,7 @@ fn memory(l: &mut Log, g: &QGpu<'_>) {
     l.kv(
         2,
         "Free",
-        na(m, |(u, res)| {
-            // nvidia-smi rounds each figure down to MiB on its own
-            let t = total / MIB;
-            format!("{} MiB", t.saturating_sub(u / MIB + res / MIB))
-        }),
+        na(m, |(u, res)| mib(total.saturating_sub(u + res))),
     );
     for (name, v) in [
         ("BAR1 Memory Usage", &d.bar1),
@@ -528,7 +525,7 @@ fn ecc(l: &mut Log, g: &QGpu<'_>) {
     l.kv(2, "Pending", na(&d.ecc_pending, enabled));
     l.title(1, "ECC Errors");
     l.title(2, "Volatile");
-    ecc_set(l, &d.ecc.map(|e| e.volatile));
+    ecc_set(l, &d.ecc.and_then(|e| e.volatile));
     l.title(2, "Aggregate");
     ecc_set(l, &d.ecc.map(|e| e.aggregate));
     l.kv(
