@@ -294,13 +294,14 @@ impl Setting {
                 let max = b
                     .power_max_mw
                     .ok_or_else(|| unknown("power", "power limit"))?;
-                t.power_mw = range("power", w, 0, 2 * max)?
+                t.power_mw = range("power", w / 1000, 0, 2 * max / 1000).map(|_| w)?
             }
             Setting::PowerAverage(mw) | Setting::MemoryPower(mw) => {
                 let max = b
                     .power_max_mw
                     .ok_or_else(|| unknown("power-average", "power limit"))?;
-                let mw = range("power-average", mw, 0, 2 * max)?;
+                // checked in whole watts, as the error reports them
+                let mw = range("power-average", mw / 1000, 0, 2 * max / 1000).map(|_| mw)?;
                 if matches!(self, Setting::PowerAverage(_)) {
                     t.power_average_mw = mw;
                 } else {
@@ -392,7 +393,9 @@ mod tests {
             Setting::parse("temperature=85"),
             Ok(Setting::Temperature(85))
         );
-        assert_eq!(Setting::parse("power=300"), Ok(Setting::Power(300)));
+        assert_eq!(Setting::parse("power=300"), Ok(Setting::Power(300_000)));
+        assert_eq!(Setting::parse("power=74.84"), Ok(Setting::Power(74_840)));
+        assert!(Setting::parse("power=74.845").is_err());
         assert_eq!(
             Setting::parse("compute-mode=prohibited"),
             Ok(Setting::ComputeMode(ComputeMode::Prohibited))
