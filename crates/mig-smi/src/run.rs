@@ -19,7 +19,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn ok(stdout: String) -> Outcome {
+    fn ok(stdout: String) -> Outcome {
         Outcome { stdout, code: 0 }
     }
 
@@ -64,7 +64,7 @@ fn nv<T>(r: Result<T, BackendError>) -> R<Result<T, NvmlError>> {
 
 /// Like [`nv`], but an NVML error is fatal too (for reads that cannot fail
 /// on a selected, MIG-enabled GPU).
-pub(crate) fn must<T>(r: Result<T, BackendError>) -> R<T> {
+fn must<T>(r: Result<T, BackendError>) -> R<T> {
     r.map_err(Fatal)
 }
 
@@ -155,7 +155,14 @@ pub fn run(b: &dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
         SmiCommand::SetMig { ids, enable } => set_mig(b, ids.as_deref(), *enable),
         SmiCommand::Reset { ids } => reset(b, ids.as_deref()),
         SmiCommand::Mig(m) => mig(b, m, style),
-        SmiCommand::Detail { ids, filter } => crate::detail::run::run(b, ids.as_deref(), filter),
+        SmiCommand::Detail { ids, filter } => match select(b, ids.as_deref())? {
+            Ok(devs) => {
+                crate::detail::run::run(b, &devs, filter, &default_view::date_line(now_secs()))
+                    .map(Outcome::ok)
+                    .map_err(Fatal)
+            }
+            Err(o) => Ok(o),
+        },
         SmiCommand::Query(q) => crate::query::run(b, q)
             .map(|p| Outcome::fail(p.stdout, p.code))
             .map_err(Fatal),
@@ -201,7 +208,7 @@ fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
 }
 
 /// Seconds since the epoch now.
-pub(crate) fn now_secs() -> u64 {
+fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

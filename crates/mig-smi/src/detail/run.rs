@@ -1,27 +1,27 @@
-//! Runs `-q`: reads the chosen GPUs' devices, readings, details, MIG
-//! devices and processes from the backend, then renders.
+//! Reads what `-q` shows of the selected GPUs from the backend (devices,
+//! readings, details, MIG devices, processes), then renders.
 
 use super::{render, Filter, QGpu, QHeader};
-use crate::default_view::date_line;
-use crate::run::{must, now_secs, select, Fatal, Outcome};
-use mig_model::backend::{Backend, GpuRef};
+use mig_model::backend::{Backend, BackendError, DeviceInfo, GpuRef};
 
-/// `-q [-i IDS] [-d TYPES]`.
-pub fn run(b: &dyn Backend, ids: Option<&str>, filter: &Filter) -> Result<Outcome, Fatal> {
-    let devs = match select(b, ids)? {
-        Ok(d) => d,
-        Err(o) => return Ok(o),
-    };
-    let attached = must(b.devices())?.len();
-    let driver = must(b.driver_version())?;
-    let cuda = must(b.cuda_driver_version())?;
+/// `-q` of `devs` (already selected by `-i`), with the log's time stamp
+/// `date`.
+pub fn run(
+    b: &dyn Backend,
+    devs: &[DeviceInfo],
+    filter: &Filter,
+    date: &str,
+) -> Result<String, BackendError> {
+    let attached = b.devices()?.len();
+    let driver = b.driver_version()?;
+    let cuda = b.cuda_driver_version()?;
     let mut parts = Vec::new();
-    for d in &devs {
+    for d in devs {
         let at = GpuRef::Index(d.index);
-        let r = must(b.readings(&at))?;
-        let det = must(b.details(&at))?;
-        let migs = must(b.mig_devices(&at))?;
-        let procs = must(b.processes(&at))?;
+        let r = b.readings(&at)?;
+        let det = b.details(&at)?;
+        let migs = b.mig_devices(&at)?;
+        let procs = b.processes(&at)?;
         parts.push((r, det, migs, procs));
     }
     let gpus: Vec<QGpu<'_>> = devs
@@ -35,12 +35,11 @@ pub fn run(b: &dyn Backend, ids: Option<&str>, filter: &Filter) -> Result<Outcom
             procs,
         })
         .collect();
-    let date = date_line(now_secs());
     let header = QHeader {
-        date: &date,
+        date,
         driver: &driver,
         cuda,
         attached,
     };
-    Ok(Outcome::ok(render(&header, &gpus, filter)))
+    Ok(render(&header, &gpus, filter))
 }
