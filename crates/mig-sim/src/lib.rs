@@ -579,7 +579,7 @@ impl Inventory for SimMachine {
 
     fn details(&self, gpu: &GpuRef) -> Result<mig_model::details::Details, BackendError> {
         self.read(Op::Identity, gpu, |st, i, g| {
-            Ok(query_readings::details::details(st, i, g))
+            Ok(query_readings::details::details(g, &mig_devices_of(st, i)?))
         })
     }
 }

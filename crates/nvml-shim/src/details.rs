@@ -22,12 +22,9 @@ const fn v1<T>() -> c_uint {
 fn details(device: sys::nvmlDevice_t) -> Result<Details> {
     let st = machine::snapshot()?;
     let d = machine::device(&st, device)?;
-    let i = d.gpu_index();
-    Ok(mig_sim::query_readings::details::details(
-        &st,
-        i,
-        d.sim_gpu(),
-    ))
+    // the MIG devices' part is not asked of this library (each MIG handle
+    // answers for itself)
+    Ok(mig_sim::query_readings::details::details(d.sim_gpu(), &[]))
 }
 
 /// `nvmlDeviceGetModuleId`: the module slot a capture of the model gave
@@ -91,7 +88,7 @@ pub unsafe extern "C" fn nvmlDeviceGetPciInfoExt(
             let st = machine::snapshot()?;
             let d = machine::device(&st, device)?;
             let g = d.sim_gpu();
-            let det = mig_sim::query_readings::details::details(&st, d.gpu_index(), g);
+            let det = mig_sim::query_readings::details::details(g, &[]);
             let (device_id, subsystem) = det.pci_ids?;
             let (base, sub) = det.pci_class?;
             let [domain, bus, dev, _] =

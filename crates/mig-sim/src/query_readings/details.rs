@@ -6,7 +6,8 @@
 //! no source gives is `NotSupported`, which `-q` prints as N/A.
 
 use super::clocks::{self, Which};
-use crate::state::{MachineState, SimGpu};
+use crate::state::SimGpu;
+use mig_model::backend::MigDeviceInfo;
 use mig_model::catalog::Architecture;
 use mig_model::details::{Details, EccCounts, EccSet, MigDetails, RemappedRows};
 use mig_model::NvmlError;
@@ -66,8 +67,8 @@ pub fn ecc_counts(g: &SimGpu) -> EccCounts {
     }
 }
 
-/// Details of GPU `index`.
-pub fn details(st: &MachineState, index: u32, g: &SimGpu) -> Details {
+/// Details of GPU `g` whose MIG devices are `migs` (`crate::mig_devices_of`).
+pub fn details(g: &SimGpu, migs: &[MigDeviceInfo]) -> Details {
     let b = g.board();
     let t = &g.telemetry;
     let m = b.measured;
@@ -143,8 +144,7 @@ pub fn details(st: &MachineState, index: u32, g: &SimGpu) -> Details {
     d.memory_power_average_mw = Ok(t.memory_power_mw);
     d.max_boost_clock_mhz = clocks::clock(g, 0, Which::CustomerBoost);
     d.egm = Ok(false);
-    d.migs = crate::mig_devices_of(st, index)
-        .unwrap_or_default()
+    d.migs = migs
         .iter()
         .map(|info| MigDetails {
             memory: Ok((info.memory_mb * MIB, 0, info.memory_used_mb * MIB)),
