@@ -1,7 +1,7 @@
 //! `nvidia-smi -q`: nvidia-smi 580's detailed query, from the backend's
 //! values. The log header (time stamp, driver and CUDA versions, attached
-//! GPUs), then one block per GPU with its sections ([`sections`]); `-d`
-//! keeps the chosen sections only ([`Display`]).
+//! GPUs), then one block per GPU with its sections; `-d` keeps the chosen
+//! sections only ([`Display`]).
 //!
 //! The whole view with MIG disabled is checked byte for byte against real
 //! nvidia-smi 580.159.04 captures (H100 and H200); the `MIG Devices` section
