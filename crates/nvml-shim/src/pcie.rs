@@ -5,7 +5,7 @@
 //! as on the lent H100 ("PCIe Generation Max 5 Current 5, Link Width 16x").
 //! A MIG device shares its parent's link: its handle answers the parent's values.
 
-use crate::call_log::entry;
+use crate::call_log::{call, entry};
 use crate::errors::{out, Fail, Result, Return};
 use crate::machine;
 use mig_sim::telemetry::BoardFacts;
@@ -165,17 +165,21 @@ pub unsafe extern "C" fn nvmlDeviceGetPcieThroughput(
     counter: sys::nvmlPcieUtilCounter_t,
     value: *mut c_uint,
 ) -> Return {
-    entry("nvmlDeviceGetPcieThroughput", || {
-        let st = machine::snapshot()?;
-        let t = &machine::device(&st, device)?.sim_gpu().telemetry;
-        let v = match counter {
-            0 => t.pcie_tx_kbs,
-            1 => t.pcie_rx_kbs,
-            _ => return Err(Fail::INVALID_ARGUMENT),
-        };
-        *unsafe { out(value) }? = v;
-        Ok(())
-    })
+    call(
+        "nvmlDeviceGetPcieThroughput",
+        || log_args!(device, counter),
+        || {
+            let st = machine::snapshot()?;
+            let t = &machine::device(&st, device)?.sim_gpu().telemetry;
+            let v = match counter {
+                0 => t.pcie_tx_kbs,
+                1 => t.pcie_rx_kbs,
+                _ => return Err(Fail::INVALID_ARGUMENT),
+            };
+            *unsafe { out(value) }? = v;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetPcieReplayCounter`: 0 (h100_q.txt "Replays Since Reset: 0").
