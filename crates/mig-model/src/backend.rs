@@ -458,6 +458,13 @@ pub trait Inventory: Send + Sync {
         self.index_of(gpu)?;
         Ok(crate::readings::Readings::not_read())
     }
+    /// What `nvidia-smi -q` shows beyond the readings, the MIG devices'
+    /// memory included; a backend that reads none answers `NotSupported`
+    /// for each.
+    fn details(&self, gpu: &GpuRef) -> Result<crate::details::Details, BackendError> {
+        self.index_of(gpu)?;
+        Ok(crate::details::Details::not_read())
+    }
 }
 
 /// MIG mode: mig-parted's "mode" concern.

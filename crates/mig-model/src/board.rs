@@ -104,6 +104,29 @@ pub struct Identity {
     pub board_id: u32,
     /// `nvmlDeviceGetRowRemapperHistogram` `max`, banks.
     pub remap_banks: u32,
+    /// "GPU Part Number" of `nvidia-smi -q`.
+    #[serde(default)]
+    pub gpu_part_number: Option<String>,
+    /// `nvmlDeviceGetModuleId` ("Platform Info / Module Id"); per board slot.
+    #[serde(default)]
+    pub module_id: Option<u32>,
+    /// `nvmlDeviceGetInforomVersion` of the OEM and ECC objects.
+    #[serde(default)]
+    pub inforom_oem: Option<String>,
+    #[serde(default)]
+    pub inforom_ecc: Option<String>,
+    /// Frame buffer the driver reserves, KiB (`nvmlMemory_v2_t.reserved`;
+    /// nvidia-smi prints it rounded to the MiB).
+    #[serde(default)]
+    pub fb_reserved_kib: Option<u64>,
+    /// PCI base class and sub class (`nvmlDeviceGetPciInfoExt`).
+    #[serde(default)]
+    pub pci_class: Option<[u32; 2]>,
+    /// The memory's maximum operating temperature relative to T.Limit, C
+    /// ("Memory Max Operating T.Limit Temp").
+    #[serde(default)]
+    pub memory_tlimit_c: Option<i32>,
+
     /// Facts only the pynvml monitoring probe read
     /// (`catalog/measured/probe_monitoring.py`), where it ran on this model.
     pub probe: Option<Probed>,

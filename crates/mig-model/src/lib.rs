@@ -51,6 +51,7 @@
 pub mod backend;
 pub mod board;
 pub mod catalog;
+pub mod details;
 pub mod engine;
 mod error;
 pub mod gpm;

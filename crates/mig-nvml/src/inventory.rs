@@ -133,4 +133,20 @@ impl Inventory for NvmlBackend {
     fn readings(&self, gpu: &GpuRef) -> Result<mig_model::readings::Readings, BackendError> {
         self.on(Op::Identity, gpu, |_, d| Ok(crate::readings::read(&d)))
     }
+
+    fn details(&self, gpu: &GpuRef) -> Result<mig_model::details::Details, BackendError> {
+        self.on(Op::Identity, gpu, |_, d| {
+            // MIG devices in the order `mig_devices` lists them; none with
+            // MIG disabled
+            let migs: Vec<_> = if d.mig_mode()?.0 {
+                crate::read::mig_handles(&d)?
+                    .into_iter()
+                    .map(|(.., m)| m)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(crate::details::read(&d, &migs))
+        })
+    }
 }

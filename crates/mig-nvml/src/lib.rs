@@ -24,6 +24,7 @@
 #![doc = include_str!("example.md")]
 
 mod control;
+mod details;
 mod gpm;
 mod inventory;
 mod machine;

@@ -464,7 +464,7 @@ pub(crate) fn ci_info(
 
 /// The MIG devices of a GPU with MIG enabled in NVML's enumeration order:
 /// (index, GI ID, CI ID, handle), empty slots skipped.
-fn mig_handles<'a>(d: &Device<'a>) -> Res<Vec<(u32, u32, u32, Device<'a>)>> {
+pub(crate) fn mig_handles<'a>(d: &Device<'a>) -> Res<Vec<(u32, u32, u32, Device<'a>)>> {
     let max = d.max_mig_devices()?;
     let mut out = Vec::new();
     for i in 0..max {

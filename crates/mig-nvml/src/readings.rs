@@ -103,5 +103,57 @@ pub(crate) fn read(d: &Device<'_>) -> Readings {
         let mut v: sys::nvmlComputeMode_t = 0;
         check(unsafe { f(h, &mut v) }).map(|_| v as u32)
     });
+    more(d, &mut r);
     r
+}
+
+/// The readings `-q` and `--query-gpu` show beyond the default view.
+fn more(d: &Device<'_>, r: &mut Readings) {
+    use crate::details::{field, one, text};
+    use nvml_wrapper_sys::bindings::field_id as fi;
+    let h = d.h;
+    // SAFETY (the string getters): live handle, buffer of the given length.
+    r.serial = text(|b, n| check(unsafe { entry!(d, nvmlDeviceGetSerial)?(h, b, n) }));
+    r.vbios_version = text(|b, n| check(unsafe { entry!(d, nvmlDeviceGetVbiosVersion)?(h, b, n) }));
+    r.temperature_memory = field(d, fi::NVML_FI_DEV_MEMORY_TEMP, 0).map(|v| v as u32);
+    r.enforced_power_limit_mw = one(entry!(d, nvmlDeviceGetEnforcedPowerLimit), h);
+    r.default_power_limit_mw = one(entry!(d, nvmlDeviceGetPowerManagementDefaultLimit), h);
+    r.power_limit_range_mw =
+        entry!(d, nvmlDeviceGetPowerManagementLimitConstraints).and_then(|f| {
+            let (mut lo, mut hi): (c_uint, c_uint) = (0, 0);
+            // SAFETY: live handle, valid out pointers.
+            check(unsafe { f(h, &mut lo, &mut hi) }).map(|_| (lo, hi))
+        });
+    let clock = |f: Read<unsafe extern "C" fn(sys::nvmlDevice_t, u32, *mut c_uint) -> u32>,
+                 ty: u32| {
+        let f = f?;
+        let mut v: c_uint = 0;
+        // SAFETY: live handle, valid out pointer.
+        check(unsafe { f(h, ty, &mut v) }).map(|_| v)
+    };
+    // nvmlClockType_t: graphics 0, SM 1, memory 2, video 3
+    r.clocks = [0, 1, 2, 3].map(|t| clock(entry!(d, nvmlDeviceGetClockInfo), t));
+    r.max_clocks = [0, 1, 2, 3].map(|t| clock(entry!(d, nvmlDeviceGetMaxClockInfo), t));
+    r.app_clocks = [0, 2].map(|t| clock(entry!(d, nvmlDeviceGetApplicationsClock), t));
+    r.default_app_clocks =
+        [0, 2].map(|t| clock(entry!(d, nvmlDeviceGetDefaultApplicationsClock), t));
+    r.pcie_gen = [
+        one(entry!(d, nvmlDeviceGetCurrPcieLinkGeneration), h),
+        one(entry!(d, nvmlDeviceGetMaxPcieLinkGeneration), h),
+        one(entry!(d, nvmlDeviceGetGpuMaxPcieLinkGeneration), h),
+    ];
+    r.pcie_width = [
+        one(entry!(d, nvmlDeviceGetCurrPcieLinkWidth), h),
+        one(entry!(d, nvmlDeviceGetMaxPcieLinkWidth), h),
+    ];
+    // the driver's reserve is in nvmlMemory_v2_t only
+    if let Ok(f) = entry!(d, nvmlDeviceGetMemoryInfo_v2) {
+        // SAFETY: plain integers.
+        let mut m: sys::nvmlMemory_v2_t = unsafe { std::mem::zeroed() };
+        m.version = std::mem::size_of::<sys::nvmlMemory_v2_t>() as c_uint | (2 << 24);
+        // SAFETY: live handle, versioned struct.
+        if check(unsafe { f(h, &mut m) }).is_ok() {
+            r.memory_used_reserved = Ok((m.used, m.reserved));
+        }
+    }
 }

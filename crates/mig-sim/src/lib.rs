@@ -576,6 +576,12 @@ impl Inventory for SimMachine {
             Ok(query_readings::readings(st, i, g))
         })
     }
+
+    fn details(&self, gpu: &GpuRef) -> Result<mig_model::details::Details, BackendError> {
+        self.read(Op::Identity, gpu, |st, i, g| {
+            Ok(query_readings::details::details(g, &mig_devices_of(st, i)?))
+        })
+    }
 }
 
 impl ModeControl for SimMachine {

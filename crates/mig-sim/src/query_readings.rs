@@ -9,6 +9,7 @@
 //! [`clocks`] and [`topology`] (CPU affinity, PCIe paths, P2P, NVLink).
 
 pub mod clocks;
+pub mod details;
 pub mod lookup;
 pub mod topology;
 
@@ -77,7 +78,8 @@ pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
         compute_mode: Ok(t.compute_mode.nvml()),
         pcie_gen: [opt(b.pcie_gen), opt(b.pcie_gen), opt(b.pcie_gen)],
         pcie_width: [opt(b.pcie_width), opt(b.pcie_width)],
-        memory_used_reserved: Ok((used, 0)),
+        // the reserved frame buffer where a capture of the model gives it
+        memory_used_reserved: Ok((used, details::fb_reserved(g).unwrap_or(0))),
         compute_cap: {
             let [ma, mi] = g.model().compute_capability;
             Ok((ma, mi))
@@ -90,8 +92,8 @@ pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
         ecc_volatile_uncorrected: if g.mig_current {
             Err(NvmlError::NotSupported)
         } else {
-            Ok(0)
+            Ok(t.ecc.uncorrected())
         },
-        mig_ecc_volatile_uncorrected: Ok(0),
+        mig_ecc_volatile_uncorrected: Ok(t.ecc.uncorrected()),
     }
 }

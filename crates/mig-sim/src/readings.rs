@@ -56,6 +56,65 @@ pub struct Telemetry {
     pub compute_mode: ComputeMode,
     /// Current graphics and SM clock, MHz; `None` is the board's idle clock.
     pub sm_clock_mhz: Option<u32>,
+    /// Average GPU power draw, milliwatts (H100 idle: 116.04 W).
+    pub power_average_mw: u32,
+    /// Average memory power draw, milliwatts (H100 idle: 48.51 W).
+    pub memory_power_mw: u32,
+    /// PCIe throughput sent and received, KB/s (default 0: no simulated
+    /// traffic).
+    pub pcie_tx_kbs: u32,
+    pub pcie_rx_kbs: u32,
+    /// ECC errors counted since the driver loaded (volatile and aggregate
+    /// alike: the simulated driver never reloads).
+    pub ecc: EccErrors,
+    /// GPU virtualization mode the host reports (default: bare metal).
+    pub virtualization: Virtualization,
+}
+
+/// ECC error counts of a simulated GPU (all 0 by default, as the lent
+/// boards).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EccErrors {
+    pub sram_corrected: u64,
+    /// SRAM uncorrected errors (counted as SEC-DED ones).
+    pub sram_uncorrected: u64,
+    pub dram_corrected: u64,
+    pub dram_uncorrected: u64,
+}
+
+impl EccErrors {
+    /// Uncorrected errors, SRAM and DRAM together (`nvmlDeviceGetTotalEccErrors`).
+    pub fn uncorrected(&self) -> u64 {
+        self.sram_uncorrected + self.dram_uncorrected
+    }
+
+    /// Corrected errors, SRAM and DRAM together.
+    pub fn corrected(&self) -> u64 {
+        self.sram_corrected + self.dram_corrected
+    }
+}
+
+/// `nvmlGpuVirtualizationMode_t` of the simulated host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Virtualization {
+    /// `NVML_GPU_VIRTUALIZATION_MODE_NONE` (0): bare metal.
+    #[default]
+    None,
+    /// `NVML_GPU_VIRTUALIZATION_MODE_PASSTHROUGH` (1): a VM guest the GPU
+    /// is passed through to (the lent H100 and H200).
+    PassThrough,
+}
+
+impl Virtualization {
+    /// The `nvmlGpuVirtualizationMode_t` value.
+    pub fn nvml(self) -> u32 {
+        match self {
+            Virtualization::None => 0,
+            Virtualization::PassThrough => 1,
+        }
+    }
 }
 
 impl Default for Telemetry {
@@ -71,6 +130,12 @@ impl Default for Telemetry {
             persistence: true,
             compute_mode: ComputeMode::Default,
             sm_clock_mhz: None,
+            power_average_mw: 116_040,
+            memory_power_mw: 48_510,
+            pcie_tx_kbs: 0,
+            pcie_rx_kbs: 0,
+            ecc: EccErrors::default(),
+            virtualization: Virtualization::None,
         }
     }
 }

@@ -17,7 +17,7 @@
 //! Nothing here decides an NVML return code: the shim maps "not modelled"
 //! (`None`) to the error a real driver gives for a value it lacks.
 
-pub use crate::readings::{ComputeMode, Telemetry};
+pub use crate::readings::{ComputeMode, EccErrors, Telemetry, Virtualization};
 use crate::state::{MachineState, SimGpu};
 use crate::SimMachine;
 use mig_model::backend::Op;
@@ -116,7 +116,7 @@ impl SimGpu {
 pub enum Setting {
     Temperature(u32),
     MemoryTemperature(u32),
-    /// Watts.
+    /// Milliwatts.
     Power(u32),
     /// Watts.
     PowerLimit(u32),
@@ -127,11 +127,33 @@ pub enum Setting {
     ComputeMode(ComputeMode),
     /// MHz.
     SmClock(u32),
+    /// Milliwatts.
+    PowerAverage(u32),
+    /// Milliwatts.
+    MemoryPower(u32),
+    /// KB/s.
+    PcieTx(u32),
+    /// KB/s.
+    PcieRx(u32),
+    /// Which ECC counter, and its count.
+    Ecc(EccCounter, u64),
+    Virtualization(Virtualization),
+}
+
+/// The ECC counters `sim set` sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EccCounter {
+    SramCorrected,
+    SramUncorrected,
+    DramCorrected,
+    DramUncorrected,
 }
 
 /// The keys `sim set` takes, for help and errors.
 pub const SETTING_KEYS: &str = "temperature, memory-temperature, power, power-limit, \
-     utilization, memory-utilization, fan, persistence, compute-mode, sm-clock";
+     utilization, memory-utilization, fan, persistence, compute-mode, sm-clock, power-average, \
+     memory-power, pcie-tx, pcie-rx, ecc-sram-corrected, ecc-sram-uncorrected, \
+     ecc-dram-corrected, ecc-dram-uncorrected, virtualization";
 
 /// Why a setting cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,10 +205,43 @@ impl Setting {
                 .parse::<u32>()
                 .map_err(|_| bad("a whole number"))
         };
+        // watts with up to two decimals (nvidia-smi -q prints 74.84 W), as mW
+        let milliwatts = || {
+            let v = value.trim();
+            let (w, frac) = v.split_once('.').unwrap_or((v, ""));
+            let want = "watts (a number with up to two decimals)";
+            if frac.len() > 2 || !frac.chars().all(|c| c.is_ascii_digit()) {
+                return Err(bad(want));
+            }
+            let w: u32 = w.parse().map_err(|_| bad(want))?;
+            let cents: u32 = format!("{frac:0<2}").parse().map_err(|_| bad(want))?;
+            w.checked_mul(1000)
+                .and_then(|m| m.checked_add(cents * 10))
+                .ok_or_else(|| bad(want))
+        };
+        let count = || {
+            value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| bad("a whole number"))
+        };
         Ok(match key.trim() {
             "temperature" => Setting::Temperature(num()?),
+            "power-average" => Setting::PowerAverage(milliwatts()?),
+            "memory-power" => Setting::MemoryPower(milliwatts()?),
+            "pcie-tx" => Setting::PcieTx(num()?),
+            "pcie-rx" => Setting::PcieRx(num()?),
+            "ecc-sram-corrected" => Setting::Ecc(EccCounter::SramCorrected, count()?),
+            "ecc-sram-uncorrected" => Setting::Ecc(EccCounter::SramUncorrected, count()?),
+            "ecc-dram-corrected" => Setting::Ecc(EccCounter::DramCorrected, count()?),
+            "ecc-dram-uncorrected" => Setting::Ecc(EccCounter::DramUncorrected, count()?),
+            "virtualization" => Setting::Virtualization(match value.trim() {
+                "none" => Virtualization::None,
+                "pass-through" => Virtualization::PassThrough,
+                _ => return Err(bad("none or pass-through")),
+            }),
             "memory-temperature" => Setting::MemoryTemperature(num()?),
-            "power" => Setting::Power(num()?),
+            "power" => Setting::Power(milliwatts()?),
             "power-limit" => Setting::PowerLimit(num()?),
             "utilization" => Setting::Utilization(num()?),
             "memory-utilization" => Setting::MemoryUtilization(num()?),
@@ -239,8 +294,33 @@ impl Setting {
                 let max = b
                     .power_max_mw
                     .ok_or_else(|| unknown("power", "power limit"))?;
-                t.power_mw = range("power", w, 0, 2 * max / 1000)? * 1000
+                t.power_mw = range("power", w / 1000, 0, 2 * max / 1000).map(|_| w)?
             }
+            Setting::PowerAverage(mw) | Setting::MemoryPower(mw) => {
+                let max = b
+                    .power_max_mw
+                    .ok_or_else(|| unknown("power-average", "power limit"))?;
+                // checked in whole watts, as the error reports them
+                let mw = range("power-average", mw / 1000, 0, 2 * max / 1000).map(|_| mw)?;
+                if matches!(self, Setting::PowerAverage(_)) {
+                    t.power_average_mw = mw;
+                } else {
+                    t.memory_power_mw = mw;
+                }
+            }
+            // PCIe 6 x16 moves at most 128 GB/s each way
+            Setting::PcieTx(v) => t.pcie_tx_kbs = range("pcie-tx", v, 0, 128_000_000)?,
+            Setting::PcieRx(v) => t.pcie_rx_kbs = range("pcie-rx", v, 0, 128_000_000)?,
+            Setting::Ecc(which, n) => {
+                let e = &mut t.ecc;
+                *match which {
+                    EccCounter::SramCorrected => &mut e.sram_corrected,
+                    EccCounter::SramUncorrected => &mut e.sram_uncorrected,
+                    EccCounter::DramCorrected => &mut e.dram_corrected,
+                    EccCounter::DramUncorrected => &mut e.dram_uncorrected,
+                } = n;
+            }
+            Setting::Virtualization(v) => t.virtualization = v,
             Setting::PowerLimit(w) => {
                 let what = "power limit range";
                 let min = b.power_min_mw.ok_or_else(|| unknown("power-limit", what))?;
@@ -313,7 +393,9 @@ mod tests {
             Setting::parse("temperature=85"),
             Ok(Setting::Temperature(85))
         );
-        assert_eq!(Setting::parse("power=300"), Ok(Setting::Power(300)));
+        assert_eq!(Setting::parse("power=300"), Ok(Setting::Power(300_000)));
+        assert_eq!(Setting::parse("power=74.84"), Ok(Setting::Power(74_840)));
+        assert!(Setting::parse("power=74.845").is_err());
         assert_eq!(
             Setting::parse("compute-mode=prohibited"),
             Ok(Setting::ComputeMode(ComputeMode::Prohibited))

@@ -22,6 +22,8 @@ pub enum SmiCommand {
     Mig(MigArgs),
     /// `[-i IDS] --query-gpu=FIELDS|--query-compute-apps=FIELDS --format=...`
     Query(Query),
+    /// `-q [-i IDS] [-d TYPES]`: the detailed query.
+    Detail { ids: Option<String>, filter: Filter },
 }
 
 /// What `--query-gpu` / `--query-compute-apps` queries.
@@ -69,6 +71,92 @@ pub struct MigArgs {
     pub ids: Option<String>,
     pub gi: Option<String>,
     pub ci: Option<String>,
+}
+
+/// nvidia-smi 580's `-d` display types (`nvidia-smi -h`), in its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Display {
+    Memory,
+    Utilization,
+    Ecc,
+    Temperature,
+    Power,
+    Clock,
+    Compute,
+    Pids,
+    Performance,
+    SupportedClocks,
+    PageRetirement,
+    Accounting,
+    EncoderStats,
+    SupportedGpuTargetTemp,
+    Voltage,
+    FbcStats,
+    RowRemapper,
+    GspFirmwareVersion,
+    PowerSmoothing,
+    PowerProfiles,
+}
+
+impl Display {
+    /// Every type with its `-d` name.
+    pub const ALL: [(Display, &'static str); 20] = [
+        (Display::Memory, "MEMORY"),
+        (Display::Utilization, "UTILIZATION"),
+        (Display::Ecc, "ECC"),
+        (Display::Temperature, "TEMPERATURE"),
+        (Display::Power, "POWER"),
+        (Display::Clock, "CLOCK"),
+        (Display::Compute, "COMPUTE"),
+        (Display::Pids, "PIDS"),
+        (Display::Performance, "PERFORMANCE"),
+        (Display::SupportedClocks, "SUPPORTED_CLOCKS"),
+        (Display::PageRetirement, "PAGE_RETIREMENT"),
+        (Display::Accounting, "ACCOUNTING"),
+        (Display::EncoderStats, "ENCODER_STATS"),
+        (Display::SupportedGpuTargetTemp, "SUPPORTED_GPU_TARGET_TEMP"),
+        (Display::Voltage, "VOLTAGE"),
+        (Display::FbcStats, "FBC_STATS"),
+        (Display::RowRemapper, "ROW_REMAPPER"),
+        (Display::GspFirmwareVersion, "GSP_FIRMWARE_VERSION"),
+        (Display::PowerSmoothing, "POWER_SMOOTHING"),
+        (Display::PowerProfiles, "POWER_PROFILES"),
+    ];
+
+    /// Parse `-d`'s comma list (names in any case); `Err` names the first
+    /// word that is no display type.
+    pub fn parse_list(s: &str) -> Result<Vec<Display>, String> {
+        let mut out = Vec::new();
+        for w in s.split(',') {
+            let w = w.trim();
+            let d = Display::ALL
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(w))
+                .map(|(d, _)| *d)
+                .ok_or_else(|| w.to_string())?;
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// What `-q` shows: everything, or the chosen display types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    Only(Vec<Display>),
+}
+
+impl Filter {
+    pub(crate) fn shows(&self, d: Display) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Only(v) => v.contains(&d),
+        }
+    }
 }
 
 /// A usage error, printed as nvidia-smi 580 prints it (on stdout) with its
@@ -186,6 +274,8 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     let mut reset = false;
     let mut query: Option<Query> = None;
     let mut format = None;
+    let mut detail = false;
+    let mut display: Option<String> = None;
     while let Some(arg) = a.next() {
         let (name, inline) = split_eq(arg);
         match name {
@@ -194,6 +284,8 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             "-L" | "--list-gpus" => list += 1,
             "-i" | "--id" => ids = Some(a.value(name, inline)?),
             "-r" | "--gpu-reset" => reset = true,
+            "-q" | "--query" => detail = true,
+            "-d" | "--display" => display = Some(a.value(name, inline)?),
             "--query-gpu" | "--query-compute-apps" => {
                 query = Some(Query {
                     target: if name == "--query-gpu" {
@@ -229,6 +321,30 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
             2,
         )
     };
+    if let Some(d) = &display {
+        if !detail {
+            return Err(top_error(
+                "Option -d is valid only with -q. Please run 'nvidia-smi -h' for help.",
+                2,
+            ));
+        }
+        if let Err(bad) = Display::parse_list(d) {
+            return Err(top_error(
+                &format!("Invalid display type \"{bad}\" for option -d. Please run 'nvidia-smi -h' for help."),
+                2,
+            ));
+        }
+    }
+    if detail {
+        if list > 0 || mig.is_some() || reset || query.is_some() {
+            return Err(one_at_a_time());
+        }
+        let filter = match display {
+            Some(d) => Filter::Only(Display::parse_list(&d).unwrap_or_default()),
+            None => Filter::All,
+        };
+        return Ok(SmiCommand::Detail { ids, filter });
+    }
     if let Some(q) = query {
         if list > 0 || mig.is_some() || reset {
             return Err(one_at_a_time());

@@ -10,6 +10,8 @@
 //!   profile names) against what the backend reports;
 //! - [`default_view`] prints bare `nvidia-smi`'s view (header, GPU, MIG
 //!   devices and processes tables) from the backend's readings;
+//! - [`detail`] prints `nvidia-smi -q` (with `-d` display types) from the
+//!   backend's readings and details;
 //! - [`out`] prints with nvidia-smi 580's bytes (or the MIG User Guide's
 //!   layouts, `MIGCTL_SMI_STYLE=guide`);
 //! - [`json`] is migctl's own `-o json` of the same reads (never reachable
@@ -19,6 +21,7 @@
 
 pub mod args;
 pub mod default_view;
+pub mod detail;
 pub mod json;
 pub mod out;
 pub mod query;

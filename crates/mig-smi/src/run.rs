@@ -155,6 +155,14 @@ pub fn run(b: &dyn Backend, cmd: &SmiCommand, style: Style) -> R<Outcome> {
         SmiCommand::SetMig { ids, enable } => set_mig(b, ids.as_deref(), *enable),
         SmiCommand::Reset { ids } => reset(b, ids.as_deref()),
         SmiCommand::Mig(m) => mig(b, m, style),
+        SmiCommand::Detail { ids, filter } => match select(b, ids.as_deref())? {
+            Ok(devs) => {
+                crate::detail::run::run(b, &devs, filter, &default_view::date_line(now_secs()))
+                    .map(Outcome::ok)
+                    .map_err(Fatal)
+            }
+            Err(o) => Ok(o),
+        },
         SmiCommand::Query(q) => crate::query::run(b, q)
             .map(|p| Outcome::fail(p.stdout, p.code))
             .map_err(Fatal),
@@ -190,17 +198,21 @@ fn status(b: &dyn Backend, ids: Option<&str>) -> R<Outcome> {
         .zip(&parts)
         .map(|(dev, (r, migs))| ViewGpu { dev, r, migs })
         .collect();
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let date = default_view::date_line(secs);
+    let date = default_view::date_line(now_secs());
     let header = Header {
         date: &date,
         driver: &driver,
         cuda,
     };
     Ok(Outcome::ok(default_view::render(&header, &gpus, &procs)))
+}
+
+/// Seconds since the epoch now.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn set_mig(b: &dyn Backend, ids: Option<&str>, enable: bool) -> R<Outcome> {

@@ -54,6 +54,13 @@ Options (nvidia-smi compatible):
     -i,   --id=                    Target GPUs: index, PCI bus ID or UUID, comma separated.
     -mig, --multi-instance-gpu=    Enable or disable MIG: 0/DISABLED, 1/ENABLED.
     -r,   --gpu-reset              Reset the GPU.
+    -q,   --query                  Display GPU or Unit info (nvidia-smi 580's -q).
+    -d,   --display=               With -q, only these sections: MEMORY, UTILIZATION, ECC,
+                                   TEMPERATURE, POWER, CLOCK, COMPUTE, PIDS, PERFORMANCE,
+                                   SUPPORTED_CLOCKS, PAGE_RETIREMENT, ACCOUNTING,
+                                   ENCODER_STATS, SUPPORTED_GPU_TARGET_TEMP, VOLTAGE,
+                                   FBC_STATS, ROW_REMAPPER, GSP_FIRMWARE_VERSION,
+                                   POWER_SMOOTHING, POWER_PROFILES (comma separated).
 
 Output (migctl's own; not through a link named nvidia-smi):
     -o,   --output FORMAT          text (default) or json on every read: -L, the status

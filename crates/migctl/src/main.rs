@@ -212,7 +212,7 @@ fn smi_main(prog: &str, cmd: &smi_args::SmiCommand, json: bool) -> ExitCode {
             }
             Ok(None) => {
                 eprintln!(
-                    "migctl: -o json is for reads (-L, the status view, mig -lgi|-lci|-lgip|-lgipp|-lcip|-lcipp); this command changes the machine and prints text"
+                    "migctl: -o json is for reads (-L, the status view, mig -lgi|-lci|-lgip|-lgipp|-lcip|-lcipp); this command prints text only (a change, -q, --query-gpu)"
                 );
                 return ExitCode::from(2);
             }

@@ -13,6 +13,7 @@ use crate::call_log::call;
 use crate::errors::{fill_chars, out, struct_version, write_str, Fail, Result, Return};
 use crate::machine::{self, Device};
 use mig_model::catalog::Architecture;
+use mig_sim::query_readings::details::fb_reserved;
 use mig_sim::query_readings::lookup::{self, parse_bus_id, Found};
 use mig_sim::MachineState;
 use nvml_wrapper_sys::bindings as sys;
@@ -464,12 +465,19 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo_v2(
             }
             let m = unsafe { out(memory_out) }?;
             let st = machine::snapshot()?;
-            let (total, used) = lookup::memory(&st, &machine::device(&st, device)?);
+            let d = machine::device(&st, device)?;
+            let (total, used) = lookup::memory(&st, &d);
+            // the driver's reserve of a whole GPU where a capture gives it
+            // (`migctl -q` "FB Memory Usage / Reserved"); a MIG device none
+            let reserved = match d {
+                Device::Gpu { sim, .. } => fb_reserved(sim).unwrap_or(0),
+                Device::Mig { .. } => 0,
+            };
             *m = sys::nvmlMemory_v2_t {
                 version: MEMORY_V2,
                 total,
-                reserved: 0,
-                free: total.saturating_sub(used),
+                reserved,
+                free: total.saturating_sub(used + reserved),
                 used,
             };
             Ok(())

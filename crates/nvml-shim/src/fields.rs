@@ -36,14 +36,22 @@ fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fai
         // ECC is enabled, current and pending (h100_q.txt).
         fi::NVML_FI_DEV_ECC_CURRENT | fi::NVML_FI_DEV_ECC_PENDING => Ok(uint(1)),
         fi::NVML_FI_DEV_MEMORY_TEMP => Ok(uint(g.telemetry.memory_temperature_c)),
-        // Power of the GPU scope, milliwatts; module and memory scopes are N/A
-        // on the lent boards ("Module Power Readings: N/A").
-        fi::NVML_FI_DEV_POWER_INSTANT | fi::NVML_FI_DEV_POWER_AVERAGE if scope == 0 => {
-            Ok(uint(g.telemetry.power_mw))
+        // Power of the GPU scope (0), milliwatts: instantaneous and average;
+        // the memory scope (2, `NVML_POWER_SCOPE_MEMORY`) has an average only
+        // and the module scope none, as on the lent boards ("GPU Memory Power
+        // Readings", "Module Power Readings: N/A").
+        fi::NVML_FI_DEV_POWER_INSTANT if scope == 0 => Ok(uint(g.telemetry.power_mw)),
+        fi::NVML_FI_DEV_POWER_AVERAGE if scope == 0 => Ok(uint(g.telemetry.power_average_mw)),
+        fi::NVML_FI_DEV_POWER_AVERAGE if scope == 2 => Ok(uint(g.telemetry.memory_power_mw)),
+        // no link replays, no recovery needed: the lent boards ("Replays
+        // Since Reset: 0", "Replay Number Rollovers: 0", "GPU Recovery
+        // Action: None"); the simulator's details answer the same
+        fi::NVML_FI_DEV_PCIE_REPLAY_COUNTER | fi::NVML_FI_DEV_PCIE_REPLAY_ROLLOVER_COUNTER => {
+            Ok(ull(0))
         }
-        fi::NVML_FI_DEV_PCIE_REPLAY_COUNTER => Ok(ull(0)),
         // NVLink ports of an SXM board (catalog/boards.toml; nvlink.rs)
         fi::NVML_FI_DEV_NVLINK_LINK_COUNT => Ok(uint(topology::nvlink(g)?.links)),
+        fi::NVML_FI_DEV_GET_GPU_RECOVERY_ACTION => Ok(uint(0)),
         _ => Err(Fail::NOT_SUPPORTED),
     }
 }

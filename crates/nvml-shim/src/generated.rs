@@ -83,12 +83,6 @@ pub unsafe extern "C" fn nvmlDeviceGetBridgeChipInfo(device: sys::nvmlDevice_t, 
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetCapabilities(device: sys::nvmlDevice_t, _caps: *mut sys::nvmlDeviceCapabilities_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetCapabilities", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetClkMonStatus(device: sys::nvmlDevice_t, _status: *mut sys::nvmlClkMonStatus_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetClkMonStatus", Subject::Device(device))
 }
@@ -215,12 +209,6 @@ pub unsafe extern "C" fn nvmlDeviceGetHostname_v1(device: sys::nvmlDevice_t, _ho
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
 #[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetInforomVersion(device: sys::nvmlDevice_t, _object: sys::nvmlInforomObject_t, _version: *mut raw::c_char, _length: raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetInforomVersion", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMemClkMinMaxVfOffset(device: sys::nvmlDevice_t, _minOffset: *mut raw::c_int, _maxOffset: *mut raw::c_int) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetMemClkMinMaxVfOffset", Subject::Device(device))
 }
@@ -235,12 +223,6 @@ pub unsafe extern "C" fn nvmlDeviceGetMinMaxClockOfPState(device: sys::nvmlDevic
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetMinMaxFanSpeed(device: sys::nvmlDevice_t, _minSpeed: *mut raw::c_uint, _maxSpeed: *mut raw::c_uint) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetMinMaxFanSpeed", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetModuleId(device: sys::nvmlDevice_t, _moduleId: *mut raw::c_uint) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetModuleId", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -295,12 +277,6 @@ pub unsafe extern "C" fn nvmlDeviceGetNvlinkBwMode(device: sys::nvmlDevice_t, _g
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetNvlinkSupportedBwModes(device: sys::nvmlDevice_t, _supportedBwMode: *mut sys::nvmlNvlinkSupportedBwModes_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetNvlinkSupportedBwModes", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetPciInfoExt(device: sys::nvmlDevice_t, _pci: *mut sys::nvmlPciInfoExt_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetPciInfoExt", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.
@@ -361,12 +337,6 @@ pub unsafe extern "C" fn nvmlDeviceGetRetiredPages_v2(device: sys::nvmlDevice_t,
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetSamples(device: sys::nvmlDevice_t, _type_: sys::nvmlSamplingType_t, _lastSeenTimeStamp: raw::c_ulonglong, _sampleValType: *mut sys::nvmlValueType_t, _sampleCount: *mut raw::c_uint, _samples: *mut sys::nvmlSample_t) -> sys::nvmlReturn_t {
     answer("nvmlDeviceGetSamples", Subject::Device(device))
-}
-
-/// not modelled: device handle checked, then NOT_SUPPORTED.
-#[no_mangle]
-pub unsafe extern "C" fn nvmlDeviceGetSramEccErrorStatus(device: sys::nvmlDevice_t, _status: *mut sys::nvmlEccSramErrorStatus_t) -> sys::nvmlReturn_t {
-    answer("nvmlDeviceGetSramEccErrorStatus", Subject::Device(device))
 }
 
 /// not modelled: device handle checked, then NOT_SUPPORTED.

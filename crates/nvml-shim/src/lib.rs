@@ -41,6 +41,7 @@
 #[macro_use]
 pub mod call_log;
 pub mod compute_instance;
+pub mod details;
 pub mod device;
 pub mod errors;
 pub mod events;

@@ -141,7 +141,10 @@ pub unsafe extern "C" fn nvmlDeviceGetDefaultEccMode(
     }
 }
 
-/// ECC counters are all 0 (h100_q.txt "ECC Errors"). nvml.h: "Querying
+/// ECC counters: the simulated counts (`migctl sim set ecc-...`, all 0 by
+/// default as h100_q.txt "ECC Errors"), volatile and aggregate alike, of
+/// SRAM and DRAM together, or of one `location` (`NVML_MEMORY_LOCATION_SRAM`
+/// 7, `_DRAM` 2; 0 elsewhere). nvml.h: "Querying
 /// volatile errors using device handles is currently not supported" on a
 /// MIG-enabled GPU, so that is `NOT_SUPPORTED`.
 fn ecc_count(
@@ -149,6 +152,7 @@ fn ecc_count(
     mig: bool,
     error_type: sys::nvmlMemoryErrorType_t,
     counter: sys::nvmlEccCounterType_t,
+    location: Option<sys::nvmlMemoryLocation_t>,
 ) -> Result<c_ulonglong> {
     if error_type > 1 || counter > 1 {
         return Err(Fail::INVALID_ARGUMENT);
@@ -156,7 +160,18 @@ fn ecc_count(
     if g.mig_current && !mig && counter == 0 {
         return Err(Fail::NOT_SUPPORTED);
     }
-    Ok(0)
+    let e = g.telemetry.ecc;
+    let (sram, dram) = if error_type == 0 {
+        (e.sram_corrected, e.dram_corrected)
+    } else {
+        (e.sram_uncorrected, e.dram_uncorrected)
+    };
+    Ok(match location {
+        None => sram + dram,
+        Some(7) => sram,
+        Some(2) => dram,
+        Some(_) => 0,
+    })
 }
 
 /// `nvmlDeviceGetTotalEccErrors`: 0, see `ecc_count`.
@@ -172,7 +187,7 @@ pub unsafe extern "C" fn nvmlDeviceGetTotalEccErrors(
             "nvmlDeviceGetTotalEccErrors",
             device,
             ecc_counts,
-            |g, mig| ecc_count(g, mig, error_type, counter_type),
+            |g, mig| ecc_count(g, mig, error_type, counter_type, None),
         )
     }
 }
@@ -195,7 +210,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryErrorCounter(
                 if location >= sys::nvmlMemoryLocation_enum_NVML_MEMORY_LOCATION_COUNT {
                     return Err(Fail::INVALID_ARGUMENT);
                 }
-                ecc_count(g, mig, error_type, counter_type)
+                ecc_count(g, mig, error_type, counter_type, Some(location))
             },
         )
     }
@@ -254,9 +269,10 @@ pub unsafe extern "C" fn nvmlDeviceGetAccountingBufferSize(
     }
 }
 
-/// `nvmlDeviceGetVirtualizationMode`: `NVML_GPU_VIRTUALIZATION_MODE_NONE`:
-/// the simulated machine is a bare-metal host (the lent H100 was a
-/// pass-through VM guest and reported Pass-Through).
+/// `nvmlDeviceGetVirtualizationMode`: the simulated host's (`migctl sim set
+/// virtualization=`): by default `NVML_GPU_VIRTUALIZATION_MODE_NONE`, a
+/// bare-metal host (the lent H100 was a pass-through VM guest and reported
+/// Pass-Through).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetVirtualizationMode(
     device: sys::nvmlDevice_t,
@@ -267,7 +283,7 @@ pub unsafe extern "C" fn nvmlDeviceGetVirtualizationMode(
             "nvmlDeviceGetVirtualizationMode",
             device,
             mode_out,
-            |_, _| Ok(0),
+            |g, _| Ok(g.telemetry.virtualization.nvml()),
         )
     }
 }

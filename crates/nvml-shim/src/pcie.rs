@@ -5,7 +5,7 @@
 //! as on the lent H100 ("PCIe Generation Max 5 Current 5, Link Width 16x").
 //! A MIG device shares its parent's link: its handle answers the parent's values.
 
-use crate::call_log::entry;
+use crate::call_log::{call, entry};
 use crate::errors::{out, Fail, Result, Return};
 use crate::machine;
 use mig_sim::telemetry::BoardFacts;
@@ -157,24 +157,29 @@ pub unsafe extern "C" fn nvmlDeviceGetPcieLinkMaxSpeed(
     }
 }
 
-/// `nvmlDeviceGetPcieThroughput`: 0 KB/s TX and RX (no simulated traffic).
+/// `nvmlDeviceGetPcieThroughput`: the simulated TX and RX, KB/s (`migctl
+/// sim set pcie-tx= pcie-rx=`; 0 by default, no simulated traffic).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetPcieThroughput(
     device: sys::nvmlDevice_t,
     counter: sys::nvmlPcieUtilCounter_t,
     value: *mut c_uint,
 ) -> Return {
-    unsafe {
-        link(
-            "nvmlDeviceGetPcieThroughput",
-            device,
-            value,
-            |_| match counter {
-                0 | 1 => Ok(0),
-                _ => Err(Fail::INVALID_ARGUMENT),
-            },
-        )
-    }
+    call(
+        "nvmlDeviceGetPcieThroughput",
+        || log_args!(device, counter),
+        || {
+            let st = machine::snapshot()?;
+            let t = &machine::device(&st, device)?.sim_gpu().telemetry;
+            let v = match counter {
+                0 => t.pcie_tx_kbs,
+                1 => t.pcie_rx_kbs,
+                _ => return Err(Fail::INVALID_ARGUMENT),
+            };
+            *unsafe { out(value) }? = v;
+            Ok(())
+        },
+    )
 }
 
 /// `nvmlDeviceGetPcieReplayCounter`: 0 (h100_q.txt "Replays Since Reset: 0").

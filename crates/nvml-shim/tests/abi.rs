@@ -1025,7 +1025,7 @@ fn monitoring_getters_follow_the_simulator() {
             &[1],
             &[
                 Setting::Temperature(85),
-                Setting::Power(300),
+                Setting::Power(300_000),
                 Setting::Utilization(50),
             ],
         )
@@ -1124,22 +1124,21 @@ fn unmodelled_functions_answer_as_a_driver() {
     const NO_PERMISSION: u32 = 4;
     let m = Machine::new(&["h100-sxm5-80gb"], false);
     let mut v = 0;
+    let mut node: c_uint = 0;
     assert_eq!(
-        unsafe { nvmlDeviceGetInforomVersion(null_mut(), 0, null_mut(), 0) },
+        unsafe { nvmlDeviceGetNumaNodeId(null_mut(), &mut node) },
         UNINITIALIZED
     );
     drop(m);
     let _m = Machine::new(&["h100-sxm5-80gb"], true);
     let d = device(0);
-    let mut buf = [0 as c_char; 32];
+    // the lent H200 answered Not Supported too (monitoring-probe.json)
     assert_eq!(
-        unsafe { nvmlDeviceGetInforomVersion(d, 0, buf.as_mut_ptr(), 32) },
+        unsafe { nvmlDeviceGetNumaNodeId(d, &mut node) },
         NOT_SUPPORTED
     );
     assert_eq!(
-        unsafe {
-            nvmlDeviceGetInforomVersion(0x1234 as sys::nvmlDevice_t, 0, buf.as_mut_ptr(), 32)
-        },
+        unsafe { nvmlDeviceGetNumaNodeId(0x1234 as sys::nvmlDevice_t, &mut node) },
         INVALID_ARGUMENT
     );
     let setter = unsafe { nvmlDeviceSetPersistenceMode(d, 0) };
@@ -1248,7 +1247,10 @@ fn field_values_answer_per_field() {
     use mig_sim::telemetry::Setting;
     let m = Machine::new(&["h100-sxm5-80gb"], true);
     m.sim()
-        .set_telemetry(&[0], &[Setting::MemoryTemperature(77), Setting::Power(250)])
+        .set_telemetry(
+            &[0],
+            &[Setting::MemoryTemperature(77), Setting::Power(250_000)],
+        )
         .expect("sim set");
     let d = device(0);
     let mut f: [sys::nvmlFieldValue_t; 3] = zeroed();
