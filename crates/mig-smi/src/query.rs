@@ -538,11 +538,17 @@ fn bus_matches(typed: &str, full: &str) -> bool {
 
 /// Run a query.
 pub fn run(b: &dyn Backend, q: &Query) -> Result<Printed, BackendError> {
-    let Some(format) = &q.format else {
-        return Ok(Printed::fail(
-            "--format must be specified when using --query-gpu or --query-compute-apps\n\n",
-            2,
-        ));
+    // nvidia-smi 580 prints `--query-gpu` without `--format` as CSV with
+    // its header (the real nvidia-smi's recording, case query-noformat)
+    let format = match (&q.format, q.target) {
+        (Some(f), _) => f.as_str(),
+        (None, Target::Gpu) => "csv",
+        (None, Target::ComputeApps) => {
+            return Ok(Printed::fail(
+                "--format must be specified when using --query-gpu or --query-compute-apps\n\n",
+                2,
+            ))
+        }
     };
     let format = match parse_format(format) {
         Ok(f) => f,
