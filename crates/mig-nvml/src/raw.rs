@@ -216,6 +216,9 @@ pub struct InstanceInfo {
 /// The loaded NVML library.
 pub struct Nvml {
     pub(crate) lib: sys::NvmlLib,
+    /// The same library again, for entry points newer than the bindings
+    /// (`nvmlDeviceGetAddressingMode`, NVML 13).
+    pub(crate) newer: libloading::Library,
     /// Profile-info struct versions this library accepts (v3 until it says
     /// `ARGUMENT_VERSION_MISMATCH`).
     ci_info_version: AtomicU32,
@@ -237,8 +240,11 @@ impl Nvml {
         // shim's) have no preconditions. Symbols are only looked up here,
         // and each is checked before use (`sym!`).
         let lib = unsafe { sys::NvmlLib::new(path) }?;
+        // SAFETY: as above; the library is loaded already (a second handle).
+        let newer = unsafe { libloading::Library::new(path) }?;
         Ok(Nvml {
             lib,
+            newer,
             ci_info_version: AtomicU32::new(CI_PROFILE_INFO_V3),
             initialised: AtomicBool::new(false),
         })
