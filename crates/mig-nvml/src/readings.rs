@@ -128,7 +128,9 @@ fn modes(d: &Device<'_>, r: &mut Readings) {
     // SAFETY (every call below): `h` is a live handle and each out pointer
     // is a valid local of the type the entry point writes; string buffers
     // are passed with their length.
-    let state = |f: Read<unsafe extern "C" fn(sys::nvmlDevice_t, *mut sys::nvmlEnableState_t) -> sys::nvmlReturn_t>| {
+    let state = |f: Read<
+        unsafe extern "C" fn(sys::nvmlDevice_t, *mut sys::nvmlEnableState_t) -> sys::nvmlReturn_t,
+    >| {
         f.and_then(|f| {
             let mut s: sys::nvmlEnableState_t = 0;
             check(unsafe { f(h, &mut s) }).map(|_| enabled(s))

@@ -312,6 +312,61 @@ mod tests {
         assert_eq!(date_line(0), "Thu Jan  1 00:00:00 1970");
     }
 
+    /// Watts are truncated, not rounded: 74840 mW is `74W`, as the real
+    /// nvidia-smi 580 printed the simulated boards' idle draw.
+    #[test]
+    fn watts_truncate() {
+        assert_eq!(watts(&74_840), "74W");
+        assert_eq!(watts(&700_000), "700W");
+        assert_eq!(watts(&999), "0W");
+    }
+
+    /// Product names up to 27 columns print whole; a longer one keeps its
+    /// first 24 and `...` (`NVIDIA RTX PRO 5000 Blac...` in the recording).
+    #[test]
+    fn long_product_names_are_cut_at_27_columns() {
+        assert_eq!(
+            fit("NVIDIA RTX PRO 5000 Blackwell", NAME_WIDTH),
+            "NVIDIA RTX PRO 5000 Blac..."
+        );
+        assert_eq!(
+            fit("NVIDIA H100 80GB HBM3", NAME_WIDTH),
+            "NVIDIA H100 80GB HBM3"
+        );
+        let exact = "N".repeat(NAME_WIDTH);
+        assert_eq!(fit(&exact, NAME_WIDTH), exact);
+    }
+
+    /// A process on a MIG device prints its GI and CI IDs; one on a
+    /// MIG-disabled GPU prints `N/A` for both, one column further right,
+    /// with the PID where the recorded view has it.
+    #[test]
+    fn process_rows_with_and_without_instances() {
+        use mig_model::{ComputeInstanceId, GpuInstanceId};
+        let p = |gpu, gi: Option<u32>, ci: Option<u32>, pid, name: &str, mb| ProcessInfo {
+            pid,
+            gpu,
+            gi: gi.map(GpuInstanceId),
+            ci: ci.map(ComputeInstanceId),
+            name: name.into(),
+            used_memory_mb: mb,
+        };
+        let mut s = String::new();
+        process_table(
+            &mut s,
+            &[
+                p(0, Some(2), Some(0), 4100, "python", 6000),
+                p(1, None, None, 4101, "trainer", 12000),
+            ],
+        );
+        assert!(s.contains(
+            "\n|    0    2    0             4100      C   python                                 6000MiB |\n"
+        ));
+        assert!(s.contains(
+            "\n|    1   N/A  N/A            4101      C   trainer                               12000MiB |\n"
+        ));
+    }
+
     /// Long process names keep their tail, as nvidia-smi cuts them.
     #[test]
     fn long_names_keep_their_tail() {

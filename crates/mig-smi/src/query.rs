@@ -459,18 +459,18 @@ const GPU_FIELDS: &[GpuField] = &[
         "",
         |g| num(&g.r.accounting_buffer_size, "")
     ),
-    f!(["inforom.img", "inforom.image"], "inforom.img", "", |g| text(
-        &g.r.inforom_image_version
-    )),
+    f!(["inforom.img", "inforom.image"], "inforom.img", "", |g| {
+        text(&g.r.inforom_image_version)
+    }),
     f!(["inforom.oem"], "inforom.oem", "", |g| text(
         &g.r.inforom_versions[0]
     )),
     f!(["inforom.ecc"], "inforom.ecc", "", |g| text(
         &g.r.inforom_versions[1]
     )),
-    f!(["inforom.pwr", "inforom.power"], "inforom.pwr", "", |g| text(
-        &g.r.inforom_versions[2]
-    )),
+    f!(["inforom.pwr", "inforom.power"], "inforom.pwr", "", |g| {
+        text(&g.r.inforom_versions[2])
+    }),
     f!(
         ["encoder.stats.sessionCount"],
         "encoder.stats.sessionCount",

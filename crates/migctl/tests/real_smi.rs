@@ -23,9 +23,18 @@ const NO_PCI_INFO_EXT: &str = "the recording's fake library lacked nvmlDeviceGet
 /// Cases recorded but not compared, with why: a case name (or a prefix
 /// ending in `*`), on every machine or, as `MACHINE/CASE`, on one.
 const NOT_COMPARED: &[(&str, &str)] = &[
-    ("q", "-q is built on its own (the qview work), not yet compared"),
-    ("q-d-*", "-q -d is built on its own (the qview work), not yet compared"),
-    ("qx", "-q -x is built on its own (the qview work), not yet compared"),
+    (
+        "q",
+        "-q is built on its own (the qview work), not yet compared",
+    ),
+    (
+        "q-d-*",
+        "-q -d is built on its own (the qview work), not yet compared",
+    ),
+    (
+        "qx",
+        "-q -x is built on its own (the qview work), not yet compared",
+    ),
     ("qf-pci.bus_id", NO_PCI_INFO_EXT),
     ("qf-pci.domain", NO_PCI_INFO_EXT),
     ("qf-pci.bus", NO_PCI_INFO_EXT),
@@ -86,7 +95,11 @@ fn header(head: &str) -> (Case, bool) {
         .unwrap_or_else(|| panic!("bad exit status in {head:?}"));
     let case = Case {
         name: parts[0].to_string(),
-        args: parts[2].split(' ').filter(|a| !a.is_empty()).map(String::from).collect(),
+        args: parts[2]
+            .split(' ')
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+            .collect(),
         code,
         stdout: String::new(),
         stderr: String::new(),
