@@ -258,12 +258,18 @@ pub struct MigDeviceInfo {
     pub dec: u32,
     pub ofa: u32,
     pub jpeg: u32,
+    /// BAR1 of the MIG device, (used, total) MiB: `nvmlDeviceGetBAR1MemoryInfo`
+    /// on the MIG handle, or the error the backend got (nvidia-smi's default
+    /// view leaves out a MIG device whose BAR1 it cannot read).
+    pub bar1_mb: crate::readings::Read<(u64, u64)>,
 }
 
 impl MigDeviceInfo {
     /// A MIG device of compute instance `ci` (profile `cp`) in GPU instance
     /// `gi` (profile `gp`): its name and resources follow from the profiles;
-    /// the memory in use is the backend's reading.
+    /// the memory in use is the backend's reading. BAR1 starts unread
+    /// (`NotSupported`); a backend that reads it sets it with
+    /// [`MigDeviceInfo::with_bar1`].
     pub fn new(
         index: u32,
         gi: GpuInstanceId,
@@ -287,7 +293,14 @@ impl MigDeviceInfo {
             dec: cp.dec,
             ofa: cp.ofa,
             jpeg: cp.jpeg,
+            bar1_mb: Err(NvmlError::NotSupported),
         }
+    }
+
+    /// The same MIG device with its BAR1 reading, (used, total) MiB.
+    pub fn with_bar1(mut self, bar1_mb: crate::readings::Read<(u64, u64)>) -> MigDeviceInfo {
+        self.bar1_mb = bar1_mb;
+        self
     }
 }
 

@@ -68,6 +68,31 @@ pub struct Readings {
     /// The same count read through a MIG device's handle, the way nvml.h
     /// says volatile counts are read with MIG enabled.
     pub mig_ecc_volatile_uncorrected: Read<u64>,
+    /// `nvmlDeviceGetEccMode`, pending mode: ECC enabled after the next reset.
+    pub ecc_mode_pending: Read<bool>,
+    /// `nvmlDeviceGetAddressingMode`: `nvmlDeviceAddressingModeType_t`
+    /// (0 none, 1 HMM, 2 ATS).
+    pub addressing_mode: Read<u32>,
+    /// `nvmlDeviceGetAccountingMode`: accounting enabled.
+    pub accounting_mode: Read<bool>,
+    /// `nvmlDeviceGetAccountingBufferSize`: processes the accounting buffer holds.
+    pub accounting_buffer_size: Read<u32>,
+    /// `nvmlDeviceGetInforomImageVersion`.
+    pub inforom_image_version: Read<String>,
+    /// `nvmlDeviceGetInforomVersion` of the OEM, ECC and power management
+    /// objects, in that order.
+    pub inforom_versions: [Read<String>; 3],
+    /// `nvmlDeviceGetEncoderStats`: (sessions, average FPS, average latency
+    /// in microseconds).
+    pub encoder_stats: Read<(u32, u32, u32)>,
+    /// `nvmlDeviceGetPowerManagementMode`: power management enabled.
+    pub power_management: Read<bool>,
+    /// `NVML_FI_DEV_POWER_AVERAGE` of the GPU scope (`nvmlDeviceGetFieldValues`), mW.
+    pub power_draw_average_mw: Read<u32>,
+    /// `NVML_FI_DEV_POWER_INSTANT` of the GPU scope (`nvmlDeviceGetFieldValues`), mW.
+    pub power_draw_instant_mw: Read<u32>,
+    /// `nvmlDeviceGetGspFirmwareMode`: (enabled, enabled by default).
+    pub gsp_firmware_mode: Read<(bool, bool)>,
 }
 
 impl Readings {
@@ -103,6 +128,17 @@ impl Readings {
             ecc_mode: n(),
             ecc_volatile_uncorrected: n(),
             mig_ecc_volatile_uncorrected: n(),
+            ecc_mode_pending: n(),
+            addressing_mode: n(),
+            accounting_mode: n(),
+            accounting_buffer_size: n(),
+            inforom_image_version: n(),
+            inforom_versions: [n(), n(), n()],
+            encoder_stats: n(),
+            power_management: n(),
+            power_draw_average_mw: n(),
+            power_draw_instant_mw: n(),
+            gsp_firmware_mode: n(),
         }
     }
 }

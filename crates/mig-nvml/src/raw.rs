@@ -48,6 +48,17 @@ impl Fail {
     pub fn is(self, code: u32) -> bool {
         self == Fail::Code(code)
     }
+
+    /// The NVML error a reading keeps: the code NVML answered, or
+    /// `NotSupported` for an entry point the library lacks.
+    pub fn reading(self) -> mig_model::NvmlError {
+        match self {
+            Fail::Code(c) => {
+                mig_model::NvmlError::from_code(c).unwrap_or(mig_model::NvmlError::Unknown)
+            }
+            Fail::Missing(_) => mig_model::NvmlError::NotSupported,
+        }
+    }
 }
 
 pub type Res<T> = Result<T, Fail>;
@@ -98,6 +109,8 @@ unsafe impl Zeroable for sys::nvmlComputeInstanceInfo_t {}
 unsafe impl Zeroable for sys::nvmlPciInfo_t {}
 // SAFETY: as above.
 unsafe impl Zeroable for sys::nvmlMemory_t {}
+// SAFETY: as above.
+unsafe impl Zeroable for sys::nvmlBAR1Memory_t {}
 // SAFETY: as above.
 unsafe impl Zeroable for sys::nvmlProcessInfo_t {}
 // SAFETY: a raw pointer; null is a valid value.
@@ -203,6 +216,9 @@ pub struct InstanceInfo {
 /// The loaded NVML library.
 pub struct Nvml {
     pub(crate) lib: sys::NvmlLib,
+    /// The same library again, for entry points newer than the bindings
+    /// (`nvmlDeviceGetAddressingMode`, NVML 13).
+    pub(crate) newer: libloading::Library,
     /// Profile-info struct versions this library accepts (v3 until it says
     /// `ARGUMENT_VERSION_MISMATCH`).
     ci_info_version: AtomicU32,
@@ -224,8 +240,11 @@ impl Nvml {
         // shim's) have no preconditions. Symbols are only looked up here,
         // and each is checked before use (`sym!`).
         let lib = unsafe { sys::NvmlLib::new(path) }?;
+        // SAFETY: as above; the library is loaded already (a second handle).
+        let newer = unsafe { libloading::Library::new(path) }?;
         Ok(Nvml {
             lib,
+            newer,
             ci_info_version: AtomicU32::new(CI_PROFILE_INFO_V3),
             initialised: AtomicBool::new(false),
         })
@@ -368,6 +387,15 @@ impl<'a> Device<'a> {
         // SAFETY: live handle; `m` is a valid out pointer.
         check(unsafe { f(self.h, &mut m) })?;
         Ok((m.total, m.used))
+    }
+
+    /// `nvmlDeviceGetBAR1MemoryInfo`: (total, used), bytes.
+    pub fn bar1(&self) -> Res<(u64, u64)> {
+        let f = sym!(self.nvml, nvmlDeviceGetBAR1MemoryInfo)?;
+        let mut m: sys::nvmlBAR1Memory_t = zeroed();
+        // SAFETY: live handle; `m` is a valid out pointer.
+        check(unsafe { f(self.h, &mut m) })?;
+        Ok((m.bar1Total, m.bar1Used))
     }
 
     /// `total` of `nvmlDeviceGetMemoryInfo`, bytes.

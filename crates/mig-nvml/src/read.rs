@@ -238,15 +238,24 @@ impl NvmlBackend {
             let ci = h.compute_instance(ci_id)?.info()?;
             let cp = find_ci_profile(cps, ci.profile_id)?;
             let used = used_mb(m.memory()?.1);
-            out.push(MigDeviceInfo::new(
-                at,
-                GpuInstanceId(gi_id),
-                ComputeInstanceId(ci_id),
-                m.uuid()?,
-                gp,
-                cp,
-                used,
-            ));
+            // BAR1 as the MIG handle answers it; a refusal is kept as its
+            // code (nvidia-smi leaves that MIG device out of its view)
+            let bar1 = m
+                .bar1()
+                .map(|(total, used)| (used_mb(used), used_mb(total)))
+                .map_err(Fail::reading);
+            out.push(
+                MigDeviceInfo::new(
+                    at,
+                    GpuInstanceId(gi_id),
+                    ComputeInstanceId(ci_id),
+                    m.uuid()?,
+                    gp,
+                    cp,
+                    used,
+                )
+                .with_bar1(bar1),
+            );
         }
         Ok(out)
     }

@@ -104,6 +104,7 @@ pub(crate) fn read(d: &Device<'_>) -> Readings {
         check(unsafe { f(h, &mut v) }).map(|_| v as u32)
     });
     more(d, &mut r);
+    modes(d, &mut r);
     r
 }
 
@@ -156,4 +157,99 @@ fn more(d: &Device<'_>, r: &mut Readings) {
             r.memory_used_reserved = Ok((m.used, m.reserved));
         }
     }
+}
+
+/// `nvmlDeviceGetAddressingMode`'s `nvmlDeviceAddressingMode_t` (nvml.h,
+/// NVML 13; not in the bindings).
+#[repr(C)]
+struct AddressingMode {
+    version: c_uint,
+    value: c_uint,
+}
+
+/// `NVML_STRUCT_VERSION(DeviceAddressingMode, 1)`: its size, version 1.
+const ADDRESSING_MODE_V1: c_uint = 0x0100_0008;
+
+/// `NVML_DEVICE_INFOROM_VERSION_BUFFER_SIZE`.
+const INFOROM_LEN: usize = 16;
+
+/// The modes, InfoROM versions, encoder statistics and power fields
+/// `--query-gpu` shows besides the default view's readings.
+fn modes(d: &Device<'_>, r: &mut Readings) {
+    let h = d.h;
+    // SAFETY (every call below): `h` is a live handle and each out pointer
+    // is a valid local of the type the entry point writes; string buffers
+    // are passed with their length.
+    let state = |f: Read<
+        unsafe extern "C" fn(sys::nvmlDevice_t, *mut sys::nvmlEnableState_t) -> sys::nvmlReturn_t,
+    >| {
+        f.and_then(|f| {
+            let mut s: sys::nvmlEnableState_t = 0;
+            check(unsafe { f(h, &mut s) }).map(|_| enabled(s))
+        })
+    };
+    r.ecc_mode_pending = entry!(d, nvmlDeviceGetEccMode).and_then(|f| {
+        let (mut cur, mut pend): (sys::nvmlEnableState_t, sys::nvmlEnableState_t) = (0, 0);
+        check(unsafe { f(h, &mut cur, &mut pend) }).map(|_| enabled(pend))
+    });
+    r.accounting_mode = state(entry!(d, nvmlDeviceGetAccountingMode));
+    r.power_management = state(entry!(d, nvmlDeviceGetPowerManagementMode));
+    r.accounting_buffer_size = entry!(d, nvmlDeviceGetAccountingBufferSize).and_then(|f| {
+        let mut v: c_uint = 0;
+        check(unsafe { f(h, &mut v) }).map(|_| v)
+    });
+    r.inforom_image_version = entry!(d, nvmlDeviceGetInforomImageVersion).and_then(|f| {
+        let mut buf = [0 as std::ffi::c_char; INFOROM_LEN];
+        check(unsafe { f(h, buf.as_mut_ptr(), INFOROM_LEN as c_uint) })
+            .map(|_| crate::raw::c_text(&buf))
+    });
+    let objects = [
+        sys::nvmlInforomObject_enum_NVML_INFOROM_OEM,
+        sys::nvmlInforomObject_enum_NVML_INFOROM_ECC,
+        sys::nvmlInforomObject_enum_NVML_INFOROM_POWER,
+    ];
+    r.inforom_versions = objects.map(|o| {
+        entry!(d, nvmlDeviceGetInforomVersion).and_then(|f| {
+            let mut buf = [0 as std::ffi::c_char; INFOROM_LEN];
+            check(unsafe { f(h, o, buf.as_mut_ptr(), INFOROM_LEN as c_uint) })
+                .map(|_| crate::raw::c_text(&buf))
+        })
+    });
+    r.encoder_stats = entry!(d, nvmlDeviceGetEncoderStats).and_then(|f| {
+        let (mut n, mut fps, mut lat): (c_uint, c_uint, c_uint) = (0, 0, 0);
+        check(unsafe { f(h, &mut n, &mut fps, &mut lat) }).map(|_| (n, fps, lat))
+    });
+    r.gsp_firmware_mode = entry!(d, nvmlDeviceGetGspFirmwareMode).and_then(|f| {
+        let (mut on, mut default): (c_uint, c_uint) = (0, 0);
+        check(unsafe { f(h, &mut on, &mut default) }).map(|_| (on != 0, default != 0))
+    });
+    let field = |id: u32| {
+        entry!(d, nvmlDeviceGetFieldValues).and_then(|f| {
+            // SAFETY: nvmlFieldValue_t is integers and a union of integers
+            let mut v: sys::nvmlFieldValue_t = unsafe { std::mem::zeroed() };
+            v.fieldId = id;
+            check(unsafe { f(h, 1, &mut v) })?;
+            check(v.nvmlReturn)?;
+            // SAFETY: the power fields are NVML_VALUE_TYPE_UNSIGNED_INT
+            Ok(unsafe { v.value.uiVal })
+        })
+    };
+    r.power_draw_average_mw = field(sys::field_id::NVML_FI_DEV_POWER_AVERAGE);
+    r.power_draw_instant_mw = field(sys::field_id::NVML_FI_DEV_POWER_INSTANT);
+    // SAFETY: the symbol has nvml.h's signature for this entry point.
+    let addressing = unsafe {
+        d.nvml.newer.get::<unsafe extern "C" fn(sys::nvmlDevice_t, *mut AddressingMode) -> sys::nvmlReturn_t>(
+            b"nvmlDeviceGetAddressingMode\0",
+        )
+    };
+    r.addressing_mode = match addressing {
+        Ok(f) => {
+            let mut m = AddressingMode {
+                version: ADDRESSING_MODE_V1,
+                value: 0,
+            };
+            check(unsafe { f(h, &mut m) }).map(|_| m.value)
+        }
+        Err(_) => Err(NvmlError::NotSupported),
+    };
 }

@@ -53,6 +53,12 @@ pub const ENV_STATE: &str = "MIGCTL_SIM_STATE";
 /// capture shows 44 MiB). Processes add their own `used_memory_mb`.
 pub const IDLE_MIG_DEVICE_MEMORY_USED_MB: u64 = 11;
 
+/// BAR1 in use on a MIG device, MiB: what the fake `libnvidia-ml.so.1`
+/// answers for `nvmlDeviceGetBAR1MemoryInfo` on a MIG handle (nvml-shim's
+/// bar1 module), and what nvidia-smi 580 printed over it (`0MiB / 24740MiB`
+/// on an H100 3g.40gb, `tests/golden/real-smi/`).
+pub const MIG_DEVICE_BAR1_USED_MB: u64 = 0;
+
 /// Where the state lives: `$MIGCTL_SIM_STATE`, else
 /// `$XDG_STATE_HOME/migctl/sim-state.json`, else
 /// `~/.local/state/migctl/sim-state.json`.
@@ -436,6 +442,10 @@ fn ci_info(
 /// MIG devices of GPU `index` of `st` in the simulator's enumeration order:
 /// by GI ID, then CI ID, the order `nvidia-smi -L` prints on real boards
 /// (the guide's captures), which is the best evidence of the driver's own.
+/// BAR1: the board's share for the GI's memory
+/// (`mig_model::board::Board::mig_bar1_mib`, the catalog's board facts),
+/// [`MIG_DEVICE_BAR1_USED_MB`] in use; `NotSupported` where the catalog has
+/// no value for the board, as the fake library answers.
 /// Memory in use: [`IDLE_MIG_DEVICE_MEMORY_USED_MB`] plus the processes on
 /// any compute instance of the device's GPU instance.
 pub fn mig_devices_of(st: &MachineState, index: u32) -> Result<Vec<MigDeviceInfo>, NvmlError> {
@@ -458,9 +468,11 @@ pub fn mig_devices_of(st: &MachineState, index: u32) -> Result<Vec<MigDeviceInfo
                 .filter(|p| p.gi == Some(gi.id.0))
                 .map(|p| p.used_memory_mb)
                 .sum::<u64>();
-        out.push(MigDeviceInfo::new(
-            n as u32, gi.id, ci.id, uuid, gp, cp, used,
-        ));
+        let bar1 = mig_model::board::board(&m.slug)
+            .mig_bar1_mib(gp.memory_mb)
+            .map(|total| (MIG_DEVICE_BAR1_USED_MB, total))
+            .ok_or(NvmlError::NotSupported);
+        out.push(MigDeviceInfo::new(n as u32, gi.id, ci.id, uuid, gp, cp, used).with_bar1(bar1));
     }
     Ok(out)
 }

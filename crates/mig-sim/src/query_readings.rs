@@ -17,6 +17,11 @@ use crate::state::{MachineState, SimGpu};
 use mig_model::readings::Readings;
 use mig_model::NvmlError;
 
+/// `nvmlDeviceGetAccountingBufferSize` of the measured H100
+/// (`shared/reference/h100-80gb-hbm3/h100_q.txt`: "Accounting Mode Buffer
+/// Size : 4000"), as the fake library answers it for every board.
+pub const ACCOUNTING_BUFFER_SIZE: u32 = 4000;
+
 /// Serial numbers have 13 digits.
 const SERIAL_DIGITS: u64 = 10_000_000_000_000;
 
@@ -95,5 +100,35 @@ pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
             Ok(t.ecc.uncorrected())
         },
         mig_ecc_volatile_uncorrected: Ok(t.ecc.uncorrected()),
+        // the modes h100_q.txt shows and the fake library answers
+        // (nvml-shim's modes, sensors, board_info and media modules):
+        // ECC pending Enabled, addressing mode None, accounting Disabled
+        // with a 4000-process buffer, power management Enabled, GSP
+        // firmware enabled (and so by default), no encoder session
+        ecc_mode_pending: Ok(true),
+        addressing_mode: Ok(0),
+        accounting_mode: Ok(false),
+        accounting_buffer_size: Ok(ACCOUNTING_BUFFER_SIZE),
+        inforom_image_version: b
+            .measured
+            .map(|m| m.inforom_image_version.to_string())
+            .ok_or(NvmlError::NotSupported),
+        // the OEM and ECC objects a capture of the model gives (the same
+        // facts as the -q details); no capture shows a power object
+        inforom_versions: [
+            b.measured
+                .and_then(|m| m.inforom_oem.clone())
+                .ok_or(NvmlError::NotSupported),
+            b.measured
+                .and_then(|m| m.inforom_ecc.clone())
+                .ok_or(NvmlError::NotSupported),
+            Err(NvmlError::NotSupported),
+        ],
+        encoder_stats: Ok((0, 0, 0)),
+        power_management: Ok(true),
+        // the simulated draw is steady: average = instant = current
+        power_draw_average_mw: Ok(t.power_mw),
+        power_draw_instant_mw: Ok(t.power_mw),
+        gsp_firmware_mode: Ok((true, true)),
     }
 }

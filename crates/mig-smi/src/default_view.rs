@@ -5,9 +5,9 @@
 //!
 //! The GPU table, the header and the empty processes table are checked byte
 //! for byte against real nvidia-smi 580.159.04 captures (H100 and H200, MIG
-//! disabled, no processes); the MIG devices table and process rows follow
-//! the R580 layouts of the MIG User Guide's transcripts
-//! (docs/nvidia-smi-formats.md says which is which).
+//! disabled, no processes); the whole view, MIG devices table and process
+//! rows included, against what the real nvidia-smi 580.159.04 printed over
+//! the simulated machines (`crates/migctl/tests/real_smi.rs`).
 
 use std::fmt::Write as _;
 
@@ -46,9 +46,11 @@ fn or_na<T>(r: &Read<T>, f: impl Fn(&T) -> String) -> String {
     }
 }
 
-/// Watts as the default view rounds milliwatts (to the nearest watt).
+/// Watts as the default view prints milliwatts: truncated to the watt
+/// (74840 mW prints `74W` in the real nvidia-smi 580's recording,
+/// `tests/golden/real-smi/`).
 fn watts(mw: &u32) -> String {
-    format!("{}W", (u64::from(*mw) + 500) / 1000)
+    format!("{}W", mw / 1000)
 }
 
 /// nvidia-smi's short names of `nvmlComputeMode_t`.
@@ -66,6 +68,11 @@ fn compute_mode(m: &u32) -> String {
 fn on_off(b: &bool) -> String {
     if *b { "On" } else { "Off" }.into()
 }
+
+/// Widest product name the GPU table prints whole: nvidia-smi 580 cuts
+/// `NVIDIA RTX PRO 5000 Blackwell` (29 characters) to its first 24 and
+/// `...` (the recording of `tests/golden/real-smi/`), 27 columns in all.
+const NAME_WIDTH: usize = 27;
 
 /// Text cut to `width` columns (nvidia-smi ends a cut name with `...`).
 fn fit(text: &str, width: usize) -> String {
@@ -128,7 +135,7 @@ fn gpu_table(s: &mut String, gpus: &[ViewGpu<'_>]) {
             s,
             "|{:>4}  {:<31}{:<4}|{:>19} {:>3} |{:>21} |",
             d.index,
-            fit(&d.name, 30),
+            fit(&d.name, NAME_WIDTH),
             persistence,
             d.pci_bus_id,
             or_na(&r.display_active, on_off),
@@ -168,7 +175,14 @@ fn mig_table(s: &mut String, gpus: &[ViewGpu<'_>]) {
     let mut any = false;
     for g in gpus {
         let ecc = or_na(&g.r.mig_ecc_volatile_uncorrected, u64::to_string);
-        for m in g.migs {
+        // nvidia-smi leaves out a MIG device whose BAR1 it cannot read (the
+        // real nvidia-smi's recording: with every MIG device's BAR1
+        // NOT_SUPPORTED it prints `No MIG devices found`)
+        for (m, (bar1_used, bar1_total)) in g
+            .migs
+            .iter()
+            .filter_map(|m| m.bar1_mb.as_ref().ok().map(|b| (m, *b)))
+        {
             any = true;
             let _ = writeln!(
                 s,
@@ -187,11 +201,11 @@ fn mig_table(s: &mut String, gpus: &[ViewGpu<'_>]) {
                 m.ofa,
                 m.jpeg
             );
-            // BAR1 usage is not read by any backend
             let _ = writeln!(
                 s,
-                "|                  |{:>30}    |           |                       |",
-                "N/A"
+                "|                  |{:>19} / {:>8}    |           |                       |",
+                format!("{bar1_used}MiB"),
+                format!("{bar1_total}MiB")
             );
             s.push_str(MIG_RULE);
         }
@@ -211,15 +225,27 @@ fn process_table(s: &mut String, procs: &[ProcessInfo]) {
     if procs.is_empty() {
         let _ = writeln!(s, "|  {:<87}|", "No running processes found");
     }
-    let id = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "N/A".into());
     for p in procs {
+        // a process on a MIG-disabled GPU has no GI or CI: nvidia-smi
+        // prints `N/A` one column to the right of where the IDs stand
+        // (`|    1   N/A  N/A            4101`, the real nvidia-smi's
+        // recording) and the PID column one narrower
+        let ids = match (p.gi, p.ci) {
+            (Some(gi), Some(ci)) => format!("{:>5}{:>5}{:>17}", gi.0, ci.0, p.pid),
+            (gi, ci) => {
+                let id = |v: Option<u32>| v.map_or_else(|| "N/A".into(), |v| v.to_string());
+                format!(
+                    "{:>6}{:>5}{:>16}",
+                    id(gi.map(|g| g.0)),
+                    id(ci.map(|c| c.0)),
+                    p.pid
+                )
+            }
+        };
         let _ = writeln!(
             s,
-            "|{:>5}{:>5}{:>5}{:>17}{:>7}   {:<36}{:>10} |",
+            "|{:>5}{ids}{:>7}   {:<36}{:>10} |",
             p.gpu,
-            id(p.gi.map(|g| g.0)),
-            id(p.ci.map(|c| c.0)),
-            p.pid,
             // the backends list compute processes only
             "C",
             fit_tail(&p.name, 36),
@@ -284,6 +310,61 @@ mod tests {
     fn date_line_matches_the_capture() {
         assert_eq!(date_line(1_795_517_552), "Tue Nov 24 10:52:32 2026");
         assert_eq!(date_line(0), "Thu Jan  1 00:00:00 1970");
+    }
+
+    /// Watts are truncated, not rounded: 74840 mW is `74W`, as the real
+    /// nvidia-smi 580 printed the simulated boards' idle draw.
+    #[test]
+    fn watts_truncate() {
+        assert_eq!(watts(&74_840), "74W");
+        assert_eq!(watts(&700_000), "700W");
+        assert_eq!(watts(&999), "0W");
+    }
+
+    /// Product names up to 27 columns print whole; a longer one keeps its
+    /// first 24 and `...` (`NVIDIA RTX PRO 5000 Blac...` in the recording).
+    #[test]
+    fn long_product_names_are_cut_at_27_columns() {
+        assert_eq!(
+            fit("NVIDIA RTX PRO 5000 Blackwell", NAME_WIDTH),
+            "NVIDIA RTX PRO 5000 Blac..."
+        );
+        assert_eq!(
+            fit("NVIDIA H100 80GB HBM3", NAME_WIDTH),
+            "NVIDIA H100 80GB HBM3"
+        );
+        let exact = "N".repeat(NAME_WIDTH);
+        assert_eq!(fit(&exact, NAME_WIDTH), exact);
+    }
+
+    /// A process on a MIG device prints its GI and CI IDs; one on a
+    /// MIG-disabled GPU prints `N/A` for both, one column further right,
+    /// with the PID where the recorded view has it.
+    #[test]
+    fn process_rows_with_and_without_instances() {
+        use mig_model::{ComputeInstanceId, GpuInstanceId};
+        let p = |gpu, gi: Option<u32>, ci: Option<u32>, pid, name: &str, mb| ProcessInfo {
+            pid,
+            gpu,
+            gi: gi.map(GpuInstanceId),
+            ci: ci.map(ComputeInstanceId),
+            name: name.into(),
+            used_memory_mb: mb,
+        };
+        let mut s = String::new();
+        process_table(
+            &mut s,
+            &[
+                p(0, Some(2), Some(0), 4100, "python", 6000),
+                p(1, None, None, 4101, "trainer", 12000),
+            ],
+        );
+        assert!(s.contains(
+            "\n|    0    2    0             4100      C   python                                 6000MiB |\n"
+        ));
+        assert!(s.contains(
+            "\n|    1   N/A  N/A            4101      C   trainer                               12000MiB |\n"
+        ));
     }
 
     /// Long process names keep their tail, as nvidia-smi cuts them.

@@ -103,11 +103,21 @@ pub fn lgip(rows: &[(u32, Vec<GiProfileStatus>)]) -> String {
                 format!("{}/{}", st.remaining, p.instances),
                 gib(p.memory_mb),
                 yes_no(p.p2p),
-                p.sm,
+                // SM and CE counts stand right-aligned in two columns
+                // (`  8`, ` 18`, `148` and ` 2`, `16` on the H20 and B200
+                // recordings of the real nvidia-smi)
+                format!("{:>2}", p.sm),
                 p.dec,
                 p.enc
             );
-            let _ = writeln!(s, "|{:63}{:<6}{:<6}{:<4}|", "", p.ce, p.jpeg, p.ofa);
+            let _ = writeln!(
+                s,
+                "|{:62}{:<7}{:<6}{:<4}|",
+                "",
+                format!("{:>2}", p.ce),
+                p.jpeg,
+                p.ofa
+            );
             s.push_str(LGIP_RULE);
         }
     }
@@ -258,7 +268,7 @@ pub fn lcip(rows: &[(u32, GpuInstanceId, u32, Vec<CiProfileStatus>)]) -> String 
             };
             let _ = writeln!(
                 s,
-                "|{:>4}{:>7}       {:<16}{:>6}{}     {}/{}           {:<2}{:>9}{:>6}{:>6}   |",
+                "|{:>4}{:>7}       {:<16}{:>6}{}     {}/{}           {:>2}{:>9}{:>6}{:>6}   |",
                 gpu,
                 gi.0,
                 st.name,
@@ -278,10 +288,14 @@ pub fn lcip(rows: &[(u32, GpuInstanceId, u32, Vec<CiProfileStatus>)]) -> String 
     s
 }
 
-/// `nvidia-smi mig -lcipp`.
+/// `nvidia-smi mig -lcipp`: per (GPU, GI), the CI profiles in profile-ID
+/// order (0, 1, 7 on an H100 2g GI in the real nvidia-smi's recording),
+/// not `-lcip`'s order (0, 7, 1).
 pub fn lcipp(rows: &[(u32, GpuInstanceId, Vec<CiProfileStatus>)]) -> String {
     let mut s = String::new();
     for (gpu, gi, profiles) in rows {
+        let mut profiles: Vec<&CiProfileStatus> = profiles.iter().collect();
+        profiles.sort_by_key(|c| c.profile.id);
         for st in profiles {
             let (set, label) = placement_set(&st.placements);
             let _ = writeln!(

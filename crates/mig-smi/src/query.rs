@@ -111,6 +111,21 @@ fn enabled(b: bool) -> Value {
     Value::Text(if b { "Enabled" } else { "Disabled" }.into())
 }
 
+/// `Enabled`/`Disabled`, or how nvidia-smi spells the error.
+fn flag(r: &Read<bool>) -> Value {
+    match r {
+        Ok(b) => enabled(*b),
+        Err(e) => Value::Err(*e),
+    }
+}
+
+fn text(r: &Read<String>) -> Value {
+    match r {
+        Ok(s) => Value::Text(s.clone()),
+        Err(e) => Value::Err(*e),
+    }
+}
+
 /// Everything one GPU's row can show.
 struct GpuRow {
     dev: DeviceInfo,
@@ -326,10 +341,10 @@ const GPU_FIELDS: &[GpuField] = &[
         &g.r.power_draw_mw
     )),
     f!(
-        ["power.draw.instant"],
+        ["power.draw.instant", "gpu.power.draw.instant"],
         "power.draw.instant",
         "W",
-        |g| watts(&g.r.power_draw_mw)
+        |g| watts(&g.r.power_draw_instant_mw)
     ),
     f!(["power.limit"], "power.limit", "W", |g| watts(
         &g.r.power_limit_mw
@@ -416,6 +431,70 @@ const GPU_FIELDS: &[GpuField] = &[
         "MHz",
         |g| num(&g.r.max_clocks[2], "MHz")
     ),
+    f!(["display_mode"], "display_mode", "", |_| Value::Text(
+        // nvidia-smi 580 asks NVML nothing for it (the recorded call logs)
+        "[Requested functionality has been deprecated]".into()
+    )),
+    f!(["display_active"], "display_active", "", |g| flag(
+        &g.r.display_active
+    )),
+    f!(
+        ["addressing_mode"],
+        "addressing_mode",
+        "",
+        |g| match g.r.addressing_mode {
+            Ok(0) => Value::Text("None".into()),
+            Ok(1) => Value::Text("HMM".into()),
+            Ok(2) => Value::Text("ATS".into()),
+            Ok(_) => Value::Err(NvmlError::Unknown),
+            Err(e) => Value::Err(e),
+        }
+    ),
+    f!(["accounting.mode"], "accounting.mode", "", |g| flag(
+        &g.r.accounting_mode
+    )),
+    f!(
+        ["accounting.buffer_size"],
+        "accounting.buffer_size",
+        "",
+        |g| num(&g.r.accounting_buffer_size, "")
+    ),
+    f!(["inforom.img", "inforom.image"], "inforom.img", "", |g| {
+        text(&g.r.inforom_image_version)
+    }),
+    f!(["inforom.oem"], "inforom.oem", "", |g| text(
+        &g.r.inforom_versions[0]
+    )),
+    f!(["inforom.ecc"], "inforom.ecc", "", |g| text(
+        &g.r.inforom_versions[1]
+    )),
+    f!(["inforom.pwr", "inforom.power"], "inforom.pwr", "", |g| {
+        text(&g.r.inforom_versions[2])
+    }),
+    f!(
+        ["encoder.stats.sessionCount"],
+        "encoder.stats.sessionCount",
+        "",
+        |g| num(&g.r.encoder_stats.map(|e| e.0), "")
+    ),
+    f!(["ecc.mode.current"], "ecc.mode.current", "", |g| flag(
+        &g.r.ecc_mode
+    )),
+    f!(["ecc.mode.pending"], "ecc.mode.pending", "", |g| flag(
+        &g.r.ecc_mode_pending
+    )),
+    f!(["power.management"], "power.management", "", |g| flag(
+        &g.r.power_management
+    )),
+    f!(
+        ["power.draw.average", "gpu.power.draw.average"],
+        "power.draw.average",
+        "W",
+        |g| watts(&g.r.power_draw_average_mw)
+    ),
+    f!(["gsp.mode.current"], "gsp.mode.current", "", |g| flag(
+        &g.r.gsp_firmware_mode.map(|m| m.0)
+    )),
     f!(["mig.mode.current"], "mig.mode.current", "", |g| enabled(
         g.dev.mig.current
     )),
@@ -538,11 +617,17 @@ fn bus_matches(typed: &str, full: &str) -> bool {
 
 /// Run a query.
 pub fn run(b: &dyn Backend, q: &Query) -> Result<Printed, BackendError> {
-    let Some(format) = &q.format else {
-        return Ok(Printed::fail(
-            "--format must be specified when using --query-gpu or --query-compute-apps\n\n",
-            2,
-        ));
+    // nvidia-smi 580 prints `--query-gpu` without `--format` as CSV with
+    // its header (the real nvidia-smi's recording, case query-noformat)
+    let format = match (&q.format, q.target) {
+        (Some(f), _) => f.as_str(),
+        (None, Target::Gpu) => "csv",
+        (None, Target::ComputeApps) => {
+            return Ok(Printed::fail(
+                "--format must be specified when using --query-gpu or --query-compute-apps\n\n",
+                2,
+            ))
+        }
     };
     let format = match parse_format(format) {
         Ok(f) => f,

@@ -240,3 +240,40 @@ fn apply_reads_each_gpu_once_over_nvml() {
     assert_eq!(listed, [1, 1], "b -> b: one read, nothing changed");
     assert_eq!(mutations, 0);
 }
+
+/// Proves the NVML backend reads what the simulator answers for the values
+/// the real nvidia-smi's recording checks (`tests/real_smi.rs`): on the
+/// recorded H100 machines (MIG devices with BAR1, a process on a
+/// MIG-disabled GPU), the default view, MIG devices' BAR1 included, and the
+/// `--query-gpu` modes, InfoROM, encoder, power and GSP fields print the same
+/// bytes with `MIGCTL_BACKEND=nvml` over the fake `libnvidia-ml.so.1` as
+/// with the simulator.
+#[test]
+fn real_smi_machines_read_alike_over_nvml() {
+    let lib = shim_library();
+    let fields = "display_mode,display_active,addressing_mode,accounting.mode,\
+        accounting.buffer_size,inforom.img,inforom.oem,inforom.ecc,inforom.pwr,\
+        encoder.stats.sessionCount,ecc.mode.current,ecc.mode.pending,power.management,\
+        power.draw,power.draw.average,power.draw.instant,gsp.mode.current";
+    let query = format!("--query-gpu={fields}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/real-smi");
+    for name in ["busy", "h100-cis"] {
+        let (sim, nvml) = (machine("sim", &lib), machine("nvml", &lib));
+        for m in [&sim, &nvml] {
+            std::fs::copy(dir.join(format!("{name}.json")), m.state()).expect("copy the state");
+        }
+        for args in [&[][..], &[query.as_str(), "--format=csv"]] {
+            let want = common::mask_date(&sim.ok(args));
+            let got = common::mask_date(&nvml.ok(args));
+            common::assert_same(&got, &want, &format!("{name}: migctl {args:?} over NVML"));
+            assert!(
+                args.is_empty() || !want.contains("[N/A], [N/A], [N/A], [N/A]"),
+                "{name}: the fields were read: {want}"
+            );
+        }
+        assert!(
+            sim.ok(&[]).contains("|               0MiB / "),
+            "{name}: a MIG device's BAR1 is shown"
+        );
+    }
+}

@@ -156,8 +156,9 @@ fn format_options_aliases_and_selection() {
     assert_eq!(one, format!("1, {uuid1}\n"));
 }
 
-/// Consistency check: an unknown field, a missing or bad `--format` and an
-/// `-i` matching no GPU fail with nvidia-smi's exit codes, printing on stdout.
+/// Consistency check: an unknown field, a bad `--format` (or none for
+/// `--query-compute-apps`) and an `-i` matching no GPU fail with
+/// nvidia-smi's exit codes, printing on stdout.
 #[test]
 fn errors_and_exit_codes() {
     let m = common::Machine::new();
@@ -169,13 +170,16 @@ fn errors_and_exit_codes() {
         "Field \"no.such.field\" is not a valid field to query.\n\n"
     );
     for args in [
-        &["--query-gpu=index"][..],
+        &["--query-compute-apps=pid"][..],
         &["--query-gpu=index", "--format=xml"],
     ] {
         let o = m.run(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(!o.stdout.is_empty(), "{args:?}: the reason on stdout");
     }
+    // `--query-gpu` without `--format` is CSV with its header, as the real
+    // nvidia-smi 580 answered over the simulated machine (tests/real_smi.rs)
+    assert_eq!(m.ok(&["--query-gpu=index"]), "index\n0\n");
     let o = m.run(&["-i", "9", "--query-gpu=index", "--format=csv"]);
     assert_eq!(
         (o.status.code(), String::from_utf8_lossy(&o.stdout).as_ref()),
