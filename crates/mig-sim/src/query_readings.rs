@@ -126,8 +126,9 @@ pub(crate) fn readings(st: &MachineState, index: u32, g: &SimGpu) -> Readings {
         ],
         encoder_stats: Ok((0, 0, 0)),
         power_management: Ok(true),
-        // the simulated draw is steady: average = instant = current
-        power_draw_average_mw: Ok(t.power_mw),
+        // the average is its own reading (the -q details' and the fake
+        // library's NVML_FI_DEV_POWER_AVERAGE); the instant one is current
+        power_draw_average_mw: Ok(t.power_average_mw),
         power_draw_instant_mw: Ok(t.power_mw),
         gsp_firmware_mode: Ok((true, true)),
     }
