@@ -43,6 +43,23 @@ fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fai
         fi::NVML_FI_DEV_POWER_INSTANT if scope == 0 => Ok(uint(g.telemetry.power_mw)),
         fi::NVML_FI_DEV_POWER_AVERAGE if scope == 0 => Ok(uint(g.telemetry.power_average_mw)),
         fi::NVML_FI_DEV_POWER_AVERAGE if scope == 2 => Ok(uint(g.telemetry.memory_power_mw)),
+        // The GPU scope's power limits, milliwatts, as the public getters
+        // answer them (nvmlDeviceGetPowerManagementLimit, ...DefaultLimit,
+        // ...LimitConstraints): nvidia-smi 580's -q reads its "GPU Power
+        // Readings" limits through these fields, not through those getters
+        // (its call log over this library shows only nvmlDeviceGetFieldValues
+        // there, and it printed N/A while the fields were unanswered).
+        fi::NVML_FI_DEV_POWER_CURRENT_LIMIT | fi::NVML_FI_DEV_POWER_REQUESTED_LIMIT
+            if scope == 0 =>
+        {
+            Ok(uint(g.power_limit_mw().ok_or(Fail::NOT_SUPPORTED)?))
+        }
+        fi::NVML_FI_DEV_POWER_DEFAULT_LIMIT | fi::NVML_FI_DEV_POWER_MAX_LIMIT if scope == 0 => {
+            Ok(uint(g.board().power_max_mw.ok_or(Fail::NOT_SUPPORTED)?))
+        }
+        fi::NVML_FI_DEV_POWER_MIN_LIMIT if scope == 0 => {
+            Ok(uint(g.board().power_min_mw.ok_or(Fail::NOT_SUPPORTED)?))
+        }
         // no link replays, no recovery needed: the lent boards ("Replays
         // Since Reset: 0", "Replay Number Rollovers: 0", "GPU Recovery
         // Action: None"); the simulator's details answer the same
@@ -66,7 +83,23 @@ pub unsafe extern "C" fn nvmlDeviceGetFieldValues(
 ) -> Return {
     call(
         "nvmlDeviceGetFieldValues",
-        || log_args!(device, values_count),
+        || {
+            // the field IDs and scopes asked for, so a log shows which
+            // fields a client reads (nvidia-smi's -q reads many this way)
+            let n = usize::try_from(values_count).unwrap_or(0).min(64);
+            let asked = if values.is_null() {
+                String::new()
+            } else {
+                // SAFETY: nvml.h: `values` holds `valuesCount` entries; at
+                // most the first 64 are read, and only their ID and scope.
+                let v = unsafe { std::slice::from_raw_parts(values, n) };
+                v.iter()
+                    .map(|f| format!("{}/{}", f.fieldId, f.scopeId))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            format!("{} fields={asked}", log_args!(device, values_count))
+        },
         || {
             let n = usize::try_from(values_count).map_err(|_| Fail::INVALID_ARGUMENT)?;
             if values.is_null() {

@@ -138,6 +138,22 @@ fn q_getters_answer_the_captured_boards() {
         (116_040, 48_510)
     );
 
+    // "Current/Requested/Default/Min/Max Power Limit : 700.00 W ... 200.00 W"
+    // on the GPU scope, read as fields (as nvidia-smi 580's -q reads them);
+    // none on the module scope (1): "Module Power Readings ... N/A"
+    let mut f: [sys::nvmlFieldValue_t; 6] = zeroed();
+    for (v, id) in f.iter_mut().zip([190, 192, 189, 187, 188, 190]) {
+        v.fieldId = id;
+    }
+    f[5].scopeId = 1;
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(h100, 6, f.as_mut_ptr()) },
+        SUCCESS
+    );
+    let got: Vec<_> = f[..5].iter().map(|v| unsafe { v.value.uiVal }).collect();
+    assert_eq!(got, [700_000, 700_000, 700_000, 200_000, 700_000]);
+    assert_eq!(f[5].nvmlReturn, NOT_SUPPORTED);
+
     // "Tx Throughput : 1943 KB/s", "Rx Throughput : 536 KB/s"
     assert_eq!(
         unsafe { nvmlDeviceGetPcieThroughput(h100, 0, &mut v) },
