@@ -723,3 +723,31 @@ fn bad_input() {
     let o = m.run(&["export", "slurm", "-h"]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("gres.conf"));
 }
+
+/// Proves `export k8s --strategy none` on a simulated H100 80GB HBM3 prints
+/// the labels the real gpu-feature-discovery v0.20.0 wrote on a real H100 80GB
+/// HBM3 with driver 580.159.04 (catalog/measured/h100-580.159.04/
+/// gfd-v0.20.0-labels.txt, recorded 2026-12-08; its time stamp aside): the
+/// simulator's driver and CUDA versions, product, memory, family and compute
+/// capability are the real board's, cuda.runtime* included.
+#[test]
+fn k8s_labels_equal_real_gfd_on_a_real_h100() {
+    let m = Machine::new();
+    m.ok(&["sim", "init", "h100-sxm5-80gb"]);
+    let sorted = |s: &str| {
+        let mut v: Vec<&str> = s
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.contains("gfd.timestamp") && !l.is_empty())
+            .collect();
+        v.sort_unstable();
+        v.join("\n")
+    };
+    let gfd = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../catalog/measured/h100-580.159.04/gfd-v0.20.0-labels.txt"),
+    )
+    .expect("recorded GFD labels");
+    assert_eq!(gfd.lines().count(), 26, "25 labels and GFD's time stamp");
+    let got = m.ok(&["export", "k8s", "--strategy", "none"]);
+    assert_same(&sorted(&got), &sorted(&gfd), "export k8s vs the real GFD");
+}
