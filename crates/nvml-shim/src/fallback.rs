@@ -26,10 +26,6 @@ use crate::machine;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_uint;
 
-impl Fail {
-    pub const NO_PERMISSION: Fail = Fail(sys::nvmlReturn_enum_NVML_ERROR_NO_PERMISSION);
-}
-
 /// How an unmodelled function answers once its arguments check out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {

@@ -37,13 +37,15 @@
 #![allow(clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-// first: its `log_args!` macro is used by the modules below
+// the C-ABI plumbing (return codes, handles, the call log and its
+// `log_args!` macro, the machine session) lives in `nvml-shim-abi`; its
+// modules keep their paths here
 #[macro_use]
-pub mod call_log;
+extern crate nvml_shim_abi;
+pub use nvml_shim_abi::{call_log, errors, handles, machine};
 pub mod compute_instance;
 pub mod details;
 pub mod device;
-pub mod errors;
 pub mod events;
 pub mod export_table;
 pub mod fallback;
@@ -58,8 +60,6 @@ pub mod board_info;
 pub mod clocks;
 pub mod gpm;
 pub mod gpu_instance;
-pub mod handles;
-pub mod machine;
 pub mod media;
 pub mod mig_device;
 pub mod modes;

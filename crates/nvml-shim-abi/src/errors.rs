@@ -30,6 +30,7 @@ impl Fail {
         Fail(sys::nvmlReturn_enum_NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
     pub const UNKNOWN: Fail = Fail(sys::nvmlReturn_enum_NVML_ERROR_UNKNOWN);
     pub const NOT_READY: Fail = Fail(sys::nvmlReturn_enum_NVML_ERROR_NOT_READY);
+    pub const NO_PERMISSION: Fail = Fail(sys::nvmlReturn_enum_NVML_ERROR_NO_PERMISSION);
 }
 
 /// `NVML_SUCCESS`.
