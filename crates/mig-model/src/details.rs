@@ -161,6 +161,8 @@ pub struct Details {
     pub memory_power_average_mw: Read<u32>,
     /// `nvmlDeviceGetMaxCustomerBoostClock` of graphics, MHz.
     pub max_boost_clock_mhz: Read<u32>,
+    /// `nvmlDeviceGetSupportedMemoryClocks`, MHz, in the driver's order.
+    pub supported_memory_clocks_mhz: Read<Vec<u32>>,
     /// Extended GPU memory (EGM) enabled (`nvmlDeviceGetCapabilities`).
     pub egm: Read<bool>,
     /// One per MIG device, in the order of `Inventory::mig_devices`.
@@ -216,6 +218,7 @@ impl Details {
             power_average_mw: n(),
             memory_power_average_mw: n(),
             max_boost_clock_mhz: n(),
+            supported_memory_clocks_mhz: n(),
             egm: n(),
             migs: Vec::new(),
         }

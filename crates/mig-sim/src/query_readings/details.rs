@@ -143,6 +143,8 @@ pub fn details(g: &SimGpu, migs: &[MigDeviceInfo]) -> Details {
     d.power_average_mw = Ok(t.power_average_mw);
     d.memory_power_average_mw = Ok(t.memory_power_mw);
     d.max_boost_clock_mhz = clocks::clock(g, 0, Which::CustomerBoost);
+    // what the fake library's nvmlDeviceGetSupportedMemoryClocks answers
+    d.supported_memory_clocks_mhz = clocks::probed(g).map(|p| p.memory_clocks_mhz.clone());
     d.egm = Ok(false);
     d.migs = migs
         .iter()

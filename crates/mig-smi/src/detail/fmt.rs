@@ -15,6 +15,15 @@ impl Log {
         self.s.push_str(&format!("{k:<55}: {}\n", value.as_ref()));
     }
 
+    /// `key : value` at `depth` with the colon at column `column`: the
+    /// `Processes` entries of nvidia-smi 580 have theirs at 42.
+    pub fn kv_at(&mut self, column: usize, depth: usize, key: &str, value: impl AsRef<str>) {
+        let k = format!("{:w$}{key}", "", w = depth * 4);
+        self.s
+            .push_str(&format!("{k:<column$}: {}
+", value.as_ref()));
+    }
+
     /// A section title at `depth`.
     pub fn title(&mut self, depth: usize, name: &str) {
         self.s
@@ -23,6 +32,18 @@ impl Log {
 }
 
 pub(crate) const NA: &str = "N/A";
+
+/// A sampling block of `-q -d UTILIZATION|POWER|CLOCK` (duration, count,
+/// max, min, average over the driver's sample buffer,
+/// `nvmlDeviceGetSamples`). No backend reads samples (the simulator keeps
+/// none), so each line is `N/A`, as the real nvidia-smi 580.159.04 printed
+/// them over the simulated machine; on a real board it prints figures.
+pub(crate) fn samples(l: &mut Log, title: &str) {
+    l.title(1, title);
+    for k in ["Duration", "Number of Samples", "Max", "Min", "Avg"] {
+        l.kv(2, k, NA);
+    }
+}
 pub(crate) const MIB: u64 = 1 << 20;
 
 /// A read value as text, or `N/A` for one that could not be read.

@@ -24,11 +24,15 @@ fn ecc_set(l: &mut Log, e: &Read<EccSet>) {
     l.kv(3, "DRAM Uncorrectable", f(|s| s.dram_uncorrected));
 }
 
-pub(super) fn ecc(l: &mut Log, g: &QGpu<'_>) {
+/// `all`: the whole log, where DRAM Encryption Mode leads this section (the
+/// real nvidia-smi's `-q -d ECC` leaves it out).
+pub(super) fn ecc(l: &mut Log, g: &QGpu<'_>, all: bool) {
     let (r, d) = (g.r, g.d);
-    l.title(1, "DRAM Encryption Mode");
-    l.kv(2, "Current", NA);
-    l.kv(2, "Pending", NA);
+    if all {
+        l.title(1, "DRAM Encryption Mode");
+        l.kv(2, "Current", NA);
+        l.kv(2, "Pending", NA);
+    }
     l.title(1, "ECC Mode");
     l.kv(2, "Current", na(&r.ecc_mode, enabled));
     l.kv(2, "Pending", na(&d.ecc_pending, enabled));
@@ -122,30 +126,47 @@ pub(super) fn temperature(l: &mut Log, g: &QGpu<'_>) {
         "GPU T.Limit Temp",
         na(&d.temperature_margin, |m| c(&(*m as i64))),
     );
-    // thresholds as T.Limit-relative temperatures: the GPU maximum
-    // operating temperature less the threshold
+    // With a T.Limit reading, thresholds print relative to it: the GPU
+    // maximum operating temperature less the threshold. Without one the
+    // real nvidia-smi 580.159.04 prints the absolute thresholds under names
+    // without "T.Limit" (its -q over boards whose margin the simulator does
+    // not model: tests/golden/real-smi/).
     let [shutdown, slowdown, gpu_max] = &d.temperature_thresholds;
-    let rel = |t: &Read<u32>| match (gpu_max, t) {
-        (Ok(max), Ok(t)) => c(&(i64::from(*max) - i64::from(*t))),
+    let relative = d.temperature_margin.is_ok();
+    let show = |t: &Read<u32>| match (relative, gpu_max, t) {
+        (true, Ok(max), Ok(t)) => c(&(i64::from(*max) - i64::from(*t))),
+        (false, _, Ok(t)) => c(&i64::from(*t)),
         _ => NA.into(),
     };
-    l.kv(2, "GPU Shutdown T.Limit Temp", rel(shutdown));
-    l.kv(2, "GPU Slowdown T.Limit Temp", rel(slowdown));
-    l.kv(2, "GPU Max Operating T.Limit Temp", rel(gpu_max));
+    let name = |what: &str| {
+        if relative {
+            format!("{what} T.Limit Temp")
+        } else {
+            format!("{what} Temp")
+        }
+    };
+    l.kv(2, &name("GPU Shutdown"), show(shutdown));
+    l.kv(2, &name("GPU Slowdown"), show(slowdown));
+    l.kv(2, &name("GPU Max Operating"), show(gpu_max));
     l.kv(2, "GPU Target Temperature", NA);
     l.kv(
         2,
         "Memory Current Temp",
         na(&r.temperature_memory, |t| c(&(*t as i64))),
     );
-    l.kv(
-        2,
-        "Memory Max Operating T.Limit Temp",
-        na(&d.memory_tlimit, |t| c(&(*t as i64))),
-    );
+    // the memory's T.Limit is the one reading here; no absolute memory
+    // maximum is read
+    let memory_max = if relative {
+        na(&d.memory_tlimit, |t| c(&(*t as i64)))
+    } else {
+        NA.into()
+    };
+    l.kv(2, &name("Memory Max Operating"), memory_max);
 }
 
-pub(super) fn power(l: &mut Log, g: &QGpu<'_>) {
+/// `samples`: `-q -d POWER`, which adds the sampling block after the GPU's
+/// readings.
+pub(super) fn power(l: &mut Log, g: &QGpu<'_>, samples: bool) {
     let (r, d) = (g.r, g.d);
     l.title(1, "GPU Power Readings");
     l.kv(2, "Average Power Draw", na(&d.power_average_mw, watts));
@@ -172,6 +193,9 @@ pub(super) fn power(l: &mut Log, g: &QGpu<'_>) {
         na(&r.power_limit_range_mw, |(_, hi)| watts(hi)),
     );
     // nvidia-smi 580 prints this title with a trailing space
+    if samples {
+        super::fmt::samples(l, "Power Samples");
+    }
     l.title(1, "GPU Memory Power Readings ");
     l.kv(
         2,
@@ -193,7 +217,8 @@ pub(super) fn power(l: &mut Log, g: &QGpu<'_>) {
     }
 }
 
-pub(super) fn clocks(l: &mut Log, g: &QGpu<'_>) {
+/// `samples`: `-q -d CLOCK`, which adds the SM and memory sampling blocks.
+pub(super) fn clocks(l: &mut Log, g: &QGpu<'_>, samples: bool) {
     let r = g.r;
     let four = ["Graphics", "SM", "Memory", "Video"];
     l.title(1, "Clocks");
@@ -216,6 +241,10 @@ pub(super) fn clocks(l: &mut Log, g: &QGpu<'_>) {
     }
     l.title(1, "Max Customer Boost Clocks");
     l.kv(2, "Graphics", na(&g.d.max_boost_clock_mhz, mhz));
+    if samples {
+        super::fmt::samples(l, "SM Clock Samples");
+        super::fmt::samples(l, "Memory Clock Samples");
+    }
     l.title(1, "Clock Policy");
     l.kv(2, "Auto Boost", NA);
     l.kv(2, "Auto Boost Default", NA);

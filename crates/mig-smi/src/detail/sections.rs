@@ -99,6 +99,11 @@ pub(super) fn gpu(l: &mut Log, g: &QGpu<'_>, f: &Filter) {
     }
     if f.shows(Display::Utilization) {
         utilization(l, g);
+        if !all {
+            for t in ["GPU", "Memory", "ENC", "DEC", "JPG", "OFA"] {
+                super::fmt::samples(l, &format!("{t} Utilization Samples"));
+            }
+        }
     }
     if f.shows(Display::EncoderStats) {
         stats(l, "Encoder Stats", &g.d.encoder_stats);
@@ -107,7 +112,7 @@ pub(super) fn gpu(l: &mut Log, g: &QGpu<'_>, f: &Filter) {
         stats(l, "FBC Stats", &g.d.fbc_stats);
     }
     if f.shows(Display::Ecc) {
-        super::health::ecc(l, g);
+        super::health::ecc(l, g, all);
     }
     if f.shows(Display::PageRetirement) {
         // Hopper and later retire no pages (rows are remapped instead); no
@@ -124,7 +129,7 @@ pub(super) fn gpu(l: &mut Log, g: &QGpu<'_>, f: &Filter) {
         super::health::temperature(l, g);
     }
     if f.shows(Display::Power) {
-        super::health::power(l, g);
+        super::health::power(l, g, !all);
     }
     if f.shows(Display::PowerSmoothing) {
         l.kv(1, "Power Smoothing", NA);
@@ -135,7 +140,10 @@ pub(super) fn gpu(l: &mut Log, g: &QGpu<'_>, f: &Filter) {
         l.kv(2, "Enforced Profiles", NA);
     }
     if f.shows(Display::Clock) {
-        super::health::clocks(l, g);
+        super::health::clocks(l, g, !all);
+    }
+    if f.shows(Display::SupportedClocks) && !all {
+        supported_clocks(l, g);
     }
     if all {
         fabric(l);
@@ -195,48 +203,49 @@ fn accounting(l: &mut Log, g: &QGpu<'_>) {
     );
 }
 
-/// The `MIG Devices` section (the MIG User Guide's layout: one `MIG Device`
-/// block per MIG device, its engines, volatile ECC, FB and BAR1 memory).
+/// One `MIG Device` block per MIG device, right after `MIG Mode`: its
+/// index, IDs, engines, volatile ECC, FB memory and `BAR1 Memory`, as the
+/// real nvidia-smi 580.159.04 printed them over the simulated machine
+/// (`crates/migctl/tests/golden/real-smi/`; no wrapping `MIG Devices` title).
 fn mig_devices(l: &mut Log, g: &QGpu<'_>) {
-    l.title(1, "MIG Devices");
     for (i, m) in g.migs.iter().enumerate() {
         let md = g.d.migs.get(i).cloned().unwrap_or(MigDetails {
             memory: Err(mig_model::NvmlError::NotSupported),
             bar1: Err(mig_model::NvmlError::NotSupported),
             ecc_volatile_uncorrected: Err(mig_model::NvmlError::NotSupported),
         });
-        l.title(2, "MIG Device");
-        l.kv(3, "Index", m.index.to_string());
-        l.kv(3, "GPU Instance ID", m.gi.0.to_string());
-        l.kv(3, "Compute Instance ID", m.ci.0.to_string());
-        l.title(3, "Device Attributes");
-        l.title(4, "Shared");
-        l.kv(5, "Multiprocessor count", m.sm.to_string());
-        l.kv(5, "Copy Engine count", m.ce.to_string());
-        l.kv(5, "Encoder count", m.enc.to_string());
-        l.kv(5, "Decoder count", m.dec.to_string());
-        l.kv(5, "OFA count", m.ofa.to_string());
-        l.kv(5, "JPG count", m.jpeg.to_string());
-        l.title(3, "ECC Errors");
-        l.title(4, "Volatile");
+        l.title(1, "MIG Device");
+        l.kv(2, "Index", m.index.to_string());
+        l.kv(2, "GPU Instance ID", m.gi.0.to_string());
+        l.kv(2, "Compute Instance ID", m.ci.0.to_string());
+        l.title(2, "Device Attributes");
+        l.title(3, "Shared");
+        l.kv(4, "Multiprocessor count", m.sm.to_string());
+        l.kv(4, "Copy Engine count", m.ce.to_string());
+        l.kv(4, "Encoder count", m.enc.to_string());
+        l.kv(4, "Decoder count", m.dec.to_string());
+        l.kv(4, "OFA count", m.ofa.to_string());
+        l.kv(4, "JPG count", m.jpeg.to_string());
+        l.title(2, "ECC Errors");
+        l.title(3, "Volatile");
         l.kv(
-            5,
+            4,
             "SRAM Uncorrectable",
             na(&md.ecc_volatile_uncorrected, u64::to_string),
         );
-        l.title(3, "FB Memory Usage");
-        l.kv(4, "Total", na(&md.memory, |(t, _, _)| mib(*t)));
-        l.kv(4, "Reserved", na(&md.memory, |(_, r, _)| mib(*r)));
-        l.kv(4, "Used", na(&md.memory, |(_, _, u)| mib(*u)));
+        l.title(2, "FB Memory Usage");
+        l.kv(3, "Total", na(&md.memory, |(t, _, _)| mib(*t)));
+        l.kv(3, "Reserved", na(&md.memory, |(_, r, _)| mib(*r)));
+        l.kv(3, "Used", na(&md.memory, |(_, _, u)| mib(*u)));
         l.kv(
-            4,
+            3,
             "Free",
             na(&md.memory, |(t, r, u)| mib(t.saturating_sub(r + u))),
         );
-        l.title(3, "BAR1 Memory Usage");
-        l.kv(4, "Total", na(&md.bar1, |(t, _)| mib(*t)));
-        l.kv(4, "Used", na(&md.bar1, |(_, u)| mib(*u)));
-        l.kv(4, "Free", na(&md.bar1, |(t, u)| mib(t - u)));
+        l.title(2, "BAR1 Memory");
+        l.kv(3, "Total", na(&md.bar1, |(t, _)| mib(*t)));
+        l.kv(3, "Used", na(&md.bar1, |(_, u)| mib(*u)));
+        l.kv(3, "Free", na(&md.bar1, |(t, u)| mib(t - u)));
     }
 }
 
@@ -484,6 +493,23 @@ fn fabric(l: &mut Log) {
     }
 }
 
+/// `-q -d SUPPORTED_CLOCKS`: each supported memory clock with the graphics
+/// clocks it allows, as the real nvidia-smi 580.159.04 printed them over the
+/// simulated machine; no backend reads the graphics clocks per memory clock
+/// (`nvmlDeviceGetSupportedGraphicsClocks`, not modelled), so each is `N/A`.
+fn supported_clocks(l: &mut Log, g: &QGpu<'_>) {
+    match &g.d.supported_memory_clocks_mhz {
+        Ok(mem) if !mem.is_empty() => {
+            l.title(1, "Supported Clocks");
+            for m in mem {
+                l.kv(2, "Memory", format!("{m} MHz"));
+                l.kv(3, "Graphics", NA);
+            }
+        }
+        _ => l.kv(1, "Supported Clocks", NA),
+    }
+}
+
 fn processes(l: &mut Log, g: &QGpu<'_>) {
     if g.procs.is_empty() {
         l.kv(1, "Processes", "None");
@@ -491,13 +517,16 @@ fn processes(l: &mut Log, g: &QGpu<'_>) {
     }
     l.title(1, "Processes");
     let id = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| NA.into());
+    // the entries' colon is at column 42, not 55 (the real nvidia-smi
+    // 580.159.04's -q over the simulated machine, tests/golden/real-smi/)
+    const AT: usize = 42;
     for p in g.procs {
-        l.kv(2, "GPU instance ID", id(p.gi.map(|g| g.0)));
-        l.kv(2, "Compute instance ID", id(p.ci.map(|c| c.0)));
-        l.kv(2, "Process ID", p.pid.to_string());
+        l.kv_at(AT, 2, "GPU instance ID", id(p.gi.map(|g| g.0)));
+        l.kv_at(AT, 2, "Compute instance ID", id(p.ci.map(|c| c.0)));
+        l.kv_at(AT, 2, "Process ID", p.pid.to_string());
         // the backends list compute processes only
-        l.kv(3, "Type", "C");
-        l.kv(3, "Name", &p.name);
-        l.kv(3, "Used GPU Memory", format!("{} MiB", p.used_memory_mb));
+        l.kv_at(AT, 3, "Type", "C");
+        l.kv_at(AT, 3, "Name", &p.name);
+        l.kv_at(AT, 3, "Used GPU Memory", format!("{} MiB", p.used_memory_mb));
     }
 }
