@@ -214,15 +214,14 @@ pub(crate) fn read(d: &Device<'_>, migs: &[Device<'_>]) -> Details {
         // SAFETY: live handle, valid out pointer; NVML_CLOCK_GRAPHICS.
         check(unsafe { f(h, 0, &mut v) }).map(|_| v)
     });
-    r.supported_memory_clocks_mhz =
-        entry!(d, nvmlDeviceGetSupportedMemoryClocks).and_then(|f| {
-            // nvml.h: *count is the array's size in, the number written out
-            let mut clocks = [0 as c_uint; 32];
-            let mut n = clocks.len() as c_uint;
-            // SAFETY: live handle; `clocks` holds `n` entries.
-            check(unsafe { f(h, &mut n, clocks.as_mut_ptr()) })
-                .map(|_| clocks[..(n as usize).min(clocks.len())].to_vec())
-        });
+    r.supported_memory_clocks_mhz = entry!(d, nvmlDeviceGetSupportedMemoryClocks).and_then(|f| {
+        // nvml.h: *count is the array's size in, the number written out
+        let mut clocks = [0 as c_uint; 32];
+        let mut n = clocks.len() as c_uint;
+        // SAFETY: live handle; `clocks` holds `n` entries.
+        check(unsafe { f(h, &mut n, clocks.as_mut_ptr()) })
+            .map(|_| clocks[..(n as usize).min(clocks.len())].to_vec())
+    });
     r.egm = entry!(d, nvmlDeviceGetCapabilities).and_then(|f| {
         // SAFETY: plain integers.
         let mut c: sys::nvmlDeviceCapabilities_t = unsafe { std::mem::zeroed() };

@@ -323,16 +323,22 @@ pub fn parse(argv: &[String]) -> Result<SmiCommand, UsageError> {
     };
     if let Some(d) = &display {
         if !detail {
-            return Err(top_error(
-                "Option -d is valid only with -q. Please run 'nvidia-smi -h' for help.",
-                2,
-            ));
+            // nvidia-smi 580.159.04's words (catalog/measured/h100-580.159.04)
+            return Err(UsageError {
+                text: "Invalid combination of input arguments. Specify -q/--query and \
+                       -d/--display to run a filtered query.  Please run 'nvidia-smi -h' \
+                       for help.\n\n"
+                    .into(),
+                code: 2,
+            });
         }
-        if let Err(bad) = Display::parse_list(d) {
-            return Err(top_error(
-                &format!("Invalid display type \"{bad}\" for option -d. Please run 'nvidia-smi -h' for help."),
-                2,
-            ));
+        if Display::parse_list(d).is_err() {
+            // what the real nvidia-smi 580.159.04 prints for an unknown type
+            // (tests/golden/real-smi/, `-q -d MIG`)
+            return Err(UsageError {
+                text: "Failed to parse --display/-d flags\n".into(),
+                code: 2,
+            });
         }
     }
     if detail {

@@ -19,9 +19,11 @@ impl Log {
     /// `Processes` entries of nvidia-smi 580 have theirs at 42.
     pub fn kv_at(&mut self, column: usize, depth: usize, key: &str, value: impl AsRef<str>) {
         let k = format!("{:w$}{key}", "", w = depth * 4);
-        self.s
-            .push_str(&format!("{k:<column$}: {}
-", value.as_ref()));
+        self.s.push_str(&format!(
+            "{k:<column$}: {}
+",
+            value.as_ref()
+        ));
     }
 
     /// A section title at `depth`.

@@ -527,6 +527,11 @@ fn processes(l: &mut Log, g: &QGpu<'_>) {
         // the backends list compute processes only
         l.kv_at(AT, 3, "Type", "C");
         l.kv_at(AT, 3, "Name", &p.name);
-        l.kv_at(AT, 3, "Used GPU Memory", format!("{} MiB", p.used_memory_mb));
+        l.kv_at(
+            AT,
+            3,
+            "Used GPU Memory",
+            format!("{} MiB", p.used_memory_mb),
+        );
     }
 }
