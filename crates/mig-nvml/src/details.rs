@@ -136,19 +136,13 @@ pub(crate) fn read(d: &Device<'_>, migs: &[Device<'_>]) -> Details {
         Ok((tx, rx))
     });
     r.clocks_event_reasons = one(entry!(d, nvmlDeviceGetCurrentClocksEventReasons), h);
-    // NVML_PERF_POLICY_POWER (0), _SYNC_BOOST (2), _THERMAL (1); the HW
-    // slowdown counters have no policy of their own in the bindings
-    let violation = |policy: u32| -> Read<u64> {
-        let f = entry!(d, nvmlDeviceGetViolationStatus)?;
-        // SAFETY: plain integers.
-        let mut v: sys::nvmlViolationTime_t = unsafe { std::mem::zeroed() };
-        // SAFETY: live handle, valid out pointer.
-        check(unsafe { f(h, policy, &mut v) })?;
-        Ok(v.violationTime / 1000)
-    };
-    r.violation_us[0] = violation(0);
-    r.violation_us[1] = violation(2);
-    r.violation_us[2] = violation(1);
+    // the five counters as nvidia-smi 580's -q reads them: field values in
+    // nanoseconds (nvml.h: NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_POWER_CAP and
+    // _SYNC_BOOST are the perf-policy fields 74 and 76; SW thermal, HW
+    // thermal and HW power brake are 251-253)
+    for (i, id) in [74, 76, 251, 252, 253].into_iter().enumerate() {
+        r.violation_us[i] = field(d, id, 0).map(|ns| ns / 1000);
+    }
     r.bar1 = plain(entry!(d, nvmlDeviceGetBAR1MemoryInfo), h).map(|b| (b.bar1Total, b.bar1Used));
     r.protected_memory = plain(entry!(d, nvmlDeviceGetConfComputeProtectedMemoryUsage), h)
         .map(|m| (m.total, m.used));

@@ -325,18 +325,12 @@ fn mig_devices_section() {
 /// Lines whose NVML getter the bindings of the NVML backend lack (API 13
 /// additions: addressing mode, PDI, repair status, unrepairable memory),
 /// that no public getter answers (GPU part number, sparse operation mode,
-/// memory T.Limit), or that the fake library does not answer yet (violation
-/// counters).
-const NVML_UNREAD: [&str; 14] = [
+/// memory T.Limit).
+const NVML_UNREAD: [&str; 9] = [
     "Timestamp",
     "Addressing Mode",
     "GPU PDI",
     "GPU Part Number",
-    "SW Power Capping",
-    "Sync Boost",
-    "SW Thermal Slowdown",
-    "HW Thermal Slowdown",
-    "HW Power Braking",
     "Sparse Operation Mode",
     "Channel Repair Pending",
     "TPC Repair Pending",

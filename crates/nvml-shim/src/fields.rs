@@ -67,6 +67,24 @@ fn field(g: &SimGpu, id: u32, scope: u32) -> Result<(sys::nvmlValue_t, u32), Fai
             Ok(ull(0))
         }
         // NVLink ports of an SXM board (catalog/boards.toml; nvlink.rs)
+        // time clocks were held back, nanoseconds, by cause (nvml.h:
+        // CLOCKS_EVENT_REASON_SW_POWER_CAP and _SYNC_BOOST are the perf
+        // policy fields 74 and 76); nvidia-smi 580's -q reads its "Clocks
+        // Event Reasons Counters" so, five fields in one call
+        fi::NVML_FI_DEV_PERF_POLICY_POWER
+        | fi::NVML_FI_DEV_PERF_POLICY_SYNC_BOOST
+        | fi::NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_THERM_SLOWDOWN
+        | fi::NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_THERM_SLOWDOWN
+        | fi::NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN
+            if scope == 0 =>
+        {
+            let i = [74, 76, 251, 252, 253]
+                .iter()
+                .position(|f| *f == id)
+                .ok_or(Fail::NOT_SUPPORTED)?;
+            let us = mig_sim::query_readings::details::violation_us(g)[i];
+            Ok(ull(us * 1000))
+        }
         fi::NVML_FI_DEV_NVLINK_LINK_COUNT => Ok(uint(topology::nvlink(g)?.links)),
         fi::NVML_FI_DEV_GET_GPU_RECOVERY_ACTION => Ok(uint(0)),
         _ => Err(Fail::NOT_SUPPORTED),

@@ -154,6 +154,21 @@ fn q_getters_answer_the_captured_boards() {
     assert_eq!(got, [700_000, 700_000, 700_000, 200_000, 700_000]);
     assert_eq!(f[5].nvmlReturn, NOT_SUPPORTED);
 
+    // "Clocks Event Reasons Counters": 0 us each at idle (h100_q.txt), as
+    // nanosecond field values 74, 76, 251, 252, 253 (nvml.h)
+    let mut f: [sys::nvmlFieldValue_t; 5] = zeroed();
+    for (v, id) in f.iter_mut().zip([74, 76, 251, 252, 253]) {
+        v.fieldId = id;
+        v.value.ullVal = 77;
+    }
+    assert_eq!(
+        unsafe { nvmlDeviceGetFieldValues(h100, 5, f.as_mut_ptr()) },
+        SUCCESS
+    );
+    for v in &f {
+        assert_eq!((v.nvmlReturn, unsafe { v.value.ullVal }), (SUCCESS, 0));
+    }
+
     // "Tx Throughput : 1943 KB/s", "Rx Throughput : 536 KB/s"
     assert_eq!(
         unsafe { nvmlDeviceGetPcieThroughput(h100, 0, &mut v) },

@@ -34,6 +34,15 @@ pub fn architecture(a: Architecture) -> u32 {
 
 /// The frame buffer the driver reserves, bytes, where a capture of the
 /// model gives it.
+/// Time clocks were held back, microseconds, by cause: SW power cap, sync
+/// boost, SW thermal, HW thermal, HW power brake (the `-q` "Clocks Event
+/// Reasons Counters" order; NVML's `NVML_FI_DEV_CLOCKS_EVENT_REASON_*`
+/// fields 74, 76, 251, 252, 253 in nanoseconds). The simulator models no
+/// throttling: 0, what the lent H100 and H200 showed at idle (`0 us`).
+pub fn violation_us(_g: &SimGpu) -> [u64; 5] {
+    [0; 5]
+}
+
 pub fn fb_reserved(g: &SimGpu) -> Result<u64, NvmlError> {
     g.board()
         .measured
@@ -111,8 +120,7 @@ pub fn details(g: &SimGpu, migs: &[MigDeviceInfo]) -> Details {
     d.pcie_replays = Ok((0, 0));
     d.pcie_throughput_kbs = Ok((t.pcie_tx_kbs, t.pcie_rx_kbs));
     d.clocks_event_reasons = Ok(clocks::event_reasons(g));
-    // no clock was ever held back: the simulator models no throttling
-    d.violation_us = [Ok(0), Ok(0), Ok(0), Ok(0), Ok(0)];
+    d.violation_us = violation_us(g).map(Ok);
     d.sparse_mode = Ok(false);
     d.bar1 = b.bar1_mib.map(|t| (t * MIB, MIB)).ok_or(no);
     d.protected_memory = Ok((0, 0));
