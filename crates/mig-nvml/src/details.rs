@@ -15,18 +15,6 @@ use std::ffi::{c_char, c_uint, CStr};
 type Dev = sys::nvmlDevice_t;
 type Ret = sys::nvmlReturn_t;
 
-/// The entry point `$name` of the device's library, or `NotSupported`.
-macro_rules! entry {
-    ($d:expr, $name:ident) => {
-        $d.nvml
-            .lib
-            .$name
-            .as_ref()
-            .map(|f| *f)
-            .map_err(|_| NvmlError::NotSupported)
-    };
-}
-
 fn check(rc: Ret) -> Read<()> {
     if rc == 0 {
         Ok(())

@@ -23,6 +23,20 @@
 //! instance; `raw` is the FFI.
 #![doc = include_str!("example.md")]
 
+/// The entry point `$name` of the device's library, or `NotSupported`
+/// (`mig_model::NvmlError` in scope where used).
+// first: `details` and `readings` use it
+macro_rules! entry {
+    ($d:expr, $name:ident) => {
+        $d.nvml
+            .lib
+            .$name
+            .as_ref()
+            .map(|f| *f)
+            .map_err(|_| NvmlError::NotSupported)
+    };
+}
+
 mod control;
 mod details;
 mod gpm;

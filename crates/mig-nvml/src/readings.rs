@@ -11,18 +11,6 @@ use mig_model::NvmlError;
 use nvml_wrapper_sys::bindings as sys;
 use std::ffi::c_uint;
 
-/// The entry point `$name` of the device's library, or `NotSupported`.
-macro_rules! entry {
-    ($d:expr, $name:ident) => {
-        $d.nvml
-            .lib
-            .$name
-            .as_ref()
-            .map(|f| *f)
-            .map_err(|_| NvmlError::NotSupported)
-    };
-}
-
 fn check(rc: sys::nvmlReturn_t) -> Read<()> {
     if rc == 0 {
         Ok(())
