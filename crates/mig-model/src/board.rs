@@ -56,6 +56,10 @@ pub struct Board {
     /// Whether the board has its own fan (absent: none is known, NVML
     /// answers Not Supported as for a passive board).
     pub has_fan: Option<Fact<bool>>,
+    /// Whether the GPU reaches its CPU over NVLink-C2C (Grace superchips);
+    /// absent: a PCIe-attached board, C2C disabled as the lent H100 and
+    /// H200 report it.
+    pub c2c_link: Option<Fact<bool>>,
     /// `NVML_TEMPERATURE_THRESHOLD_SHUTDOWN`, degrees C.
     pub temp_shutdown_c: Option<Fact<u32>>,
     /// `NVML_TEMPERATURE_THRESHOLD_SLOWDOWN`, degrees C.
@@ -198,6 +202,7 @@ pub fn load() -> Result<BTreeMap<String, Board>, BoardError> {
             b.bar1_mib.as_ref().map(|f| &f.source),
             b.mig_bar1_mib.as_ref().map(|f| &f.source),
             b.mig_bar1_from.as_ref().map(|f| &f.source),
+            b.c2c_link.as_ref().map(|f| &f.source),
             b.identity.as_ref().map(|i| &i.source),
             b.nvlink.as_ref().map(|n| &n.source),
         ];
@@ -253,6 +258,7 @@ static NONE: Board = Board {
     idle_video_clock_mhz: None,
     max_video_clock_mhz: None,
     has_fan: None,
+    c2c_link: None,
     temp_shutdown_c: None,
     temp_slowdown_c: None,
     temp_mem_max_c: None,

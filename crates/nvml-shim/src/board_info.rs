@@ -354,14 +354,10 @@ pub unsafe extern "C" fn nvmlDeviceGetIrqNum(
     }
 }
 
-/// Grace-coupled boards, whose C2C link to the CPU no real capture shows.
-fn has_grace(g: &SimGpu) -> bool {
-    g.model.starts_with("gh200") || g.model.starts_with("gb200")
-}
-
 /// `nvmlDeviceGetC2cModeInfoV`: C2C disabled on PCIe-attached boards (the
 /// lent H100 "GPU C2C Mode: Disabled", the lent H200 `isC2cEnabled` 0);
-/// GH200 and GB200, which have the link, `NOT_SUPPORTED` (not measured).
+/// GH200 and GB200, which have the link (`c2c_link` in catalog/boards.toml),
+/// `NOT_SUPPORTED` (not measured).
 #[no_mangle]
 pub unsafe extern "C" fn nvmlDeviceGetC2cModeInfoV(
     device: sys::nvmlDevice_t,
@@ -369,10 +365,10 @@ pub unsafe extern "C" fn nvmlDeviceGetC2cModeInfoV(
 ) -> Return {
     unsafe {
         board_value("nvmlDeviceGetC2cModeInfoV", device, info, |d| {
-            if has_grace(&gpu_of(d)?) {
-                return Err(Fail::NOT_SUPPORTED);
-            }
-            Ok(sys::nvmlC2cModeInfo_v1_t { isC2cEnabled: 0 })
+            let on = mig_sim::query_readings::details::c2c_enabled(&gpu_of(d)?)?;
+            Ok(sys::nvmlC2cModeInfo_v1_t {
+                isC2cEnabled: c_uint::from(on),
+            })
         })
     }
 }

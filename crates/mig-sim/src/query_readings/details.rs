@@ -43,6 +43,16 @@ pub fn violation_us(_g: &SimGpu) -> [u64; 5] {
     [0; 5]
 }
 
+/// Whether C2C is enabled: disabled on a PCIe-attached board (the lent H100
+/// and H200); `NotSupported` on a board the catalog gives an NVLink-C2C
+/// link (GH200, GB200), whose answer no capture shows.
+pub fn c2c_enabled(g: &SimGpu) -> Result<bool, NvmlError> {
+    match g.board().catalog.c2c_link.as_ref() {
+        Some(f) if f.value => Err(NvmlError::NotSupported),
+        _ => Ok(false),
+    }
+}
+
 pub fn fb_reserved(g: &SimGpu) -> Result<u64, NvmlError> {
     g.board()
         .measured
@@ -103,12 +113,7 @@ pub fn details(g: &SimGpu, migs: &[MigDeviceInfo]) -> Details {
         measured(|m| m.inforom_ecc.clone()),
         Err(no),
     ];
-    // C2C: only Grace-coupled boards have the link (not measured there)
-    d.c2c_enabled = if g.model().name.contains("GH200") || g.model().name.contains("GB200") {
-        Err(no)
-    } else {
-        Ok(false)
-    };
+    d.c2c_enabled = c2c_enabled(g);
     d.virtualization_mode = Ok(t.virtualization.nvml());
     d.recovery_action = Ok(0);
     d.gsp_firmware = Ok(crate::state::DRIVER_VERSION.into());
